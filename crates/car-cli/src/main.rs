@@ -1,0 +1,5 @@
+//! The `car` binary: everything lives in the `car_cli` library.
+
+fn main() -> std::process::ExitCode {
+    car_cli::main()
+}

@@ -1,0 +1,206 @@
+//! Configuration: layered YAML files, `CAR_*` environment variables and
+//! command-line values, merged in a fixed order with the source of every key
+//! remembered.
+//!
+//! Precedence, lowest first: the built-in defaults (`defaults.yml`, embedded),
+//! `<root>/codex-autorunner.yml`, `<root>/codex-autorunner.override.yml`,
+//! `<root>/.codex-autorunner/config.yml`, `CAR_<SECTION>__<KEY>` environment
+//! variables, then command-line values. Mappings merge key by key; lists and
+//! scalars replace. The two root files may be *sectioned* (`repo:`/`hub:` at
+//! the top) or flat, as with the Python program.
+
+mod layers;
+mod model;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use layers::{ConfigSource, ConfigWarning};
+pub use model::{
+    CodexConfig, Config, DocsConfig, GitConfig, PromptConfig, RunnerConfig, ServerConfig,
+};
+
+use crate::paths::RepoPaths;
+
+/// The built-in defaults, the lowest layer.
+pub const DEFAULTS_YAML: &str = include_str!("defaults.yml");
+
+/// Where the layers of a repository's configuration come from, and the
+/// environment and command-line values to apply on top.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Environment variables to consider (only `CAR_<SECTION>__<KEY>` ones
+    /// are used). The caller passes them so the engine never reads the
+    /// process environment itself.
+    pub env: Vec<(String, String)>,
+    /// Command-line values as `(key path, YAML value, flag that set it)`.
+    pub cli: Vec<(String, String, String)>,
+}
+
+impl LoadOptions {
+    /// Returns options that take the `CAR_*` variables of this process.
+    pub fn from_process_env() -> Self {
+        Self {
+            env: std::env::vars()
+                .filter(|(k, _)| k.starts_with("CAR_"))
+                .collect(),
+            cli: Vec::new(),
+        }
+    }
+}
+
+/// A loaded configuration plus where each value came from.
+#[derive(Debug, Clone)]
+pub struct ResolvedConfig {
+    /// The validated, typed configuration the engine uses.
+    pub config: Config,
+    /// The repository the configuration belongs to.
+    pub paths: RepoPaths,
+    /// Problems that did not stop loading (unknown keys).
+    pub warnings: Vec<ConfigWarning>,
+    merged: serde_yaml::Value,
+    sources: BTreeMap<String, ConfigSource>,
+}
+
+impl ResolvedConfig {
+    /// Returns the merged configuration as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.merged).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Returns every leaf key (dotted path), its value as YAML text and its source.
+    pub fn entries(&self) -> Vec<(String, String, ConfigSource)> {
+        let mut out = Vec::new();
+        layers::leaves(&self.merged, "", &mut |path, value| {
+            let text = serde_yaml::to_string(value)
+                .map(|s| s.trim_end().to_string())
+                .unwrap_or_default();
+            out.push((path.to_string(), text, self.source_of(path)));
+        });
+        out
+    }
+
+    /// Returns the source of the value at a dotted key path.
+    pub fn source_of(&self, key: &str) -> ConfigSource {
+        layers::source_of(&self.sources, key)
+    }
+}
+
+/// Errors from loading a configuration; each names the file, line or key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No `.codex-autorunner/config.yml` was found.
+    #[error(
+        "not a car repository: no .codex-autorunner/config.yml in {} or any parent directory (run `car init` first)",
+        start.display()
+    )]
+    NotFound {
+        /// Where the search started.
+        start: PathBuf,
+    },
+    /// A config file could not be read.
+    #[error("cannot read config file {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A config file is not valid YAML.
+    #[error("invalid YAML in {}:{line}:{column}: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A config file's top level is not a mapping.
+    #[error("config file {} must hold a mapping of keys (like `runner:`) at the top level", path.display())]
+    NotMapping {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A key has a value of the wrong type or out of range.
+    #[error("invalid value for `{key}` (set in {origin}): {message}")]
+    Invalid {
+        /// The dotted key path.
+        key: String,
+        /// Where the value came from.
+        origin: ConfigSource,
+        /// What is wrong.
+        message: String,
+    },
+    /// A command-line `KEY=VALUE` could not be parsed.
+    #[error("invalid config override `{arg}`: expected KEY=VALUE, e.g. runner.sleep_seconds=0")]
+    BadOverride {
+        /// The argument as given.
+        arg: String,
+    },
+    /// The config is a hub config but a repository was expected.
+    #[error(
+        "{} is a hub config (mode: hub); run this command inside one of the hub's repositories",
+        path.display()
+    )]
+    HubMode {
+        /// The config file that sets the mode.
+        path: PathBuf,
+    },
+}
+
+/// Loads the configuration of the repository that contains `start`.
+pub fn discover_and_load(start: &Path, opts: &LoadOptions) -> Result<ResolvedConfig, ConfigError> {
+    let paths = RepoPaths::discover(start).ok_or_else(|| ConfigError::NotFound {
+        start: start.to_path_buf(),
+    })?;
+    load(&paths, opts)
+}
+
+/// Loads and validates the configuration of the repository at `paths.root`.
+pub fn load(paths: &RepoPaths, opts: &LoadOptions) -> Result<ResolvedConfig, ConfigError> {
+    let mut stack = layers::Stack::new()?;
+    let root = &paths.root;
+    for (path, source) in [
+        (
+            root.join("codex-autorunner.yml"),
+            ConfigSource::RootFile(root.join("codex-autorunner.yml")),
+        ),
+        (
+            root.join("codex-autorunner.override.yml"),
+            ConfigSource::OverrideFile(root.join("codex-autorunner.override.yml")),
+        ),
+        (
+            paths.config_file(),
+            ConfigSource::RepoFile(paths.config_file()),
+        ),
+    ] {
+        stack.add_file(&path, source)?;
+    }
+    stack.add_env(&opts.env);
+    for (key, value, flag) in &opts.cli {
+        stack.add_cli(key, value, flag);
+    }
+    let (merged, sources, warnings) = stack.finish();
+    let config = model::build(&merged, &sources, paths)?;
+    Ok(ResolvedConfig {
+        config,
+        paths: paths.clone(),
+        warnings,
+        merged,
+        sources,
+    })
+}
+
+/// Parses a `KEY=VALUE` command-line override into `(key, value)`.
+pub fn parse_override(arg: &str) -> Result<(String, String), ConfigError> {
+    match arg.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(ConfigError::BadOverride {
+            arg: arg.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,313 @@
+//! The typed, validated configuration the engine uses.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+use super::layers::{self, ConfigSource};
+use crate::fs_util::normalize_under;
+use crate::paths::RepoPaths;
+
+/// The configuration of one repository, validated, with paths made absolute.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// The repository root.
+    pub root: PathBuf,
+    /// Work doc locations.
+    pub docs: DocsConfig,
+    /// How the agent is run.
+    pub codex: CodexConfig,
+    /// Prompt settings.
+    pub prompt: PromptConfig,
+    /// Loop settings.
+    pub runner: RunnerConfig,
+    /// Git settings.
+    pub git: GitConfig,
+    /// HTTP server settings.
+    pub server: ServerConfig,
+}
+
+/// `docs.*`: where the work docs live (absolute paths inside the repository).
+#[derive(Debug, Clone, Serialize)]
+pub struct DocsConfig {
+    /// `docs.todo`.
+    pub todo: PathBuf,
+    /// `docs.progress`.
+    pub progress: PathBuf,
+    /// `docs.opinions`.
+    pub opinions: PathBuf,
+    /// `docs.spec`.
+    pub spec: PathBuf,
+    /// `docs.summary`.
+    pub summary: PathBuf,
+    /// `docs.snapshot`.
+    pub snapshot: PathBuf,
+    /// `docs.snapshot_state`.
+    pub snapshot_state: PathBuf,
+}
+
+/// `codex.*`: the agent command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodexConfig {
+    /// `codex.binary`: a name looked up on PATH, or a path (relative to the root).
+    pub binary: String,
+    /// `codex.args`: arguments before the prompt.
+    pub args: Vec<String>,
+    /// `codex.terminal_args`: arguments for interactive sessions.
+    pub terminal_args: Vec<String>,
+    /// `codex.model`: injected as `--model` unless the args carry one.
+    pub model: Option<String>,
+    /// `codex.reasoning`: accepted for compatibility; current Codex has no such flag.
+    pub reasoning: Option<String>,
+}
+
+/// `prompt.*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptConfig {
+    /// `prompt.prev_run_max_chars`: how much of the previous run's final output goes into the prompt.
+    pub prev_run_max_chars: usize,
+    /// `prompt.template`: a custom loop prompt, used when the file exists.
+    pub template: PathBuf,
+    /// `prompt.summary_template`: a custom final-summary prompt.
+    pub summary_template: Option<PathBuf>,
+}
+
+/// `runner.*`: loop limits.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunnerConfig {
+    /// `runner.sleep_seconds`: pause between runs.
+    pub sleep: Duration,
+    /// `runner.stop_after_runs`: runs per invocation (null = no limit).
+    pub stop_after_runs: Option<u64>,
+    /// `runner.max_wallclock_seconds`: bound on one invocation, a run in progress included.
+    pub max_wallclock: Option<Duration>,
+    /// `runner.max_consecutive_failures`: failed runs in a row before stopping as `failed`.
+    pub max_consecutive_failures: u32,
+    /// `runner.no_progress_runs`: runs in a row without any change before stopping as `stalled` (0 = off).
+    pub no_progress_runs: u32,
+    /// `runner.kill_grace_seconds`: time between SIGTERM and SIGKILL of the agent.
+    pub kill_grace: Duration,
+}
+
+/// `git.*`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GitConfig {
+    /// `git.auto_commit`: commit the work tree after each successful run.
+    pub auto_commit: bool,
+    /// `git.commit_message_template`: `{run_id}` is replaced by the run id.
+    pub commit_message_template: String,
+}
+
+/// `server.*`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerConfig {
+    /// `server.host`.
+    pub host: String,
+    /// `server.port`.
+    pub port: u16,
+    /// `server.base_path`.
+    pub base_path: String,
+    /// `server.access_log`.
+    pub access_log: bool,
+    /// `server.auth_token_env`: the name of the env var holding the bearer token.
+    pub auth_token_env: String,
+    /// `server.allowed_hosts`.
+    pub allowed_hosts: Vec<String>,
+    /// `server.allowed_origins`.
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    version: u32,
+    mode: String,
+    docs: RawDocs,
+    codex: CodexConfig,
+    prompt: RawPrompt,
+    runner: RawRunner,
+    git: GitConfig,
+    server: ServerConfig,
+}
+
+#[derive(Deserialize)]
+struct RawDocs {
+    todo: String,
+    progress: String,
+    opinions: String,
+    spec: String,
+    summary: String,
+    snapshot: String,
+    snapshot_state: String,
+}
+
+#[derive(Deserialize)]
+struct RawPrompt {
+    prev_run_max_chars: usize,
+    template: String,
+    summary_template: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawRunner {
+    sleep_seconds: f64,
+    stop_after_runs: Option<u64>,
+    max_wallclock_seconds: Option<f64>,
+    max_consecutive_failures: u32,
+    no_progress_runs: u32,
+    kill_grace_seconds: f64,
+}
+
+pub(super) fn build(
+    merged: &serde_yaml::Value,
+    sources: &BTreeMap<String, ConfigSource>,
+    paths: &RepoPaths,
+) -> Result<Config, ConfigError> {
+    let raw: Raw = serde_path_to_error::deserialize(merged.clone()).map_err(|e| {
+        let key = e.path().to_string();
+        ConfigError::Invalid {
+            origin: layers::source_of(sources, &key),
+            message: e.into_inner().to_string(),
+            key,
+        }
+    })?;
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        key: key.to_string(),
+        origin: layers::source_of(sources, key),
+        message,
+    };
+    if raw.version != 2 {
+        return Err(invalid(
+            "version",
+            format!("unsupported version {}; expected 2", raw.version),
+        ));
+    }
+    match raw.mode.as_str() {
+        "repo" => {}
+        "hub" => {
+            let path = match layers::source_of(sources, "mode") {
+                ConfigSource::RootFile(p)
+                | ConfigSource::OverrideFile(p)
+                | ConfigSource::RepoFile(p) => p,
+                _ => paths.config_file(),
+            };
+            return Err(ConfigError::HubMode { path });
+        }
+        other => {
+            return Err(invalid(
+                "mode",
+                format!("`{other}`; expected `repo` or `hub`"),
+            ));
+        }
+    }
+    let root = &paths.root;
+    let doc = |key: &str, value: &str| -> Result<PathBuf, ConfigError> {
+        if value.trim().is_empty() {
+            return Err(invalid(key, "must be a non-empty path".into()));
+        }
+        inside_root(root, value).ok_or_else(|| {
+            invalid(
+                key,
+                format!(
+                    "path `{value}` is outside the repository {}",
+                    root.display()
+                ),
+            )
+        })
+    };
+    let docs = DocsConfig {
+        todo: doc("docs.todo", &raw.docs.todo)?,
+        progress: doc("docs.progress", &raw.docs.progress)?,
+        opinions: doc("docs.opinions", &raw.docs.opinions)?,
+        spec: doc("docs.spec", &raw.docs.spec)?,
+        summary: doc("docs.summary", &raw.docs.summary)?,
+        snapshot: doc("docs.snapshot", &raw.docs.snapshot)?,
+        snapshot_state: doc("docs.snapshot_state", &raw.docs.snapshot_state)?,
+    };
+    if raw.codex.binary.trim().is_empty() {
+        return Err(invalid(
+            "codex.binary",
+            "must name the agent program".into(),
+        ));
+    }
+    let seconds = |key: &str, v: f64| -> Result<Duration, ConfigError> {
+        if v.is_finite() && v >= 0.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(invalid(key, format!("{v} is not a number of seconds >= 0")))
+        }
+    };
+    if raw.runner.stop_after_runs == Some(0) {
+        return Err(invalid(
+            "runner.stop_after_runs",
+            "must be at least 1, or null for no limit".into(),
+        ));
+    }
+    if raw.runner.max_consecutive_failures == 0 {
+        return Err(invalid(
+            "runner.max_consecutive_failures",
+            "must be at least 1".into(),
+        ));
+    }
+    let runner = RunnerConfig {
+        sleep: seconds("runner.sleep_seconds", raw.runner.sleep_seconds)?,
+        stop_after_runs: raw.runner.stop_after_runs,
+        max_wallclock: raw
+            .runner
+            .max_wallclock_seconds
+            .map(|v| seconds("runner.max_wallclock_seconds", v))
+            .transpose()?,
+        max_consecutive_failures: raw.runner.max_consecutive_failures,
+        no_progress_runs: raw.runner.no_progress_runs,
+        kill_grace: seconds("runner.kill_grace_seconds", raw.runner.kill_grace_seconds)?,
+    };
+    let prompt = PromptConfig {
+        prev_run_max_chars: raw.prompt.prev_run_max_chars,
+        template: doc("prompt.template", &raw.prompt.template)?,
+        summary_template: raw
+            .prompt
+            .summary_template
+            .as_deref()
+            .map(|v| doc("prompt.summary_template", v))
+            .transpose()?,
+    };
+    let mut server = raw.server;
+    server.base_path = normalize_base_path(&server.base_path);
+    Ok(Config {
+        root: root.clone(),
+        docs,
+        codex: raw.codex,
+        prompt,
+        runner,
+        git: raw.git,
+        server,
+    })
+}
+
+/// Resolves `value` against `root` and returns it only if it stays inside.
+fn inside_root(root: &Path, value: &str) -> Option<PathBuf> {
+    let p = normalize_under(root, Path::new(value));
+    p.starts_with(root).then_some(p)
+}
+
+/// Normalises a base path to `""` or `/x` without a trailing slash.
+fn normalize_base_path(p: &str) -> String {
+    let t = p.trim().trim_matches('/');
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("/{t}")
+    }
+}
+
+impl Config {
+    /// Returns `path` relative to the repository root when it is inside it.
+    pub fn display_path(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+}

@@ -1,0 +1,273 @@
+//! The five work docs (TODO, PROGRESS, OPINIONS, SPEC, SUMMARY) and the TODO
+//! checklist parser.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use serde::{Deserialize, Serialize};
+
+use crate::config::DocsConfig;
+use crate::fs_util::{PathError, read_optional};
+
+/// The marker the final summary run appends to SUMMARY (shared with the
+/// Python program, so a summary it finalised is not redone).
+pub const SUMMARY_FINALIZED_MARKER: &str = "CAR:SUMMARY_FINALIZED";
+
+/// One of the five work docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocKind {
+    /// The task checklist.
+    Todo,
+    /// What was done and how it was checked.
+    Progress,
+    /// How to build it.
+    Opinions,
+    /// What must be true.
+    Spec,
+    /// The final report.
+    Summary,
+}
+
+impl DocKind {
+    /// All five, in prompt order.
+    pub const ALL: [DocKind; 5] = [
+        Self::Todo,
+        Self::Progress,
+        Self::Opinions,
+        Self::Spec,
+        Self::Summary,
+    ];
+
+    /// Returns the lowercase name (`todo`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Todo => "todo",
+            Self::Progress => "progress",
+            Self::Opinions => "opinions",
+            Self::Spec => "spec",
+            Self::Summary => "summary",
+        }
+    }
+
+    /// Returns the configured path of this doc.
+    pub fn path(self, docs: &DocsConfig) -> &Path {
+        match self {
+            Self::Todo => &docs.todo,
+            Self::Progress => &docs.progress,
+            Self::Opinions => &docs.opinions,
+            Self::Spec => &docs.spec,
+            Self::Summary => &docs.summary,
+        }
+    }
+}
+
+impl fmt::Display for DocKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Errors reading or understanding a doc.
+#[derive(Debug, thiserror::Error)]
+pub enum DocError {
+    /// The file could not be read.
+    #[error(transparent)]
+    Io(#[from] PathError),
+    /// The file is not UTF-8 text.
+    #[error("{} is not UTF-8 text (first bad byte on line {line})", path.display())]
+    NotUtf8 {
+        /// The doc.
+        path: PathBuf,
+        /// 1-based line of the first invalid byte.
+        line: usize,
+    },
+}
+
+/// The contents of the five docs (missing files read as empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Docs {
+    /// TODO.
+    pub todo: String,
+    /// PROGRESS.
+    pub progress: String,
+    /// OPINIONS.
+    pub opinions: String,
+    /// SPEC.
+    pub spec: String,
+    /// SUMMARY.
+    pub summary: String,
+    /// Whether the TODO file exists at all.
+    pub todo_exists: bool,
+}
+
+impl Docs {
+    /// Reads the five docs named by `cfg`.
+    pub fn load(cfg: &DocsConfig) -> Result<Self, DocError> {
+        let mut docs = Docs::default();
+        for kind in DocKind::ALL {
+            let path = kind.path(cfg);
+            let bytes = read_optional(path)?;
+            if kind == DocKind::Todo {
+                docs.todo_exists = bytes.is_some();
+            }
+            let text = match bytes {
+                None => String::new(),
+                Some(b) => String::from_utf8(b).map_err(|e| DocError::NotUtf8 {
+                    path: path.to_path_buf(),
+                    line: e.as_bytes()[..e.utf8_error().valid_up_to()]
+                        .iter()
+                        .filter(|&&c| c == b'\n')
+                        .count()
+                        + 1,
+                })?,
+            };
+            *docs.get_mut(kind) = text;
+        }
+        Ok(docs)
+    }
+
+    /// Returns one doc's text.
+    pub fn get(&self, kind: DocKind) -> &str {
+        match kind {
+            DocKind::Todo => &self.todo,
+            DocKind::Progress => &self.progress,
+            DocKind::Opinions => &self.opinions,
+            DocKind::Spec => &self.spec,
+            DocKind::Summary => &self.summary,
+        }
+    }
+
+    fn get_mut(&mut self, kind: DocKind) -> &mut String {
+        match kind {
+            DocKind::Todo => &mut self.todo,
+            DocKind::Progress => &mut self.progress,
+            DocKind::Opinions => &mut self.opinions,
+            DocKind::Spec => &mut self.spec,
+            DocKind::Summary => &mut self.summary,
+        }
+    }
+
+    /// Returns whether SUMMARY carries the finalised marker.
+    pub fn summary_finalized(&self) -> bool {
+        self.summary.contains(SUMMARY_FINALIZED_MARKER)
+    }
+}
+
+/// The state of the TODO checklist.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TodoStatus {
+    /// Checked items.
+    pub done: usize,
+    /// All checkbox items.
+    pub total: usize,
+    /// The text of the first unchecked item.
+    pub next: Option<String>,
+}
+
+impl TodoStatus {
+    /// Returns whether there are checkboxes and all are checked.
+    pub fn is_complete(&self) -> bool {
+        self.total > 0 && self.done == self.total
+    }
+    /// Returns the number of unchecked items.
+    pub fn open(&self) -> usize {
+        self.total - self.done
+    }
+}
+
+/// Counts the task-list checkboxes of a markdown document.
+///
+/// List items of any marker (`-`, `*`, `+`, `1.`) count, at any nesting
+/// depth. Checkboxes inside code blocks, HTML (comments included) and block
+/// quotes do not: they are examples or quotations, not tasks.
+pub fn parse_todo(markdown: &str) -> TodoStatus {
+    let mut status = TodoStatus::default();
+    let mut quote_depth = 0usize;
+    // While Some, we are collecting the text of the first open item.
+    let mut collecting: Option<String> = None;
+    let mut collecting_done = false;
+    for event in Parser::new_ext(markdown, Options::ENABLE_TASKLISTS) {
+        match event {
+            Event::Start(Tag::BlockQuote(_)) => quote_depth += 1,
+            Event::End(TagEnd::BlockQuote(_)) => quote_depth = quote_depth.saturating_sub(1),
+            Event::TaskListMarker(checked) if quote_depth == 0 => {
+                status.total += 1;
+                if checked {
+                    status.done += 1;
+                } else if status.next.is_none() && !collecting_done {
+                    collecting = Some(String::new());
+                }
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(buf) = collecting.as_mut() {
+                    buf.push_str(&t);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some(buf) = collecting.as_mut() {
+                    buf.push(' ');
+                }
+            }
+            Event::Start(Tag::Item) | Event::End(TagEnd::Item) | Event::End(TagEnd::Paragraph) => {
+                if let Some(buf) = collecting.take() {
+                    let text = buf.trim().to_string();
+                    if !text.is_empty() || matches!(event, Event::End(TagEnd::Item)) {
+                        status.next = Some(text);
+                        collecting_done = true;
+                    } else {
+                        collecting = Some(buf);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(buf) = collecting {
+        status.next = Some(buf.trim().to_string());
+    }
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_all_list_markers_and_case_insensitive_x() {
+        let s = parse_todo("# TODO\n\n- [ ] a\n* [x] b\n+ [X] c\n1. [ ] d\n  - [ ] nested\n");
+        assert_eq!((s.done, s.total), (2, 5));
+        assert_eq!(s.next.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn ignores_code_blocks_html_comments_and_quotes() {
+        let md = "- [x] real\n\n```\n- [ ] in code\n```\n\n<!--\n- [ ] in comment\n-->\n\n> - [ ] quoted\n\n    - [ ] indented code\n";
+        let s = parse_todo(md);
+        assert_eq!((s.done, s.total), (1, 1));
+        assert!(s.is_complete());
+    }
+
+    #[test]
+    fn no_checkbox_is_not_complete() {
+        let s = parse_todo("# TODO\n\nJust prose.\n- a plain item\n");
+        assert_eq!(s.total, 0);
+        assert!(!s.is_complete());
+    }
+
+    #[test]
+    fn next_item_text_skips_checked_items_and_keeps_inline_code() {
+        let s = parse_todo("- [x] done\n- [ ] fix `car run` exit code\n- [ ] later\n");
+        assert_eq!(s.next.as_deref(), Some("fix car run exit code"));
+        assert_eq!(s.open(), 2);
+    }
+
+    #[test]
+    fn python_style_checkbox_variants() {
+        // `-[ ]` (no space) and `- [~]` are not task items in either program.
+        let s = parse_todo("-[ ] a\n- [~] b\n- [ ]    Spaced task\n");
+        assert_eq!((s.done, s.total), (0, 1));
+        assert_eq!(s.next.as_deref(), Some("Spaced task"));
+    }
+}

@@ -1,0 +1,155 @@
+//! File helpers: errors that carry their path, and atomic writes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// An I/O error together with the path it happened on.
+#[derive(Debug, Error)]
+#[error("{action} {}", path.display())]
+pub struct PathError {
+    /// What was being done ("cannot read", "cannot write", ...).
+    pub action: &'static str,
+    /// The file or directory involved.
+    pub path: PathBuf,
+    /// The underlying error.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Attaches a path and an action to an `io::Result`.
+pub trait IoResultExt<T> {
+    /// Converts the error into a [`PathError`] naming `path`.
+    fn with_path(self, action: &'static str, path: &Path) -> Result<T, PathError>;
+}
+
+impl<T> IoResultExt<T> for io::Result<T> {
+    fn with_path(self, action: &'static str, path: &Path) -> Result<T, PathError> {
+        self.map_err(|source| PathError {
+            action,
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Writes `bytes` to `path` so that readers see either the old or the new
+/// content, never a mix: a uniquely named temp file in the same directory is
+/// written, fsynced and renamed over `path`, then the directory is fsynced.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).with_path("cannot create directory", dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(
+            ".{}.",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_path("cannot create a temp file in", dir)?;
+    // Keep the permissions of the file being replaced (a user's doc may be
+    // group-writable); new files get the umask default of tempfile (0600),
+    // which we widen to the usual 0644.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0o644);
+        let _ = fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode));
+    }
+    tmp.write_all(bytes).with_path("cannot write", tmp.path())?;
+    tmp.as_file()
+        .sync_all()
+        .with_path("cannot sync", tmp.path())?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_path("cannot replace", path)?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads a file to a string, returning `None` when it does not exist.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PathError> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(PathError {
+            action: "cannot read",
+            path: path.to_path_buf(),
+            source: e,
+        }),
+    }
+}
+
+/// Opens `path` for appending, creating it and its directory when needed.
+pub fn open_append(path: &Path) -> Result<File, PathError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_path("cannot create directory", dir)?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_path("cannot open", path)
+}
+
+/// Normalises `path` lexically (resolving `.` and `..` without touching the
+/// file system) and joins it to `root` when relative.
+pub fn normalize_under(root: &Path, path: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        root.join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_content_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
+    }
+
+    #[test]
+    fn normalize_resolves_parent_components() {
+        let root = Path::new("/repo");
+        assert_eq!(
+            normalize_under(root, Path::new("a/../b.md")),
+            PathBuf::from("/repo/b.md")
+        );
+        assert_eq!(
+            normalize_under(root, Path::new("../x")),
+            PathBuf::from("/x")
+        );
+    }
+}

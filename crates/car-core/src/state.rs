@@ -1,0 +1,346 @@
+//! `state.json`: what the runner is doing and why it last stopped.
+//!
+//! The file keeps the Python program's fields (`last_run_id`, `status`,
+//! `last_exit_code`, `last_run_started_at`, `last_run_finished_at`,
+//! `runner_pid`, and its `sessions` registry untouched) and adds car's own.
+//! Every change is a read-modify-write under `state.json.lock` (flock), and
+//! the file is replaced atomically, so readers never see half a file.
+
+use std::fs::OpenOptions;
+use std::path::PathBuf;
+
+use fs2::FileExt;
+use serde::{Deserialize, Serialize};
+
+use crate::fs_util::{IoResultExt, PathError, read_optional, write_atomic};
+use crate::paths::RepoPaths;
+
+/// The version of car's additions to the state file.
+pub const STATE_VERSION: u32 = 1;
+
+/// The runner's coarse status (the Python program used idle/running/error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not running; the last loop stopped normally (or never ran).
+    #[default]
+    Idle,
+    /// A runner is executing the loop.
+    Running,
+    /// The TODO is done and the summary was written.
+    Completed,
+    /// The last loop stopped on a failure.
+    Error,
+    /// The last loop was killed or interrupted.
+    Killed,
+    /// A status written by another program version.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Status {
+    /// Returns the name written to the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Error => "error",
+            Self::Killed => "killed",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// Why a loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Every TODO item is checked and the summary run succeeded.
+    Completed,
+    /// The run limit of this invocation was reached.
+    RunLimit,
+    /// `runner.max_wallclock_seconds` passed.
+    Wallclock,
+    /// The stop file was found between runs.
+    StopRequested,
+    /// Ctrl-C.
+    Interrupted,
+    /// SIGTERM (`car kill`).
+    Killed,
+    /// `runner.max_consecutive_failures` failed runs in a row.
+    Failed,
+    /// `runner.no_progress_runs` runs in a row changed nothing.
+    Stalled,
+    /// The TODO has no checkbox at all, or cannot be read.
+    TodoInvalid,
+    /// The agent could not be started, or another error stopped the loop.
+    Error,
+    /// The runner died without recording why (found by `car status`).
+    Crashed,
+}
+
+impl StopReason {
+    /// Returns the name written to the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::RunLimit => "run_limit",
+            Self::Wallclock => "wallclock",
+            Self::StopRequested => "stop_requested",
+            Self::Interrupted => "interrupted",
+            Self::Killed => "killed",
+            Self::Failed => "failed",
+            Self::Stalled => "stalled",
+            Self::TodoInvalid => "todo_invalid",
+            Self::Error => "error",
+            Self::Crashed => "crashed",
+        }
+    }
+
+    /// Returns the status a loop stopped for this reason leaves behind.
+    pub fn status(self) -> Status {
+        match self {
+            Self::Completed => Status::Completed,
+            Self::RunLimit | Self::Wallclock | Self::StopRequested => Status::Idle,
+            Self::Interrupted | Self::Killed => Status::Killed,
+            Self::Failed | Self::Stalled | Self::TodoInvalid | Self::Error | Self::Crashed => {
+                Status::Error
+            }
+        }
+    }
+
+    /// Returns the process exit code for this reason (the README's table).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Completed | Self::RunLimit | Self::Wallclock | Self::StopRequested => 0,
+            Self::Failed | Self::Stalled | Self::TodoInvalid | Self::Error | Self::Crashed => 1,
+            Self::Interrupted | Self::Killed => 130,
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The content of `state.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// The id of the last run started.
+    #[serde(default)]
+    pub last_run_id: Option<u64>,
+    /// The coarse status.
+    #[serde(default)]
+    pub status: Status,
+    /// The last run's exit code (negative: killed by that signal).
+    #[serde(default)]
+    pub last_exit_code: Option<i32>,
+    /// When the last run started (UTC, second precision).
+    #[serde(default)]
+    pub last_run_started_at: Option<String>,
+    /// When the last run finished; null while it runs.
+    #[serde(default)]
+    pub last_run_finished_at: Option<String>,
+    /// The pid of the runner while it is running.
+    #[serde(default)]
+    pub runner_pid: Option<u32>,
+    /// The Python program's terminal sessions registry, kept as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<serde_json::Value>,
+    /// The Python program's repo-to-session map, kept as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_to_session: Option<serde_json::Value>,
+    /// Version of car's fields.
+    #[serde(default)]
+    pub car_state_version: u32,
+    /// Why the last loop stopped.
+    #[serde(default)]
+    pub stop_reason: Option<StopReason>,
+    /// A sentence about the stop (the error, the limit).
+    #[serde(default)]
+    pub stop_detail: Option<String>,
+    /// The host of the runner while it runs.
+    #[serde(default)]
+    pub runner_host: Option<String>,
+    /// The agent's process group while a run is in progress.
+    #[serde(default)]
+    pub agent_pgid: Option<u32>,
+    /// When the current (or last) loop started.
+    #[serde(default)]
+    pub loop_started_at: Option<String>,
+    /// Runs made by the current (or last) loop.
+    #[serde(default)]
+    pub loop_runs: u64,
+    /// Failed runs in a row.
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    /// Runs in a row that changed nothing.
+    #[serde(default)]
+    pub no_progress_runs: u32,
+    /// The last run's outcome (`ok`, `failed`, ...).
+    #[serde(default)]
+    pub last_outcome: Option<String>,
+    /// The last run's duration in milliseconds.
+    #[serde(default)]
+    pub last_run_duration_ms: Option<u64>,
+    /// TODO items done after the last run.
+    #[serde(default)]
+    pub todo_done: Option<usize>,
+    /// TODO items in all after the last run.
+    #[serde(default)]
+    pub todo_total: Option<usize>,
+}
+
+/// Errors reading or writing the state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A file operation failed.
+    #[error(transparent)]
+    Io(#[from] PathError),
+}
+
+/// What loading the state found.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The state (defaults when the file is missing, empty or corrupt).
+    pub state: State,
+    /// Set when the file exists but could not be parsed.
+    pub corrupt: Option<String>,
+}
+
+/// Reads and writes one repository's `state.json`.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    path: PathBuf,
+    lock_path: PathBuf,
+}
+
+impl StateStore {
+    /// Returns the store of the repository at `paths`.
+    pub fn new(paths: &RepoPaths) -> Self {
+        Self {
+            path: paths.state_file(),
+            lock_path: paths.state_lock_file(),
+        }
+    }
+
+    /// Returns the path of `state.json`.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Reads the state without locking; a corrupt file reads as defaults and
+    /// is reported in [`Loaded::corrupt`].
+    pub fn load(&self) -> Result<Loaded, StateError> {
+        let bytes = read_optional(&self.path)?;
+        Ok(match bytes {
+            None => Loaded {
+                state: State::default(),
+                corrupt: None,
+            },
+            Some(b) if b.iter().all(u8::is_ascii_whitespace) => Loaded {
+                state: State::default(),
+                corrupt: None,
+            },
+            Some(b) => match serde_json::from_slice::<State>(&b) {
+                Ok(state) => Loaded {
+                    state,
+                    corrupt: None,
+                },
+                Err(e) => Loaded {
+                    state: State::default(),
+                    corrupt: Some(format!("{}: {e}", self.path.display())),
+                },
+            },
+        })
+    }
+
+    /// Applies `f` to the state under the state lock and writes the result
+    /// atomically. A corrupt file is first moved aside (never lost).
+    pub fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<(State, R), StateError> {
+        if let Some(dir) = self.lock_path.parent() {
+            std::fs::create_dir_all(dir).with_path("cannot create directory", dir)?;
+        }
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .with_path("cannot open", &self.lock_path)?;
+        FileExt::lock_exclusive(&lock).with_path("cannot lock", &self.lock_path)?;
+        let loaded = self.load()?;
+        if let Some(why) = &loaded.corrupt {
+            let aside = self.path.with_extension(format!(
+                "json.corrupt-{}",
+                chrono::Utc::now().format("%Y%m%dT%H%M%S")
+            ));
+            tracing::warn!(%why, aside = %aside.display(), "state.json is corrupt; moving it aside");
+            std::fs::rename(&self.path, &aside).with_path("cannot move aside", &self.path)?;
+        }
+        let mut state = loaded.state;
+        let r = f(&mut state);
+        state.car_state_version = STATE_VERSION;
+        let mut text = serde_json::to_string_pretty(&state).unwrap_or_default();
+        text.push('\n');
+        write_atomic(&self.path, text.as_bytes())?;
+        let _ = FileExt::unlock(&lock);
+        Ok((state, r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_state_round_trips_its_fields_and_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RepoPaths::new(dir.path());
+        std::fs::create_dir_all(&paths.car_dir).unwrap();
+        let py = r#"{
+  "last_run_id": 3, "status": "idle", "last_exit_code": 0,
+  "last_run_started_at": "2026-11-21T11:01:29Z", "last_run_finished_at": "2026-11-21T11:01:29Z",
+  "runner_pid": null,
+  "sessions": {"abc": {"repo_path": "/r", "status": "active"}}, "repo_to_session": {"/r": "abc"}
+}"#;
+        std::fs::write(paths.state_file(), py).unwrap();
+        let store = StateStore::new(&paths);
+        let s = store.load().unwrap().state;
+        assert_eq!(s.last_run_id, Some(3));
+        store.update(|s| s.status = Status::Running).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(paths.state_file()).unwrap()).unwrap();
+        assert_eq!(v["status"], "running");
+        assert_eq!(v["sessions"]["abc"]["repo_path"], "/r");
+        assert_eq!(v["last_run_started_at"], "2026-11-21T11:01:29Z");
+    }
+
+    #[test]
+    fn corrupt_state_degrades_and_is_kept_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RepoPaths::new(dir.path());
+        std::fs::create_dir_all(&paths.car_dir).unwrap();
+        std::fs::write(paths.state_file(), "{not json").unwrap();
+        let store = StateStore::new(&paths);
+        assert!(store.load().unwrap().corrupt.is_some());
+        store.update(|s| s.last_run_id = Some(1)).unwrap();
+        let kept = std::fs::read_dir(&paths.car_dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("state.json.corrupt-")
+            });
+        assert!(kept, "the corrupt file must be kept");
+    }
+
+    #[test]
+    fn unknown_status_from_another_version_loads() {
+        let s: State = serde_json::from_str(r#"{"status": "waiting_for_something"}"#).unwrap();
+        assert_eq!(s.status, Status::Unknown);
+    }
+}

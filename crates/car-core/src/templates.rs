@@ -1,0 +1,32 @@
+//! Built-in templates, compiled in from the workspace's `templates/` folder.
+
+/// The loop prompt (minijinja).
+pub const LOOP_PROMPT: &str = include_str!("../../../templates/prompt.md.j2");
+/// The final summary prompt (minijinja).
+pub const SUMMARY_PROMPT: &str = include_str!("../../../templates/summary.md.j2");
+/// The `config.yml` that `car init` writes.
+pub const REPO_CONFIG: &str = include_str!("../../../templates/config.yml");
+/// The `.gitignore` that `car init` writes inside `.codex-autorunner/`.
+pub const GITIGNORE: &str = include_str!("../../../templates/gitignore");
+/// Initial TODO.
+pub const TODO: &str = include_str!("../../../templates/TODO.md");
+/// Initial PROGRESS.
+pub const PROGRESS: &str = include_str!("../../../templates/PROGRESS.md");
+/// Initial OPINIONS.
+pub const OPINIONS: &str = include_str!("../../../templates/OPINIONS.md");
+/// Initial SPEC.
+pub const SPEC: &str = include_str!("../../../templates/SPEC.md");
+/// Initial SUMMARY.
+pub const SUMMARY: &str = include_str!("../../../templates/SUMMARY.md");
+
+/// Returns the initial content of a work doc.
+pub fn doc_template(kind: crate::docs::DocKind) -> &'static str {
+    use crate::docs::DocKind;
+    match kind {
+        DocKind::Todo => TODO,
+        DocKind::Progress => PROGRESS,
+        DocKind::Opinions => OPINIONS,
+        DocKind::Spec => SPEC,
+        DocKind::Summary => SUMMARY,
+    }
+}
