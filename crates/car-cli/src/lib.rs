@@ -1,3 +1,42 @@
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! The `car` command line: parses arguments, calls `car-core`, prints.
+//!
+//! Exit codes (also in the README): 0 the loop completed or reached a limit,
+//! 1 it failed or stalled (or another runner holds the lock), 2 a usage or
+//! configuration error, 130 interrupted or killed.
+
+mod cli;
+mod commands;
+mod logging;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit code: the loop completed, or reached a run or time limit.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the loop failed or stalled, or a runtime error.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code: a usage or configuration error.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: interrupted (Ctrl-C) or killed (`car kill`).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs the `car` command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match commands::dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            report::print_error(&e);
+            ExitCode::from(report::exit_code(&e))
+        }
+    }
 }

@@ -139,6 +139,14 @@ impl Engine {
         // must not cancel the live runner's pending stop).
         let _ = std::fs::remove_file(self.paths.stop_file());
         let me = lock.info().clone();
+        // A previous runner killed with SIGKILL cannot have stopped its
+        // agent; never let that orphan work beside a new one.
+        if let Some(pgid) = self.store.load()?.state.agent_pgid
+            && crate::process::group_exists(pgid)
+        {
+            tracing::warn!(pgid, "killing the agent group a dead runner left behind");
+            crate::process::signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
+        }
         let (prev, ()) = self.store.update(|s| {
             s.status = Status::Running;
             s.runner_pid = Some(me.pid);
@@ -564,8 +572,7 @@ impl Engine {
     fn previous_output(&self, run_id: u64) -> Result<Option<(u64, String)>, EngineError> {
         let Some(prev_id) = record::run_ids(&self.paths)
             .into_iter()
-            .filter(|&i| i < run_id)
-            .next_back()
+            .rfind(|&i| i < run_id)
         else {
             return Ok(None);
         };

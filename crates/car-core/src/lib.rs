@@ -15,6 +15,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod control;
 pub mod docs;
 pub mod engine;
 pub mod error;

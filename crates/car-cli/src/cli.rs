@@ -1,0 +1,117 @@
+//! Command-line arguments (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// codex-autorunner: runs the Codex CLI in a loop over a repository's work docs.
+#[derive(Debug, Parser)]
+#[command(name = "car", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// Repository to act on (default: the current directory; parents are searched).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) repo: Option<PathBuf>,
+    /// Override a config key for this invocation, e.g. `-c runner.sleep_seconds=0` (repeatable).
+    #[arg(short = 'c', long = "set", global = true, value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create .codex-autorunner/ with config, work docs and .gitignore.
+    Init(InitArgs),
+    /// Run one iteration (one agent run), then stop.
+    Once,
+    /// Run the loop until the TODO is done, a limit is hit, or a stop is requested.
+    Run(RunArgs),
+    /// Continue after a stop: clear the stop request and a dead runner's state, then run.
+    Resume(ResumeArgs),
+    /// Stop the active runner now (SIGTERM, then SIGKILL after runner.kill_grace_seconds).
+    Kill,
+    /// Ask the active runner to stop after its current run.
+    Stop,
+    /// Show the state, last run, TODO progress and lock holder.
+    Status(JsonArg),
+    /// Print a run's output log.
+    Log(LogArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Directory to initialise (default: the current directory).
+    #[arg(value_name = "PATH", conflicts_with = "path_flag")]
+    pub(crate) path: Option<PathBuf>,
+    /// Directory to initialise (same as the positional PATH).
+    #[arg(long = "path", value_name = "DIR")]
+    pub(crate) path_flag: Option<PathBuf>,
+    /// Run `git init` when the directory is not in a git repository.
+    #[arg(long)]
+    pub(crate) git_init: bool,
+    /// Overwrite existing files, keeping each old one as <name>.bak.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Stop after this many runs in this invocation (overrides runner.stop_after_runs).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_runs: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResumeArgs {
+    /// Run a single iteration.
+    #[arg(long, conflicts_with = "max_runs")]
+    pub(crate) once: bool,
+    /// Stop after this many runs in this invocation.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_runs: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JsonArg {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// The run to show (default: the latest).
+    #[arg(long, value_name = "N")]
+    pub(crate) run: Option<u64>,
+    /// Show only the last N lines.
+    #[arg(long, value_name = "N")]
+    pub(crate) tail: Option<usize>,
+    /// Keep printing new lines until the run ends.
+    #[arg(long, short = 'f')]
+    pub(crate) follow: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Print the resolved configuration and where each value came from.
+    Show(JsonArg),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,46 @@
+//! `car init`.
+
+use anyhow::Result;
+use car_core::control::{self, InitOptions};
+
+use crate::cli::{Global, InitArgs};
+
+pub(crate) fn run(g: &Global, args: InitArgs) -> Result<u8> {
+    let path = args
+        .path
+        .or(args.path_flag)
+        .or_else(|| g.repo.clone())
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let report = control::init(&InitOptions {
+        path,
+        git_init: args.git_init,
+        force: args.force,
+        load: super::load_options(g, &[])?,
+    })?;
+    let rel = |p: &std::path::Path| {
+        p.strip_prefix(&report.root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    if report.git_initialized {
+        println!("Initialized a git repository in {}", report.root.display());
+    }
+    for p in &report.created {
+        println!("  created  {}", rel(p));
+    }
+    for (p, bak) in &report.replaced {
+        println!("  replaced {} (old copy: {})", rel(p), rel(bak));
+    }
+    for p in &report.kept {
+        println!("  kept     {}", rel(p));
+    }
+    println!(
+        "Initialized car in {}/.codex-autorunner",
+        report.root.display()
+    );
+    if !report.created.is_empty() {
+        println!("Next: write your tasks in .codex-autorunner/TODO.md, then run `car run`.");
+    }
+    Ok(crate::EXIT_OK)
+}

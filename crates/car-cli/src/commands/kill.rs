@@ -1,0 +1,45 @@
+//! `car kill` and `car stop`.
+
+use anyhow::Result;
+use car_core::control::{self, KillReport};
+
+use crate::cli::Global;
+
+pub(crate) fn kill(g: &Global) -> Result<u8> {
+    let resolved = super::load(g, &[])?;
+    let _guard = crate::logging::init(Some(&resolved.paths.logs_dir()));
+    match control::kill(&resolved.paths, resolved.config.runner.kill_grace)? {
+        KillReport::NotRunning { cleaned: None } => println!("car: no runner is active"),
+        KillReport::NotRunning {
+            cleaned: Some(what),
+        } => println!("car: no runner is active ({what}; state fixed)"),
+        KillReport::Stopped { pid, waited_ms } => {
+            println!(
+                "car: runner pid {pid} stopped after SIGTERM in {:.1}s",
+                waited_ms as f64 / 1000.0
+            );
+        }
+        KillReport::ForceKilled { pid } => {
+            println!(
+                "car: runner pid {pid} did not stop in time; killed it and its agent with SIGKILL"
+            );
+        }
+    }
+    Ok(crate::EXIT_OK)
+}
+
+pub(crate) fn stop(g: &Global) -> Result<u8> {
+    let resolved = super::load(g, &[])?;
+    control::request_stop(&resolved.paths)?;
+    match car_core::lock::probe(&resolved.paths) {
+        car_core::lock::LockStatus::Held(_) => {
+            println!(
+                "car: stop requested; the runner stops after its current run (use `car kill` to stop now)"
+            );
+        }
+        _ => println!(
+            "car: stop requested; no runner is active now (the next `car run` clears the request)"
+        ),
+    }
+    Ok(crate::EXIT_OK)
+}

@@ -1,0 +1,76 @@
+//! One module per subcommand: arguments in, core call, output.
+
+mod config;
+mod init;
+mod kill;
+mod log;
+mod run;
+mod status;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use car_core::config::{self as core_config, LoadOptions, ResolvedConfig};
+
+use crate::cli::{Cli, Command, ConfigCommand, Global};
+
+/// Runs the parsed command; returns the exit code.
+pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Init(args) => init::run(g, args),
+        Command::Once => run::run(g, run::Mode::Once),
+        Command::Run(args) => run::run(
+            g,
+            run::Mode::Run {
+                max_runs: args.max_runs,
+            },
+        ),
+        Command::Resume(args) => run::run(
+            g,
+            run::Mode::Resume {
+                max_runs: if args.once { Some(1) } else { args.max_runs },
+            },
+        ),
+        Command::Kill => kill::kill(g),
+        Command::Stop => kill::stop(g),
+        Command::Status(a) => status::run(g, a.json),
+        Command::Log(a) => log::run(g, a),
+        Command::Config(ConfigCommand::Show(a)) => config::show(g, a.json),
+    }
+}
+
+/// Returns the directory the command acts on.
+pub(crate) fn start_dir(g: &Global) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    match &g.repo {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => cwd.join(p),
+        None => cwd,
+    }
+}
+
+/// Builds the load options: the process's `CAR_*` variables plus `-c` values.
+pub(crate) fn load_options(g: &Global, extra: &[(&str, String, &str)]) -> Result<LoadOptions> {
+    let mut opts = LoadOptions::from_process_env();
+    for s in &g.set {
+        let (k, v) = core_config::parse_override(s)?;
+        opts.cli.push((k, v, format!("-c {s}")));
+    }
+    for (k, v, flag) in extra {
+        opts.cli
+            .push(((*k).to_string(), v.clone(), (*flag).to_string()));
+    }
+    Ok(opts)
+}
+
+/// Loads the configuration of the repository at or above the start dir and
+/// prints its warnings.
+pub(crate) fn load(g: &Global, extra: &[(&str, String, &str)]) -> Result<ResolvedConfig> {
+    let opts = load_options(g, extra)?;
+    let resolved = core_config::discover_and_load(&start_dir(g), &opts)?;
+    for w in &resolved.warnings {
+        eprintln!("car: warning: {w}");
+    }
+    Ok(resolved)
+}

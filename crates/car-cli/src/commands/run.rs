@@ -1,0 +1,177 @@
+//! `car run`, `car once` and `car resume`.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use car_core::engine::{Engine, Event, LoopOptions};
+use car_core::record::{RunKind, RunOutcome};
+use car_core::stop::{StopCause, StopHandle, StopLevel};
+
+use crate::cli::Global;
+
+pub(crate) enum Mode {
+    Once,
+    Run { max_runs: Option<u64> },
+    Resume { max_runs: Option<u64> },
+}
+
+pub(crate) fn run(g: &Global, mode: Mode) -> Result<u8> {
+    let (command, max_runs) = match mode {
+        Mode::Once => ("once", Some(1)),
+        Mode::Run { max_runs } => ("run", max_runs),
+        Mode::Resume { max_runs } => ("resume", max_runs),
+    };
+    let resolved = super::load(g, &[])?;
+    let _guard = crate::logging::init(Some(&resolved.paths.logs_dir()));
+    if command == "resume" {
+        if let Some(fixed) = car_core::control::reconcile(&resolved.paths)? {
+            println!("car: {fixed}");
+        }
+        let state = car_core::state::StateStore::new(&resolved.paths)
+            .load()?
+            .state;
+        match (state.last_run_id, state.stop_reason) {
+            (Some(id), Some(reason)) => {
+                println!("car: resuming after run {id} (last stop: {reason})")
+            }
+            (Some(id), None) => println!("car: resuming after run {id}"),
+            _ => {}
+        }
+    }
+    let engine = Engine::new(resolved.config.clone(), resolved.paths.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let opts = LoopOptions {
+        max_runs,
+        command: command.to_string(),
+        path_env: std::env::var_os("PATH"),
+    };
+    let summary = runtime.block_on(async {
+        let stop = StopHandle::new();
+        install_signal_handlers(stop.clone())?;
+        engine
+            .run_loop(opts, &stop, Arc::new(print_event))
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    Ok(summary.reason.exit_code())
+}
+
+fn install_signal_handlers(stop: StopHandle) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    tokio::spawn(async move {
+        let mut interrupts = 0u32;
+        loop {
+            let cause = tokio::select! {
+                _ = int.recv() => StopCause::Interrupted,
+                _ = term.recv() => StopCause::Killed,
+            };
+            if cause == StopCause::Interrupted {
+                interrupts += 1;
+                if interrupts >= 3 {
+                    eprintln!("car: interrupted three times; exiting now");
+                    std::process::exit(i32::from(crate::EXIT_INTERRUPTED));
+                }
+            }
+            match stop.escalate(cause) {
+                StopLevel::Graceful => eprintln!(
+                    "car: stopping: the agent gets SIGTERM, then SIGKILL after the grace period{}",
+                    if cause == StopCause::Interrupted {
+                        " (Ctrl-C again to kill it now)"
+                    } else {
+                        ""
+                    }
+                ),
+                _ => eprintln!("car: killing the agent now"),
+            }
+        }
+    });
+    Ok(())
+}
+
+fn print_event(e: &Event) {
+    let mut out = std::io::stdout().lock();
+    let _ = match e {
+        Event::LoopStarted { max_runs } => match max_runs {
+            Some(n) => writeln!(
+                out,
+                "car: loop started (at most {n} run{})",
+                if *n == 1 { "" } else { "s" }
+            ),
+            None => writeln!(out, "car: loop started"),
+        },
+        Event::RunStarted { run_id, kind, todo } => {
+            let what = match kind {
+                RunKind::Loop => match &todo.next {
+                    Some(next) => format!(
+                        "TODO {}/{} done; next: {}",
+                        todo.done,
+                        todo.total,
+                        ellipsize(next, 80)
+                    ),
+                    None => format!("TODO {}/{} done", todo.done, todo.total),
+                },
+                RunKind::Summary => "final summary (every TODO item is checked)".to_string(),
+            };
+            writeln!(out, "run {run_id} started: {what}")
+        }
+        Event::RunFinished { record } => {
+            let mut changed: Vec<String> = record
+                .docs_changed
+                .iter()
+                .map(|c| c.doc.name().to_uppercase())
+                .collect();
+            if record.worktree_changed {
+                changed.push("work tree".into());
+            }
+            let changed = if changed.is_empty() {
+                "nothing".to_string()
+            } else {
+                changed.join(", ")
+            };
+            let outcome = match record.outcome {
+                RunOutcome::Ok => "ok".to_string(),
+                o => format!(
+                    "{} ({})",
+                    o.as_str(),
+                    car_core::engine::describe_exit(record)
+                ),
+            };
+            writeln!(
+                out,
+                "run {} finished: {outcome} in {:.1}s; TODO {}/{}; changed: {changed}{}",
+                record.id,
+                record.duration_ms as f64 / 1000.0,
+                record.todo_after.done,
+                record.todo_after.total,
+                record
+                    .git_commit
+                    .as_deref()
+                    .map(|c| format!("; committed {}", &c[..c.len().min(10)]))
+                    .unwrap_or_default()
+            )
+        }
+        Event::Sleeping { duration } => {
+            writeln!(out, "car: next run in {:.1}s", duration.as_secs_f64())
+        }
+        Event::Stopped { reason, detail } => match detail {
+            Some(d) => writeln!(out, "car: stopped: {reason}: {d}"),
+            None => writeln!(out, "car: stopped: {reason}"),
+        },
+    };
+    let _ = out.flush();
+}
+
+fn ellipsize(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max - 1).collect::<String>())
+    }
+}

@@ -1,0 +1,81 @@
+//! `car status`.
+
+use anyhow::Result;
+use car_core::control;
+
+use crate::cli::Global;
+
+pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
+    let resolved = super::load(g, &[])?;
+    let report = control::status(&resolved.paths, &resolved.config.docs)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(crate::EXIT_OK);
+    }
+    let s = &report.state;
+    println!("Repo:        {}", report.root.display());
+    if let Some(w) = &report.state_warning {
+        println!("Warning:     state.json is corrupt ({w}); showing defaults");
+    }
+    if let Some(fixed) = &report.reconciled {
+        println!("Fixed:       {fixed}");
+    }
+    let status = match (&s.stop_reason, report.running) {
+        (_, true) => "running".to_string(),
+        (Some(r), false) => format!("{} (stopped: {r})", s.status.as_str()),
+        (None, false) => s.status.as_str().to_string(),
+    };
+    println!("Status:      {status}");
+    if !report.running
+        && let Some(d) = &s.stop_detail
+    {
+        println!("Stop detail: {d}");
+    }
+    match (&report.lock_holder, &report.stale_lock) {
+        (Some(h), _) => println!("Runner:      {}", h.describe()),
+        (None, Some(stale)) => println!(
+            "Runner:      none (stale lock of {}; it does not block)",
+            stale.describe()
+        ),
+        (None, None) => println!("Runner:      none"),
+    }
+    if report.stop_requested {
+        println!("Stop:        requested (honoured after the current run)");
+    }
+    match (s.last_run_id, &report.last_run) {
+        (Some(id), Some(rec)) => println!(
+            "Last run:    #{id} {} ({}), {:.1}s, finished {}",
+            rec.outcome.as_str(),
+            car_core::engine::describe_exit(rec),
+            rec.duration_ms as f64 / 1000.0,
+            rec.finished_at
+        ),
+        (Some(id), None) => println!(
+            "Last run:    #{id}{}{}",
+            s.last_exit_code
+                .map(|c| format!(" exit {c}"))
+                .unwrap_or_default(),
+            match (&s.last_run_finished_at, &s.last_run_started_at) {
+                (Some(f), _) => format!(", finished {f}"),
+                (None, Some(st)) => format!(", started {st}"),
+                _ => String::new(),
+            }
+        ),
+        (None, _) => println!("Last run:    none"),
+    }
+    match (&report.todo, &report.todo_error) {
+        (Some(t), _) if t.total == 0 => {
+            println!("TODO:        no checkbox items (add `- [ ] task` lines)")
+        }
+        (Some(t), _) => {
+            print!("TODO:        {}/{} done", t.done, t.total);
+            match &t.next {
+                Some(n) => println!("; next: {n}"),
+                None => println!(),
+            }
+        }
+        (None, Some(e)) => println!("TODO:        {e}"),
+        (None, None) => println!("TODO:        unknown"),
+    }
+    Ok(crate::EXIT_OK)
+}

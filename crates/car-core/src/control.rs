@@ -1,0 +1,366 @@
+//! Operations on a repository from outside the loop: `init`, `kill`, stop
+//! requests and the status report (which also reconciles the state of a
+//! runner that died without recording why).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde::Serialize;
+
+use crate::config::{self, ConfigError, LoadOptions};
+use crate::docs::{self, DocKind, Docs, TodoStatus};
+use crate::fs_util::{PathError, read_optional, write_atomic};
+use crate::lock::{self, LockInfo, LockStatus};
+use crate::paths::RepoPaths;
+use crate::process;
+use crate::record::{self, RunRecord};
+use crate::state::{State, StateError, StateStore, Status, StopReason};
+use crate::{templates, time};
+
+/// Errors of `car init`.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// No git repository and `--git-init` not given.
+    #[error("no git repository at or above {}; rerun with --git-init to create one", path.display())]
+    NoGit {
+        /// Where init was asked to run.
+        path: PathBuf,
+    },
+    /// `git init` failed.
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
+    /// The existing configuration is broken (nothing was written).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A file could not be written.
+    #[error(transparent)]
+    Io(#[from] PathError),
+}
+
+/// What `car init` should do.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Where to initialise (the git root at or above it is used).
+    pub path: PathBuf,
+    /// Run `git init` when there is no repository.
+    pub git_init: bool,
+    /// Overwrite existing files (each is backed up to `<name>.bak` first).
+    pub force: bool,
+    /// CAR_* environment for loading the config.
+    pub load: LoadOptions,
+}
+
+/// What `car init` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InitReport {
+    /// The repository root.
+    pub root: PathBuf,
+    /// Whether `git init` was run.
+    pub git_initialized: bool,
+    /// Files created.
+    pub created: Vec<PathBuf>,
+    /// Files replaced (with the backup's path).
+    pub replaced: Vec<(PathBuf, PathBuf)>,
+    /// Files left as they were.
+    pub kept: Vec<PathBuf>,
+}
+
+/// The Python program's `.codex-autorunner/.gitignore` (ignores everything,
+/// the work docs included, which made its git auto-commit a no-op).
+const PYTHON_GITIGNORE: &str = "*";
+
+/// Creates `.codex-autorunner/` with its config, docs and `.gitignore`.
+/// Idempotent: existing files are kept unless `force`, which backs each up.
+pub fn init(opts: &InitOptions) -> Result<InitReport, InitError> {
+    let start = absolute(&opts.path);
+    let mut report = InitReport::default();
+    let root = match start.ancestors().find(|d| d.join(".git").exists()) {
+        Some(r) => r.to_path_buf(),
+        None if opts.git_init => {
+            std::fs::create_dir_all(&start).map_err(|source| PathError {
+                action: "cannot create directory",
+                path: start.clone(),
+                source,
+            })?;
+            crate::git::init(&start)?;
+            report.git_initialized = true;
+            start.clone()
+        }
+        None => return Err(InitError::NoGit { path: start }),
+    };
+    let paths = RepoPaths::new(&root);
+    // Validate what exists before writing anything.
+    let resolved = config::load(&paths, &opts.load)?;
+    let cfg = &resolved.config;
+    report.root = root.clone();
+
+    let mut put =
+        |path: &Path, content: &str, replace_if: &dyn Fn(&str) -> bool| -> Result<(), PathError> {
+            match read_optional(path)? {
+                None => {
+                    write_atomic(path, content.as_bytes())?;
+                    report.created.push(path.to_path_buf());
+                }
+                Some(old) if opts.force || replace_if(&String::from_utf8_lossy(&old)) => {
+                    if old == content.as_bytes() {
+                        report.kept.push(path.to_path_buf());
+                        return Ok(());
+                    }
+                    let bak = backup_path(path);
+                    write_atomic(&bak, &old)?;
+                    write_atomic(path, content.as_bytes())?;
+                    report.replaced.push((path.to_path_buf(), bak));
+                }
+                Some(_) => report.kept.push(path.to_path_buf()),
+            }
+            Ok(())
+        };
+    let never = |_: &str| false;
+    put(&paths.config_file(), templates::REPO_CONFIG, &never)?;
+    put(&paths.gitignore(), templates::GITIGNORE, &|old| {
+        old.trim() == PYTHON_GITIGNORE
+    })?;
+    for kind in DocKind::ALL {
+        put(kind.path(&cfg.docs), templates::doc_template(kind), &never)?;
+    }
+    if !paths.state_file().exists() {
+        StateStore::new(&paths)
+            .update(|_| ())
+            .map_err(|StateError::Io(e)| e)?;
+        report.created.push(paths.state_file());
+    }
+    Ok(report)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    std::fs::canonicalize(&abs)
+        .unwrap_or_else(|_| crate::fs_util::normalize_under(Path::new("/"), &abs))
+}
+
+/// Returns `<path>.bak`, or `<path>.bak.N` when that exists already.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let base = format!("{}.bak", path.display());
+    let mut candidate = PathBuf::from(&base);
+    let mut n = 1;
+    while candidate.exists() {
+        candidate = PathBuf::from(format!("{base}.{n}"));
+        n += 1;
+    }
+    candidate
+}
+
+/// Asks a running loop to stop after its current run (writes the stop file).
+pub fn request_stop(paths: &RepoPaths) -> Result<(), PathError> {
+    write_atomic(
+        &paths.stop_file(),
+        format!("{}\n", time::iso_seconds(time::now())).as_bytes(),
+    )
+}
+
+/// The result of `car kill`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum KillReport {
+    /// No runner was active.
+    NotRunning {
+        /// A stale state or lock that was cleaned up, if any.
+        cleaned: Option<String>,
+    },
+    /// The runner stopped after SIGTERM and recorded the kill itself.
+    Stopped {
+        /// Its pid.
+        pid: u32,
+        /// How long it took.
+        waited_ms: u64,
+    },
+    /// The runner did not stop in time and was killed with SIGKILL (its
+    /// agent's group too); the state was written on its behalf.
+    ForceKilled {
+        /// Its pid.
+        pid: u32,
+    },
+}
+
+/// Stops the runner of this repository: SIGTERM (it forwards the stop to
+/// its agent), then SIGKILL to the runner and the agent's group if it is
+/// still there after `grace` plus a margin.
+pub fn kill(paths: &RepoPaths, grace: Duration) -> Result<KillReport, StateError> {
+    let store = StateStore::new(paths);
+    let holder = match lock::probe(paths) {
+        LockStatus::Held(Some(info)) => info,
+        LockStatus::Held(None) => {
+            // Held but unreadable: fall back to the state's pid.
+            match store.load()?.state.runner_pid {
+                Some(pid) => LockInfo {
+                    pid,
+                    started_at: None,
+                    host: None,
+                    command: None,
+                    pid_start: None,
+                },
+                None => return Ok(KillReport::NotRunning { cleaned: None }),
+            }
+        }
+        LockStatus::Free | LockStatus::Stale(_) => {
+            let cleaned = reconcile(paths)?;
+            return Ok(KillReport::NotRunning { cleaned });
+        }
+    };
+    let started = Instant::now();
+    process::signal_pid(holder.pid, Signal::SIGTERM);
+    // The runner needs the grace period to stop its agent, then a moment to
+    // write its records.
+    let patience = grace + Duration::from_secs(5);
+    while started.elapsed() < patience {
+        if !matches!(lock::probe(paths), LockStatus::Held(_)) {
+            return Ok(KillReport::Stopped {
+                pid: holder.pid,
+                waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    process::signal_pid(holder.pid, Signal::SIGKILL);
+    let state = store.load()?.state;
+    if let Some(pgid) = state.agent_pgid {
+        process::signal_group(pgid, Signal::SIGKILL);
+    }
+    store.update(|s| {
+        s.status = Status::Killed;
+        s.stop_reason = Some(StopReason::Killed);
+        s.stop_detail = Some(format!(
+            "runner pid {} did not stop after SIGTERM and was killed with SIGKILL",
+            holder.pid
+        ));
+        s.runner_pid = None;
+        s.runner_host = None;
+        s.agent_pgid = None;
+        s.last_run_finished_at
+            .get_or_insert_with(|| time::iso_seconds(time::now()));
+    })?;
+    Ok(KillReport::ForceKilled { pid: holder.pid })
+}
+
+/// Fixes a state that says `running` while no runner holds the lock (the
+/// runner was killed with SIGKILL, or the machine rebooted). Returns what
+/// was fixed.
+pub fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError> {
+    let store = StateStore::new(paths);
+    let state = store.load()?.state;
+    if state.status != Status::Running || matches!(lock::probe(paths), LockStatus::Held(_)) {
+        return Ok(None);
+    }
+    let orphan = state.agent_pgid.filter(|&g| process::group_exists(g));
+    if let Some(pgid) = orphan {
+        process::signal_group(pgid, Signal::SIGKILL);
+    }
+    let what = format!(
+        "runner{} died without recording a stop{}",
+        state
+            .runner_pid
+            .map(|p| format!(" pid {p}"))
+            .unwrap_or_default(),
+        orphan
+            .map(|g| format!("; its agent group {g} was killed"))
+            .unwrap_or_default()
+    );
+    store.update(|s| {
+        if s.status == Status::Running {
+            s.status = Status::Error;
+            s.stop_reason = Some(StopReason::Crashed);
+            s.stop_detail = Some(what.clone());
+            s.runner_pid = None;
+            s.runner_host = None;
+            s.agent_pgid = None;
+            s.last_run_finished_at
+                .get_or_insert_with(|| time::iso_seconds(time::now()));
+        }
+    })?;
+    Ok(Some(what))
+}
+
+/// Everything `car status` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// The repository root.
+    pub root: PathBuf,
+    /// The state (after reconciliation).
+    pub state: State,
+    /// Whether a runner is active now.
+    pub running: bool,
+    /// The lock holder, when held.
+    pub lock_holder: Option<LockInfo>,
+    /// A stale lock file's content, when one is left.
+    pub stale_lock: Option<LockInfo>,
+    /// The TODO counts (None when it cannot be read).
+    pub todo: Option<TodoStatus>,
+    /// Why the TODO could not be read.
+    pub todo_error: Option<String>,
+    /// The last run's record.
+    pub last_run: Option<RunRecord>,
+    /// What reconciliation fixed.
+    pub reconciled: Option<String>,
+    /// Set when state.json was corrupt.
+    pub state_warning: Option<String>,
+    /// Whether a stop request is pending.
+    pub stop_requested: bool,
+}
+
+/// Builds the status report, reconciling a dead runner's state first.
+pub fn status(
+    paths: &RepoPaths,
+    docs_cfg: &crate::config::DocsConfig,
+) -> Result<StatusReport, StateError> {
+    let reconciled = reconcile(paths)?;
+    let loaded = StateStore::new(paths).load()?;
+    let (lock_holder, stale_lock) = match lock::probe(paths) {
+        LockStatus::Held(i) => (i, None),
+        LockStatus::Stale(i) => (None, i),
+        LockStatus::Free => (None, None),
+    };
+    let running = lock_holder.is_some() || matches!(lock::probe(paths), LockStatus::Held(_));
+    let (todo, todo_error) = match read_optional(&docs_cfg.todo) {
+        Ok(Some(b)) => match String::from_utf8(b) {
+            Ok(t) => (Some(docs::parse_todo(&t)), None),
+            Err(_) => (
+                None,
+                Some(format!("{} is not UTF-8 text", docs_cfg.todo.display())),
+            ),
+        },
+        Ok(None) => (
+            None,
+            Some(format!("{} does not exist", docs_cfg.todo.display())),
+        ),
+        Err(e) => (None, Some(crate::engine::error_chain(&e))),
+    };
+    let last_run = loaded
+        .state
+        .last_run_id
+        .and_then(|id| record::load_record(paths, id));
+    Ok(StatusReport {
+        root: paths.root.clone(),
+        state: loaded.state,
+        running,
+        lock_holder,
+        stale_lock,
+        todo,
+        todo_error,
+        last_run,
+        reconciled,
+        state_warning: loaded.corrupt,
+        stop_requested: paths.stop_file().exists(),
+    })
+}
+
+/// Returns the docs as loaded, for callers that only need counts.
+pub fn todo_status(docs_cfg: &crate::config::DocsConfig) -> Result<TodoStatus, docs::DocError> {
+    Ok(docs::parse_todo(&Docs::load(docs_cfg)?.todo))
+}
