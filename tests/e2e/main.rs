@@ -1,1 +1,27 @@
+//! End-to-end tests: the real `car` binary (as `car-dup`) on sample
+//! repositories, with the scripted `fake-agent` in place of `codex`.
 
+mod common;
+
+mod config;
+mod init;
+mod lock_kill;
+mod log;
+mod output;
+mod python_compat;
+mod stop_conditions;
+
+/// Every file in e2e/ must be a module above, so no test is forgotten.
+#[test]
+fn no_test_file_is_forgotten() {
+    let main = include_str!("main.rs");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".rs")
+            && stem != "main"
+        {
+            assert!(main.contains(&format!("mod {stem};")), "e2e/{name} is not declared in main.rs");
+        }
+    }
+}
