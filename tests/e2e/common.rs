@@ -21,7 +21,11 @@ impl TestEnv {
         let env = Self::bare();
         git(&env.root, &["init", "-q"]);
         let out = env.car(&["init"]).output().unwrap();
-        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         env.write(
             ".codex-autorunner/config.yml",
             &format!(
@@ -39,7 +43,12 @@ impl TestEnv {
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&root).unwrap();
         let script = dir.path().join("agent-script");
-        Self { _dir: dir, home, root, script }
+        Self {
+            _dir: dir,
+            home,
+            root,
+            script,
+        }
     }
 
     /// A `car` command in the repo with a clean, predictable environment.
@@ -112,10 +121,14 @@ impl TestEnv {
 
     /// Appends config lines under a section already in config.yml or new.
     pub(crate) fn config(&self, yaml: &str) {
-        let mut cfg: serde_yaml::Value = serde_yaml::from_str(&self.read(".codex-autorunner/config.yml")).unwrap();
+        let mut cfg: serde_yaml::Value =
+            serde_yaml::from_str(&self.read(".codex-autorunner/config.yml")).unwrap();
         let add: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
         merge(&mut cfg, add);
-        self.write(".codex-autorunner/config.yml", &serde_yaml::to_string(&cfg).unwrap());
+        self.write(
+            ".codex-autorunner/config.yml",
+            &serde_yaml::to_string(&cfg).unwrap(),
+        );
     }
 
     /// Waits until `f` holds (polling), or panics after `timeout`.
@@ -154,7 +167,11 @@ pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -189,10 +206,17 @@ pub(crate) fn alive(pid: i32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
     };
-    let state = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().next().unwrap_or("");
+    let state = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .next()
+        .unwrap_or("");
     state != "Z"
 }
 
 pub(crate) fn read_pid(path: &Path) -> i32 {
-    std::fs::read_to_string(path).unwrap().trim().parse().unwrap()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }

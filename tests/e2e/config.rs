@@ -7,7 +7,10 @@ use crate::common::TestEnv;
 fn precedence_root_override_repo_env_cli() {
     let env = TestEnv::new();
     env.write("codex-autorunner.yml", "repo:\n  runner:\n    sleep_seconds: 11\n    no_progress_runs: 7\n  prompt:\n    prev_run_max_chars: 100\n");
-    env.write("codex-autorunner.override.yml", "runner:\n  sleep_seconds: 22\n  max_consecutive_failures: 9\n");
+    env.write(
+        "codex-autorunner.override.yml",
+        "runner:\n  sleep_seconds: 22\n  max_consecutive_failures: 9\n",
+    );
     env.config("runner:\n  kill_grace_seconds: 4\n  sleep_seconds: 33\n");
     let out = env
         .car(&["config", "show", "--json", "-c", "runner.stop_after_runs=5"])
@@ -15,7 +18,11 @@ fn precedence_root_override_repo_env_cli() {
         .env("CAR_RUNNER__STOP_AFTER_RUNS", "4")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let c = &v["config"]["runner"];
     assert_eq!(c["no_progress_runs"], 7, "root file");
@@ -25,10 +32,21 @@ fn precedence_root_override_repo_env_cli() {
     assert_eq!(c["stop_after_runs"], 5, "command line beats env");
     assert_eq!(v["config"]["prompt"]["prev_run_max_chars"], 100);
     let src = &v["sources"];
-    assert!(src["runner.no_progress_runs"].as_str().unwrap().ends_with("codex-autorunner.yml"));
-    assert_eq!(src["runner.sleep_seconds"], "environment variable CAR_RUNNER__SLEEP_SECONDS");
-    assert_eq!(src["runner.stop_after_runs"], "command line -c runner.stop_after_runs=5");
-    assert_eq!(src["codex.args"].as_str().unwrap().contains("config.yml"), true);
+    assert!(
+        src["runner.no_progress_runs"]
+            .as_str()
+            .unwrap()
+            .ends_with("codex-autorunner.yml")
+    );
+    assert_eq!(
+        src["runner.sleep_seconds"],
+        "environment variable CAR_RUNNER__SLEEP_SECONDS"
+    );
+    assert_eq!(
+        src["runner.stop_after_runs"],
+        "command line -c runner.stop_after_runs=5"
+    );
+    assert!(src["codex.args"].as_str().unwrap().contains("config.yml"));
     assert_eq!(src["git.auto_commit"], "built-in default");
 }
 
@@ -37,7 +55,11 @@ fn config_show_text_names_sources() {
     let env = TestEnv::new();
     let r = env.run(&["config", "show"]);
     r.expect_code(0);
-    assert!(r.stdout().contains("runner.sleep_seconds = 0"), "{}", r.stdout());
+    assert!(
+        r.stdout().contains("runner.sleep_seconds = 0"),
+        "{}",
+        r.stdout()
+    );
     assert!(r.stdout().contains("# built-in default"), "{}", r.stdout());
 }
 
@@ -59,7 +81,11 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         if p.is_dir() {
             out.extend(walk(&p));
         } else {
-            out.push(format!("{} {}", p.display(), std::fs::read(&p).unwrap().len()));
+            out.push(format!(
+                "{} {}",
+                p.display(),
+                std::fs::read(&p).unwrap().len()
+            ));
         }
     }
     out
@@ -69,7 +95,10 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 fn yaml_syntax_error_names_file_line_and_column_and_writes_nothing() {
     let env = TestEnv::new();
     env.todo("- [ ] a\n");
-    env.write(".codex-autorunner/config.yml", "version: 2\nrunner:\n  sleep_seconds: [1\n  other: 2\n");
+    env.write(
+        ".codex-autorunner/config.yml",
+        "version: 2\nrunner:\n  sleep_seconds: [1\n  other: 2\n",
+    );
     let before = list(&env);
     for cmd in [&["once"][..], &["run"], &["status"], &["config", "show"]] {
         let r = env.run(cmd);
@@ -99,15 +128,27 @@ fn wrong_type_names_the_key_and_file() {
     let before = list(&env);
     let r = env.run(&["once"]);
     r.expect_code(2);
-    assert!(r.stderr().contains("`runner.sleep_seconds`"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("`runner.sleep_seconds`"),
+        "{}",
+        r.stderr()
+    );
     assert!(r.stderr().contains("config.yml"), "{}", r.stderr());
     assert_nothing_written(&env, &before);
 
     let env = TestEnv::new();
-    let r = env.car(&["once"]).env("CAR_RUNNER__MAX_CONSECUTIVE_FAILURES", "-1").output().unwrap();
+    let r = env
+        .car(&["once"])
+        .env("CAR_RUNNER__MAX_CONSECUTIVE_FAILURES", "-1")
+        .output()
+        .unwrap();
     assert_eq!(r.status.code(), Some(2));
     let err = String::from_utf8_lossy(&r.stderr);
-    assert!(err.contains("runner.max_consecutive_failures") && err.contains("CAR_RUNNER__MAX_CONSECUTIVE_FAILURES"), "{err}");
+    assert!(
+        err.contains("runner.max_consecutive_failures")
+            && err.contains("CAR_RUNNER__MAX_CONSECUTIVE_FAILURES"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -116,7 +157,11 @@ fn doc_path_outside_the_repo_is_rejected() {
     env.config("docs:\n  todo: ../elsewhere/TODO.md\n");
     let r = env.run(&["once"]);
     r.expect_code(2);
-    assert!(r.stderr().contains("docs.todo") && r.stderr().contains("outside the repository"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("docs.todo") && r.stderr().contains("outside the repository"),
+        "{}",
+        r.stderr()
+    );
 }
 
 #[test]
@@ -125,8 +170,16 @@ fn unknown_key_is_a_warning_naming_key_and_file() {
     env.config("runner:\n  sleep_secs: 1\n");
     let r = env.run(&["status"]);
     r.expect_code(0);
-    assert!(r.stderr().contains("warning") && r.stderr().contains("`runner.sleep_secs`"), "{}", r.stderr());
-    assert!(r.stderr().contains(".codex-autorunner/config.yml"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("warning") && r.stderr().contains("`runner.sleep_secs`"),
+        "{}",
+        r.stderr()
+    );
+    assert!(
+        r.stderr().contains(".codex-autorunner/config.yml"),
+        "{}",
+        r.stderr()
+    );
 }
 
 #[test]
@@ -136,7 +189,11 @@ fn missing_agent_binary_is_a_clear_config_error() {
     env.config("codex:\n  binary: codex-missing-xyz\n");
     let r = env.run(&["once"]);
     r.expect_code(2);
-    assert!(r.stderr().contains("codex-missing-xyz") && r.stderr().contains("codex.binary"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("codex-missing-xyz") && r.stderr().contains("codex.binary"),
+        "{}",
+        r.stderr()
+    );
     let s = env.state();
     assert_eq!(s["stop_reason"], "error");
     assert_eq!(s["runner_pid"], serde_json::Value::Null);

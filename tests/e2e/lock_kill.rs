@@ -3,10 +3,14 @@
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::common::{alive, read_pid, TestEnv};
+use crate::common::{TestEnv, alive, read_pid};
 
 fn spawn_run(env: &TestEnv, args: &[&str]) -> Child {
-    env.car(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap()
+    env.car(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 #[test]
@@ -21,15 +25,24 @@ fn kill_during_a_run_leaves_no_process_and_a_consistent_state() {
         grandchild.display()
     ));
     let mut runner = spawn_run(&env, &["run"]);
-    env.wait_for("grandchild", Duration::from_secs(10), || grandchild.exists());
+    env.wait_for("grandchild", Duration::from_secs(10), || {
+        grandchild.exists()
+    });
     let t = Instant::now();
     let r = env.run(&["kill"]);
     r.expect_code(0);
-    assert!(r.stdout().contains("stopped after SIGTERM"), "{}", r.stdout());
+    assert!(
+        r.stdout().contains("stopped after SIGTERM"),
+        "{}",
+        r.stdout()
+    );
     assert_eq!(runner.wait().unwrap().code(), Some(130));
     assert!(t.elapsed() < Duration::from_secs(8));
     assert!(!alive(read_pid(&agent_pid)), "agent survived the kill");
-    assert!(!alive(read_pid(&grandchild)), "grandchild survived the kill");
+    assert!(
+        !alive(read_pid(&grandchild)),
+        "grandchild survived the kill"
+    );
     let s = env.state();
     assert_eq!(s["status"], "killed");
     assert_eq!(s["stop_reason"], "killed");
@@ -37,8 +50,14 @@ fn kill_during_a_run_leaves_no_process_and_a_consistent_state() {
     assert_ne!(s["last_run_finished_at"], serde_json::Value::Null);
     let rec = env.run_record(1);
     assert_eq!(rec["outcome"], "killed");
-    assert!(env.read(".codex-autorunner/runs/1/output.log").contains("stdout: working"));
-    assert!(!env.path(".codex-autorunner/lock").exists(), "the runner removes its lock");
+    assert!(
+        env.read(".codex-autorunner/runs/1/output.log")
+            .contains("stdout: working")
+    );
+    assert!(
+        !env.path(".codex-autorunner/lock").exists(),
+        "the runner removes its lock"
+    );
     // The next run works.
     env.script("check-todo\n");
     env.run(&["resume", "--once"]).expect_code(0);
@@ -51,7 +70,10 @@ fn kill_escalates_to_sigkill_for_an_agent_ignoring_sigterm() {
     env.todo("- [ ] a\n");
     env.config("runner:\n  kill_grace_seconds: 1\n");
     let agent_pid = env.root.join("agent.pid");
-    env.script(&format!("ignore-term\nwrite-pid {}\nsleep 60\n", agent_pid.display()));
+    env.script(&format!(
+        "ignore-term\nwrite-pid {}\nsleep 60\n",
+        agent_pid.display()
+    ));
     let mut runner = spawn_run(&env, &["run"]);
     env.wait_for("agent", Duration::from_secs(10), || agent_pid.exists());
     env.run(&["kill"]).expect_code(0);
@@ -75,16 +97,29 @@ fn two_concurrent_once_exactly_one_runs_and_the_lock_survives() {
     let env = TestEnv::new();
     env.todo("- [ ] a\n");
     let started = env.root.join("started");
-    env.script(&format!("write {} yes\nsleep 2\ncheck-todo\n", started.display()));
+    env.script(&format!(
+        "write {} yes\nsleep 2\ncheck-todo\n",
+        started.display()
+    ));
     let mut first = spawn_run(&env, &["once"]);
     env.wait_for("first agent", Duration::from_secs(10), || started.exists());
     let t = Instant::now();
     let second = env.run(&["once"]);
     second.expect_code(1);
-    assert!(t.elapsed() < Duration::from_secs(2), "the loser must fail at once");
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "the loser must fail at once"
+    );
     let err = second.stderr();
-    assert!(err.contains("another car runner is active") && err.contains(&format!("pid {}", first.id())), "{err}");
-    assert!(env.path(".codex-autorunner/lock").exists(), "the loser must not delete the winner's lock");
+    assert!(
+        err.contains("another car runner is active")
+            && err.contains(&format!("pid {}", first.id())),
+        "{err}"
+    );
+    assert!(
+        env.path(".codex-autorunner/lock").exists(),
+        "the loser must not delete the winner's lock"
+    );
     let status = env.run(&["status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
     assert_eq!(v["running"], true);
@@ -99,22 +134,39 @@ fn a_stale_lock_from_a_sigkilled_runner_does_not_block() {
     let env = TestEnv::new();
     env.todo("- [ ] a\n");
     let agent_pid = env.root.join("agent.pid");
-    env.script(&format!("write-pid {}\nsleep 60\n---\ncheck-todo\n", agent_pid.display()));
+    env.script(&format!(
+        "write-pid {}\nsleep 60\n---\ncheck-todo\n",
+        agent_pid.display()
+    ));
     let mut runner = spawn_run(&env, &["run"]);
     env.wait_for("agent", Duration::from_secs(10), || agent_pid.exists());
     runner.kill().unwrap(); // SIGKILL: no chance to clean up
     runner.wait().unwrap();
-    assert!(env.path(".codex-autorunner/lock").exists(), "the dead runner's lock file stays");
+    assert!(
+        env.path(".codex-autorunner/lock").exists(),
+        "the dead runner's lock file stays"
+    );
     assert_eq!(env.state()["status"], "running");
 
     let status = env.run(&["status"]);
     status.expect_code(0);
-    assert!(status.stdout().contains("died without recording a stop"), "{}", status.stdout());
+    assert!(
+        status.stdout().contains("died without recording a stop"),
+        "{}",
+        status.stdout()
+    );
     assert_eq!(env.state()["stop_reason"], "crashed");
-    assert!(!alive(read_pid(&agent_pid)), "status must kill the orphaned agent");
+    assert!(
+        !alive(read_pid(&agent_pid)),
+        "status must kill the orphaned agent"
+    );
 
     env.run(&["once"]).expect_code(0);
-    assert_eq!(env.state()["last_run_id"], 2, "numbering continues after the crashed run");
+    assert_eq!(
+        env.state()["last_run_id"],
+        2,
+        "numbering continues after the crashed run"
+    );
 }
 
 #[test]
@@ -126,7 +178,11 @@ fn resume_clears_a_stop_request_and_continues_numbering() {
     env.run(&["stop"]).expect_code(0);
     let r = env.run(&["resume", "--once"]);
     r.expect_code(0);
-    assert!(r.stdout().contains("resuming after run 1"), "{}", r.stdout());
+    assert!(
+        r.stdout().contains("resuming after run 1"),
+        "{}",
+        r.stdout()
+    );
     assert_eq!(env.state()["last_run_id"], 2);
     assert_eq!(env.agent_runs(), 2);
 }

@@ -1,6 +1,10 @@
 //! End-to-end tests: the real `car` binary (as `car-dup`) on sample
 //! repositories, with the scripted `fake-agent` in place of `codex`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers panic on setup failures by design"
+)]
 mod common;
 
 mod config;
@@ -21,7 +25,10 @@ fn no_test_file_is_forgotten() {
         if let Some(stem) = name.strip_suffix(".rs")
             && stem != "main"
         {
-            assert!(main.contains(&format!("mod {stem};")), "e2e/{name} is not declared in main.rs");
+            assert!(
+                main.contains(&format!("mod {stem};")),
+                "e2e/{name} is not declared in main.rs"
+            );
         }
     }
 }

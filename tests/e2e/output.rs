@@ -12,7 +12,10 @@ fn a_300_kib_spec_reaches_the_agent_byte_for_byte() {
     let mut spec = String::from("# Spec\n\n");
     let mut i = 0u64;
     while spec.len() < 300 * 1024 {
-        spec.push_str(&format!("- requirement {i}: ünïcødé {{{{ braces }}}} `code` <tag> {}\n", i * 7919 % 1000));
+        spec.push_str(&format!(
+            "- requirement {i}: ünïcødé {{{{ braces }}}} `code` <tag> {}\n",
+            i * 7919 % 1000
+        ));
         i += 1;
     }
     env.write(".codex-autorunner/SPEC.md", &spec);
@@ -20,9 +23,15 @@ fn a_300_kib_spec_reaches_the_agent_byte_for_byte() {
     env.run(&["once"]).expect_code(0);
     let received = env.agent_prompt(1);
     let recorded = std::fs::read(env.path(".codex-autorunner/runs/1/prompt.md")).unwrap();
-    assert_eq!(received, recorded, "the agent got exactly the recorded prompt");
+    assert_eq!(
+        received, recorded,
+        "the agent got exactly the recorded prompt"
+    );
     let text = String::from_utf8(received).unwrap();
-    assert!(text.contains(&format!("<SPEC>\n{spec}\n</SPEC>")), "SPEC not intact in the prompt");
+    assert!(
+        text.contains(&format!("<SPEC>\n{spec}\n</SPEC>")),
+        "SPEC not intact in the prompt"
+    );
     // Not one argv string: the prompt is not in the agent's arguments.
     let argv = std::fs::read_to_string(format!("{}.argv", env.script.display())).unwrap();
     assert!(argv.len() < 1000, "prompt leaked into argv");
@@ -30,7 +39,12 @@ fn a_300_kib_spec_reaches_the_agent_byte_for_byte() {
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 #[test]
@@ -39,7 +53,11 @@ fn a_100_mb_flood_on_both_pipes_neither_deadlocks_nor_grows_memory() {
     env.todo("- [ ] a\n");
     // 100 MB in 100-byte lines, alternating stdout and stderr.
     env.script("flood 100000000 100\ncheck-todo\n");
-    let mut child = env.car(&["once"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = env
+        .car(&["once"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let pid = child.id();
     let mut peak = 0;
     let start = std::time::Instant::now();
@@ -48,11 +66,17 @@ fn a_100_mb_flood_on_both_pipes_neither_deadlocks_nor_grows_memory() {
             break s;
         }
         peak = peak.max(peak_rss_kib(pid).unwrap_or(0));
-        assert!(start.elapsed() < Duration::from_secs(240), "deadlock: car did not finish");
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "deadlock: car did not finish"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
-    assert!(peak > 0 && peak < 40 * 1024, "car's peak RSS was {peak} KiB");
+    assert!(
+        peak > 0 && peak < 40 * 1024,
+        "car's peak RSS was {peak} KiB"
+    );
     let log = std::fs::File::open(env.path(".codex-autorunner/runs/1/output.log")).unwrap();
     let (mut out, mut err) = (0u64, 0u64);
     for line in std::io::BufRead::split(std::io::BufReader::new(log), b'\n') {
@@ -65,7 +89,10 @@ fn a_100_mb_flood_on_both_pipes_neither_deadlocks_nor_grows_memory() {
     }
     assert_eq!((out, err), (500_000, 500_000));
     let rec = env.run_record(1);
-    assert_eq!(rec["stdout_bytes"].as_u64().unwrap() + rec["stderr_bytes"].as_u64().unwrap(), 100_000_000);
+    assert_eq!(
+        rec["stdout_bytes"].as_u64().unwrap() + rec["stderr_bytes"].as_u64().unwrap(),
+        100_000_000
+    );
     assert_eq!(env.state()["todo_done"], 1);
 }
 
@@ -78,7 +105,13 @@ fn non_utf8_output_and_long_lines_are_kept() {
     let log = std::fs::read(env.path(".codex-autorunner/runs/1/output.log")).unwrap();
     let text = String::from_utf8(log).expect("the log is valid UTF-8");
     assert!(text.contains("stdout: before\n"));
-    assert!(text.contains("stdout: \u{FFFD}\u{FFFD}AB\n"), "invalid bytes are replaced, the rest kept");
-    assert!(text.contains(&format!("stdout: {}\n", "x".repeat(1_048_576))), "the 1 MiB line is intact");
+    assert!(
+        text.contains("stdout: \u{FFFD}\u{FFFD}AB\n"),
+        "invalid bytes are replaced, the rest kept"
+    );
+    assert!(
+        text.contains(&format!("stdout: {}\n", "x".repeat(1_048_576))),
+        "the 1 MiB line is intact"
+    );
     assert!(text.contains("stdout: after\n"));
 }

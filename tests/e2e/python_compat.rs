@@ -15,9 +15,18 @@ fn python_repo() -> TestEnv {
         "# TODO\n\n- [x] Example completed item\n- [ ] Replace this item with your first task\n- [ ] Add another task\n",
     );
     env.write(".codex-autorunner/PROGRESS.md", "# Progress\n\n");
-    env.write(".codex-autorunner/OPINIONS.md", "# Opinions\n\n- Prefer small, well-tested changes.\n");
-    env.write(".codex-autorunner/SPEC.md", "# Spec\n\n## Requirements\n- Requirement 1\n");
-    env.write(".codex-autorunner/SUMMARY.md", "# Summary\n\n## Final report\n- (pending)\n");
+    env.write(
+        ".codex-autorunner/OPINIONS.md",
+        "# Opinions\n\n- Prefer small, well-tested changes.\n",
+    );
+    env.write(
+        ".codex-autorunner/SPEC.md",
+        "# Spec\n\n## Requirements\n- Requirement 1\n",
+    );
+    env.write(
+        ".codex-autorunner/SUMMARY.md",
+        "# Summary\n\n## Final report\n- (pending)\n",
+    );
     env.write(
         ".codex-autorunner/state.json",
         r#"{
@@ -44,12 +53,21 @@ fn python_config_loads_without_errors_or_warnings() {
     let env = python_repo();
     let r = env.run(&["config", "show", "--json"]);
     r.expect_code(0);
-    assert!(r.stderr().is_empty(), "no warnings expected: {}", r.stderr());
+    assert!(
+        r.stderr().is_empty(),
+        "no warnings expected: {}",
+        r.stderr()
+    );
     let v: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
     assert_eq!(v["config"]["runner"]["sleep_seconds"], 5);
     let s = env.run(&["status"]);
     s.expect_code(0);
-    assert!(s.stdout().contains("1/3 done; next: Replace this item with your first task"), "{}", s.stdout());
+    assert!(
+        s.stdout()
+            .contains("1/3 done; next: Replace this item with your first task"),
+        "{}",
+        s.stdout()
+    );
     assert!(s.stdout().contains("#3"), "{}", s.stdout());
 }
 
@@ -61,19 +79,41 @@ fn python_repo_runs_continuing_numbering_with_its_prompt_and_prev_output() {
         "Custom prompt.\nTODO at {{TODO_PATH}}:\n{{TODO}}\nSPEC at {{SPEC_PATH}}\n{{PREV_RUN_OUTPUT}}\nEnd.\n",
     );
     env.script("check-todo\n");
-    let r = env.car(&["once", "-c", &format!("codex.binary={}", crate::common::FAKE_AGENT), "-c", "codex.args=[]"]).output().unwrap();
+    let r = env
+        .car(&[
+            "once",
+            "-c",
+            &format!("codex.binary={}", crate::common::FAKE_AGENT),
+            "-c",
+            "codex.args=[]",
+        ])
+        .output()
+        .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let prompt = String::from_utf8(env.agent_prompt(1)).unwrap();
     let todo = "# TODO\n\n- [x] Example completed item\n- [ ] Replace this item with your first task\n- [ ] Add another task\n";
     let expected = format!(
         "Custom prompt.\nTODO at .codex-autorunner/TODO.md:\n{todo}\nSPEC at .codex-autorunner/SPEC.md\n<PREV_RUN_OUTPUT>\n1,234\nAgent: did one task\n</PREV_RUN_OUTPUT>\nEnd.\n"
     );
-    assert_eq!(prompt, expected, "a Python prompt.txt renders as it did there");
+    assert_eq!(
+        prompt, expected,
+        "a Python prompt.txt renders as it did there"
+    );
     let s = env.state();
-    assert_eq!(s["last_run_id"], 4, "numbering continues after the Python runs");
-    assert_eq!(s["sessions"], serde_json::json!({}), "Python fields are kept");
+    assert_eq!(
+        s["last_run_id"], 4,
+        "numbering continues after the Python runs"
+    );
+    assert_eq!(
+        s["sessions"],
+        serde_json::json!({}),
+        "Python fields are kept"
+    );
     assert!(env.path(".codex-autorunner/runs/4/run.json").exists());
-    assert!(env.path(".codex-autorunner/runs/run-3.log").exists(), "old logs are untouched");
+    assert!(
+        env.path(".codex-autorunner/runs/run-3.log").exists(),
+        "old logs are untouched"
+    );
     let log = env.run(&["log", "--run", "3"]);
     log.expect_code(0);
     assert!(log.stdout().contains("Agent: did one task"));

@@ -17,19 +17,35 @@ fn completes_after_the_summary_run_exit_0() {
     assert_eq!(s["status"], "completed");
     assert_eq!(s["last_run_id"], 3);
     assert_eq!(s["last_exit_code"], 0);
-    assert!(env.read(".codex-autorunner/SUMMARY.md").contains("CAR:SUMMARY_FINALIZED run_id=3"));
+    assert!(
+        env.read(".codex-autorunner/SUMMARY.md")
+            .contains("CAR:SUMMARY_FINALIZED run_id=3")
+    );
     // The summary run got the summary prompt, the first run the loop prompt.
     let p3 = String::from_utf8(env.agent_prompt(3)).unwrap();
     assert!(p3.contains("<WORK_DOCS>"), "{p3}");
     // Run 2's prompt carries run 1's final output.
     let p2 = String::from_utf8(env.agent_prompt(2)).unwrap();
-    assert!(p2.contains("<PREV_RUN_OUTPUT>\nfinished an item\n</PREV_RUN_OUTPUT>"), "{p2}");
+    assert!(
+        p2.contains("<PREV_RUN_OUTPUT>\nfinished an item\n</PREV_RUN_OUTPUT>"),
+        "{p2}"
+    );
     let rec = env.run_record(1);
     assert_eq!(rec["todo_before"]["done"], 0);
     assert_eq!(rec["todo_after"]["done"], 1);
-    let changed: Vec<&str> = rec["docs_changed"].as_array().unwrap().iter().map(|c| c["doc"].as_str().unwrap()).collect();
+    let changed: Vec<&str> = rec["docs_changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["doc"].as_str().unwrap())
+        .collect();
     assert_eq!(changed, ["todo", "progress"]);
-    assert!(rec["docs_changed"][0]["diff"].as_str().unwrap().contains("-- [ ] first\n+- [x] first"));
+    assert!(
+        rec["docs_changed"][0]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("-- [ ] first\n+- [x] first")
+    );
     assert!(r.stdout().contains("stopped: completed"), "{}", r.stdout());
     // Another run makes no agent call at all.
     env.run(&["once"]).expect_code(0);
@@ -47,7 +63,10 @@ fn run_limit_counts_runs_of_this_invocation_exit_0() {
         r.expect_code(0);
         let s = env.state();
         assert_eq!(s["stop_reason"], "run_limit");
-        assert_eq!(s["last_run_id"], expected_id, "each invocation makes exactly one run");
+        assert_eq!(
+            s["last_run_id"], expected_id,
+            "each invocation makes exactly one run"
+        );
     }
     // One item is left: run 4 checks it, run 5 (the second allowed) is the summary.
     env.run(&["run", "--max-runs", "2"]).expect_code(0);
@@ -134,7 +153,11 @@ fn wallclock_limit_stops_a_run_in_progress_exit_0() {
     env.script("out starting\nsleep 30\n");
     let t = Instant::now();
     env.run(&["run"]).expect_code(0);
-    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
     assert_eq!(env.state()["stop_reason"], "wallclock");
     assert_eq!(env.run_record(1)["outcome"], "timed_out");
 }
@@ -145,9 +168,16 @@ fn stop_file_is_honoured_between_runs_exit_0() {
     env.todo("- [ ] a\n- [ ] b\n- [ ] c\n");
     env.script("check-todo\nwrite .codex-autorunner/stop now\n");
     env.run(&["run"]).expect_code(0);
-    assert_eq!(env.agent_runs(), 1, "the current run finishes, no new one starts");
+    assert_eq!(
+        env.agent_runs(),
+        1,
+        "the current run finishes, no new one starts"
+    );
     assert_eq!(env.state()["stop_reason"], "stop_requested");
-    assert!(!env.path(".codex-autorunner/stop").exists(), "the request is consumed");
+    assert!(
+        !env.path(".codex-autorunner/stop").exists(),
+        "the request is consumed"
+    );
 }
 
 #[test]
@@ -166,7 +196,11 @@ fn ctrl_c_interrupts_the_run_exit_130() {
     env.script(&format!("write-pid {}\nsleep 30\n", pidfile.display()));
     let mut child = env.car(&["run"]).spawn().unwrap();
     env.wait_for("agent start", Duration::from_secs(10), || pidfile.exists());
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::SIGINT,
+    )
+    .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert_eq!(env.state()["stop_reason"], "interrupted");
@@ -186,7 +220,10 @@ fn auto_commit_commits_the_work_tree_with_the_message_template() {
     let log = crate::common::git(&env.root, &["log", "--format=%s", "-1"]);
     assert_eq!(log.trim(), "car run 1");
     let files = crate::common::git(&env.root, &["show", "--name-only", "--format=", "HEAD"]);
-    assert!(files.contains("src/new.txt") && files.contains(".codex-autorunner/TODO.md"), "{files}");
+    assert!(
+        files.contains("src/new.txt") && files.contains(".codex-autorunner/TODO.md"),
+        "{files}"
+    );
     assert!(!files.contains("state.json"), "{files}");
     assert!(env.run_record(1)["git_commit"].as_str().is_some());
 }

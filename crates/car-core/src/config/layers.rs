@@ -432,3 +432,18 @@ mod tests {
         assert_eq!(select_section(flat.clone()), flat);
     }
 }
+
+#[cfg(test)]
+mod root_file_tests {
+    use super::*;
+
+    /// The commented root `codex-autorunner.yml` documents every default:
+    /// it must hold exactly the built-in values, so the two cannot drift.
+    #[test]
+    fn root_config_file_equals_the_builtin_defaults() {
+        let root = include_str!("../../../../codex-autorunner.yml");
+        let a: Value = serde_yaml::from_str(root).unwrap();
+        let b: Value = serde_yaml::from_str(DEFAULTS_YAML).unwrap();
+        assert_eq!(a, b);
+    }
+}
