@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod codex;
 pub mod config;
 pub mod control;
 pub mod docs;
@@ -21,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod fs_util;
 pub mod git;
+pub mod ledger;
 pub mod lock;
 pub mod paths;
 pub mod process;

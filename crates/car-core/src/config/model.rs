@@ -28,6 +28,17 @@ pub struct Config {
     pub git: GitConfig,
     /// HTTP server settings.
     pub server: ServerConfig,
+    /// Event ledger settings.
+    pub events: EventsConfig,
+}
+
+/// `events.*`: the event ledger.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventsConfig {
+    /// `events.max_bytes`: rotate past this size.
+    pub max_bytes: u64,
+    /// `events.keep`: rotated files kept.
+    pub keep: u32,
 }
 
 /// `docs.*`: where the work docs live (absolute paths inside the repository).
@@ -62,6 +73,14 @@ pub struct CodexConfig {
     pub model: Option<String>,
     /// `codex.reasoning`: accepted for compatibility; current Codex has no such flag.
     pub reasoning: Option<String>,
+    /// `codex.idle_timeout_seconds`: the no-output watchdog.
+    #[serde(skip)]
+    pub idle_timeout: Option<Duration>,
+    /// `codex.run_timeout_seconds`: bound on one run.
+    #[serde(skip)]
+    pub run_timeout: Option<Duration>,
+    /// `codex.structured_verdict`: ask for a JSON verdict.
+    pub structured_verdict: bool,
 }
 
 /// `prompt.*`.
@@ -90,6 +109,16 @@ pub struct RunnerConfig {
     pub no_progress_runs: u32,
     /// `runner.kill_grace_seconds`: time between SIGTERM and SIGKILL of the agent.
     pub kill_grace: Duration,
+    /// `runner.max_tokens`: token budget over all runs (null = none).
+    pub max_tokens: Option<u64>,
+    /// `runner.quota_wait_max_seconds`: longest wait for a usage window.
+    pub quota_wait_max: Duration,
+    /// `runner.quota_retry_seconds`: wait after "try again later".
+    pub quota_retry: Duration,
+    /// `runner.transient_retries`: retries of transient failures.
+    pub transient_retries: u32,
+    /// `runner.transient_backoff_seconds`: first backoff of a retry.
+    pub transient_backoff: Duration,
 }
 
 /// `git.*`.
@@ -125,11 +154,24 @@ struct Raw {
     version: u32,
     mode: String,
     docs: RawDocs,
-    codex: CodexConfig,
+    codex: RawCodex,
     prompt: RawPrompt,
     runner: RawRunner,
     git: GitConfig,
     server: ServerConfig,
+    events: EventsConfig,
+}
+
+#[derive(Deserialize)]
+struct RawCodex {
+    binary: String,
+    args: Vec<String>,
+    terminal_args: Vec<String>,
+    model: Option<String>,
+    reasoning: Option<String>,
+    idle_timeout_seconds: Option<f64>,
+    run_timeout_seconds: Option<f64>,
+    structured_verdict: bool,
 }
 
 #[derive(Deserialize)]
@@ -158,6 +200,11 @@ struct RawRunner {
     max_consecutive_failures: u32,
     no_progress_runs: u32,
     kill_grace_seconds: f64,
+    max_tokens: Option<u64>,
+    quota_wait_max_seconds: f64,
+    quota_retry_seconds: f64,
+    transient_retries: u32,
+    transient_backoff_seconds: f64,
 }
 
 pub(super) fn build(
@@ -262,6 +309,28 @@ pub(super) fn build(
         max_consecutive_failures: raw.runner.max_consecutive_failures,
         no_progress_runs: raw.runner.no_progress_runs,
         kill_grace: seconds("runner.kill_grace_seconds", raw.runner.kill_grace_seconds)?,
+        max_tokens: raw.runner.max_tokens,
+        quota_wait_max: seconds("runner.quota_wait_max_seconds", raw.runner.quota_wait_max_seconds)?,
+        quota_retry: seconds("runner.quota_retry_seconds", raw.runner.quota_retry_seconds)?,
+        transient_retries: raw.runner.transient_retries,
+        transient_backoff: seconds("runner.transient_backoff_seconds", raw.runner.transient_backoff_seconds)?,
+    };
+    let positive = |key: &str, v: Option<f64>| -> Result<Option<Duration>, ConfigError> {
+        match v {
+            None => Ok(None),
+            Some(x) if x.is_finite() && x > 0.0 => Ok(Some(Duration::from_secs_f64(x))),
+            Some(x) => Err(invalid(key, format!("{x} is not a number of seconds > 0 (use null to turn it off)"))),
+        }
+    };
+    let codex = CodexConfig {
+        binary: raw.codex.binary,
+        args: raw.codex.args,
+        terminal_args: raw.codex.terminal_args,
+        model: raw.codex.model,
+        reasoning: raw.codex.reasoning,
+        idle_timeout: positive("codex.idle_timeout_seconds", raw.codex.idle_timeout_seconds)?,
+        run_timeout: positive("codex.run_timeout_seconds", raw.codex.run_timeout_seconds)?,
+        structured_verdict: raw.codex.structured_verdict,
     };
     let prompt = PromptConfig {
         prev_run_max_chars: raw.prompt.prev_run_max_chars,
@@ -278,11 +347,12 @@ pub(super) fn build(
     Ok(Config {
         root: root.clone(),
         docs,
-        codex: raw.codex,
+        codex,
         prompt,
         runner,
         git: raw.git,
         server,
+        events: raw.events,
     })
 }
 

@@ -1,0 +1,122 @@
+//! The event ledger: `.codex-autorunner/events.jsonl`, one JSON object per
+//! line (`v`, `ts`, `type`, `run_id`, then the event's fields), for tools to
+//! read. It is only ever appended to; past `max_bytes` it is renamed to
+//! `events.jsonl.1` (older files shift up, `keep` are kept) and a new file
+//! starts. No file is rewritten in place.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::fs_util::{open_append, PathError};
+
+/// The ledger format version (`v`).
+pub const LEDGER_VERSION: u32 = 1;
+
+/// Appends events to one repository's ledger.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    path: PathBuf,
+    max_bytes: u64,
+    keep: u32,
+}
+
+impl Ledger {
+    /// Returns the ledger at `path` with the given rotation limits.
+    pub fn new(path: PathBuf, max_bytes: u64, keep: u32) -> Self {
+        Self { path, max_bytes, keep }
+    }
+
+    /// Returns the ledger file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one event. `fields` must serialise to a JSON object.
+    pub fn append(&self, kind: &str, run_id: Option<u64>, fields: impl Serialize) -> Result<(), PathError> {
+        let mut obj = Map::new();
+        obj.insert("v".into(), LEDGER_VERSION.into());
+        obj.insert("ts".into(), crate::time::iso_millis(crate::time::now()).into());
+        obj.insert("type".into(), kind.into());
+        obj.insert("run_id".into(), run_id.map_or(Value::Null, Value::from));
+        if let Ok(Value::Object(extra)) = serde_json::to_value(fields) {
+            for (k, v) in extra {
+                obj.entry(k).or_insert(v);
+            }
+        }
+        let mut line = serde_json::to_vec(&Value::Object(obj)).unwrap_or_default();
+        line.push(b'\n');
+        self.rotate_if_needed()?;
+        // One write of the whole line with O_APPEND: concurrent writers
+        // (the runner and `car reply`) never interleave within a line.
+        let mut f = open_append(&self.path)?;
+        f.write_all(&line).map_err(|source| PathError { action: "cannot write", path: self.path.clone(), source })
+    }
+
+    fn rotate_if_needed(&self) -> Result<(), PathError> {
+        let len = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        if self.max_bytes == 0 || len < self.max_bytes {
+            return Ok(());
+        }
+        for i in (1..self.keep.max(1)).rev() {
+            let from = rotated(&self.path, i);
+            if from.exists() {
+                let _ = std::fs::rename(&from, rotated(&self.path, i + 1));
+            }
+        }
+        if self.keep == 0 {
+            let _ = std::fs::remove_file(&self.path);
+            return Ok(());
+        }
+        std::fs::rename(&self.path, rotated(&self.path, 1)).map_err(|source| PathError {
+            action: "cannot rotate",
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Returns the ledger files, oldest first.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = (1..=self.keep.max(1)).rev().map(|i| rotated(&self.path, i)).filter(|p| p.exists()).collect();
+        if self.path.exists() {
+            v.push(self.path.clone());
+        }
+        v
+    }
+}
+
+fn rotated(path: &Path, i: u32) -> PathBuf {
+    PathBuf::from(format!("{}.{i}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_lines_and_rotates_without_rewriting() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::new(dir.path().join("events.jsonl"), 300, 2);
+        for i in 0..20 {
+            l.append("run_started", Some(i), serde_json::json!({"n": i})).unwrap();
+        }
+        let files = l.files();
+        assert!(files.len() >= 2 && files.len() <= 3, "{files:?}");
+        let mut last = None;
+        for f in &files {
+            for line in std::fs::read_to_string(f).unwrap().lines() {
+                let v: Value = serde_json::from_str(line).unwrap();
+                assert_eq!(v["v"], 1);
+                assert_eq!(v["type"], "run_started");
+                let id = v["run_id"].as_u64().unwrap();
+                if let Some(p) = last {
+                    assert_eq!(id, p + 1, "events stay in order across files");
+                }
+                last = Some(id);
+            }
+        }
+        assert_eq!(last, Some(19));
+    }
+}
