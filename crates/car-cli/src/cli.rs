@@ -42,6 +42,10 @@ pub(crate) enum Command {
     Status(JsonArg),
     /// Print a run's output log.
     Log(LogArgs),
+    /// Answer the agent's question; the next run's prompt carries the answer.
+    Reply(ReplyArgs),
+    /// Print the event ledger (.codex-autorunner/events.jsonl).
+    Events(EventsArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -98,6 +102,33 @@ pub(crate) struct LogArgs {
     /// Keep printing new lines until the run ends.
     #[arg(long, short = 'f')]
     pub(crate) follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReplyArgs {
+    /// The answer.
+    #[arg(
+        value_name = "ANSWER",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
+    pub(crate) answer: Option<String>,
+    /// Read the answer from a file (`-` for stdin).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// Keep printing new events as they are appended.
+    #[arg(long, short = 'f')]
+    pub(crate) follow: bool,
+    /// Print the raw JSON lines.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Only events of this run id and later.
+    #[arg(long, value_name = "RUN")]
+    pub(crate) since: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code: a usage or configuration error.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the loop stopped to wait for a person (`needs_input`, `blocked`).
+pub const EXIT_NEEDS_PERSON: u8 = 3;
 /// Exit code: interrupted (Ctrl-C) or killed (`car kill`).
 pub const EXIT_INTERRUPTED: u8 = 130;
 

@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 
+use crate::codex::{CodexRun, Parsed};
 use crate::fs_util::PathError;
 use crate::process;
 use crate::stop::{StopLevel, StopRequest};
@@ -447,6 +448,14 @@ pub struct OutputLog {
     file: std::io::BufWriter<std::fs::File>,
     path: PathBuf,
     stamp: Stamp,
+    codex: Option<CodexSink>,
+}
+
+/// Where Codex `--json` events go: parsed into a [`CodexRun`], stored raw.
+struct CodexSink {
+    run: CodexRun,
+    file: std::io::BufWriter<std::fs::File>,
+    path: PathBuf,
 }
 
 impl OutputLog {
@@ -457,7 +466,26 @@ impl OutputLog {
             file: std::io::BufWriter::with_capacity(CHUNK, file),
             path: path.to_path_buf(),
             stamp: Stamp::default(),
+            codex: None,
         })
+    }
+
+    /// Treats stdout lines that are Codex `--json` events as events: they are
+    /// stored raw in `events_path`, parsed, and shown in the log as one short
+    /// `codex:` line each. Other lines stay plain output.
+    pub fn parse_codex_events(&mut self, events_path: &Path) -> Result<(), PathError> {
+        let file = crate::fs_util::open_append(events_path)?;
+        self.codex = Some(CodexSink {
+            run: CodexRun::default(),
+            file: std::io::BufWriter::with_capacity(CHUNK, file),
+            path: events_path.to_path_buf(),
+        });
+        Ok(())
+    }
+
+    /// Returns what the Codex events said, when parsing was on.
+    pub fn take_codex(&mut self) -> Option<CodexRun> {
+        self.codex.take().map(|s| s.run)
     }
 
     /// Writes a note from car itself (not agent output).
@@ -467,6 +495,28 @@ impl OutputLog {
     }
 
     fn line(&mut self, stream: Stream, bytes: &[u8]) -> Result<(), PathError> {
+        if stream == Stream::Out
+            && let Some(sink) = self.codex.as_mut()
+            && let Parsed::Event { stored, shown } = sink.run.feed(bytes)
+        {
+            let r = sink
+                .file
+                .write_all(&stored)
+                .and_then(|()| sink.file.write_all(b"\n"));
+            r.map_err(|source| PathError {
+                action: "cannot write",
+                path: sink.path.clone(),
+                source,
+            })?;
+            if let Some(text) = shown {
+                let ts = self.stamp.get().to_string();
+                let mut line = format!("[{ts}] codex: ");
+                line.push_str(&text.replace('\n', "\n    "));
+                line.push('\n');
+                self.write_raw(line.as_bytes())?;
+            }
+            return Ok(());
+        }
         let tag: &[u8] = match stream {
             Stream::Out => b"] stdout: ",
             Stream::Err => b"] stderr: ",
@@ -496,6 +546,13 @@ impl OutputLog {
 
     /// Flushes buffered lines to disk.
     pub fn flush(&mut self) -> Result<(), PathError> {
+        if let Some(sink) = self.codex.as_mut() {
+            sink.file.flush().map_err(|source| PathError {
+                action: "cannot write",
+                path: sink.path.clone(),
+                source,
+            })?;
+        }
         self.file
             .flush()
             .and_then(|()| self.file.get_ref().sync_data())

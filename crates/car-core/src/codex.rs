@@ -135,11 +135,19 @@ impl CodexRun {
     }
 
     fn apply(&mut self, kind: &str, v: &serde_json::Value) -> Option<String> {
-        let s = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+        let s = |v: &serde_json::Value, k: &str| {
+            v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
+        };
         match kind {
             "thread.started" => {
-                self.thread_id = v.get("thread_id").and_then(|x| x.as_str()).map(str::to_string);
-                Some(format!("thread {}", self.thread_id.as_deref().unwrap_or("?")))
+                self.thread_id = v
+                    .get("thread_id")
+                    .and_then(|x| x.as_str())
+                    .map(str::to_string);
+                Some(format!(
+                    "thread {}",
+                    self.thread_id.as_deref().unwrap_or("?")
+                ))
             }
             "turn.completed" => {
                 let u = v.get("usage").cloned().unwrap_or_default();
@@ -181,10 +189,17 @@ impl CodexRun {
                         Some(shown)
                     }
                     "file_change" => {
-                        let changes = item.get("changes").and_then(|c| c.as_array()).cloned().unwrap_or_default();
+                        let changes = item
+                            .get("changes")
+                            .and_then(|c| c.as_array())
+                            .cloned()
+                            .unwrap_or_default();
                         let mut shown = Vec::new();
                         for c in changes {
-                            let fc = FileChange { path: s(&c, "path"), kind: s(&c, "kind") };
+                            let fc = FileChange {
+                                path: s(&c, "path"),
+                                kind: s(&c, "kind"),
+                            };
                             shown.push(format!("{} {}", fc.kind, fc.path));
                             self.files_changed.push(fc);
                         }
@@ -253,7 +268,10 @@ pub enum ErrorClass {
 /// Classifies a Codex error message; `now` anchors times like "3:45 PM".
 pub fn classify(message: &str, now: DateTime<Local>) -> ErrorClass {
     let m = message.replace('\u{2019}', "'").to_lowercase();
-    if m.contains("quota exceeded") || m.contains("check your plan and billing") || m.contains("upgrade to plus") {
+    if m.contains("quota exceeded")
+        || m.contains("check your plan and billing")
+        || m.contains("upgrade to plus")
+    {
         return ErrorClass::Billing;
     }
     if m.contains("usage limit") {
@@ -304,21 +322,34 @@ pub fn parse_reset(message: &str, now: DateTime<Local>) -> Option<DateTime<Local
     let time = NaiveTime::from_hms_opt(hour, minute, second)?;
     if let (Some(mon), Some(day), Some(year)) = (c.get(1), c.get(2), c.get(3)) {
         let month = month_number(mon.as_str())?;
-        let date = NaiveDate::from_ymd_opt(year.as_str().parse().ok()?, month, day.as_str().parse().ok()?)?;
+        let date = NaiveDate::from_ymd_opt(
+            year.as_str().parse().ok()?,
+            month,
+            day.as_str().parse().ok()?,
+        )?;
         return Local.from_local_datetime(&date.and_time(time)).earliest();
     }
-    let today = Local.from_local_datetime(&now.date_naive().and_time(time)).earliest()?;
+    let today = Local
+        .from_local_datetime(&now.date_naive().and_time(time))
+        .earliest()?;
     if today + chrono::Duration::seconds(60) < now {
         let tomorrow = now.date_naive().succ_opt()?;
-        return Local.from_local_datetime(&tomorrow.and_time(time)).earliest();
+        return Local
+            .from_local_datetime(&tomorrow.and_time(time))
+            .earliest();
     }
     Some(today)
 }
 
 fn month_number(s: &str) -> Option<u32> {
     let m = s.to_ascii_lowercase();
-    let names = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-    names.iter().position(|n| m.starts_with(n)).map(|i| i as u32 + 1)
+    let names = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    names
+        .iter()
+        .position(|n| m.starts_with(n))
+        .map(|i| i as u32 + 1)
 }
 
 /// The agent's verdict with `codex.structured_verdict`.
@@ -350,25 +381,40 @@ pub const VERDICT_SCHEMA: &str = r#"{
 /// Parses a structured verdict from a final message.
 pub fn parse_verdict(text: &str) -> Option<Verdict> {
     let t = text.trim();
-    let t = t.strip_prefix("```json").or_else(|| t.strip_prefix("```")).unwrap_or(t);
+    let t = t
+        .strip_prefix("```json")
+        .or_else(|| t.strip_prefix("```"))
+        .unwrap_or(t);
     let t = t.strip_suffix("```").unwrap_or(t).trim();
     let v: Verdict = serde_json::from_str(t).ok()?;
-    ["continue", "done", "needs_input", "blocked"].contains(&v.status.as_str()).then_some(v)
+    ["continue", "done", "needs_input", "blocked"]
+        .contains(&v.status.as_str())
+        .then_some(v)
 }
 
 /// Returns the question of the last `NEED_INPUT: ...` line of a message.
 pub fn need_input_question(text: &str) -> Option<String> {
     text.lines()
-        .filter_map(|l| l.trim().trim_start_matches(['*', '`', '>', ' ']).strip_prefix(NEED_INPUT_PREFIX))
+        .filter_map(|l| {
+            l.trim()
+                .trim_start_matches(['*', '`', '>', ' '])
+                .strip_prefix(NEED_INPUT_PREFIX)
+        })
         .map(|q| q.trim().trim_end_matches(['*', '`']).trim().to_string())
         .rfind(|q| !q.is_empty())
 }
 
 /// Parses `codex --version` output (`codex-cli 0.169.0`).
 pub fn parse_version(output: &str) -> Option<(u64, u64, u64)> {
-    let word = output.split_whitespace().find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+    let word = output
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
     let mut parts = word.split(['.', '-', '+']).map(|p| p.parse::<u64>().ok());
-    Some((parts.next()??, parts.next()??, parts.next().flatten().unwrap_or(0)))
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
 }
 
 /// Returns whether `args` run `codex exec` (so `--json` and `-o` apply).
@@ -382,7 +428,14 @@ mod tests {
     use chrono::{Datelike, Timelike};
 
     fn at(h: u32, m: u32) -> DateTime<Local> {
-        Local.from_local_datetime(&NaiveDate::from_ymd_opt(2026, 3, 1).unwrap().and_hms_opt(h, m, 0).unwrap()).unwrap()
+        Local
+            .from_local_datetime(
+                &NaiveDate::from_ymd_opt(2026, 3, 1)
+                    .unwrap()
+                    .and_hms_opt(h, m, 0)
+                    .unwrap(),
+            )
+            .unwrap()
     }
 
     #[test]
@@ -401,7 +454,13 @@ mod tests {
         assert!(matches!(r.feed(b"plain text"), Parsed::Plain));
         assert!(matches!(r.feed(b"{not json"), Parsed::Plain));
         assert_eq!(r.thread_id.as_deref(), Some("01a1"));
-        assert_eq!(r.commands, vec![CommandRun { command: "bash -c 'exit 3'".into(), exit_code: Some(3) }]);
+        assert_eq!(
+            r.commands,
+            vec![CommandRun {
+                command: "bash -c 'exit 3'".into(),
+                exit_code: Some(3)
+            }]
+        );
         assert_eq!(r.files_changed[0].path, "/r/TODO.md");
         assert_eq!(r.agent_messages, vec!["done: checked first"]);
         assert_eq!(r.usage.unwrap().total(), 330);
@@ -416,13 +475,43 @@ mod tests {
             ErrorClass::UsageLimit(Some(t)) => assert_eq!((t.hour(), t.minute()), (11, 31)),
             other => panic!("{other:?}"),
         }
-        assert_eq!(classify("You've hit your usage limit. Try again later.", now), ErrorClass::UsageLimit(None));
-        assert_eq!(classify("Quota exceeded. Check your plan and billing details.", now), ErrorClass::Billing);
-        assert_eq!(classify("To use Codex with your ChatGPT plan, upgrade to Plus", now), ErrorClass::Billing);
-        assert_eq!(classify("We're currently experiencing high demand, which may cause temporary errors.", now), ErrorClass::Transient);
-        assert_eq!(classify("stream disconnected before completion: x", now), ErrorClass::Transient);
-        assert_eq!(classify("exceeded retry limit, last status: 429 Too Many Requests", now), ErrorClass::Transient);
-        assert_eq!(classify("Codex ran out of room in the model's context window. Start a new thread", now), ErrorClass::ContextWindow);
+        assert_eq!(
+            classify("You've hit your usage limit. Try again later.", now),
+            ErrorClass::UsageLimit(None)
+        );
+        assert_eq!(
+            classify("Quota exceeded. Check your plan and billing details.", now),
+            ErrorClass::Billing
+        );
+        assert_eq!(
+            classify("To use Codex with your ChatGPT plan, upgrade to Plus", now),
+            ErrorClass::Billing
+        );
+        assert_eq!(
+            classify(
+                "We're currently experiencing high demand, which may cause temporary errors.",
+                now
+            ),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify("stream disconnected before completion: x", now),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify(
+                "exceeded retry limit, last status: 429 Too Many Requests",
+                now
+            ),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify(
+                "Codex ran out of room in the model's context window. Start a new thread",
+                now
+            ),
+            ErrorClass::ContextWindow
+        );
         assert_eq!(classify("something else", now), ErrorClass::Other);
     }
 
@@ -430,7 +519,11 @@ mod tests {
     fn reset_times_same_day_next_day_and_dated() {
         let now = at(15, 50);
         let t = parse_reset("try again at 3:45 PM.", now).unwrap();
-        assert_eq!(t.date_naive(), NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(), "3:45 PM has passed: tomorrow");
+        assert_eq!(
+            t.date_naive(),
+            NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+            "3:45 PM has passed: tomorrow"
+        );
         let t = parse_reset("try again at 4:05 PM", now).unwrap();
         assert_eq!((t.day(), t.hour(), t.minute()), (1, 16, 5));
         let t = parse_reset("try again at 3:50 PM", at(15, 50)).unwrap();
@@ -448,10 +541,16 @@ mod tests {
             need_input_question("Did X.\nNEED_INPUT: Which database should I use?\n").as_deref(),
             Some("Which database should I use?")
         );
-        assert_eq!(need_input_question("**NEED_INPUT: bold?**").as_deref(), Some("bold?"));
+        assert_eq!(
+            need_input_question("**NEED_INPUT: bold?**").as_deref(),
+            Some("bold?")
+        );
         assert!(need_input_question("no marker here").is_none());
         let v = parse_verdict(r#"{"status":"needs_input","summary":"s","question":"q?"}"#).unwrap();
-        assert_eq!((v.status.as_str(), v.question.as_str()), ("needs_input", "q?"));
+        assert_eq!(
+            (v.status.as_str(), v.question.as_str()),
+            ("needs_input", "q?")
+        );
         assert!(parse_verdict(r#"{"status":"maybe","summary":"","question":""}"#).is_none());
         assert!(parse_verdict("not json").is_none());
     }
@@ -467,7 +566,9 @@ mod tests {
     fn huge_events_are_cut_when_stored() {
         let mut r = CodexRun::default();
         let big = "y".repeat(400 * 1024);
-        let line = format!(r#"{{"type":"item.completed","item":{{"type":"command_execution","command":"cat big","aggregated_output":"{big}","exit_code":0}}}}"#);
+        let line = format!(
+            r#"{{"type":"item.completed","item":{{"type":"command_execution","command":"cat big","aggregated_output":"{big}","exit_code":0}}}}"#
+        );
         match r.feed(line.as_bytes()) {
             Parsed::Event { stored, .. } => {
                 assert!(stored.len() < 100 * 1024);

@@ -5,20 +5,29 @@ use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
 use crate::agent::{self, AgentCommand, AgentError, EndCause, ExitKind, Limits};
+use crate::codex::{self, ErrorClass, Terminal, TokenUsage};
 use crate::config::Config;
 use crate::docs::{self, DocError, Docs, TodoStatus};
 use crate::fs_util::PathError;
+use crate::ledger::Ledger;
 use crate::lock::{LockError, RunLock};
 use crate::paths::RepoPaths;
 use crate::prompt::{self, PromptError, PromptInput, PromptKind};
 use crate::record::{self, RunKind, RunOutcome, RunRecord, TodoCount};
-use crate::state::{StateError, StateStore, Status, StopReason};
+use crate::state::{PendingQuestion, StateError, StateStore, Status, StopReason};
 use crate::stop::{StopCause, StopHandle, StopLevel};
 use crate::time;
 
 /// How often the stop file is checked while sleeping between runs.
 const STOP_POLL: Duration = Duration::from_millis(100);
+/// Shortest wait for a usage window: Codex gives reset times to the minute,
+/// so a reset "now" may still be a few seconds away.
+const MIN_QUOTA_WAIT: Duration = Duration::from_secs(2);
+/// How long `codex --version` may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Errors that end a loop before a stop condition does.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +79,38 @@ pub enum Event {
         /// For how long.
         duration: Duration,
     },
+    /// A transient failure: the run is retried after a pause.
+    Retrying {
+        /// Which retry (1-based).
+        attempt: u32,
+        /// Retries allowed.
+        of: u32,
+        /// The pause.
+        delay: Duration,
+        /// The agent's message.
+        reason: String,
+    },
+    /// The agent's usage window is used up; the loop waits for it to reset.
+    WaitingForQuota {
+        /// The wait.
+        wait: Duration,
+        /// When the wait ends (UTC, RFC 3339).
+        until: String,
+        /// The agent's message.
+        message: String,
+    },
+    /// The agent asked a person something.
+    NeedsInput {
+        /// The run that asked.
+        run_id: u64,
+        /// The question.
+        question: String,
+    },
+    /// Something the user should know that does not stop the loop.
+    Warning {
+        /// What.
+        message: String,
+    },
     /// The loop stopped.
     Stopped {
         /// Why.
@@ -112,16 +153,29 @@ pub struct Engine {
     config: Arc<Config>,
     paths: RepoPaths,
     store: StateStore,
+    ledger: Ledger,
+}
+
+/// What one run produced, beyond its record.
+struct RunReport {
+    rec: RunRecord,
+    class: ErrorClass,
 }
 
 impl Engine {
     /// Creates an engine for a loaded configuration.
     pub fn new(config: Config, paths: RepoPaths) -> Self {
         let store = StateStore::new(&paths);
+        let ledger = Ledger::new(
+            paths.events_file(),
+            config.events.max_bytes,
+            config.events.keep,
+        );
         Self {
             config: Arc::new(config),
             paths,
             store,
+            ledger,
         }
     }
 
@@ -147,21 +201,27 @@ impl Engine {
             tracing::warn!(pgid, "killing the agent group a dead runner left behind");
             crate::process::signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
         }
-        let (prev, ()) = self.store.update(|s| {
+        self.store.update(|s| {
             s.status = Status::Running;
             s.runner_pid = Some(me.pid);
             s.runner_host = me.host.clone();
             s.agent_pgid = None;
             s.loop_started_at = Some(time::iso_seconds(time::now()));
             s.loop_runs = 0;
+            s.loop_tokens = TokenUsage::default();
             s.consecutive_failures = 0;
             s.no_progress_runs = 0;
             s.stop_reason = None;
             s.stop_detail = None;
+            s.quota_reset_at = None;
         })?;
-        let _ = prev;
         let max_runs = opts.max_runs.or(self.config.runner.stop_after_runs);
         events(&Event::LoopStarted { max_runs });
+        self.ledger_append(
+            "loop_started",
+            None,
+            json!({"command": opts.command, "max_runs": max_runs, "pid": me.pid}),
+        );
         tracing::info!(?max_runs, command = %opts.command, "loop started");
 
         let mut ctx = LoopCtx {
@@ -170,9 +230,13 @@ impl Engine {
             runs: 0,
             failures: 0,
             no_progress: 0,
+            transient: 0,
             last_run_id: None,
         };
-        let result = self.iterate(&opts, max_runs, stop, &events, &mut ctx).await;
+        let result = match self.check_agent_version(&opts, &events).await {
+            Ok(()) => self.iterate(&opts, max_runs, stop, &events, &mut ctx).await,
+            Err(e) => Err(e),
+        };
         let (reason, detail) = match &result {
             Ok((r, d)) => (*r, d.clone()),
             Err(e) => (StopReason::Error, Some(error_chain(e))),
@@ -184,6 +248,7 @@ impl Engine {
             s.runner_pid = None;
             s.runner_host = None;
             s.agent_pgid = None;
+            s.quota_reset_at = None;
             s.loop_runs = ctx.runs;
             s.consecutive_failures = ctx.failures;
             s.no_progress_runs = ctx.no_progress;
@@ -192,6 +257,11 @@ impl Engine {
             }
         })?;
         tracing::info!(reason = reason.as_str(), runs = ctx.runs, elapsed = ?ctx.started.elapsed(), "loop stopped");
+        self.ledger_append(
+            "stopped",
+            ctx.last_run_id,
+            json!({"reason": reason.as_str(), "detail": detail, "runs": ctx.runs}),
+        );
         events(&Event::Stopped {
             reason,
             detail: detail.clone(),
@@ -215,7 +285,7 @@ impl Engine {
     ) -> Result<(StopReason, Option<String>), EngineError> {
         let cfg = &self.config;
         loop {
-            if let Some(r) = self.stop_check(stop, ctx, max_runs) {
+            if let Some(r) = self.stop_check(stop, ctx, max_runs)? {
                 return Ok(r);
             }
             let docs = Docs::load(&cfg.docs)?;
@@ -246,12 +316,77 @@ impl Engine {
             };
             let run_id = self.next_run_id()?;
             ctx.last_run_id = Some(run_id);
-            let rec = self
+            let report = self
                 .run_one(run_id, kind, &docs, &todo, opts, stop, events, ctx.deadline)
                 .await?;
+            let rec = &report.rec;
             ctx.runs += 1;
+            match rec.outcome {
+                RunOutcome::Interrupted => {
+                    return Ok((
+                        StopReason::Interrupted,
+                        Some(format!("run {run_id} was interrupted")),
+                    ));
+                }
+                RunOutcome::Killed => {
+                    return Ok((StopReason::Killed, Some(format!("run {run_id} was killed"))));
+                }
+                RunOutcome::TimedOut if ctx.deadline.is_some_and(|d| Instant::now() >= d) => {
+                    return Ok((StopReason::Wallclock, Some(wallclock_detail(cfg))));
+                }
+                _ => {}
+            }
+            if let Some(q) = &rec.question {
+                return Ok((
+                    StopReason::NeedsInput,
+                    Some(format!("run {run_id} asks: {q}")),
+                ));
+            }
+            if let Some(v) = rec.verdict.as_ref().filter(|v| v.status == "blocked") {
+                return Ok((
+                    StopReason::Blocked,
+                    Some(format!("run {run_id} is blocked: {}", v.summary)),
+                ));
+            }
+            let message = rec.error.clone().unwrap_or_default();
+            if rec.outcome != RunOutcome::Ok {
+                match &report.class {
+                    ErrorClass::UsageLimit(reset) => {
+                        self.wait_for_quota(run_id, *reset, &message, stop, events, ctx.deadline)
+                            .await?;
+                        continue;
+                    }
+                    ErrorClass::Billing => {
+                        return Ok((
+                            StopReason::QuotaExhausted,
+                            Some(format!(
+                                "the agent's plan allows no more use ({message}); check your plan and billing, then `car resume`"
+                            )),
+                        ));
+                    }
+                    ErrorClass::Transient if ctx.transient < cfg.runner.transient_retries => {
+                        ctx.transient += 1;
+                        let delay = backoff(cfg.runner.transient_backoff, ctx.transient);
+                        self.ledger_append(
+                            "retry",
+                            Some(run_id),
+                            json!({"attempt": ctx.transient, "of": cfg.runner.transient_retries, "delay_ms": delay.as_millis() as u64, "reason": message}),
+                        );
+                        events(&Event::Retrying {
+                            attempt: ctx.transient,
+                            of: cfg.runner.transient_retries,
+                            delay,
+                            reason: message.clone(),
+                        });
+                        self.sleep(delay, stop, ctx.deadline).await;
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
             if rec.outcome == RunOutcome::Ok {
                 ctx.failures = 0;
+                ctx.transient = 0;
             } else {
                 ctx.failures += 1;
             }
@@ -267,21 +402,6 @@ impl Engine {
                 s.consecutive_failures = ctx.failures;
                 s.no_progress_runs = ctx.no_progress;
             })?;
-            match rec.outcome {
-                RunOutcome::Interrupted => {
-                    return Ok((
-                        StopReason::Interrupted,
-                        Some(format!("run {run_id} was interrupted")),
-                    ));
-                }
-                RunOutcome::Killed => {
-                    return Ok((StopReason::Killed, Some(format!("run {run_id} was killed"))));
-                }
-                RunOutcome::TimedOut => {
-                    return Ok((StopReason::Wallclock, Some(wallclock_detail(cfg))));
-                }
-                _ => {}
-            }
             if kind == RunKind::Summary && rec.outcome == RunOutcome::Ok {
                 self.finalize_summary(run_id)?;
                 return Ok((
@@ -291,13 +411,29 @@ impl Engine {
                     )),
                 ));
             }
+            if let Some(v) = rec.verdict.as_ref().filter(|v| v.status == "done")
+                && !rec.todo_after.total.eq(&rec.todo_after.done)
+            {
+                let open = rec.todo_after.total - rec.todo_after.done;
+                events(&Event::Warning {
+                    message: format!(
+                        "run {run_id} says it is done ({}), but the TODO has {open} open item(s); continuing",
+                        v.summary
+                    ),
+                });
+            }
             if ctx.failures >= cfg.runner.max_consecutive_failures {
                 return Ok((
                     StopReason::Failed,
                     Some(format!(
-                        "{} failed runs in a row (runner.max_consecutive_failures); last: run {run_id} {}",
+                        "{} failed runs in a row (runner.max_consecutive_failures); last: run {run_id} {}{}",
                         ctx.failures,
-                        describe_exit(&rec)
+                        describe_exit(rec),
+                        if message.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {message}")
+                        }
                     )),
                 ));
             }
@@ -310,7 +446,7 @@ impl Engine {
                     )),
                 ));
             }
-            if let Some(r) = self.stop_check(stop, ctx, max_runs) {
+            if let Some(r) = self.stop_check(stop, ctx, max_runs)? {
                 return Ok(r);
             }
             if !cfg.runner.sleep.is_zero() {
@@ -328,10 +464,10 @@ impl Engine {
         stop: &StopHandle,
         ctx: &LoopCtx,
         max_runs: Option<u64>,
-    ) -> Option<(StopReason, Option<String>)> {
+    ) -> Result<Option<(StopReason, Option<String>)>, EngineError> {
         let req = stop.current();
         if req.level != StopLevel::None {
-            return Some(match req.cause {
+            return Ok(Some(match req.cause {
                 StopCause::Interrupted => {
                     (StopReason::Interrupted, Some("interrupted (Ctrl-C)".into()))
                 }
@@ -339,27 +475,41 @@ impl Engine {
                     StopReason::Killed,
                     Some("stopped by SIGTERM (car kill)".into()),
                 ),
-            });
+            }));
         }
         if self.paths.stop_file().exists() {
             let _ = std::fs::remove_file(self.paths.stop_file());
-            return Some((
+            return Ok(Some((
                 StopReason::StopRequested,
                 Some("a stop was requested (stop file)".into()),
-            ));
+            )));
         }
         if ctx.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Some((StopReason::Wallclock, Some(wallclock_detail(&self.config))));
+            return Ok(Some((
+                StopReason::Wallclock,
+                Some(wallclock_detail(&self.config)),
+            )));
         }
         if let Some(m) = max_runs
             && ctx.runs >= m
         {
-            return Some((
+            return Ok(Some((
                 StopReason::RunLimit,
                 Some(format!("run limit of {m} reached")),
-            ));
+            )));
         }
-        None
+        if let Some(budget) = self.config.runner.max_tokens {
+            let used = self.store.load()?.state.tokens.total();
+            if used >= budget {
+                return Ok(Some((
+                    StopReason::Budget,
+                    Some(format!(
+                        "{used} tokens used of the runner.max_tokens budget of {budget}; raise it to continue"
+                    )),
+                )));
+            }
+        }
+        Ok(None)
     }
 
     async fn sleep(&self, d: Duration, stop: &StopHandle, deadline: Option<Instant>) {
@@ -380,12 +530,104 @@ impl Engine {
         }
     }
 
+    /// Sleeps until the usage window resets (capped), recording the wait.
+    async fn wait_for_quota(
+        &self,
+        run_id: u64,
+        reset: Option<chrono::DateTime<chrono::Local>>,
+        message: &str,
+        stop: &StopHandle,
+        events: &EventSink,
+        deadline: Option<Instant>,
+    ) -> Result<(), EngineError> {
+        let cfg = &self.config.runner;
+        let wait = match reset {
+            Some(t) => (t - chrono::Local::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO),
+            None => cfg.quota_retry,
+        };
+        let wait = wait.min(cfg.quota_wait_max).max(MIN_QUOTA_WAIT);
+        let until =
+            time::iso_seconds(time::now() + chrono::Duration::from_std(wait).unwrap_or_default());
+        self.store.update(|s| {
+            s.status = Status::WaitingForQuota;
+            s.quota_reset_at = Some(until.clone());
+        })?;
+        self.ledger_append(
+            "waiting_for_quota",
+            Some(run_id),
+            json!({"until": until, "wait_ms": wait.as_millis() as u64, "message": message}),
+        );
+        events(&Event::WaitingForQuota {
+            wait,
+            until: until.clone(),
+            message: message.to_string(),
+        });
+        tracing::warn!(run_id, ?wait, "usage limit reached; waiting for the reset");
+        self.sleep(wait, stop, deadline).await;
+        self.store.update(|s| {
+            s.status = Status::Running;
+            s.quota_reset_at = None;
+        })?;
+        Ok(())
+    }
+
+    /// Records `codex --version` once per invocation and warns about a
+    /// version older than the tests cover.
+    async fn check_agent_version(
+        &self,
+        opts: &LoopOptions,
+        events: &EventSink,
+    ) -> Result<(), EngineError> {
+        let cfg = &self.config;
+        if !codex::runs_exec(&cfg.codex.args) {
+            return Ok(());
+        }
+        let (program, path_env) =
+            agent::resolve_binary(&cfg.codex.binary, &cfg.root, opts.path_env.as_ref())?;
+        let mut cmd = tokio::process::Command::new(&program);
+        cmd.arg("--version")
+            .env("PATH", path_env)
+            .current_dir(&cfg.root)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(VERSION_TIMEOUT, cmd.output()).await;
+        let text = match out {
+            Ok(Ok(o)) => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            _ => String::new(),
+        };
+        let version = codex::parse_version(&text);
+        self.store
+            .update(|s| s.codex_version = (!text.is_empty()).then(|| text.clone()))?;
+        match version {
+            Some(v) if v < codex::OLDEST_TESTED_VERSION => {
+                let (a, b, c) = codex::OLDEST_TESTED_VERSION;
+                let message = format!(
+                    "{text} is older than {a}.{b}.{c}, the oldest version car is tested with; consider `npm install -g @openai/codex`"
+                );
+                tracing::warn!(%message);
+                events(&Event::Warning { message });
+            }
+            Some(_) => {}
+            None => tracing::info!(output = %text, "could not read the agent's version"),
+        }
+        Ok(())
+    }
+
     /// Returns the id for the next run: one past the highest of the state's
     /// last id and every run recorded on disk (so nothing is overwritten).
     fn next_run_id(&self) -> Result<u64, EngineError> {
         let state = self.store.load()?.state;
         let on_disk = record::run_ids(&self.paths).last().copied().unwrap_or(0);
         Ok(state.last_run_id.unwrap_or(0).max(on_disk) + 1)
+    }
+
+    fn ledger_append(&self, kind: &str, run_id: Option<u64>, fields: serde_json::Value) {
+        if let Err(e) = self.ledger.append(kind, run_id, fields) {
+            tracing::warn!(error = %error_chain(&e), "cannot append to the event ledger");
+        }
     }
 
     #[expect(
@@ -402,19 +644,36 @@ impl Engine {
         stop: &StopHandle,
         events: &EventSink,
         deadline: Option<Instant>,
-    ) -> Result<RunRecord, EngineError> {
+    ) -> Result<RunReport, EngineError> {
         let cfg = &self.config;
         let (program, path_env) =
             agent::resolve_binary(&cfg.codex.binary, &cfg.root, opts.path_env.as_ref())?;
-        let prev = match kind {
-            RunKind::Loop => self.previous_output(run_id)?,
+        let codex_mode = codex::runs_exec(&cfg.codex.args);
+        let state = self.store.load()?.state;
+        let (prev, prev_output_dropped) = match kind {
+            RunKind::Loop if state.drop_prev_output => (None, true),
+            RunKind::Loop => (self.previous_output(run_id)?, false),
+            RunKind::Summary => (None, false),
+        };
+        let reply = match kind {
+            RunKind::Loop => state.user_reply.clone(),
             RunKind::Summary => None,
         };
         let prompt_kind = match kind {
             RunKind::Loop => PromptKind::Loop,
             RunKind::Summary => PromptKind::Summary,
         };
-        let prompt = prompt::render(cfg, prompt_kind, &PromptInput { docs, run_id, prev })?;
+        let input = PromptInput {
+            docs,
+            run_id,
+            prev,
+            user_reply: reply.as_ref().map(|r| match &r.question {
+                Some(q) => format!("Your question: {q}\nAnswer: {}", r.text),
+                None => r.text.clone(),
+            }),
+            structured_verdict: cfg.codex.structured_verdict && codex_mode,
+        };
+        let prompt = prompt::render(cfg, prompt_kind, &input)?;
         let dir = self.paths.run_dir(run_id);
         std::fs::create_dir_all(&dir).map_err(|source| PathError {
             action: "cannot create directory",
@@ -422,6 +681,31 @@ impl Engine {
             source,
         })?;
         record::write_file(&dir, record::PROMPT_FILE, prompt.as_bytes())?;
+
+        let mut args = agent::apply_model(&cfg.codex.args, cfg.codex.model.as_deref());
+        let last_message = dir.join(record::LAST_MESSAGE_FILE);
+        if codex_mode {
+            let _ = std::fs::remove_file(&last_message);
+            args.extend([
+                "--json".to_string(),
+                "-o".to_string(),
+                last_message.display().to_string(),
+            ]);
+            if input.structured_verdict {
+                record::write_file(
+                    &dir,
+                    record::VERDICT_SCHEMA_FILE,
+                    codex::VERDICT_SCHEMA.as_bytes(),
+                )?;
+                args.extend([
+                    "--output-schema".to_string(),
+                    dir.join(record::VERDICT_SCHEMA_FILE).display().to_string(),
+                ]);
+            }
+            if args.last().map(String::as_str) != Some("-") {
+                args.push("-".to_string());
+            }
+        }
         let fingerprint_before = record::worktree_fingerprint(&cfg.root);
         let started_at = time::now();
         let pid = std::process::id();
@@ -434,6 +718,11 @@ impl Engine {
             s.last_exit_code = None;
             s.agent_pgid = None;
         })?;
+        self.ledger_append(
+            "run_started",
+            Some(run_id),
+            json!({"kind": kind_name(kind)}),
+        );
         events(&Event::RunStarted {
             run_id,
             kind,
@@ -441,7 +730,6 @@ impl Engine {
         });
         tracing::info!(run_id, ?kind, program = %program.display(), "run started");
 
-        let args = agent::apply_model(&cfg.codex.args, cfg.codex.model.as_deref());
         let command = AgentCommand {
             program,
             args,
@@ -454,9 +742,19 @@ impl Engine {
             kind_name(kind),
             shell_words(&command)
         ))?;
+        if prev_output_dropped {
+            log.note("the previous output is left out of this prompt: the last run overflowed the model's context window")?;
+        }
+        if reply.is_some() {
+            log.note("this prompt carries the person's reply (USER_REPLY)")?;
+        }
+        if codex_mode {
+            log.parse_codex_events(&dir.join(record::CODEX_EVENTS_FILE))?;
+        }
+        let run_deadline = cfg.codex.run_timeout.map(|t| Instant::now() + t);
         let limits = Limits {
-            deadline,
-            idle_timeout: None,
+            deadline: [deadline, run_deadline].into_iter().flatten().min(),
+            idle_timeout: cfg.codex.idle_timeout,
             grace: cfg.runner.kill_grace,
         };
         let store = self.store.clone();
@@ -474,6 +772,7 @@ impl Engine {
         )
         .await?;
         let finished_at = time::now();
+        let codex_run = log.take_codex().filter(|c| c.events > 0);
 
         let outcome = match out.cause {
             EndCause::Stopped => match stop.current().cause {
@@ -481,17 +780,64 @@ impl Engine {
                 StopCause::Killed => RunOutcome::Killed,
             },
             EndCause::TimedOut => RunOutcome::TimedOut,
-            EndCause::Idle => RunOutcome::Failed,
-            EndCause::Exited if out.exit == ExitKind::Code(0) => RunOutcome::Ok,
-            EndCause::Exited => RunOutcome::Failed,
+            EndCause::Idle => RunOutcome::Hung,
+            // The terminal event, not the exit code, says how a Codex turn went.
+            EndCause::Exited => match codex_run.as_ref().map(|c| &c.terminal) {
+                Some(Some(Terminal::Completed)) => RunOutcome::Ok,
+                Some(_) => RunOutcome::Failed,
+                None if out.exit == ExitKind::Code(0) => RunOutcome::Ok,
+                None => RunOutcome::Failed,
+            },
         };
+        // The final output fed to the next prompt: Codex's last message,
+        // else its last agent message, else the end of stdout.
+        let last_message_text = std::fs::read_to_string(&last_message)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
+        let (final_output, final_source) = if let Some(t) = last_message_text {
+            (t.trim_end().to_string(), "last_message")
+        } else if let Some(m) = codex_run
+            .as_ref()
+            .and_then(|c| c.agent_messages.last())
+            .filter(|m| !m.trim().is_empty())
+        {
+            (m.trim_end().to_string(), "agent_message")
+        } else {
+            (out.stdout_tail.trim_end().to_string(), "stdout")
+        };
+        record::write_file(&dir, record::FINAL_OUTPUT_FILE, final_output.as_bytes())?;
+        let error = match outcome {
+            RunOutcome::Ok => None,
+            RunOutcome::Hung => Some(format!(
+                "no output for {}s (codex.idle_timeout_seconds); the agent was stopped",
+                cfg.codex.idle_timeout.map_or(0, |d| d.as_secs())
+            )),
+            _ => codex_run
+                .as_ref()
+                .and_then(|c| c.failure_message().map(str::to_string))
+                .or_else(|| (codex_mode && codex_run.is_some() && out.cause == EndCause::Exited).then(|| "the agent ended without finishing its turn (no turn.completed or turn.failed event)".to_string())),
+        };
+        let class = match (&outcome, &error) {
+            (RunOutcome::Failed, Some(msg)) => codex::classify(msg, chrono::Local::now()),
+            _ => ErrorClass::Other,
+        };
+        let verdict = (cfg.codex.structured_verdict && codex_mode)
+            .then(|| codex::parse_verdict(&final_output))
+            .flatten();
+        let question = match &verdict {
+            Some(v) if v.status == "needs_input" => Some(if v.question.trim().is_empty() {
+                v.summary.clone()
+            } else {
+                v.question.clone()
+            }),
+            _ => codex::need_input_question(&final_output),
+        };
+        let tokens = codex_run.as_ref().and_then(|c| c.usage);
+
         let after = Docs::load(&cfg.docs)?;
         let todo_after = docs::parse_todo(&after.todo);
         let docs_changed = record::doc_changes(docs, &after, &cfg.docs, &cfg.root);
         let worktree_changed = record::worktree_fingerprint(&cfg.root) != fingerprint_before;
-        let final_output = out.stdout_tail.trim_end().to_string();
-        record::write_file(&dir, record::FINAL_OUTPUT_FILE, final_output.as_bytes())?;
-
         let (mut git_commit, mut git_error) = (None, None);
         if cfg.git.auto_commit && outcome == RunOutcome::Ok && crate::git::is_repo(&cfg.root) {
             let msg = cfg
@@ -537,14 +883,27 @@ impl Engine {
             stderr_bytes: out.stderr_bytes,
             git_commit,
             git_error,
+            codex: codex_run,
+            tokens,
+            error_class: (outcome != RunOutcome::Ok).then(|| class_name(&class).to_string()),
+            error,
+            question: question.clone(),
+            verdict,
+            user_reply_included: reply.is_some(),
+            prev_output_dropped,
+            final_output_source: Some(final_source.to_string()),
         };
-        let mut json = serde_json::to_string_pretty(&rec).unwrap_or_default();
-        json.push('\n');
-        record::write_file(&dir, record::RECORD_FILE, json.as_bytes())?;
+        let mut json_text = serde_json::to_string_pretty(&rec).unwrap_or_default();
+        json_text.push('\n');
+        record::write_file(&dir, record::RECORD_FILE, json_text.as_bytes())?;
         log.note(&format!(
-            "run {run_id} end: {} ({})",
+            "run {run_id} end: {} ({}){}",
             outcome.as_str(),
-            describe_exit(&rec)
+            describe_exit(&rec),
+            rec.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
         ))?;
         log.flush()?;
         self.store.update(|s| {
@@ -555,7 +914,44 @@ impl Engine {
             s.last_run_duration_ms = Some(rec.duration_ms);
             s.todo_done = Some(todo_after.done);
             s.todo_total = Some(todo_after.total);
+            s.last_run_tokens = tokens;
+            if let Some(t) = &tokens {
+                s.tokens.add(t);
+                s.loop_tokens.add(t);
+            }
+            s.drop_prev_output = class == ErrorClass::ContextWindow;
+            if reply.is_some() && outcome == RunOutcome::Ok {
+                s.user_reply = None;
+            }
+            if let Some(q) = &question {
+                s.pending_question = Some(PendingQuestion {
+                    run_id,
+                    question: q.clone(),
+                    asked_at: time::iso_seconds(finished_at),
+                });
+            }
         })?;
+        self.ledger_append(
+            "run_finished",
+            Some(run_id),
+            json!({
+                "kind": kind_name(kind),
+                "outcome": outcome.as_str(),
+                "exit_code": exit_code,
+                "signal": signal,
+                "duration_ms": rec.duration_ms,
+                "tokens": tokens,
+                "error": rec.error,
+                "error_class": rec.error_class,
+            }),
+        );
+        if let Some(q) = &question {
+            self.ledger_append("needs_input", Some(run_id), json!({"question": q}));
+            events(&Event::NeedsInput {
+                run_id,
+                question: q.clone(),
+            });
+        }
         tracing::info!(
             run_id,
             outcome = outcome.as_str(),
@@ -565,7 +961,7 @@ impl Engine {
         events(&Event::RunFinished {
             record: Box::new(rec.clone()),
         });
-        Ok(rec)
+        Ok(RunReport { rec, class })
     }
 
     /// Returns the final output of the run before `run_id`, clipped.
@@ -602,12 +998,34 @@ impl Engine {
     }
 }
 
+/// Returns the name of an error class, as written in `run.json`.
+fn class_name(c: &ErrorClass) -> &'static str {
+    match c {
+        ErrorClass::UsageLimit(_) => "usage_limit",
+        ErrorClass::Billing => "billing",
+        ErrorClass::Transient => "transient",
+        ErrorClass::ContextWindow => "context_window",
+        ErrorClass::Other => "other",
+    }
+}
+
+/// Exponential backoff with up to 25 % jitter: `base * 2^(attempt-1)`.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = f64::from(seed % 1000) / 1000.0 * 0.25;
+    exp.mul_f64(1.0 + jitter)
+}
+
 struct LoopCtx {
     started: Instant,
     deadline: Option<Instant>,
     runs: u64,
     failures: u32,
     no_progress: u32,
+    transient: u32,
     last_run_id: Option<u64>,
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::fs_util::{open_append, PathError};
+use crate::fs_util::{PathError, open_append};
 
 /// The ledger format version (`v`).
 pub const LEDGER_VERSION: u32 = 1;
@@ -26,7 +26,11 @@ pub struct Ledger {
 impl Ledger {
     /// Returns the ledger at `path` with the given rotation limits.
     pub fn new(path: PathBuf, max_bytes: u64, keep: u32) -> Self {
-        Self { path, max_bytes, keep }
+        Self {
+            path,
+            max_bytes,
+            keep,
+        }
     }
 
     /// Returns the ledger file's path.
@@ -35,10 +39,18 @@ impl Ledger {
     }
 
     /// Appends one event. `fields` must serialise to a JSON object.
-    pub fn append(&self, kind: &str, run_id: Option<u64>, fields: impl Serialize) -> Result<(), PathError> {
+    pub fn append(
+        &self,
+        kind: &str,
+        run_id: Option<u64>,
+        fields: impl Serialize,
+    ) -> Result<(), PathError> {
         let mut obj = Map::new();
         obj.insert("v".into(), LEDGER_VERSION.into());
-        obj.insert("ts".into(), crate::time::iso_millis(crate::time::now()).into());
+        obj.insert(
+            "ts".into(),
+            crate::time::iso_millis(crate::time::now()).into(),
+        );
         obj.insert("type".into(), kind.into());
         obj.insert("run_id".into(), run_id.map_or(Value::Null, Value::from));
         if let Ok(Value::Object(extra)) = serde_json::to_value(fields) {
@@ -52,7 +64,11 @@ impl Ledger {
         // One write of the whole line with O_APPEND: concurrent writers
         // (the runner and `car reply`) never interleave within a line.
         let mut f = open_append(&self.path)?;
-        f.write_all(&line).map_err(|source| PathError { action: "cannot write", path: self.path.clone(), source })
+        f.write_all(&line).map_err(|source| PathError {
+            action: "cannot write",
+            path: self.path.clone(),
+            source,
+        })
     }
 
     fn rotate_if_needed(&self) -> Result<(), PathError> {
@@ -79,7 +95,11 @@ impl Ledger {
 
     /// Returns the ledger files, oldest first.
     pub fn files(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = (1..=self.keep.max(1)).rev().map(|i| rotated(&self.path, i)).filter(|p| p.exists()).collect();
+        let mut v: Vec<PathBuf> = (1..=self.keep.max(1))
+            .rev()
+            .map(|i| rotated(&self.path, i))
+            .filter(|p| p.exists())
+            .collect();
         if self.path.exists() {
             v.push(self.path.clone());
         }
@@ -100,7 +120,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let l = Ledger::new(dir.path().join("events.jsonl"), 300, 2);
         for i in 0..20 {
-            l.append("run_started", Some(i), serde_json::json!({"n": i})).unwrap();
+            l.append("run_started", Some(i), serde_json::json!({"n": i}))
+                .unwrap();
         }
         let files = l.files();
         assert!(files.len() >= 2 && files.len() <= 3, "{files:?}");
@@ -119,4 +140,59 @@ mod tests {
         }
         assert_eq!(last, Some(19));
     }
+}
+
+/// Reads every event of the ledger files (oldest first), skipping lines
+/// that are not JSON objects, keeping those with `run_id >= since` (events
+/// without a run id are kept too).
+pub fn read_all(ledger: &Ledger, since: Option<u64>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for f in ledger.files() {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        out.extend(text.lines().filter_map(|l| parse_line(l, since)));
+    }
+    out
+}
+
+/// Parses one ledger line, applying the `since` filter.
+pub fn parse_line(line: &str, since: Option<u64>) -> Option<Value> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    if !v.is_object() {
+        return None;
+    }
+    match (since, v.get("run_id").and_then(Value::as_u64)) {
+        (Some(min), Some(id)) if id < min => None,
+        _ => Some(v),
+    }
+}
+
+/// Renders one event as a line of text for people.
+pub fn render(v: &Value) -> String {
+    let ts = v.get("ts").and_then(Value::as_str).unwrap_or("");
+    let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
+    let mut s = format!("{ts} {kind}");
+    if let Some(id) = v.get("run_id").and_then(Value::as_u64) {
+        s.push_str(&format!(" run={id}"));
+    }
+    if let Some(obj) = v.as_object() {
+        for (k, val) in obj {
+            if matches!(k.as_str(), "v" | "ts" | "type" | "run_id") || val.is_null() {
+                continue;
+            }
+            let text = match val {
+                Value::String(t) => {
+                    if t.contains(' ') {
+                        format!("{t:?}")
+                    } else {
+                        t.clone()
+                    }
+                }
+                other => other.to_string(),
+            };
+            s.push_str(&format!(" {k}={text}"));
+        }
+    }
+    s
 }

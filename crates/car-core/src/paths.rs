@@ -63,6 +63,10 @@ impl RepoPaths {
     pub fn legacy_run_log(&self, id: u64) -> PathBuf {
         self.runs_dir().join(format!("run-{id}.log"))
     }
+    /// `events.jsonl`: the event ledger.
+    pub fn events_file(&self) -> PathBuf {
+        self.car_dir.join("events.jsonl")
+    }
     /// `logs/`: car's own diagnostics.
     pub fn logs_dir(&self) -> PathBuf {
         self.car_dir.join("logs")

@@ -49,6 +49,10 @@ pub struct PromptInput<'a> {
     pub run_id: u64,
     /// The previous run's id and final output (already clipped).
     pub prev: Option<(u64, String)>,
+    /// A person's answer to the agent's question, for this run.
+    pub user_reply: Option<String>,
+    /// Whether the agent must answer with a JSON verdict.
+    pub structured_verdict: bool,
 }
 
 #[derive(Serialize)]
@@ -70,6 +74,8 @@ struct Context<'a> {
     PREV_RUN_OUTPUT: String,
     PREV_RUN_ID: u64,
     RUN_ID: u64,
+    USER_REPLY: String,
+    STRUCTURED_VERDICT: bool,
 }
 
 /// Renders the prompt of `kind` for `input`.
@@ -99,6 +105,8 @@ pub fn render(
         },
         PREV_RUN_ID: input.prev.as_ref().map_or(0, |(id, _)| *id),
         RUN_ID: input.run_id,
+        USER_REPLY: input.user_reply.clone().unwrap_or_default(),
+        STRUCTURED_VERDICT: input.structured_verdict,
     };
     render_str(&source, &origin, &ctx)
 }

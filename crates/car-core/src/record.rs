@@ -19,6 +19,12 @@ pub const OUTPUT_FILE: &str = "output.log";
 pub const FINAL_OUTPUT_FILE: &str = "final_output.md";
 /// The JSON record.
 pub const RECORD_FILE: &str = "run.json";
+/// Codex's `-o` output (its last message).
+pub const LAST_MESSAGE_FILE: &str = "last_message.md";
+/// The raw Codex `--json` events of the run.
+pub const CODEX_EVENTS_FILE: &str = "codex-events.jsonl";
+/// The schema given to `--output-schema`.
+pub const VERDICT_SCHEMA_FILE: &str = "verdict-schema.json";
 
 /// What kind of run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,8 +44,10 @@ pub enum RunOutcome {
     Ok,
     /// The agent exited non-zero or was killed by a signal it did not get from car.
     Failed,
-    /// `runner.max_wallclock_seconds` passed during the run.
+    /// `codex.run_timeout_seconds` or `runner.max_wallclock_seconds` passed during the run.
     TimedOut,
+    /// The watchdog fired: no output for `codex.idle_timeout_seconds`.
+    Hung,
     /// Ctrl-C stopped it.
     Interrupted,
     /// `car kill` (SIGTERM) stopped it.
@@ -53,6 +61,7 @@ impl RunOutcome {
             Self::Ok => "ok",
             Self::Failed => "failed",
             Self::TimedOut => "timed_out",
+            Self::Hung => "hung",
             Self::Interrupted => "interrupted",
             Self::Killed => "killed",
         }
@@ -119,6 +128,33 @@ pub struct RunRecord {
     /// A note about a git.auto_commit failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_error: Option<String>,
+    /// What the Codex `--json` events said (thread, commands, files, errors, usage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codex: Option<crate::codex::CodexRun>,
+    /// Tokens used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<crate::codex::TokenUsage>,
+    /// The failure's message (from `turn.failed` or an `error` event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What the failure means: usage_limit, billing, transient, context_window, other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<String>,
+    /// A question the agent asked a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    /// The structured verdict, with `codex.structured_verdict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<crate::codex::Verdict>,
+    /// Whether the prompt carried a person's reply.
+    #[serde(default)]
+    pub user_reply_included: bool,
+    /// Whether the previous output was left out (after a context overflow).
+    #[serde(default)]
+    pub prev_output_dropped: bool,
+    /// Where the final output came from: last_message, agent_message or stdout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_output_source: Option<String>,
 }
 
 impl RunRecord {

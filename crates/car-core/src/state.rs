@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
+use crate::codex::TokenUsage;
 use crate::fs_util::{IoResultExt, PathError, read_optional, write_atomic};
 use crate::paths::RepoPaths;
 
@@ -33,6 +34,10 @@ pub enum Status {
     Error,
     /// The last loop was killed or interrupted.
     Killed,
+    /// The loop waits for a usage window of the agent's plan to reset.
+    WaitingForQuota,
+    /// The loop stopped because the agent asked a person something.
+    NeedsInput,
     /// A status written by another program version.
     #[serde(other)]
     Unknown,
@@ -47,6 +52,8 @@ impl Status {
             Self::Completed => "completed",
             Self::Error => "error",
             Self::Killed => "killed",
+            Self::WaitingForQuota => "waiting_for_quota",
+            Self::NeedsInput => "needs_input",
             Self::Unknown => "unknown",
         }
     }
@@ -78,6 +85,14 @@ pub enum StopReason {
     Error,
     /// The runner died without recording why (found by `car status`).
     Crashed,
+    /// The agent asked a person a question (`car reply`, then `car resume`).
+    NeedsInput,
+    /// The agent's verdict says it is blocked.
+    Blocked,
+    /// The agent's plan or billing allows no more use.
+    QuotaExhausted,
+    /// `runner.max_tokens` was reached.
+    Budget,
 }
 
 impl StopReason {
@@ -95,6 +110,10 @@ impl StopReason {
             Self::TodoInvalid => "todo_invalid",
             Self::Error => "error",
             Self::Crashed => "crashed",
+            Self::NeedsInput => "needs_input",
+            Self::Blocked => "blocked",
+            Self::QuotaExhausted => "quota_exhausted",
+            Self::Budget => "budget",
         }
     }
 
@@ -102,19 +121,33 @@ impl StopReason {
     pub fn status(self) -> Status {
         match self {
             Self::Completed => Status::Completed,
-            Self::RunLimit | Self::Wallclock | Self::StopRequested => Status::Idle,
+            Self::RunLimit | Self::Wallclock | Self::StopRequested | Self::Budget => Status::Idle,
             Self::Interrupted | Self::Killed => Status::Killed,
-            Self::Failed | Self::Stalled | Self::TodoInvalid | Self::Error | Self::Crashed => {
-                Status::Error
-            }
+            Self::NeedsInput | Self::Blocked => Status::NeedsInput,
+            Self::Failed
+            | Self::Stalled
+            | Self::TodoInvalid
+            | Self::Error
+            | Self::Crashed
+            | Self::QuotaExhausted => Status::Error,
         }
     }
 
     /// Returns the process exit code for this reason (the README's table).
     pub fn exit_code(self) -> u8 {
         match self {
-            Self::Completed | Self::RunLimit | Self::Wallclock | Self::StopRequested => 0,
-            Self::Failed | Self::Stalled | Self::TodoInvalid | Self::Error | Self::Crashed => 1,
+            Self::Completed
+            | Self::RunLimit
+            | Self::Wallclock
+            | Self::StopRequested
+            | Self::Budget => 0,
+            Self::Failed
+            | Self::Stalled
+            | Self::TodoInvalid
+            | Self::Error
+            | Self::Crashed
+            | Self::QuotaExhausted => 1,
+            Self::NeedsInput | Self::Blocked => 3,
             Self::Interrupted | Self::Killed => 130,
         }
     }
@@ -192,6 +225,54 @@ pub struct State {
     /// TODO items in all after the last run.
     #[serde(default)]
     pub todo_total: Option<usize>,
+    /// Tokens used by every run so far (kept across loops; `runner.max_tokens` counts these).
+    #[serde(default)]
+    pub tokens: TokenUsage,
+    /// Tokens used by the last run.
+    #[serde(default)]
+    pub last_run_tokens: Option<TokenUsage>,
+    /// Tokens used by the current (or last) loop.
+    #[serde(default)]
+    pub loop_tokens: TokenUsage,
+    /// An open question of the agent for a person.
+    #[serde(default)]
+    pub pending_question: Option<PendingQuestion>,
+    /// A person's answer, given to the next run.
+    #[serde(default)]
+    pub user_reply: Option<UserReply>,
+    /// When the usage window resets, while waiting for it.
+    #[serde(default)]
+    pub quota_reset_at: Option<String>,
+    /// `codex --version`, as last checked.
+    #[serde(default)]
+    pub codex_version: Option<String>,
+    /// Set when the last run overflowed the context window: the next prompt
+    /// leaves out the previous output.
+    #[serde(default)]
+    pub drop_prev_output: bool,
+}
+
+/// A question the agent asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingQuestion {
+    /// The run that asked.
+    pub run_id: u64,
+    /// The question.
+    pub question: String,
+    /// When (UTC).
+    pub asked_at: String,
+}
+
+/// A person's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserReply {
+    /// The answer.
+    pub text: String,
+    /// When it was given (UTC).
+    pub replied_at: String,
+    /// The question it answers, when there was one.
+    #[serde(default)]
+    pub question: Option<String>,
 }
 
 /// Errors reading or writing the state.

@@ -1,9 +1,11 @@
 //! One module per subcommand: arguments in, core call, output.
 
 mod config;
+mod events;
 mod init;
 mod kill;
 mod log;
+mod reply;
 mod run;
 mod status;
 
@@ -36,6 +38,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Stop => kill::stop(g),
         Command::Status(a) => status::run(g, a.json),
         Command::Log(a) => log::run(g, a),
+        Command::Reply(a) => reply::run(g, a),
+        Command::Events(a) => events::run(g, a),
         Command::Config(ConfigCommand::Show(a)) => config::show(g, a.json),
     }
 }

@@ -143,9 +143,19 @@ fn print_event(e: &Event) {
                     car_core::engine::describe_exit(record)
                 ),
             };
+            let tokens = record
+                .tokens
+                .map(|t| format!("; {} tokens", t.total()))
+                .unwrap_or_default();
+            let outcome = match &record.error {
+                Some(e) if record.outcome != RunOutcome::Ok => {
+                    format!("{outcome}: {}", ellipsize(e, 160))
+                }
+                _ => outcome,
+            };
             writeln!(
                 out,
-                "run {} finished: {outcome} in {:.1}s; TODO {}/{}; changed: {changed}{}",
+                "run {} finished: {outcome} in {:.1}s; TODO {}/{}; changed: {changed}{tokens}{}",
                 record.id,
                 record.duration_ms as f64 / 1000.0,
                 record.todo_after.done,
@@ -160,6 +170,30 @@ fn print_event(e: &Event) {
         Event::Sleeping { duration } => {
             writeln!(out, "car: next run in {:.1}s", duration.as_secs_f64())
         }
+        Event::Retrying {
+            attempt,
+            of,
+            delay,
+            reason,
+        } => writeln!(
+            out,
+            "car: transient failure ({reason}); retry {attempt}/{of} in {:.1}s",
+            delay.as_secs_f64()
+        ),
+        Event::WaitingForQuota {
+            wait,
+            until,
+            message,
+        } => writeln!(
+            out,
+            "car: usage limit reached ({message}); waiting {:.0}s, until {until}",
+            wait.as_secs_f64()
+        ),
+        Event::NeedsInput { run_id, question } => writeln!(
+            out,
+            "car: run {run_id} needs a person: {question}\n     answer with `car reply \"...\"`, then `car resume`"
+        ),
+        Event::Warning { message } => writeln!(out, "car: warning: {message}"),
         Event::Stopped { reason, detail } => match detail {
             Some(d) => writeln!(out, "car: stopped: {reason}: {d}"),
             None => writeln!(out, "car: stopped: {reason}"),

@@ -31,6 +31,19 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
     {
         println!("Stop detail: {d}");
     }
+    if let Some(q) = &s.pending_question {
+        println!("Question:    run {} asks: {}", q.run_id, q.question);
+        println!("             answer with `car reply \"...\"`, then `car resume`");
+    }
+    if let Some(r) = &s.user_reply {
+        println!(
+            "Reply:       given {} (goes into the next run's prompt)",
+            r.replied_at
+        );
+    }
+    if let Some(until) = &s.quota_reset_at {
+        println!("Quota:       waiting for the usage window to reset, until {until}");
+    }
     match (&report.lock_holder, &report.stale_lock) {
         (Some(h), _) => println!("Runner:      {}", h.describe()),
         (None, Some(stale)) => println!(
@@ -76,6 +89,21 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
         }
         (None, Some(e)) => println!("TODO:        {e}"),
         (None, None) => println!("TODO:        unknown"),
+    }
+    if s.tokens.total() > 0 {
+        println!(
+            "Tokens:      {} in all ({} in, {} cached, {} out, {} reasoning); last run {}",
+            s.tokens.total(),
+            s.tokens.input,
+            s.tokens.cached,
+            s.tokens.output,
+            s.tokens.reasoning,
+            s.last_run_tokens
+                .map_or_else(|| "-".to_string(), |t| t.total().to_string())
+        );
+    }
+    if let Some(v) = &s.codex_version {
+        println!("Codex:       {v}");
     }
     Ok(crate::EXIT_OK)
 }

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 
 pub use layers::{ConfigSource, ConfigWarning};
 pub use model::{
-    CodexConfig, Config, DocsConfig, EventsConfig, GitConfig, PromptConfig, RunnerConfig, ServerConfig,
+    CodexConfig, Config, DocsConfig, EventsConfig, GitConfig, PromptConfig, RunnerConfig,
+    ServerConfig,
 };
 
 use crate::paths::RepoPaths;

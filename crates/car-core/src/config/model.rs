@@ -310,16 +310,25 @@ pub(super) fn build(
         no_progress_runs: raw.runner.no_progress_runs,
         kill_grace: seconds("runner.kill_grace_seconds", raw.runner.kill_grace_seconds)?,
         max_tokens: raw.runner.max_tokens,
-        quota_wait_max: seconds("runner.quota_wait_max_seconds", raw.runner.quota_wait_max_seconds)?,
+        quota_wait_max: seconds(
+            "runner.quota_wait_max_seconds",
+            raw.runner.quota_wait_max_seconds,
+        )?,
         quota_retry: seconds("runner.quota_retry_seconds", raw.runner.quota_retry_seconds)?,
         transient_retries: raw.runner.transient_retries,
-        transient_backoff: seconds("runner.transient_backoff_seconds", raw.runner.transient_backoff_seconds)?,
+        transient_backoff: seconds(
+            "runner.transient_backoff_seconds",
+            raw.runner.transient_backoff_seconds,
+        )?,
     };
     let positive = |key: &str, v: Option<f64>| -> Result<Option<Duration>, ConfigError> {
         match v {
             None => Ok(None),
             Some(x) if x.is_finite() && x > 0.0 => Ok(Some(Duration::from_secs_f64(x))),
-            Some(x) => Err(invalid(key, format!("{x} is not a number of seconds > 0 (use null to turn it off)"))),
+            Some(x) => Err(invalid(
+                key,
+                format!("{x} is not a number of seconds > 0 (use null to turn it off)"),
+            )),
         }
     };
     let codex = CodexConfig {
