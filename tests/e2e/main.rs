@@ -7,6 +7,7 @@
 )]
 mod common;
 
+mod codex_driver;
 mod config;
 mod init;
 mod lock_kill;

@@ -111,37 +111,6 @@ fn rotated(path: &Path, i: u32) -> PathBuf {
     PathBuf::from(format!("{}.{i}", path.display()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn appends_lines_and_rotates_without_rewriting() {
-        let dir = tempfile::tempdir().unwrap();
-        let l = Ledger::new(dir.path().join("events.jsonl"), 300, 2);
-        for i in 0..20 {
-            l.append("run_started", Some(i), serde_json::json!({"n": i}))
-                .unwrap();
-        }
-        let files = l.files();
-        assert!(files.len() >= 2 && files.len() <= 3, "{files:?}");
-        let mut last = None;
-        for f in &files {
-            for line in std::fs::read_to_string(f).unwrap().lines() {
-                let v: Value = serde_json::from_str(line).unwrap();
-                assert_eq!(v["v"], 1);
-                assert_eq!(v["type"], "run_started");
-                let id = v["run_id"].as_u64().unwrap();
-                if let Some(p) = last {
-                    assert_eq!(id, p + 1, "events stay in order across files");
-                }
-                last = Some(id);
-            }
-        }
-        assert_eq!(last, Some(19));
-    }
-}
-
 /// Reads every event of the ledger files (oldest first), skipping lines
 /// that are not JSON objects, keeping those with `run_id >= since` (events
 /// without a run id are kept too).
@@ -195,4 +164,35 @@ pub fn render(v: &Value) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_lines_and_rotates_without_rewriting() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::new(dir.path().join("events.jsonl"), 300, 2);
+        for i in 0..20 {
+            l.append("run_started", Some(i), serde_json::json!({"n": i}))
+                .unwrap();
+        }
+        let files = l.files();
+        assert!(files.len() >= 2 && files.len() <= 3, "{files:?}");
+        let mut last = None;
+        for f in &files {
+            for line in std::fs::read_to_string(f).unwrap().lines() {
+                let v: Value = serde_json::from_str(line).unwrap();
+                assert_eq!(v["v"], 1);
+                assert_eq!(v["type"], "run_started");
+                let id = v["run_id"].as_u64().unwrap();
+                if let Some(p) = last {
+                    assert_eq!(id, p + 1, "events stay in order across files");
+                }
+                last = Some(id);
+            }
+        }
+        assert_eq!(last, Some(19));
+    }
 }

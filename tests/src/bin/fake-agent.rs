@@ -3,6 +3,9 @@
 //!
 //! # Start-up
 //!
+//! `fake-agent --version` prints `codex-cli 0.169.0` (or `codex-cli
+//! $FAKE_AGENT_VERSION`) and exits without counting as an invocation.
+//!
 //! 1. All of stdin (the prompt) is read into memory first. Empty stdin or
 //!    `/dev/null` is fine.
 //! 2. If `FAKE_AGENT_SCRIPT` is unset (or empty) the process exits 0.
@@ -45,6 +48,7 @@
 //! | `raw-out HEX`                             | write the hex-decoded bytes (whitespace ignored) plus `\n` to stdout |
 //! | `long-line N`                             | print N `x` bytes plus `\n` to stdout |
 //! | `env-out NAME`                            | print `NAME=<value>` or `NAME=<unset>` to stdout |
+//! | `last-message TEXT`                       | write TEXT (`\n` = newline) to the file after `-o` in argv, as `codex exec -o` does |
 //! | `cat-prompt`                              | write the prompt bytes to stdout unchanged |
 //!
 //! Pid files and the TODO file are written atomically (temp file + rename).
@@ -123,6 +127,7 @@ enum Step {
     LongLine(usize),
     EnvOut(String),
     CatPrompt,
+    LastMessage(String),
 }
 
 fn main() -> ExitCode {
@@ -147,6 +152,13 @@ fn report(msg: &str) {
 }
 
 fn run() -> Res<()> {
+    // `--version` answers like Codex (car asks once per loop) and is not
+    // counted as an invocation. FAKE_AGENT_VERSION overrides the version.
+    if std::env::args().nth(1).as_deref() == Some("--version") {
+        let v = std::env::var("FAKE_AGENT_VERSION").unwrap_or_else(|_| "0.169.0".to_owned());
+        println!("codex-cli {v}");
+        return Ok(());
+    }
     let mut prompt = Vec::new();
     io::stdin()
         .lock()
@@ -318,6 +330,7 @@ fn parse_step(line: &str) -> Res<Step> {
         "long-line" => Step::LongLine(one_arg()?.parse().map_err(|_| bad())?),
         "env-out" => Step::EnvOut(one_arg()?.to_owned()),
         "cat-prompt" => no_args(Step::CatPrompt)?,
+        "last-message" => Step::LastMessage(rest.to_owned()),
         _ => return Err(bad()),
     };
     Ok(step)
@@ -453,6 +466,17 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
             write_stdout(&[name.as_bytes(), b"=", value.as_bytes(), b"\n"])
         }
         Step::CatPrompt => write_stdout(&[prompt]),
+        Step::LastMessage(text) => {
+            // Like `codex exec -o FILE`: the final message goes to the file
+            // named after `-o`; `\n` in TEXT becomes a newline.
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let path = args
+                .iter()
+                .position(|a| a == "-o" || a == "--output-last-message")
+                .and_then(|i| args.get(i + 1))
+                .ok_or_else(|| io::Error::other("last-message: no -o FILE argument"))?;
+            std::fs::write(path, text.replace("\\n", "\n"))
+        }
     }
 }
 
