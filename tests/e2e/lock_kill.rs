@@ -186,3 +186,76 @@ fn resume_clears_a_stop_request_and_continues_numbering() {
     assert_eq!(env.state()["last_run_id"], 2);
     assert_eq!(env.agent_runs(), 2);
 }
+
+#[test]
+fn a_hangup_stops_the_agent_and_records_the_run() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    let agent_pid = env.root.join("agent.pid");
+    env.script(&format!("write-pid {}\nsleep 60\n", agent_pid.display()));
+    let mut runner = spawn_run(&env, &["run"]);
+    env.wait_for("agent", Duration::from_secs(10), || agent_pid.exists());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(runner.id() as i32),
+        nix::sys::signal::SIGHUP,
+    )
+    .unwrap();
+    assert_eq!(runner.wait().unwrap().code(), Some(130));
+    assert!(
+        !alive(read_pid(&agent_pid)),
+        "the agent must not outlive a closed terminal"
+    );
+    assert_eq!(env.state()["stop_reason"], "killed");
+    assert_eq!(env.run_record(1)["outcome"], "killed");
+}
+
+#[test]
+fn status_leaves_a_live_runner_alone_when_its_lock_file_was_deleted() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    let agent_pid = env.root.join("agent.pid");
+    env.script(&format!(
+        "write-pid {}\nsleep 3\ncheck-todo\n",
+        agent_pid.display()
+    ));
+    let mut runner = spawn_run(&env, &["once"]);
+    env.wait_for("agent", Duration::from_secs(10), || agent_pid.exists());
+    std::fs::remove_file(env.path(".codex-autorunner/lock")).unwrap();
+    env.run(&["status"]).expect_code(0);
+    assert!(
+        alive(read_pid(&agent_pid)),
+        "status must not kill a live runner's agent"
+    );
+    assert_eq!(runner.wait().unwrap().code(), Some(0));
+    assert_eq!(env.run_record(1)["outcome"], "ok");
+}
+
+#[test]
+fn a_python_style_lock_naming_a_random_live_process_is_not_trusted() {
+    let env = TestEnv::new();
+    let mut bystander = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    env.write(
+        ".codex-autorunner/lock",
+        &format!(
+            r#"{{"pid": {}, "started_at": "2026-01-01T00:00:00Z", "host": "{}"}}"#,
+            bystander.id(),
+            hostname()
+        ),
+    );
+    let r = env.run(&["kill"]);
+    r.expect_code(0);
+    assert!(r.stdout().contains("no runner is active"), "{}", r.stdout());
+    assert!(
+        alive(bystander.id() as i32),
+        "car kill must not signal an unrelated process"
+    );
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname().unwrap().into_string().unwrap()
+}

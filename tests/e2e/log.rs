@@ -39,12 +39,12 @@ fn log_without_runs_says_so() {
 }
 
 #[test]
-fn log_follow_streams_until_the_run_ends() {
+fn log_follow_streams_lines_as_they_arrive_until_the_run_ends() {
     let env = TestEnv::new();
     env.todo("- [ ] a\n");
     let go = env.root.join("go");
     env.script(&format!(
-        "out early line\nsleep 1\nout late line\ncheck-todo\nwrite {} x\n",
+        "out early line\nwait-file {} 20\nout late line\ncheck-todo\n",
         go.display()
     ));
     let mut runner = env
@@ -61,19 +61,25 @@ fn log_follow_streams_until_the_run_ends() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = String::new();
-    follow
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let mut reader = std::io::BufReader::new(follow.stdout.take().unwrap());
+    // The early line must arrive while the agent is still waiting: output
+    // is streamed, not written when the run ends.
+    let mut seen = String::new();
+    while !seen.contains("early line") {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0,
+            "follow ended early: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    assert!(!seen.contains("late line"));
+    std::fs::write(&go, "x").unwrap();
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
     assert!(follow.wait().unwrap().success());
     assert!(t.elapsed() < Duration::from_secs(15));
-    assert!(
-        out.contains("early line") && out.contains("late line"),
-        "{out}"
-    );
-    assert!(out.contains("car: run 1 end"), "{out}");
+    assert!(rest.contains("late line"), "{rest}");
+    assert!(rest.contains("car: run 1 end"), "{rest}");
     assert!(runner.wait().unwrap().success());
 }

@@ -12,8 +12,10 @@ mod config;
 mod init;
 mod lock_kill;
 mod log;
+mod model_server;
 mod output;
 mod python_compat;
+mod real_codex;
 mod stop_conditions;
 
 /// Every file in e2e/ must be a module above, so no test is forgotten.

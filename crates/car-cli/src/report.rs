@@ -1,6 +1,7 @@
 //! Printing errors for people and mapping them to exit codes, in one place.
 
 use car_core::Error;
+use car_core::agent::AgentError;
 use car_core::engine::EngineError;
 
 use crate::{EXIT_FAILURE, EXIT_USAGE};
@@ -18,18 +19,22 @@ pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
         if cause.is::<car_core::config::ConfigError>()
             || cause.is::<car_core::prompt::PromptError>()
-            || cause.is::<car_core::agent::AgentError>()
+            || matches!(
+                cause.downcast_ref::<AgentError>(),
+                Some(AgentError::NotFound { .. })
+            )
             || cause.is::<UsageError>()
         {
             return EXIT_USAGE;
         }
-        if let Some(EngineError::Agent(_) | EngineError::Prompt(_)) =
+        if let Some(EngineError::Agent(AgentError::NotFound { .. }) | EngineError::Prompt(_)) =
             cause.downcast_ref::<EngineError>()
         {
             return EXIT_USAGE;
         }
-        if let Some(Error::Config(_) | Error::Prompt(_) | Error::Agent(_)) =
-            cause.downcast_ref::<Error>()
+        if let Some(
+            Error::Config(_) | Error::Prompt(_) | Error::Agent(AgentError::NotFound { .. }),
+        ) = cause.downcast_ref::<Error>()
         {
             return EXIT_USAGE;
         }

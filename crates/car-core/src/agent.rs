@@ -279,6 +279,21 @@ pub async fn run(
     let mut last_output = Instant::now();
     let mut pipes_open = true;
     let mut stop_open = true;
+    // A stop requested before the agent started must not be missed: the
+    // receiver only wakes on changes after it was created.
+    match stop.borrow_and_update().level {
+        StopLevel::None => {}
+        StopLevel::Graceful => {
+            cause = EndCause::Stopped;
+            kill_at = Some(begin_stop(pgid, limits.grace));
+        }
+        StopLevel::Immediate => {
+            cause = EndCause::Stopped;
+            escalated = true;
+            process::signal_group(pgid, Signal::SIGKILL);
+            kill_at = Some(Instant::now() + Duration::from_secs(3600));
+        }
+    }
     let status = loop {
         let mut wake = [
             limits.deadline,
@@ -305,6 +320,10 @@ pub async fn run(
                 Some((stream, bytes)) => {
                     last_output = Instant::now();
                     lines.feed(stream, &bytes, log)?;
+                    // Hand the output to the OS at once (no fsync), so
+                    // `car log --follow` sees it and a SIGKILL of car
+                    // loses nothing the agent printed.
+                    log.flush_to_os()?;
                 }
                 None => pipes_open = false,
             },
@@ -538,6 +557,22 @@ impl OutputLog {
 
     fn write_raw(&mut self, b: &[u8]) -> Result<(), PathError> {
         self.file.write_all(b).map_err(|source| PathError {
+            action: "cannot write",
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Writes buffered lines to the file (no fsync).
+    pub fn flush_to_os(&mut self) -> Result<(), PathError> {
+        if let Some(sink) = self.codex.as_mut() {
+            sink.file.flush().map_err(|source| PathError {
+                action: "cannot write",
+                path: sink.path.clone(),
+                source,
+            })?;
+        }
+        self.file.flush().map_err(|source| PathError {
             action: "cannot write",
             path: self.path.clone(),
             source,

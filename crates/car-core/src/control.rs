@@ -75,23 +75,23 @@ const PYTHON_GITIGNORE: &str = "*";
 pub fn init(opts: &InitOptions) -> Result<InitReport, InitError> {
     let start = absolute(&opts.path);
     let mut report = InitReport::default();
-    let root = match start.ancestors().find(|d| d.join(".git").exists()) {
-        Some(r) => r.to_path_buf(),
-        None if opts.git_init => {
-            std::fs::create_dir_all(&start).map_err(|source| PathError {
-                action: "cannot create directory",
-                path: start.clone(),
-                source,
-            })?;
-            crate::git::init(&start)?;
-            report.git_initialized = true;
-            start.clone()
-        }
+    let (root, needs_git) = match start.ancestors().find(|d| d.join(".git").exists()) {
+        Some(r) => (r.to_path_buf(), false),
+        None if opts.git_init => (start.clone(), true),
         None => return Err(InitError::NoGit { path: start }),
     };
     let paths = RepoPaths::new(&root);
-    // Validate what exists before writing anything.
+    // Validate what exists before writing anything (`git init` included).
     let resolved = config::load(&paths, &opts.load)?;
+    if needs_git {
+        std::fs::create_dir_all(&start).map_err(|source| PathError {
+            action: "cannot create directory",
+            path: start.clone(),
+            source,
+        })?;
+        crate::git::init(&start)?;
+        report.git_initialized = true;
+    }
     let cfg = &resolved.config;
     report.root = root.clone();
 
@@ -230,7 +230,10 @@ pub fn kill(paths: &RepoPaths, grace: Duration) -> Result<KillReport, StateError
     }
     process::signal_pid(holder.pid, Signal::SIGKILL);
     let state = store.load()?.state;
-    if let Some(pgid) = state.agent_pgid {
+    if let Some(pgid) = state
+        .agent_pgid
+        .filter(|&g| process::group_is_ours(g, state.agent_pgid_start))
+    {
         process::signal_group(pgid, Signal::SIGKILL);
     }
     store.update(|s| {
@@ -258,7 +261,22 @@ pub fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError> {
     if state.status != Status::Running || matches!(lock::probe(paths), LockStatus::Held(_)) {
         return Ok(None);
     }
-    let orphan = state.agent_pgid.filter(|&g| process::group_exists(g));
+    // The runner may be alive with its lock file deleted (by hand, or by a
+    // tool that cleans ignored files): never touch a live runner's state.
+    let here = state
+        .runner_host
+        .as_deref()
+        .is_none_or(|h| h == process::hostname());
+    if let Some(pid) = state.runner_pid
+        && here
+        && process::same_process(pid, state.runner_pid_start)
+    {
+        tracing::warn!(pid, "the runner is alive but its lock file is missing");
+        return Ok(None);
+    }
+    let orphan = state
+        .agent_pgid
+        .filter(|&g| process::group_is_ours(g, state.agent_pgid_start));
     if let Some(pgid) = orphan {
         process::signal_group(pgid, Signal::SIGKILL);
     }

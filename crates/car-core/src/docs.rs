@@ -128,6 +128,39 @@ impl Docs {
         Ok(docs)
     }
 
+    /// Reads the docs without failing: invalid UTF-8 is replaced and an
+    /// unreadable file reads as empty. Returns the problems found, so a run
+    /// that already happened is always recorded.
+    pub fn load_lossy(cfg: &DocsConfig) -> (Self, Vec<String>) {
+        let mut docs = Docs::default();
+        let mut problems = Vec::new();
+        for kind in DocKind::ALL {
+            let path = kind.path(cfg);
+            let text = match read_optional(path) {
+                Ok(Some(b)) => match String::from_utf8(b) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        problems.push(format!(
+                            "{} is not UTF-8 text; invalid bytes read as U+FFFD",
+                            path.display()
+                        ));
+                        String::from_utf8_lossy(e.as_bytes()).into_owned()
+                    }
+                },
+                Ok(None) => String::new(),
+                Err(e) => {
+                    problems.push(e.to_string());
+                    String::new()
+                }
+            };
+            if kind == DocKind::Todo {
+                docs.todo_exists = path.exists();
+            }
+            *docs.get_mut(kind) = text;
+        }
+        (docs, problems)
+    }
+
     /// Returns one doc's text.
     pub fn get(&self, kind: DocKind) -> &str {
         match kind {

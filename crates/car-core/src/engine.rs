@@ -195,8 +195,9 @@ impl Engine {
         let me = lock.info().clone();
         // A previous runner killed with SIGKILL cannot have stopped its
         // agent; never let that orphan work beside a new one.
-        if let Some(pgid) = self.store.load()?.state.agent_pgid
-            && crate::process::group_exists(pgid)
+        let before = self.store.load()?.state;
+        if let Some(pgid) = before.agent_pgid
+            && crate::process::group_is_ours(pgid, before.agent_pgid_start)
         {
             tracing::warn!(pgid, "killing the agent group a dead runner left behind");
             crate::process::signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
@@ -205,7 +206,9 @@ impl Engine {
             s.status = Status::Running;
             s.runner_pid = Some(me.pid);
             s.runner_host = me.host.clone();
+            s.runner_pid_start = me.pid_start;
             s.agent_pgid = None;
+            s.agent_pgid_start = None;
             s.loop_started_at = Some(time::iso_seconds(time::now()));
             s.loop_runs = 0;
             s.loop_tokens = TokenUsage::default();
@@ -765,7 +768,11 @@ impl Engine {
             stop.subscribe(),
             limits,
             move |pgid| {
-                if let Err(e) = store.update(|s| s.agent_pgid = Some(pgid)) {
+                let leader_start = crate::process::start_time(pgid);
+                if let Err(e) = store.update(|s| {
+                    s.agent_pgid = Some(pgid);
+                    s.agent_pgid_start = leader_start;
+                }) {
                     tracing::warn!(error = %e, "cannot record the agent's process group");
                 }
             },
@@ -834,7 +841,12 @@ impl Engine {
         };
         let tokens = codex_run.as_ref().and_then(|c| c.usage);
 
-        let after = Docs::load(&cfg.docs)?;
+        // The run happened: whatever the docs now hold, record it.
+        let (after, doc_problems) = Docs::load_lossy(&cfg.docs);
+        for p in &doc_problems {
+            log.note(&format!("warning: {p}"))?;
+            tracing::warn!(run_id, problem = %p, "a doc could not be read cleanly after the run");
+        }
         let todo_after = docs::parse_todo(&after.todo);
         let docs_changed = record::doc_changes(docs, &after, &cfg.docs, &cfg.root);
         let worktree_changed = record::worktree_fingerprint(&cfg.root) != fingerprint_before;
@@ -893,9 +905,8 @@ impl Engine {
             prev_output_dropped,
             final_output_source: Some(final_source.to_string()),
         };
-        let mut json_text = serde_json::to_string_pretty(&rec).unwrap_or_default();
-        json_text.push('\n');
-        record::write_file(&dir, record::RECORD_FILE, json_text.as_bytes())?;
+        // The end line goes out before run.json: `car log --follow` stops
+        // once run.json exists.
         log.note(&format!(
             "run {run_id} end: {} ({}){}",
             outcome.as_str(),
@@ -906,6 +917,9 @@ impl Engine {
                 .unwrap_or_default()
         ))?;
         log.flush()?;
+        let mut json_text = serde_json::to_string_pretty(&rec).unwrap_or_default();
+        json_text.push('\n');
+        record::write_file(&dir, record::RECORD_FILE, json_text.as_bytes())?;
         self.store.update(|s| {
             s.last_exit_code = Some(out.exit.as_code());
             s.last_run_finished_at = Some(time::iso_seconds(finished_at));

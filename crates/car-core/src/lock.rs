@@ -213,13 +213,28 @@ pub fn probe(paths: &RepoPaths) -> LockStatus {
             // A Python 0.1.0 runner writes the file without any flock: trust
             // its pid when that process is alive on this host.
             match info {
-                Some(i) if i.command.is_none() && i.is_alive_here() => LockStatus::Held(Some(i)),
+                Some(i)
+                    if i.command.is_none()
+                        && i.is_alive_here()
+                        && python_runner_recorded(paths, i.pid) =>
+                {
+                    LockStatus::Held(Some(i))
+                }
                 Some(i) => LockStatus::Stale(Some(i)),
                 None if file_is_empty(&path) => LockStatus::Free,
                 None => LockStatus::Stale(None),
             }
         }
     }
+}
+
+/// Returns whether `state.json` says a runner with `pid` is running: a
+/// lock without a flock (the Python program's) is only trusted when the
+/// state agrees, so a stray pid in a lock file never gets signalled.
+fn python_runner_recorded(paths: &RepoPaths, pid: u32) -> bool {
+    crate::state::StateStore::new(paths).load().is_ok_and(|l| {
+        l.state.status == crate::state::Status::Running && l.state.runner_pid == Some(pid)
+    })
 }
 
 fn file_is_empty(path: &Path) -> bool {

@@ -93,6 +93,26 @@ pub fn group_exists(pgid: u32) -> bool {
     })
 }
 
+/// Returns whether `pid` is alive and, when `start` is known, is the same
+/// process that was recorded (its start time matches: the pid was not reused).
+pub fn same_process(pid: u32, start: Option<u64>) -> bool {
+    is_alive(pid) && (start.is_none() || start_time(pid) == start)
+}
+
+/// Returns whether the process group `pgid` still has live members and is
+/// the group that was recorded: if its leader still exists, its start time
+/// must match `leader_start`. (A group id cannot be reused while any member
+/// lives, so a group whose leader is gone is still the recorded one.)
+pub fn group_is_ours(pgid: u32, leader_start: Option<u64>) -> bool {
+    if !group_exists(pgid) {
+        return false;
+    }
+    match (start_time(pgid), leader_start) {
+        (Some(now), Some(recorded)) => now == recorded,
+        _ => true,
+    }
+}
+
 /// Sends `sig` to one process. Returns false when it does not exist.
 pub fn signal_pid(pid: u32, sig: Signal) -> bool {
     let Ok(raw) = i32::try_from(pid) else {

@@ -198,9 +198,15 @@ pub struct State {
     /// The host of the runner while it runs.
     #[serde(default)]
     pub runner_host: Option<String>,
+    /// The runner's start time (clock ticks since boot), against pid reuse.
+    #[serde(default)]
+    pub runner_pid_start: Option<u64>,
     /// The agent's process group while a run is in progress.
     #[serde(default)]
     pub agent_pgid: Option<u32>,
+    /// The agent group leader's start time, against pid reuse.
+    #[serde(default)]
+    pub agent_pgid_start: Option<u64>,
     /// When the current (or last) loop started.
     #[serde(default)]
     pub loop_started_at: Option<String>,

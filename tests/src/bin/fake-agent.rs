@@ -49,6 +49,7 @@
 //! | `long-line N`                             | print N `x` bytes plus `\n` to stdout |
 //! | `env-out NAME`                            | print `NAME=<value>` or `NAME=<unset>` to stdout |
 //! | `last-message TEXT`                       | write TEXT (`\n` = newline) to the file after `-o` in argv, as `codex exec -o` does |
+//! | `wait-file PATH SECS`                     | wait until PATH exists (at most SECS seconds) |
 //! | `cat-prompt`                              | write the prompt bytes to stdout unchanged |
 //!
 //! Pid files and the TODO file are written atomically (temp file + rename).
@@ -128,6 +129,7 @@ enum Step {
     EnvOut(String),
     CatPrompt,
     LastMessage(String),
+    WaitFile(PathBuf, Duration),
 }
 
 fn main() -> ExitCode {
@@ -331,6 +333,13 @@ fn parse_step(line: &str) -> Res<Step> {
         "env-out" => Step::EnvOut(one_arg()?.to_owned()),
         "cat-prompt" => no_args(Step::CatPrompt)?,
         "last-message" => Step::LastMessage(rest.to_owned()),
+        "wait-file" => match args.as_slice() {
+            [p, secs] => Step::WaitFile(
+                PathBuf::from(p),
+                Duration::from_secs_f64(secs.parse::<f64>().map_err(|_| bad())?),
+            ),
+            _ => return Err(bad()),
+        },
         _ => return Err(bad()),
     };
     Ok(step)
@@ -466,6 +475,13 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
             write_stdout(&[name.as_bytes(), b"=", value.as_bytes(), b"\n"])
         }
         Step::CatPrompt => write_stdout(&[prompt]),
+        Step::WaitFile(path, limit) => {
+            let start = std::time::Instant::now();
+            while !path.exists() && start.elapsed() < limit {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(())
+        }
         Step::LastMessage(text) => {
             // Like `codex exec -o FILE`: the final message goes to the file
             // named after `-o`; `\n` in TEXT becomes a newline.

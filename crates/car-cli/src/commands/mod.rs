@@ -19,6 +19,12 @@ use crate::cli::{Cli, Command, ConfigCommand, Global};
 /// Runs the parsed command; returns the exit code.
 pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
     let g = &cli.global;
+    // Commands that run the loop or signal it also log to the repo's
+    // logs/ (they set up logging themselves); the rest log to stderr.
+    let _guard = match cli.command {
+        Command::Once | Command::Run(_) | Command::Resume(_) | Command::Kill => None,
+        _ => crate::logging::init(None),
+    };
     match cli.command {
         Command::Init(args) => init::run(g, args),
         Command::Once => run::run(g, run::Mode::Once),

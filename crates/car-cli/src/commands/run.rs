@@ -65,12 +65,16 @@ fn install_signal_handlers(stop: StopHandle) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
     let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    // A closed terminal or dropped ssh session (SIGHUP) must stop the agent
+    // too: it runs in its own process group and would not get the signal.
+    let mut hup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
     tokio::spawn(async move {
         let mut interrupts = 0u32;
         loop {
             let cause = tokio::select! {
                 _ = int.recv() => StopCause::Interrupted,
                 _ = term.recv() => StopCause::Killed,
+                _ = hup.recv() => StopCause::Killed,
             };
             if cause == StopCause::Interrupted {
                 interrupts += 1;

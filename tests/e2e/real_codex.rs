@@ -1,0 +1,291 @@
+//! End-to-end tests with the real Codex CLI (`@openai/codex`, installed by
+//! `.ci/run`) against our scripted model server on 127.0.0.1.
+//!
+//! The codex binary comes from `CAR_TEST_CODEX`, else `codex` on PATH. When
+//! neither exists the tests skip with a message, unless
+//! `CAR_REQUIRE_REAL_CODEX=1` (set by CI), which makes them fail instead.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::{TestEnv, alive};
+use crate::model_server::{ModelServer, Reply};
+
+/// Returns the codex binary, or None (skip) when it is not installed.
+fn codex_binary() -> Option<PathBuf> {
+    let found = std::env::var_os("CAR_TEST_CODEX")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|d| d.join("codex"))
+                .find(|p| p.is_file())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var("CAR_REQUIRE_REAL_CODEX").as_deref() != Ok("1"),
+            "CAR_REQUIRE_REAL_CODEX=1 but no codex binary: set CAR_TEST_CODEX or install @openai/codex"
+        );
+        eprintln!(
+            "skipping: the real Codex CLI is not installed (npm install @openai/codex, then set CAR_TEST_CODEX)"
+        );
+    }
+    found
+}
+
+/// A repository run by car with the real codex talking to `server`.
+struct RealEnv {
+    env: TestEnv,
+    home: PathBuf,
+}
+
+impl RealEnv {
+    fn new(codex: &std::path::Path, server: &ModelServer, stream_idle_timeout_ms: u64) -> Self {
+        let env = TestEnv::new();
+        let home = server.codex_home(env.home.parent().unwrap(), stream_idle_timeout_ms);
+        env.write(
+            ".codex-autorunner/config.yml",
+            &format!(
+                "version: 2\nmode: repo\ncodex:\n  binary: {}\n  model: gpt-5.5\nrunner:\n  sleep_seconds: 0\n  kill_grace_seconds: 2\n",
+                codex.display()
+            ),
+        );
+        crate::common::git(&env.root, &["add", "-A"]);
+        crate::common::git(&env.root, &["commit", "-qm", "init"]);
+        Self { env, home }
+    }
+
+    fn car(&self, args: &[&str]) -> Command {
+        let mut c = self.env.car(args);
+        c.env("CODEX_HOME", &self.home)
+            .env("MOCK_API_KEY", "test-key");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> crate::common::Run {
+        crate::common::Run(self.car(args).output().unwrap())
+    }
+}
+
+const CHECK_FIRST: &str = r"sed -i '0,/- \[ \]/s//- [x]/' .codex-autorunner/TODO.md";
+
+#[test]
+fn real_codex_two_runs_then_summary_completes() {
+    let Some(codex) = codex_binary() else { return };
+    let server = ModelServer::start(vec![
+        Reply::command("c1", CHECK_FIRST),
+        Reply::message("m1", "Checked the first item."),
+        Reply::command("c2", CHECK_FIRST),
+        Reply::message("m2", "Checked the second item."),
+        Reply::command(
+            "c3",
+            "printf '# Summary\\n\\nBoth items are done.\\n' > .codex-autorunner/SUMMARY.md",
+        ),
+        Reply::message("m3", "Summary written."),
+    ]);
+    let r = RealEnv::new(&codex, &server, 5000);
+    r.env.todo("# TODO\n\n- [ ] first\n- [ ] second\n");
+    let out = r.run(&["run"]);
+    out.expect_code(0);
+    let s = r.env.state();
+    assert_eq!(s["stop_reason"], "completed", "{s}");
+    assert_eq!(s["last_run_id"], 3);
+    assert_eq!(
+        r.env.read(".codex-autorunner/TODO.md"),
+        "# TODO\n\n- [x] first\n- [x] second\n"
+    );
+    assert!(
+        r.env
+            .read(".codex-autorunner/SUMMARY.md")
+            .starts_with("# Summary\n\nBoth items are done.")
+    );
+    for id in 1..=3 {
+        let rec = r.env.run_record(id);
+        assert_eq!(rec["outcome"], "ok", "run {id}: {rec}");
+        assert!(
+            rec["codex"]["thread_id"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty()),
+            "run {id} has a thread id"
+        );
+        assert_eq!(
+            rec["codex"]["commands"][0]["exit_code"], 0,
+            "run {id}: {rec}"
+        );
+        assert!(
+            rec["tokens"]["input"].as_u64().unwrap() >= 300,
+            "run {id}: {rec}"
+        );
+    }
+    assert_eq!(r.env.run_record(1)["final_output_source"], "last_message");
+    assert_eq!(
+        r.env.read(".codex-autorunner/runs/1/final_output.md"),
+        "Checked the first item."
+    );
+    // The second run's prompt carries the first run's final message.
+    let prompts = server.prompts();
+    assert!(
+        prompts
+            .iter()
+            .any(|p| p.contains("<PREV_RUN_OUTPUT>\nChecked the first item.\n</PREV_RUN_OUTPUT>"))
+    );
+    assert!(s["tokens"]["input"].as_u64().unwrap() >= 900);
+    assert!(
+        s["codex_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("codex-cli ")
+    );
+}
+
+fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn real_codex_usage_limit_waits_for_the_reset_then_continues() {
+    let Some(codex) = codex_binary() else { return };
+    let server = ModelServer::start(vec![
+        Reply::usage_limit(now_epoch() + 3),
+        Reply::command("c1", CHECK_FIRST),
+        Reply::message("m1", "Checked it after the reset."),
+    ]);
+    let r = RealEnv::new(&codex, &server, 5000);
+    r.env.todo("- [ ] only\n");
+    // Codex gives the reset to the minute; cap the wait so the test is quick.
+    r.env
+        .config("runner:\n  max_consecutive_failures: 1\n  quota_wait_max_seconds: 8\n");
+    let t = Instant::now();
+    let out = r.run(&["run", "--max-runs", "2"]);
+    out.expect_code(0);
+    assert!(
+        t.elapsed() >= Duration::from_secs(2),
+        "car must wait for the reset"
+    );
+    let first = r.env.run_record(1);
+    assert!(
+        first["error"].as_str().unwrap().contains("try again at "),
+        "{first}"
+    );
+    assert_eq!(first["error_class"], "usage_limit", "{first}");
+    assert!(
+        first["error"].as_str().unwrap().contains("usage limit"),
+        "{first}"
+    );
+    assert_eq!(r.env.run_record(2)["outcome"], "ok");
+    let ledger = r.env.read(".codex-autorunner/events.jsonl");
+    assert!(ledger.contains("\"waiting_for_quota\""), "{ledger}");
+    assert_eq!(r.env.read(".codex-autorunner/TODO.md"), "- [x] only\n");
+}
+
+#[test]
+fn real_codex_billing_wall_stops_as_quota_exhausted() {
+    let Some(codex) = codex_binary() else { return };
+    let server = ModelServer::start(vec![Reply::Error {
+        status: 429,
+        body: serde_json::json!({"error": {"type": "insufficient_quota", "code": "insufficient_quota",
+            "message": "You exceeded your current quota, please check your plan and billing details."}}),
+    }]);
+    let r = RealEnv::new(&codex, &server, 5000);
+    r.env.todo("- [ ] only\n");
+    let out = r.run(&["run"]);
+    out.expect_code(1);
+    let s = r.env.state();
+    assert_eq!(
+        s["stop_reason"],
+        "quota_exhausted",
+        "{s}\n{}",
+        r.env.read(".codex-autorunner/runs/1/output.log")
+    );
+    let error = r.env.run_record(1)["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("Quota exceeded"),
+        "codex's own billing message: {error}"
+    );
+    assert_eq!(server.requests().len(), 1, "a billing wall is not retried");
+}
+
+/// Pids of live processes whose working directory is `dir`.
+fn processes_in(dir: &std::path::Path) -> Vec<i32> {
+    let dir = std::fs::canonicalize(dir).unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|c| c == dir) && alive(*pid)
+        })
+        .collect()
+}
+
+#[test]
+fn real_codex_stalled_stream_trips_the_watchdog_and_no_codex_survives() {
+    let Some(codex) = codex_binary() else { return };
+    let server = ModelServer::start(vec![Reply::Stall]);
+    // Codex's own stream timeout is longer than car's watchdog.
+    let r = RealEnv::new(&codex, &server, 600_000);
+    r.env.todo("- [ ] only\n");
+    r.env
+        .config("codex:\n  idle_timeout_seconds: 3\nrunner:\n  max_consecutive_failures: 1\n");
+    let t = Instant::now();
+    let out = r.run(&["run"]);
+    out.expect_code(1);
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        t.elapsed()
+    );
+    let rec = r.env.run_record(1);
+    assert_eq!(rec["outcome"], "hung", "{rec}");
+    assert_eq!(r.env.state()["stop_reason"], "failed");
+    let left = processes_in(&r.env.root);
+    assert!(left.is_empty(), "processes survived in the repo: {left:?}");
+}
+
+#[test]
+fn real_codex_need_input_reply_resume_reaches_the_model() {
+    let Some(codex) = codex_binary() else { return };
+    let server = ModelServer::start(vec![Reply::message(
+        "m1",
+        "I set up the project.\nNEED_INPUT: Should the API use REST or gRPC?",
+    )]);
+    let r = RealEnv::new(&codex, &server, 5000);
+    r.env.todo("- [ ] build the API\n");
+    let out = r.run(&["run"]);
+    out.expect_code(3);
+    assert_eq!(
+        r.env.state()["pending_question"]["question"],
+        "Should the API use REST or gRPC?"
+    );
+    assert!(
+        r.run(&["status"])
+            .stdout()
+            .contains("Should the API use REST or gRPC?")
+    );
+
+    r.run(&["reply", "Use gRPC with protobuf v3."])
+        .expect_code(0);
+    server.push(vec![
+        Reply::command("c2", CHECK_FIRST),
+        Reply::message("m2", "Built it with gRPC."),
+    ]);
+    r.run(&["resume", "--once"]).expect_code(0);
+    let prompts = server.prompts();
+    let resumed = prompts.last().unwrap();
+    assert!(resumed.contains("<USER_REPLY>"), "{resumed}");
+    assert!(
+        resumed.contains(
+            "Your question: Should the API use REST or gRPC?\nAnswer: Use gRPC with protobuf v3."
+        ),
+        "{resumed}"
+    );
+    assert_eq!(r.env.run_record(2)["outcome"], "ok");
+    assert_eq!(
+        r.env.read(".codex-autorunner/TODO.md"),
+        "- [x] build the API\n"
+    );
+}
