@@ -289,3 +289,74 @@ fn real_codex_need_input_reply_resume_reaches_the_model() {
         "- [x] build the API\n"
     );
 }
+
+/// Prints the time car adds to a real-codex run: `car once` against the
+/// same scripted two-request turn as `codex exec` alone, median of 5 each.
+/// Run with `cargo test -p car-e2e --test e2e -- --ignored --nocapture overhead`.
+#[test]
+#[ignore = "a measurement, not a check; run it by hand"]
+fn measure_car_overhead_over_codex_exec() {
+    let Some(codex) = codex_binary() else { return };
+    const N: usize = 5;
+    let script = || vec![Reply::command("c", "true"), Reply::message("m", "done")];
+    let server = ModelServer::start(Vec::new());
+    let r = RealEnv::new(&codex, &server, 5000);
+    r.env.todo("- [ ] a\n- [ ] b\n");
+    r.env.config("runner:\n  no_progress_runs: 0\n");
+    // Warm up both (page cache, codex's first start).
+    server.push(script());
+    r.run(&["once"]).expect_code(0);
+    let mut alone = Vec::new();
+    let mut with_car = Vec::new();
+    for _ in 0..N {
+        server.push(script());
+        // The same prompt car sends, on stdin.
+        let prompt = std::fs::read(r.env.path(".codex-autorunner/runs/1/prompt.md")).unwrap();
+        let t = Instant::now();
+        let mut child = Command::new(&codex)
+            .args([
+                "--yolo",
+                "--model",
+                "gpt-5.5",
+                "exec",
+                "--sandbox",
+                "danger-full-access",
+                "--json",
+                "-",
+            ])
+            .current_dir(&r.env.root)
+            // The environment car gives it (see TestEnv::car).
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &r.env.home)
+            .env("CODEX_HOME", &r.home)
+            .env("MOCK_API_KEY", "test-key")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &prompt).unwrap();
+        let out = child.wait_with_output().unwrap();
+        alone.push(t.elapsed());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        server.push(script());
+        let t = Instant::now();
+        r.run(&["once"]).expect_code(0);
+        with_car.push(t.elapsed());
+    }
+    alone.sort();
+    with_car.sort();
+    let (a, c) = (alone[N / 2], with_car[N / 2]);
+    println!(
+        "codex exec alone: median {:.1} ms; car once: median {:.1} ms; car adds {:.1} ms ({:.1}%)",
+        a.as_secs_f64() * 1e3,
+        c.as_secs_f64() * 1e3,
+        (c.as_secs_f64() - a.as_secs_f64()) * 1e3,
+        (c.as_secs_f64() / a.as_secs_f64() - 1.0) * 100.0
+    );
+}

@@ -236,10 +236,21 @@ impl Engine {
             transient: 0,
             last_run_id: None,
         };
-        let result = match self.check_agent_version(&opts, &events).await {
-            Ok(()) => self.iterate(&opts, max_runs, stop, &events, &mut ctx).await,
-            Err(e) => Err(e),
+        // The version check runs beside the first run: it only informs (the
+        // state records it, an old version gets a warning), so it must not
+        // delay the work by the ~100 ms a Node-wrapped `codex` takes to start.
+        let version_check = {
+            let engine = self.clone();
+            let (opts, events) = (opts.clone(), events.clone());
+            tokio::spawn(async move { engine.check_agent_version(&opts, &events).await })
         };
+        let result = self.iterate(&opts, max_runs, stop, &events, &mut ctx).await;
+        match version_check.await {
+            Ok(Err(e)) => {
+                tracing::warn!(error = %error_chain(&e), "cannot check the agent's version")
+            }
+            Ok(Ok(())) | Err(_) => {}
+        }
         let (reason, detail) = match &result {
             Ok((r, d)) => (*r, d.clone()),
             Err(e) => (StopReason::Error, Some(error_chain(e))),
