@@ -245,11 +245,9 @@ impl Engine {
             tokio::spawn(async move { engine.check_agent_version(&opts, &events).await })
         };
         let result = self.iterate(&opts, max_runs, stop, &events, &mut ctx).await;
-        match version_check.await {
-            Ok(Err(e)) => {
-                tracing::warn!(error = %error_chain(&e), "cannot check the agent's version")
-            }
-            Ok(Ok(())) | Err(_) => {}
+        if let Ok(Err(e)) = version_check.await {
+            tracing::warn!(error = %error_chain(&e), "cannot check the agent's version");
+        }
         }
         let (reason, detail) = match &result {
             Ok((r, d)) => (*r, d.clone()),
