@@ -248,7 +248,6 @@ impl Engine {
         if let Ok(Err(e)) = version_check.await {
             tracing::warn!(error = %error_chain(&e), "cannot check the agent's version");
         }
-        }
         let (reason, detail) = match &result {
             Ok((r, d)) => (*r, d.clone()),
             Err(e) => (StopReason::Error, Some(error_chain(e))),
