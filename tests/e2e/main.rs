@@ -16,6 +16,7 @@ mod model_server;
 mod output;
 mod python_compat;
 mod real_codex;
+mod service;
 mod stop_conditions;
 
 /// Every file in e2e/ must be a module above, so no test is forgotten.

@@ -29,7 +29,7 @@ pub(crate) enum Command {
     /// Create .codex-autorunner/ with config, work docs and .gitignore.
     Init(InitArgs),
     /// Run one iteration (one agent run), then stop.
-    Once,
+    Once(RunFlags),
     /// Run the loop until the TODO is done, a limit is hit, or a stop is requested.
     Run(RunArgs),
     /// Continue after a stop: clear the stop request and a dead runner's state, then run.
@@ -49,6 +49,9 @@ pub(crate) enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the loop from launchd, systemd or cron: print or install a unit.
+    #[command(subcommand)]
+    Service(ServiceCommand),
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +75,18 @@ pub(crate) struct RunArgs {
     /// Stop after this many runs in this invocation (overrides runner.stop_after_runs).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_runs: Option<u64>,
+    #[command(flatten)]
+    pub(crate) flags: RunFlags,
+}
+
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub(crate) struct RunFlags {
+    /// If another runner holds this repository's lock, print one line and exit 0 (for cron).
+    #[arg(long)]
+    pub(crate) if_idle: bool,
+    /// Print only errors.
+    #[arg(long, short = 'q')]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +97,8 @@ pub(crate) struct ResumeArgs {
     /// Stop after this many runs in this invocation.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_runs: Option<u64>,
+    #[command(flatten)]
+    pub(crate) flags: RunFlags,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +146,50 @@ pub(crate) struct EventsArgs {
     /// Only events of this run id and later.
     #[arg(long, value_name = "RUN")]
     pub(crate) since: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ServiceKind {
+    /// A launchd agent (macOS).
+    Launchd,
+    /// A systemd user service (and timer with --interval).
+    Systemd,
+    /// A crontab line.
+    Cron,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum InstallKind {
+    /// A launchd agent in ~/Library/LaunchAgents.
+    Launchd,
+    /// A systemd user unit in ~/.config/systemd/user.
+    Systemd,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServiceCommand {
+    /// Print a ready unit for this repository.
+    Print {
+        /// Which scheduler.
+        kind: ServiceKind,
+        /// Start the loop every SECONDS (launchd StartInterval, a systemd timer, the cron period);
+        /// without it launchd and systemd keep the loop running and restart it when it fails.
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        interval: Option<u64>,
+    },
+    /// Write the unit to your user's unit directory and print the command that enables it.
+    Install {
+        /// Which scheduler.
+        kind: InstallKind,
+        /// As for `print`.
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        interval: Option<u64>,
+    },
+    /// Remove this repository's units (both kinds unless one is named).
+    Uninstall {
+        /// Which scheduler.
+        kind: Option<InstallKind>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,11 +2,13 @@
 //!
 //! Exit codes (also in the README): 0 the loop completed or reached a limit,
 //! 1 it failed or stalled (or another runner holds the lock), 2 a usage or
-//! configuration error, 130 interrupted or killed.
+//! configuration error, 3 it stopped to wait for a person, 130 interrupted
+//! or killed.
 
 mod cli;
 mod commands;
 mod logging;
+mod origin;
 mod report;
 
 use std::process::ExitCode;

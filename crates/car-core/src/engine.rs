@@ -132,6 +132,8 @@ pub struct LoopOptions {
     pub command: String,
     /// PATH for the agent (the caller's environment).
     pub path_env: Option<OsString>,
+    /// What started the runner (a systemd unit, cron, a terminal), for `car status`.
+    pub started_by: Option<String>,
 }
 
 /// How a loop ended.
@@ -207,6 +209,7 @@ impl Engine {
             s.runner_pid = Some(me.pid);
             s.runner_host = me.host.clone();
             s.runner_pid_start = me.pid_start;
+            s.runner_started_by = opts.started_by.clone();
             s.agent_pgid = None;
             s.agent_pgid_start = None;
             s.loop_started_at = Some(time::iso_seconds(time::now()));

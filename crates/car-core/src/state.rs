@@ -198,6 +198,9 @@ pub struct State {
     /// The host of the runner while it runs.
     #[serde(default)]
     pub runner_host: Option<String>,
+    /// What started the runner: a systemd unit, a launchd job, cron, a terminal.
+    #[serde(default)]
+    pub runner_started_by: Option<String>,
     /// The runner's start time (clock ticks since boot), against pid reuse.
     #[serde(default)]
     pub runner_pid_start: Option<u64>,

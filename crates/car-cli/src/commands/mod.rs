@@ -7,6 +7,7 @@ mod kill;
 mod log;
 mod reply;
 mod run;
+mod service;
 mod status;
 
 use std::path::PathBuf;
@@ -22,23 +23,25 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
     // Commands that run the loop or signal it also log to the repo's
     // logs/ (they set up logging themselves); the rest log to stderr.
     let _guard = match cli.command {
-        Command::Once | Command::Run(_) | Command::Resume(_) | Command::Kill => None,
+        Command::Once(_) | Command::Run(_) | Command::Resume(_) | Command::Kill => None,
         _ => crate::logging::init(None),
     };
     match cli.command {
         Command::Init(args) => init::run(g, args),
-        Command::Once => run::run(g, run::Mode::Once),
+        Command::Once(flags) => run::run(g, run::Mode::Once, flags),
         Command::Run(args) => run::run(
             g,
             run::Mode::Run {
                 max_runs: args.max_runs,
             },
+            args.flags,
         ),
         Command::Resume(args) => run::run(
             g,
             run::Mode::Resume {
                 max_runs: if args.once { Some(1) } else { args.max_runs },
             },
+            args.flags,
         ),
         Command::Kill => kill::kill(g),
         Command::Stop => kill::stop(g),
@@ -47,6 +50,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Reply(a) => reply::run(g, a),
         Command::Events(a) => events::run(g, a),
         Command::Config(ConfigCommand::Show(a)) => config::show(g, a.json),
+        Command::Service(cmd) => service::run(g, cmd),
     }
 }
 

@@ -8,7 +8,7 @@ use car_core::engine::{Engine, Event, LoopOptions};
 use car_core::record::{RunKind, RunOutcome};
 use car_core::stop::{StopCause, StopHandle, StopLevel};
 
-use crate::cli::Global;
+use crate::cli::{Global, RunFlags};
 
 pub(crate) enum Mode {
     Once,
@@ -16,7 +16,7 @@ pub(crate) enum Mode {
     Resume { max_runs: Option<u64> },
 }
 
-pub(crate) fn run(g: &Global, mode: Mode) -> Result<u8> {
+pub(crate) fn run(g: &Global, mode: Mode, flags: RunFlags) -> Result<u8> {
     let (command, max_runs) = match mode {
         Mode::Once => ("once", Some(1)),
         Mode::Run { max_runs } => ("run", max_runs),
@@ -24,19 +24,30 @@ pub(crate) fn run(g: &Global, mode: Mode) -> Result<u8> {
     };
     let resolved = super::load(g, &[])?;
     let _guard = crate::logging::init(Some(&resolved.paths.logs_dir()));
+    // Under cron, a busy repo is the normal case: one quiet line, exit 0.
+    if flags.if_idle
+        && let car_core::lock::LockStatus::Held(holder) = car_core::lock::probe(&resolved.paths)
+    {
+        println!("{}", busy_line(holder.as_ref()));
+        return Ok(crate::EXIT_OK);
+    }
     if command == "resume" {
-        if let Some(fixed) = car_core::control::reconcile(&resolved.paths)? {
+        if let Some(fixed) = car_core::control::reconcile(&resolved.paths)?
+            && !flags.quiet
+        {
             println!("car: {fixed}");
         }
         let state = car_core::state::StateStore::new(&resolved.paths)
             .load()?
             .state;
-        match (state.last_run_id, state.stop_reason) {
-            (Some(id), Some(reason)) => {
-                println!("car: resuming after run {id} (last stop: {reason})")
+        if !flags.quiet {
+            match (state.last_run_id, state.stop_reason) {
+                (Some(id), Some(reason)) => {
+                    println!("car: resuming after run {id} (last stop: {reason})")
+                }
+                (Some(id), None) => println!("car: resuming after run {id}"),
+                _ => {}
             }
-            (Some(id), None) => println!("car: resuming after run {id}"),
-            _ => {}
         }
     }
     let engine = Engine::new(resolved.config.clone(), resolved.paths.clone());
@@ -49,16 +60,46 @@ pub(crate) fn run(g: &Global, mode: Mode) -> Result<u8> {
         max_runs,
         command: command.to_string(),
         path_env: std::env::var_os("PATH"),
+        started_by: Some(crate::origin::started_by()),
     };
-    let summary = runtime.block_on(async {
+    let sink: car_core::engine::EventSink = if flags.quiet {
+        Arc::new(|_: &Event| {})
+    } else {
+        Arc::new(print_event)
+    };
+    let result = runtime.block_on(async {
         let stop = StopHandle::new();
         install_signal_handlers(stop.clone())?;
         engine
-            .run_loop(opts, &stop, Arc::new(print_event))
+            .run_loop(opts, &stop, sink)
             .await
             .map_err(anyhow::Error::from)
-    })?;
-    Ok(summary.reason.exit_code())
+    });
+    match result {
+        Ok(summary) => Ok(summary.reason.exit_code()),
+        // The lock was taken between the probe and the start: still idle-safe.
+        Err(e) if flags.if_idle => match e.downcast_ref::<car_core::engine::EngineError>() {
+            Some(car_core::engine::EngineError::Lock(car_core::lock::LockError::Held {
+                holder,
+                ..
+            })) => {
+                println!("{}", busy_line(holder.as_ref()));
+                Ok(crate::EXIT_OK)
+            }
+            _ => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+fn busy_line(holder: Option<&car_core::lock::LockInfo>) -> String {
+    format!(
+        "car: another runner is active here ({}); nothing to do",
+        holder.map_or_else(
+            || "holder unknown".to_string(),
+            car_core::lock::LockInfo::describe
+        )
+    )
 }
 
 fn install_signal_handlers(stop: StopHandle) -> Result<()> {

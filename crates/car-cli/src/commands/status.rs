@@ -45,7 +45,14 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
         println!("Quota:       waiting for the usage window to reset, until {until}");
     }
     match (&report.lock_holder, &report.stale_lock) {
-        (Some(h), _) => println!("Runner:      {}", h.describe()),
+        (Some(h), _) => println!(
+            "Runner:      {}{}",
+            h.describe(),
+            s.runner_started_by
+                .as_deref()
+                .map(|b| format!(" (started by {b})"))
+                .unwrap_or_default()
+        ),
         (None, Some(stale)) => println!(
             "Runner:      none (stale lock of {}; it does not block)",
             stale.describe()
