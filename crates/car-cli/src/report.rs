@@ -1,8 +1,6 @@
 //! Printing errors for people and mapping them to exit codes, in one place.
 
-use car_core::Error;
-use car_core::agent::AgentError;
-use car_core::engine::EngineError;
+use car_core::{AgentError, EngineError, Error};
 
 use crate::{EXIT_FAILURE, EXIT_USAGE};
 
@@ -16,36 +14,67 @@ pub(crate) fn print_error(e: &anyhow::Error) {
 
 /// Returns the exit code for an error (see the table in lib.rs).
 pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
-    for cause in e.chain() {
-        if cause.is::<car_core::config::ConfigError>()
-            || cause.is::<car_core::prompt::PromptError>()
-            || matches!(
-                cause.downcast_ref::<AgentError>(),
-                Some(AgentError::NotFound { .. })
-            )
-            || cause.is::<UsageError>()
-        {
-            return EXIT_USAGE;
-        }
-        if let Some(EngineError::Agent(AgentError::NotFound { .. }) | EngineError::Prompt(_)) =
-            cause.downcast_ref::<EngineError>()
-        {
-            return EXIT_USAGE;
-        }
-        if let Some(
-            Error::Config(_) | Error::Prompt(_) | Error::Agent(AgentError::NotFound { .. }),
-        ) = cause.downcast_ref::<Error>()
-        {
-            return EXIT_USAGE;
-        }
-        if let Some(
-            car_core::control::InitError::Config(_) | car_core::control::InitError::NoGit { .. },
-        ) = cause.downcast_ref::<car_core::control::InitError>()
-        {
-            return EXIT_USAGE;
-        }
+    let usage = e.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || cause.is::<car_core::ConfigError>()
+            || cause.is::<car_core::PromptError>()
+            || cause
+                .downcast_ref::<AgentError>()
+                .is_some_and(agent_not_found)
+            || cause
+                .downcast_ref::<EngineError>()
+                .is_some_and(engine_usage)
+            || cause
+                .downcast_ref::<car_core::InitError>()
+                .is_some_and(init_usage)
+            || cause.downcast_ref::<Error>().is_some_and(|e| match e {
+                Error::Config(_) | Error::Prompt(_) => true,
+                Error::Agent(a) => agent_not_found(a),
+                Error::Engine(en) => engine_usage(en),
+                Error::Init(i) => init_usage(i),
+                _ => false,
+            })
+    });
+    if usage { EXIT_USAGE } else { EXIT_FAILURE }
+}
+
+fn agent_not_found(e: &AgentError) -> bool {
+    matches!(e, AgentError::NotFound { .. })
+}
+
+fn engine_usage(e: &EngineError) -> bool {
+    match e {
+        EngineError::Agent(a) => agent_not_found(a),
+        EngineError::Prompt(_) => true,
+        _ => false,
     }
-    EXIT_FAILURE
+}
+
+fn init_usage(e: &car_core::InitError) -> bool {
+    matches!(
+        e,
+        car_core::InitError::Config(_) | car_core::InitError::NoGit { .. }
+    )
+}
+
+/// Returns the holder when the error says another runner holds the lock.
+pub(crate) fn lock_held(e: &anyhow::Error) -> Option<Option<car_core::LockInfo>> {
+    e.chain().find_map(|cause| {
+        let lock = cause
+            .downcast_ref::<car_core::LockError>()
+            .or_else(|| match cause.downcast_ref::<EngineError>() {
+                Some(EngineError::Lock(l)) => Some(l),
+                _ => None,
+            })
+            .or_else(|| match cause.downcast_ref::<Error>() {
+                Some(Error::Lock(l)) | Some(Error::Engine(EngineError::Lock(l))) => Some(l),
+                _ => None,
+            })?;
+        match lock {
+            car_core::LockError::Held { holder, .. } => Some(holder.clone()),
+            car_core::LockError::Io(_) => None,
+        }
+    })
 }
 
 /// A mistake in how car was called (exit code 2).

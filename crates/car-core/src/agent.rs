@@ -69,7 +69,7 @@ pub enum AgentError {
 
 /// The command line of one agent run.
 #[derive(Debug, Clone)]
-pub struct AgentCommand {
+pub(crate) struct AgentCommand {
     /// The resolved program.
     pub program: PathBuf,
     /// Its arguments.
@@ -82,7 +82,7 @@ pub struct AgentCommand {
 
 /// Finds `binary`: a path (relative to `root`) when it contains a slash,
 /// else a name searched on `path_env` plus the usual extra directories.
-pub fn resolve_binary(
+pub(crate) fn resolve_binary(
     binary: &str,
     root: &Path,
     path_env: Option<&OsString>,
@@ -125,7 +125,7 @@ fn is_executable(p: &Path) -> bool {
 
 /// Adds `--model <m>` before the first `exec`/`resume` argument (or first),
 /// unless the arguments already choose a model; as the Python program did.
-pub fn apply_model(args: &[String], model: Option<&str>) -> Vec<String> {
+pub(crate) fn apply_model(args: &[String], model: Option<&str>) -> Vec<String> {
     let Some(model) = model.filter(|m| !m.trim().is_empty()) else {
         return args.to_vec();
     };
@@ -146,7 +146,7 @@ pub fn apply_model(args: &[String], model: Option<&str>) -> Vec<String> {
 
 /// Why the agent's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndCause {
+pub(crate) enum EndCause {
     /// It exited by itself.
     Exited,
     /// The deadline (wall-clock limit) passed and it was stopped.
@@ -159,7 +159,7 @@ pub enum EndCause {
 
 /// How the process ended: exit code or signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitKind {
+pub(crate) enum ExitKind {
     /// Exited with a code.
     Code(i32),
     /// Killed by a signal.
@@ -168,7 +168,7 @@ pub enum ExitKind {
 
 impl ExitKind {
     /// Returns the Python program's convention: the code, or minus the signal.
-    pub fn as_code(self) -> i32 {
+    pub(crate) fn as_code(self) -> i32 {
         match self {
             Self::Code(c) => c,
             Self::Signal(s) => -s,
@@ -178,7 +178,7 @@ impl ExitKind {
 
 /// Limits applied while the agent runs.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Stop the agent at this instant.
     pub deadline: Option<Instant>,
     /// Stop the agent when it prints nothing for this long.
@@ -189,7 +189,7 @@ pub struct Limits {
 
 /// What happened to one agent process.
 #[derive(Debug, Clone)]
-pub struct AgentOutcome {
+pub(crate) struct AgentOutcome {
     /// Exit code or signal.
     pub exit: ExitKind,
     /// Why it ended.
@@ -219,7 +219,7 @@ enum Stream {
 ///
 /// `on_start` is called with the process group id as soon as the process
 /// exists, so the caller can record it (for `car kill` to find).
-pub async fn run(
+pub(crate) async fn run(
     cmd: &AgentCommand,
     prompt: Vec<u8>,
     log: &mut OutputLog,
@@ -463,7 +463,7 @@ async fn pump(
 }
 
 /// The run's output log: one line per output line, tagged with time and stream.
-pub struct OutputLog {
+pub(crate) struct OutputLog {
     file: std::io::BufWriter<std::fs::File>,
     path: PathBuf,
     stamp: Stamp,
@@ -479,7 +479,7 @@ struct CodexSink {
 
 impl OutputLog {
     /// Creates (or appends to) the log at `path`.
-    pub fn open(path: &Path) -> Result<Self, PathError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, PathError> {
         let file = crate::fs_util::open_append(path)?;
         Ok(Self {
             file: std::io::BufWriter::with_capacity(CHUNK, file),
@@ -492,7 +492,7 @@ impl OutputLog {
     /// Treats stdout lines that are Codex `--json` events as events: they are
     /// stored raw in `events_path`, parsed, and shown in the log as one short
     /// `codex:` line each. Other lines stay plain output.
-    pub fn parse_codex_events(&mut self, events_path: &Path) -> Result<(), PathError> {
+    pub(crate) fn parse_codex_events(&mut self, events_path: &Path) -> Result<(), PathError> {
         let file = crate::fs_util::open_append(events_path)?;
         self.codex = Some(CodexSink {
             run: CodexRun::default(),
@@ -503,12 +503,12 @@ impl OutputLog {
     }
 
     /// Returns what the Codex events said, when parsing was on.
-    pub fn take_codex(&mut self) -> Option<CodexRun> {
+    pub(crate) fn take_codex(&mut self) -> Option<CodexRun> {
         self.codex.take().map(|s| s.run)
     }
 
     /// Writes a note from car itself (not agent output).
-    pub fn note(&mut self, text: &str) -> Result<(), PathError> {
+    pub(crate) fn note(&mut self, text: &str) -> Result<(), PathError> {
         let ts = self.stamp.get().to_string();
         self.write_raw(format!("[{ts}] car: {text}\n").as_bytes())
     }
@@ -564,7 +564,7 @@ impl OutputLog {
     }
 
     /// Writes buffered lines to the file (no fsync).
-    pub fn flush_to_os(&mut self) -> Result<(), PathError> {
+    pub(crate) fn flush_to_os(&mut self) -> Result<(), PathError> {
         if let Some(sink) = self.codex.as_mut() {
             sink.file.flush().map_err(|source| PathError {
                 action: "cannot write",
@@ -580,7 +580,7 @@ impl OutputLog {
     }
 
     /// Flushes buffered lines to disk.
-    pub fn flush(&mut self) -> Result<(), PathError> {
+    pub(crate) fn flush(&mut self) -> Result<(), PathError> {
         if let Some(sink) = self.codex.as_mut() {
             sink.file.flush().map_err(|source| PathError {
                 action: "cannot write",

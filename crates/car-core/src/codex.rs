@@ -7,10 +7,10 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 /// The oldest Codex CLI version the end-to-end tests run against.
-pub const OLDEST_TESTED_VERSION: (u64, u64, u64) = (0, 169, 0);
+pub(crate) const OLDEST_TESTED_VERSION: (u64, u64, u64) = (0, 169, 0);
 
 /// A line the agent prints to ask a person (the convention of the seed docs).
-pub const NEED_INPUT_PREFIX: &str = "NEED_INPUT:";
+pub(crate) const NEED_INPUT_PREFIX: &str = "NEED_INPUT:";
 
 /// Events longer than this have their big string fields cut before being
 /// stored (a command's `aggregated_output` can be megabytes).
@@ -252,7 +252,7 @@ fn cut_strings(v: &mut serde_json::Value) {
 
 /// What an error message from Codex means for the loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ErrorClass {
+pub(crate) enum ErrorClass {
     /// A usage window is used up; retry at the reset time (None: unknown, "later").
     UsageLimit(Option<DateTime<Local>>),
     /// The plan or billing does not allow more; retrying will not help.
@@ -266,7 +266,7 @@ pub enum ErrorClass {
 }
 
 /// Classifies a Codex error message; `now` anchors times like "3:45 PM".
-pub fn classify(message: &str, now: DateTime<Local>) -> ErrorClass {
+pub(crate) fn classify(message: &str, now: DateTime<Local>) -> ErrorClass {
     let m = message.replace('\u{2019}', "'").to_lowercase();
     if m.contains("quota exceeded")
         || m.contains("check your plan and billing")
@@ -301,7 +301,7 @@ pub fn classify(message: &str, now: DateTime<Local>) -> ErrorClass {
 /// Parses the reset time out of "... try again at 3:45 PM." or
 /// "... try again at Mar 5th, 2026 3:45 PM." (local time). A time of day
 /// already passed by more than a minute means tomorrow.
-pub fn parse_reset(message: &str, now: DateTime<Local>) -> Option<DateTime<Local>> {
+pub(crate) fn parse_reset(message: &str, now: DateTime<Local>) -> Option<DateTime<Local>> {
     let re = Regex::new(
         r"(?i)try again at\s+(?:([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4}),?\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]\.?M\.?)?",
     )
@@ -366,7 +366,7 @@ pub struct Verdict {
 }
 
 /// The JSON schema passed to `codex exec --output-schema`.
-pub const VERDICT_SCHEMA: &str = r#"{
+pub(crate) const VERDICT_SCHEMA: &str = r#"{
   "type": "object",
   "properties": {
     "status": {"type": "string", "enum": ["continue", "done", "needs_input", "blocked"]},
@@ -379,7 +379,7 @@ pub const VERDICT_SCHEMA: &str = r#"{
 "#;
 
 /// Parses a structured verdict from a final message.
-pub fn parse_verdict(text: &str) -> Option<Verdict> {
+pub(crate) fn parse_verdict(text: &str) -> Option<Verdict> {
     let t = text.trim();
     let t = t
         .strip_prefix("```json")
@@ -393,7 +393,7 @@ pub fn parse_verdict(text: &str) -> Option<Verdict> {
 }
 
 /// Returns the question of the last `NEED_INPUT: ...` line of a message.
-pub fn need_input_question(text: &str) -> Option<String> {
+pub(crate) fn need_input_question(text: &str) -> Option<String> {
     text.lines()
         .filter_map(|l| {
             l.trim()
@@ -405,7 +405,7 @@ pub fn need_input_question(text: &str) -> Option<String> {
 }
 
 /// Parses `codex --version` output (`codex-cli 0.169.0`).
-pub fn parse_version(output: &str) -> Option<(u64, u64, u64)> {
+pub(crate) fn parse_version(output: &str) -> Option<(u64, u64, u64)> {
     let word = output
         .split_whitespace()
         .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
@@ -418,7 +418,7 @@ pub fn parse_version(output: &str) -> Option<(u64, u64, u64)> {
 }
 
 /// Returns whether `args` run `codex exec` (so `--json` and `-o` apply).
-pub fn runs_exec(args: &[String]) -> bool {
+pub(crate) fn runs_exec(args: &[String]) -> bool {
     args.iter().any(|a| a == "exec" || a == "e")
 }
 

@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use serde::Serialize;
 
 use crate::config::{self, ConfigError, LoadOptions};
-use crate::docs::{self, DocKind, Docs, TodoStatus};
+use crate::docs::{self, DocKind, TodoStatus};
 use crate::fs_util::{PathError, read_optional, write_atomic};
 use crate::lock::{self, LockInfo, LockStatus};
 use crate::paths::RepoPaths;
@@ -72,7 +72,7 @@ const PYTHON_GITIGNORE: &str = "*";
 
 /// Creates `.codex-autorunner/` with its config, docs and `.gitignore`.
 /// Idempotent: existing files are kept unless `force`, which backs each up.
-pub fn init(opts: &InitOptions) -> Result<InitReport, InitError> {
+pub(crate) fn init(opts: &InitOptions) -> Result<InitReport, InitError> {
     let start = absolute(&opts.path);
     let mut report = InitReport::default();
     let (root, needs_git) = match start.ancestors().find(|d| d.join(".git").exists()) {
@@ -146,7 +146,7 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 /// Returns `<path>.bak`, or `<path>.bak.N` when that exists already.
-pub fn backup_path(path: &Path) -> PathBuf {
+pub(crate) fn backup_path(path: &Path) -> PathBuf {
     let base = format!("{}.bak", path.display());
     let mut candidate = PathBuf::from(&base);
     let mut n = 1;
@@ -158,7 +158,7 @@ pub fn backup_path(path: &Path) -> PathBuf {
 }
 
 /// Asks a running loop to stop after its current run (writes the stop file).
-pub fn request_stop(paths: &RepoPaths) -> Result<(), PathError> {
+pub(crate) fn request_stop(paths: &RepoPaths) -> Result<(), PathError> {
     write_atomic(
         &paths.stop_file(),
         format!("{}\n", time::iso_seconds(time::now())).as_bytes(),
@@ -192,7 +192,7 @@ pub enum KillReport {
 /// Stops the runner of this repository: SIGTERM (it forwards the stop to
 /// its agent), then SIGKILL to the runner and the agent's group if it is
 /// still there after `grace` plus a margin.
-pub fn kill(paths: &RepoPaths, grace: Duration) -> Result<KillReport, StateError> {
+pub(crate) fn kill(paths: &RepoPaths, grace: Duration) -> Result<KillReport, StateError> {
     let store = StateStore::new(paths);
     let holder = match lock::probe(paths) {
         LockStatus::Held(Some(info)) => info,
@@ -255,7 +255,7 @@ pub fn kill(paths: &RepoPaths, grace: Duration) -> Result<KillReport, StateError
 /// Fixes a state that says `running` while no runner holds the lock (the
 /// runner was killed with SIGKILL, or the machine rebooted). Returns what
 /// was fixed.
-pub fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError> {
+pub(crate) fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError> {
     let store = StateStore::new(paths);
     let state = store.load()?.state;
     if state.status != Status::Running || matches!(lock::probe(paths), LockStatus::Held(_)) {
@@ -333,7 +333,7 @@ pub struct StatusReport {
 }
 
 /// Builds the status report, reconciling a dead runner's state first.
-pub fn status(
+pub(crate) fn status(
     paths: &RepoPaths,
     docs_cfg: &crate::config::DocsConfig,
 ) -> Result<StatusReport, StateError> {
@@ -378,11 +378,6 @@ pub fn status(
     })
 }
 
-/// Returns the docs as loaded, for callers that only need counts.
-pub fn todo_status(docs_cfg: &crate::config::DocsConfig) -> Result<TodoStatus, docs::DocError> {
-    Ok(docs::parse_todo(&Docs::load(docs_cfg)?.todo))
-}
-
 /// What `car reply` recorded.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplyReport {
@@ -401,7 +396,7 @@ pub struct PendingQuestionView {
 
 /// Records a person's answer: the next run's prompt carries it (as
 /// `USER_REPLY`), and the open question is closed.
-pub fn reply(
+pub(crate) fn reply(
     paths: &RepoPaths,
     ledger: &crate::ledger::Ledger,
     text: &str,

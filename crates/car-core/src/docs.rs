@@ -12,7 +12,7 @@ use crate::fs_util::{PathError, read_optional};
 
 /// The marker the final summary run appends to SUMMARY (shared with the
 /// Python program, so a summary it finalised is not redone).
-pub const SUMMARY_FINALIZED_MARKER: &str = "CAR:SUMMARY_FINALIZED";
+pub(crate) const SUMMARY_FINALIZED_MARKER: &str = "CAR:SUMMARY_FINALIZED";
 
 /// One of the five work docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -87,7 +87,7 @@ pub enum DocError {
 
 /// The contents of the five docs (missing files read as empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Docs {
+pub(crate) struct Docs {
     /// TODO.
     pub todo: String,
     /// PROGRESS.
@@ -104,7 +104,7 @@ pub struct Docs {
 
 impl Docs {
     /// Reads the five docs named by `cfg`.
-    pub fn load(cfg: &DocsConfig) -> Result<Self, DocError> {
+    pub(crate) fn load(cfg: &DocsConfig) -> Result<Self, DocError> {
         let mut docs = Docs::default();
         for kind in DocKind::ALL {
             let path = kind.path(cfg);
@@ -131,7 +131,7 @@ impl Docs {
     /// Reads the docs without failing: invalid UTF-8 is replaced and an
     /// unreadable file reads as empty. Returns the problems found, so a run
     /// that already happened is always recorded.
-    pub fn load_lossy(cfg: &DocsConfig) -> (Self, Vec<String>) {
+    pub(crate) fn load_lossy(cfg: &DocsConfig) -> (Self, Vec<String>) {
         let mut docs = Docs::default();
         let mut problems = Vec::new();
         for kind in DocKind::ALL {
@@ -162,7 +162,7 @@ impl Docs {
     }
 
     /// Returns one doc's text.
-    pub fn get(&self, kind: DocKind) -> &str {
+    pub(crate) fn get(&self, kind: DocKind) -> &str {
         match kind {
             DocKind::Todo => &self.todo,
             DocKind::Progress => &self.progress,
@@ -183,7 +183,7 @@ impl Docs {
     }
 
     /// Returns whether SUMMARY carries the finalised marker.
-    pub fn summary_finalized(&self) -> bool {
+    pub(crate) fn summary_finalized(&self) -> bool {
         self.summary.contains(SUMMARY_FINALIZED_MARKER)
     }
 }

@@ -121,11 +121,11 @@ pub enum Event {
 }
 
 /// Receives loop events; called on the loop's task, so keep it quick.
-pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
+pub(crate) type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// Options of one loop invocation.
 #[derive(Debug, Clone, Default)]
-pub struct LoopOptions {
+pub(crate) struct LoopOptions {
     /// Runs allowed in this invocation (overrides `runner.stop_after_runs`).
     pub max_runs: Option<u64>,
     /// The command name recorded in the lock (`run`, `once`, `resume`).
@@ -151,7 +151,7 @@ pub struct LoopSummary {
 
 /// Drives the loop of one repository.
 #[derive(Clone)]
-pub struct Engine {
+pub(crate) struct Engine {
     config: Arc<Config>,
     paths: RepoPaths,
     store: StateStore,
@@ -166,7 +166,7 @@ struct RunReport {
 
 impl Engine {
     /// Creates an engine for a loaded configuration.
-    pub fn new(config: Config, paths: RepoPaths) -> Self {
+    pub(crate) fn new(config: Config, paths: RepoPaths) -> Self {
         let store = StateStore::new(&paths);
         let ledger = Ledger::new(
             paths.events_file(),
@@ -184,7 +184,7 @@ impl Engine {
     /// Runs the loop until a stop condition holds. Errors that are the
     /// user's to fix (a missing agent binary, a broken template, an
     /// unreadable doc) are recorded in the state and returned.
-    pub async fn run_loop(
+    pub(crate) async fn run_loop(
         &self,
         opts: LoopOptions,
         stop: &StopHandle,
@@ -790,6 +790,7 @@ impl Engine {
         )
         .await?;
         let finished_at = time::now();
+        tracing::debug!(run_id, pgid = out.pgid, "agent process group ended");
         let codex_run = log.take_codex().filter(|c| c.events > 0);
 
         let outcome = match out.cause {
@@ -1068,13 +1069,8 @@ fn kind_name(kind: RunKind) -> &'static str {
     }
 }
 
-/// Describes how the agent ended: `exit 3`, `signal 9`.
-pub fn describe_exit(rec: &RunRecord) -> String {
-    match (rec.exit_code, rec.signal) {
-        (Some(c), _) => format!("exit {c}"),
-        (None, Some(s)) => format!("signal {s}"),
-        _ => "no exit status".into(),
-    }
+fn describe_exit(rec: &RunRecord) -> String {
+    rec.describe_exit()
 }
 
 fn shell_words(cmd: &AgentCommand) -> String {
@@ -1095,7 +1091,7 @@ fn shell_words(cmd: &AgentCommand) -> String {
 }
 
 /// Formats an error and its sources on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

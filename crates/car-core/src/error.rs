@@ -29,4 +29,7 @@ pub enum Error {
     /// The loop failed.
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
+    /// `init` failed.
+    #[error(transparent)]
+    Init(#[from] crate::control::InitError),
 }

@@ -20,7 +20,7 @@ pub struct PathError {
 }
 
 /// Attaches a path and an action to an `io::Result`.
-pub trait IoResultExt<T> {
+pub(crate) trait IoResultExt<T> {
     /// Converts the error into a [`PathError`] naming `path`.
     fn with_path(self, action: &'static str, path: &Path) -> Result<T, PathError>;
 }
@@ -79,7 +79,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
 }
 
 /// Reads a file to a string, returning `None` when it does not exist.
-pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PathError> {
+pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PathError> {
     match fs::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -92,7 +92,7 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PathError> {
 }
 
 /// Opens `path` for appending, creating it and its directory when needed.
-pub fn open_append(path: &Path) -> Result<File, PathError> {
+pub(crate) fn open_append(path: &Path) -> Result<File, PathError> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).with_path("cannot create directory", dir)?;
     }
@@ -105,7 +105,7 @@ pub fn open_append(path: &Path) -> Result<File, PathError> {
 
 /// Normalises `path` lexically (resolving `.` and `..` without touching the
 /// file system) and joins it to `root` when relative.
-pub fn normalize_under(root: &Path, path: &Path) -> PathBuf {
+pub(crate) fn normalize_under(root: &Path, path: &Path) -> PathBuf {
     use std::path::Component;
     let joined = if path.is_absolute() {
         path.to_path_buf()

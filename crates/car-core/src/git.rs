@@ -21,7 +21,7 @@ pub enum GitError {
 }
 
 /// Returns whether `root` is (inside) a git work tree, without running git.
-pub fn is_repo(root: &Path) -> bool {
+pub(crate) fn is_repo(root: &Path) -> bool {
     root.ancestors().any(|d| d.join(".git").exists())
 }
 
@@ -45,7 +45,7 @@ fn git(root: &Path, args: &[&str]) -> Result<String, GitError> {
 /// Stages every change of the work tree (honouring .gitignore) and commits
 /// it with `message`. Returns the new commit id, or `None` when there was
 /// nothing to commit.
-pub fn commit_all(root: &Path, message: &str) -> Result<Option<String>, GitError> {
+pub(crate) fn commit_all(root: &Path, message: &str) -> Result<Option<String>, GitError> {
     git(root, &["add", "--all"])?;
     let staged = Command::new("git")
         .args(["diff", "--cached", "--quiet"])
@@ -61,13 +61,6 @@ pub fn commit_all(root: &Path, message: &str) -> Result<Option<String>, GitError
 }
 
 /// Runs `git init` in `root`.
-pub fn init(root: &Path) -> Result<(), GitError> {
+pub(crate) fn init(root: &Path) -> Result<(), GitError> {
     git(root, &["init", "--quiet"]).map(|_| ())
-}
-
-/// Returns the current branch, when there is one.
-pub fn branch(root: &Path) -> Option<String> {
-    git(root, &["rev-parse", "--abbrev-ref", "HEAD"])
-        .ok()
-        .filter(|b| b != "HEAD")
 }

@@ -13,11 +13,11 @@ use serde_json::{Map, Value};
 use crate::fs_util::{PathError, open_append};
 
 /// The ledger format version (`v`).
-pub const LEDGER_VERSION: u32 = 1;
+pub(crate) const LEDGER_VERSION: u32 = 1;
 
 /// Appends events to one repository's ledger.
 #[derive(Debug, Clone)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     path: PathBuf,
     max_bytes: u64,
     keep: u32,
@@ -25,7 +25,7 @@ pub struct Ledger {
 
 impl Ledger {
     /// Returns the ledger at `path` with the given rotation limits.
-    pub fn new(path: PathBuf, max_bytes: u64, keep: u32) -> Self {
+    pub(crate) fn new(path: PathBuf, max_bytes: u64, keep: u32) -> Self {
         Self {
             path,
             max_bytes,
@@ -33,13 +33,8 @@ impl Ledger {
         }
     }
 
-    /// Returns the ledger file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends one event. `fields` must serialise to a JSON object.
-    pub fn append(
+    pub(crate) fn append(
         &self,
         kind: &str,
         run_id: Option<u64>,
@@ -94,7 +89,7 @@ impl Ledger {
     }
 
     /// Returns the ledger files, oldest first.
-    pub fn files(&self) -> Vec<PathBuf> {
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = (1..=self.keep.max(1))
             .rev()
             .map(|i| rotated(&self.path, i))
@@ -114,7 +109,7 @@ fn rotated(path: &Path, i: u32) -> PathBuf {
 /// Reads every event of the ledger files (oldest first), skipping lines
 /// that are not JSON objects, keeping those with `run_id >= since` (events
 /// without a run id are kept too).
-pub fn read_all(ledger: &Ledger, since: Option<u64>) -> Vec<Value> {
+pub(crate) fn read_all(ledger: &Ledger, since: Option<u64>) -> Vec<Value> {
     let mut out = Vec::new();
     for f in ledger.files() {
         let Ok(text) = std::fs::read_to_string(&f) else {

@@ -1,41 +1,76 @@
-//! The engine of `car` (codex-autorunner).
+//! The engine of `car` (codex-autorunner), usable as a library.
 //!
-//! One loop iteration, in order: take the repo's run lock ([`lock`]), read the
-//! work docs ([`docs`]), render the prompt ([`prompt`]), run the agent as the
-//! leader of its own process group with its output streamed to disk
-//! ([`agent`]), record the run under `.codex-autorunner/runs/<id>/`
-//! ([`record`]), update `state.json` atomically ([`state`]) and optionally
-//! commit the work tree ([`git`]). [`engine`] repeats that until a stop
-//! condition holds and returns why it stopped.
+//! [`Repo`] is the entry point: open a repository, read its configuration,
+//! run one iteration or the loop while observing [`Event`]s, and stop it with
+//! a [`StopHandle`]. One iteration, in order: take the run lock, read the
+//! work docs, render the prompt, run the agent as the leader of its own
+//! process group with its output streamed to disk, record the run under
+//! `.codex-autorunner/runs/<id>/`, update `state.json` atomically, and
+//! optionally commit the work tree. The loop repeats that until a stop
+//! condition holds and returns a [`LoopSummary`] saying why it stopped.
 //!
-//! This crate parses no command line and prints nothing for people: the `car`
-//! binary (crate `car-cli`) does that with the events and values returned here.
+//! ```no_run
+//! # async fn demo() -> Result<(), car_core::Error> {
+//! use car_core::{Event, Repo, StopHandle};
+//!
+//! let repo = Repo::open("/path/to/repo")?;
+//! let stop = StopHandle::new();
+//! let summary = repo
+//!     .run_once(&stop, |event| {
+//!         if let Event::RunFinished { record } = event {
+//!             println!("run {} ended: {}", record.id, record.outcome.as_str());
+//!         }
+//!     })
+//!     .await?;
+//! assert_eq!(summary.runs, 1);
+//! # Ok(()) }
+//! ```
+//!
+//! This crate parses no command line and prints nothing for people: the
+//! `car` binary (crate `car-cli`) does that with the values returned here.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub mod agent;
-pub mod codex;
-pub mod config;
-pub mod control;
-pub mod docs;
-pub mod engine;
-pub mod error;
-pub mod fs_util;
-pub mod git;
-pub mod ledger;
-pub mod lock;
-pub mod paths;
-pub mod process;
-pub mod prompt;
-pub mod record;
-pub mod state;
-pub mod stop;
-pub mod templates;
-pub mod time;
+mod agent;
+mod codex;
+mod config;
+mod control;
+mod docs;
+mod engine;
+mod error;
+mod fs_util;
+mod git;
+mod ledger;
+mod lock;
+mod paths;
+mod process;
+mod prompt;
+mod record;
+mod repo;
+mod state;
+mod stop;
+mod templates;
+mod time;
 
-pub use config::{Config, ConfigSource, LoadOptions, ResolvedConfig};
-pub use engine::{Engine, EngineError, Event, EventSink, LoopOptions, LoopSummary};
+pub use agent::AgentError;
+pub use codex::{CodexRun, CommandRun, FileChange, Terminal, TokenUsage, Verdict};
+pub use config::{
+    CodexConfig, Config, ConfigError, ConfigSource, ConfigWarning, DocsConfig, EventsConfig,
+    GitConfig, LoadOptions, PromptConfig, ResolvedConfig, RunnerConfig, ServerConfig,
+    parse_override,
+};
+pub use control::{
+    InitError, InitOptions, InitReport, KillReport, PendingQuestionView, ReplyReport, StatusReport,
+};
+pub use docs::{DocError, DocKind, TodoStatus, parse_todo};
+pub use engine::{EngineError, Event, LoopSummary};
 pub use error::Error;
-pub use paths::RepoPaths;
-pub use state::{State, Status, StopReason};
-pub use stop::{StopHandle, StopLevel};
+pub use fs_util::{PathError, write_atomic};
+pub use ledger::{parse_line as parse_event_line, render as render_event};
+pub use lock::{LockError, LockInfo, LockStatus};
+pub use prompt::PromptError;
+pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};
+pub use repo::{Repo, RunOptions};
+pub use state::{PendingQuestion, State, StateError, Status, StopReason, UserReply};
+pub use stop::{StopCause, StopHandle, StopLevel, StopRequest};

@@ -113,7 +113,7 @@ pub enum LockError {
 
 /// The held run lock; dropping it removes the file and releases the lock.
 #[derive(Debug)]
-pub struct RunLock {
+pub(crate) struct RunLock {
     file: File,
     path: PathBuf,
     info: LockInfo,
@@ -122,7 +122,7 @@ pub struct RunLock {
 impl RunLock {
     /// Takes the lock of the repository at `paths`, or fails at once (after a
     /// short retry) naming the holder.
-    pub fn acquire(paths: &RepoPaths, command: &str) -> Result<Self, LockError> {
+    pub(crate) fn acquire(paths: &RepoPaths, command: &str) -> Result<Self, LockError> {
         let path = paths.run_lock_file();
         std::fs::create_dir_all(&paths.car_dir)
             .with_path("cannot create directory", &paths.car_dir)?;
@@ -174,7 +174,7 @@ impl RunLock {
     }
 
     /// Returns what this lock says about its holder.
-    pub fn info(&self) -> &LockInfo {
+    pub(crate) fn info(&self) -> &LockInfo {
         &self.info
     }
 }
@@ -200,7 +200,7 @@ pub enum LockStatus {
 }
 
 /// Inspects the run lock without taking it.
-pub fn probe(paths: &RepoPaths) -> LockStatus {
+pub(crate) fn probe(paths: &RepoPaths) -> LockStatus {
     let path = paths.run_lock_file();
     let Ok(mut file) = File::open(&path) else {
         return LockStatus::Free;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 /// The name of the work directory at the repository root.
-pub const CAR_DIR: &str = ".codex-autorunner";
+pub(crate) const CAR_DIR: &str = ".codex-autorunner";
 
 /// Paths of the files `car` keeps under `<root>/.codex-autorunner/`.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
 /// Returns whether a process with `pid` exists and is not a zombie.
-pub fn is_alive(pid: u32) -> bool {
+pub(crate) fn is_alive(pid: u32) -> bool {
     let Ok(raw) = i32::try_from(pid) else {
         return false;
     };
@@ -34,7 +34,7 @@ fn is_zombie(pid: u32) -> bool {
 
 /// Returns the start time of `pid` in clock ticks since boot (Linux), used to
 /// tell a reused pid from the process that wrote a lock.
-pub fn start_time(pid: u32) -> Option<u64> {
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &s[s.rfind(')')? + 1..];
     // Field 22 overall is starttime; after the name, the state is field 3,
@@ -44,7 +44,7 @@ pub fn start_time(pid: u32) -> Option<u64> {
 
 /// Sends `sig` to every process in the group `pgid`. Returns false when the
 /// group no longer exists.
-pub fn signal_group(pgid: u32, sig: Signal) -> bool {
+pub(crate) fn signal_group(pgid: u32, sig: Signal) -> bool {
     let Ok(raw) = i32::try_from(pgid) else {
         return false;
     };
@@ -56,7 +56,7 @@ pub fn signal_group(pgid: u32, sig: Signal) -> bool {
 /// Zombies count as gone: a grandchild re-parented to an init that is slow
 /// to reap (common in containers) is dead even though `killpg(pgid, 0)`
 /// still succeeds for it.
-pub fn group_exists(pgid: u32) -> bool {
+pub(crate) fn group_exists(pgid: u32) -> bool {
     let Ok(raw) = i32::try_from(pgid) else {
         return false;
     };
@@ -95,7 +95,7 @@ pub fn group_exists(pgid: u32) -> bool {
 
 /// Returns whether `pid` is alive and, when `start` is known, is the same
 /// process that was recorded (its start time matches: the pid was not reused).
-pub fn same_process(pid: u32, start: Option<u64>) -> bool {
+pub(crate) fn same_process(pid: u32, start: Option<u64>) -> bool {
     is_alive(pid) && (start.is_none() || start_time(pid) == start)
 }
 
@@ -103,7 +103,7 @@ pub fn same_process(pid: u32, start: Option<u64>) -> bool {
 /// the group that was recorded: if its leader still exists, its start time
 /// must match `leader_start`. (A group id cannot be reused while any member
 /// lives, so a group whose leader is gone is still the recorded one.)
-pub fn group_is_ours(pgid: u32, leader_start: Option<u64>) -> bool {
+pub(crate) fn group_is_ours(pgid: u32, leader_start: Option<u64>) -> bool {
     if !group_exists(pgid) {
         return false;
     }
@@ -114,7 +114,7 @@ pub fn group_is_ours(pgid: u32, leader_start: Option<u64>) -> bool {
 }
 
 /// Sends `sig` to one process. Returns false when it does not exist.
-pub fn signal_pid(pid: u32, sig: Signal) -> bool {
+pub(crate) fn signal_pid(pid: u32, sig: Signal) -> bool {
     let Ok(raw) = i32::try_from(pid) else {
         return false;
     };
@@ -122,7 +122,7 @@ pub fn signal_pid(pid: u32, sig: Signal) -> bool {
 }
 
 /// Returns this machine's host name.
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())

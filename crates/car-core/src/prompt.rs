@@ -33,7 +33,7 @@ pub enum PromptError {
 
 /// Which prompt to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PromptKind {
+pub(crate) enum PromptKind {
     /// A normal loop run.
     Loop,
     /// The final summary run.
@@ -42,7 +42,7 @@ pub enum PromptKind {
 
 /// Everything a prompt can refer to.
 #[derive(Debug, Clone)]
-pub struct PromptInput<'a> {
+pub(crate) struct PromptInput<'a> {
     /// The docs' contents.
     pub docs: &'a Docs,
     /// The id of the run being prepared.
@@ -79,7 +79,7 @@ struct Context<'a> {
 }
 
 /// Renders the prompt of `kind` for `input`.
-pub fn render(
+pub(crate) fn render(
     config: &Config,
     kind: PromptKind,
     input: &PromptInput<'_>,
@@ -159,7 +159,7 @@ fn display(p: &Path) -> String {
 }
 
 /// Returns the last `max_chars` characters of `text` (on a char boundary).
-pub fn clip_tail(text: &str, max_chars: usize) -> &str {
+pub(crate) fn clip_tail(text: &str, max_chars: usize) -> &str {
     if max_chars == 0 {
         return "";
     }

@@ -12,19 +12,19 @@ use crate::fs_util::{PathError, read_optional, write_atomic};
 use crate::paths::RepoPaths;
 
 /// File names inside a run directory.
-pub const PROMPT_FILE: &str = "prompt.md";
+pub(crate) const PROMPT_FILE: &str = "prompt.md";
 /// The output log.
-pub const OUTPUT_FILE: &str = "output.log";
+pub(crate) const OUTPUT_FILE: &str = "output.log";
 /// The final output (fed to the next prompt).
-pub const FINAL_OUTPUT_FILE: &str = "final_output.md";
+pub(crate) const FINAL_OUTPUT_FILE: &str = "final_output.md";
 /// The JSON record.
-pub const RECORD_FILE: &str = "run.json";
+pub(crate) const RECORD_FILE: &str = "run.json";
 /// Codex's `-o` output (its last message).
-pub const LAST_MESSAGE_FILE: &str = "last_message.md";
+pub(crate) const LAST_MESSAGE_FILE: &str = "last_message.md";
 /// The raw Codex `--json` events of the run.
-pub const CODEX_EVENTS_FILE: &str = "codex-events.jsonl";
+pub(crate) const CODEX_EVENTS_FILE: &str = "codex-events.jsonl";
 /// The schema given to `--output-schema`.
-pub const VERDICT_SCHEMA_FILE: &str = "verdict-schema.json";
+pub(crate) const VERDICT_SCHEMA_FILE: &str = "verdict-schema.json";
 
 /// What kind of run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +158,15 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// Describes how the agent ended: `exit 3`, `signal 9`.
+    pub fn describe_exit(&self) -> String {
+        match (self.exit_code, self.signal) {
+            (Some(c), _) => format!("exit {c}"),
+            (None, Some(s)) => format!("signal {s}"),
+            _ => "no exit status".into(),
+        }
+    }
+
     /// Returns whether the run changed anything (a doc or the work tree).
     pub fn made_progress(&self) -> bool {
         self.worktree_changed || !self.docs_changed.is_empty()
@@ -165,7 +174,7 @@ impl RunRecord {
 }
 
 /// Returns the diffs of docs that differ between `before` and `after`.
-pub fn doc_changes(
+pub(crate) fn doc_changes(
     before: &Docs,
     after: &Docs,
     paths: &crate::config::DocsConfig,
@@ -196,7 +205,7 @@ pub fn doc_changes(
 }
 
 /// Returns the ids of recorded runs (car's directories and Python's logs), sorted.
-pub fn run_ids(paths: &RepoPaths) -> Vec<u64> {
+pub(crate) fn run_ids(paths: &RepoPaths) -> Vec<u64> {
     let mut ids: Vec<u64> = std::fs::read_dir(paths.runs_dir())
         .into_iter()
         .flatten()
@@ -217,13 +226,13 @@ pub fn run_ids(paths: &RepoPaths) -> Vec<u64> {
 }
 
 /// Reads a run's record.
-pub fn load_record(paths: &RepoPaths, id: u64) -> Option<RunRecord> {
+pub(crate) fn load_record(paths: &RepoPaths, id: u64) -> Option<RunRecord> {
     let bytes = std::fs::read(paths.run_dir(id).join(RECORD_FILE)).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
 /// Returns the path of a run's output log (car's, or the Python program's).
-pub fn output_log_path(paths: &RepoPaths, id: u64) -> Option<PathBuf> {
+pub(crate) fn output_log_path(paths: &RepoPaths, id: u64) -> Option<PathBuf> {
     let p = paths.run_dir(id).join(OUTPUT_FILE);
     if p.exists() {
         return Some(p);
@@ -234,7 +243,7 @@ pub fn output_log_path(paths: &RepoPaths, id: u64) -> Option<PathBuf> {
 
 /// Returns a run's final output: car's `final_output.md`, or for a run of
 /// the Python program, what it would have fed to the next prompt.
-pub fn final_output(paths: &RepoPaths, id: u64) -> Result<Option<String>, PathError> {
+pub(crate) fn final_output(paths: &RepoPaths, id: u64) -> Result<Option<String>, PathError> {
     if let Some(b) = read_optional(&paths.run_dir(id).join(FINAL_OUTPUT_FILE))? {
         return Ok(Some(String::from_utf8_lossy(&b).into_owned()));
     }
@@ -264,14 +273,14 @@ fn legacy_final_output(log: &str) -> String {
 }
 
 /// Writes a file of the run directory atomically.
-pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), PathError> {
+pub(crate) fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), PathError> {
     write_atomic(&dir.join(name), bytes)
 }
 
 /// A cheap fingerprint of the work tree: path, size and mtime of every file
 /// that is not ignored (car's own directory and `.git` excluded), plus the
 /// files git touches on commit. Two equal fingerprints mean nothing changed.
-pub fn worktree_fingerprint(root: &Path) -> u64 {
+pub(crate) fn worktree_fingerprint(root: &Path) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let walker = ignore::WalkBuilder::new(root)
         .hidden(false)

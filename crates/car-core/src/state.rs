@@ -17,7 +17,7 @@ use crate::fs_util::{IoResultExt, PathError, read_optional, write_atomic};
 use crate::paths::RepoPaths;
 
 /// The version of car's additions to the state file.
-pub const STATE_VERSION: u32 = 1;
+pub(crate) const STATE_VERSION: u32 = 1;
 
 /// The runner's coarse status (the Python program used idle/running/error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -294,7 +294,7 @@ pub enum StateError {
 
 /// What loading the state found.
 #[derive(Debug, Clone)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     /// The state (defaults when the file is missing, empty or corrupt).
     pub state: State,
     /// Set when the file exists but could not be parsed.
@@ -303,28 +303,23 @@ pub struct Loaded {
 
 /// Reads and writes one repository's `state.json`.
 #[derive(Debug, Clone)]
-pub struct StateStore {
+pub(crate) struct StateStore {
     path: PathBuf,
     lock_path: PathBuf,
 }
 
 impl StateStore {
     /// Returns the store of the repository at `paths`.
-    pub fn new(paths: &RepoPaths) -> Self {
+    pub(crate) fn new(paths: &RepoPaths) -> Self {
         Self {
             path: paths.state_file(),
             lock_path: paths.state_lock_file(),
         }
     }
 
-    /// Returns the path of `state.json`.
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
-    }
-
     /// Reads the state without locking; a corrupt file reads as defaults and
     /// is reported in [`Loaded::corrupt`].
-    pub fn load(&self) -> Result<Loaded, StateError> {
+    pub(crate) fn load(&self) -> Result<Loaded, StateError> {
         let bytes = read_optional(&self.path)?;
         Ok(match bytes {
             None => Loaded {
@@ -350,7 +345,10 @@ impl StateStore {
 
     /// Applies `f` to the state under the state lock and writes the result
     /// atomically. A corrupt file is first moved aside (never lost).
-    pub fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<(State, R), StateError> {
+    pub(crate) fn update<R>(
+        &self,
+        f: impl FnOnce(&mut State) -> R,
+    ) -> Result<(State, R), StateError> {
         if let Some(dir) = self.lock_path.parent() {
             std::fs::create_dir_all(dir).with_path("cannot create directory", dir)?;
         }

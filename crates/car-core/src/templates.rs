@@ -1,26 +1,26 @@
 //! Built-in templates, compiled in from the workspace's `templates/` folder.
 
 /// The loop prompt (minijinja).
-pub const LOOP_PROMPT: &str = include_str!("../../../templates/prompt.md.j2");
+pub(crate) const LOOP_PROMPT: &str = include_str!("../../../templates/prompt.md.j2");
 /// The final summary prompt (minijinja).
-pub const SUMMARY_PROMPT: &str = include_str!("../../../templates/summary.md.j2");
+pub(crate) const SUMMARY_PROMPT: &str = include_str!("../../../templates/summary.md.j2");
 /// The `config.yml` that `car init` writes.
-pub const REPO_CONFIG: &str = include_str!("../../../templates/config.yml");
+pub(crate) const REPO_CONFIG: &str = include_str!("../../../templates/config.yml");
 /// The `.gitignore` that `car init` writes inside `.codex-autorunner/`.
-pub const GITIGNORE: &str = include_str!("../../../templates/gitignore");
+pub(crate) const GITIGNORE: &str = include_str!("../../../templates/gitignore");
 /// Initial TODO.
-pub const TODO: &str = include_str!("../../../templates/TODO.md");
+pub(crate) const TODO: &str = include_str!("../../../templates/TODO.md");
 /// Initial PROGRESS.
-pub const PROGRESS: &str = include_str!("../../../templates/PROGRESS.md");
+pub(crate) const PROGRESS: &str = include_str!("../../../templates/PROGRESS.md");
 /// Initial OPINIONS.
-pub const OPINIONS: &str = include_str!("../../../templates/OPINIONS.md");
+pub(crate) const OPINIONS: &str = include_str!("../../../templates/OPINIONS.md");
 /// Initial SPEC.
-pub const SPEC: &str = include_str!("../../../templates/SPEC.md");
+pub(crate) const SPEC: &str = include_str!("../../../templates/SPEC.md");
 /// Initial SUMMARY.
-pub const SUMMARY: &str = include_str!("../../../templates/SUMMARY.md");
+pub(crate) const SUMMARY: &str = include_str!("../../../templates/SUMMARY.md");
 
 /// Returns the initial content of a work doc.
-pub fn doc_template(kind: crate::docs::DocKind) -> &'static str {
+pub(crate) fn doc_template(kind: crate::docs::DocKind) -> &'static str {
     use crate::docs::DocKind;
     match kind {
         DocKind::Todo => TODO,

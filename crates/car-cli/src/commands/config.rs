@@ -5,7 +5,8 @@ use anyhow::Result;
 use crate::cli::Global;
 
 pub(crate) fn show(g: &Global, json: bool) -> Result<u8> {
-    let resolved = super::load(g, &[])?;
+    let repo = super::load(g, &[])?;
+    let resolved = repo.resolved_config();
     let entries = resolved.entries();
     if json {
         let sources: serde_json::Map<String, serde_json::Value> = entries
@@ -13,7 +14,7 @@ pub(crate) fn show(g: &Global, json: bool) -> Result<u8> {
             .map(|(k, _, s)| (k.clone(), serde_json::Value::String(s.to_string())))
             .collect();
         let out = serde_json::json!({
-            "root": resolved.paths.root,
+            "root": repo.root(),
             "config": resolved.to_json(),
             "sources": sources,
             "warnings": resolved.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -21,7 +22,7 @@ pub(crate) fn show(g: &Global, json: bool) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(crate::EXIT_OK);
     }
-    println!("# config of {}", resolved.paths.root.display());
+    println!("# config of {}", repo.root().display());
     let width = entries
         .iter()
         .map(|(k, v, _)| k.len() + v.len() + 3)

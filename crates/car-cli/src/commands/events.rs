@@ -4,7 +4,6 @@ use std::io::{BufRead, Seek, SeekFrom, Write};
 use std::time::Duration;
 
 use anyhow::Result;
-use car_core::ledger::{self, Ledger};
 
 use crate::cli::{EventsArgs, Global};
 
@@ -12,23 +11,17 @@ use crate::cli::{EventsArgs, Global};
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
 pub(crate) fn run(g: &Global, args: EventsArgs) -> Result<u8> {
-    let resolved = super::load(g, &[])?;
-    let cfg = &resolved.config;
-    let ledger = Ledger::new(
-        resolved.paths.events_file(),
-        cfg.events.max_bytes,
-        cfg.events.keep,
-    );
+    let repo = super::load(g, &[])?;
     let mut out = std::io::stdout().lock();
     let print = |out: &mut std::io::StdoutLock<'_>, v: &serde_json::Value| -> bool {
         let line = if args.json {
             v.to_string()
         } else {
-            ledger::render(v)
+            car_core::render_event(v)
         };
         writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
     };
-    for v in ledger::read_all(&ledger, args.since) {
+    for v in repo.events(args.since) {
         if !print(&mut out, &v) {
             return Ok(crate::EXIT_OK);
         }
@@ -37,7 +30,7 @@ pub(crate) fn run(g: &Global, args: EventsArgs) -> Result<u8> {
         return Ok(crate::EXIT_OK);
     }
     // Follow the live file; after a rotation it is a new file: start over at 0.
-    let path = ledger.path().to_path_buf();
+    let path = repo.events_path();
     let mut pos = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let mut ino = inode(&path);
     let mut partial = String::new();
@@ -74,7 +67,7 @@ pub(crate) fn run(g: &Global, args: EventsArgs) -> Result<u8> {
             }
             partial.push_str(&line);
             let whole = std::mem::take(&mut partial);
-            if let Some(v) = ledger::parse_line(whole.trim_end(), args.since)
+            if let Some(v) = car_core::parse_event_line(whole.trim_end(), args.since)
                 && !print(&mut out, &v)
             {
                 return Ok(crate::EXIT_OK);

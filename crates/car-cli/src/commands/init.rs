@@ -1,7 +1,7 @@
 //! `car init`.
 
 use anyhow::Result;
-use car_core::control::{self, InitOptions};
+use car_core::{InitOptions, Repo};
 
 use crate::cli::{Global, InitArgs};
 
@@ -11,7 +11,7 @@ pub(crate) fn run(g: &Global, args: InitArgs) -> Result<u8> {
         .or(args.path_flag)
         .or_else(|| g.repo.clone())
         .unwrap_or_else(|| std::path::PathBuf::from("."));
-    let report = control::init(&InitOptions {
+    let report = Repo::init(&InitOptions {
         path,
         git_init: args.git_init,
         force: args.force,

@@ -1,14 +1,14 @@
 //! `car kill` and `car stop`.
 
 use anyhow::Result;
-use car_core::control::{self, KillReport};
+use car_core::{KillReport, LockStatus};
 
 use crate::cli::Global;
 
 pub(crate) fn kill(g: &Global) -> Result<u8> {
-    let resolved = super::load(g, &[])?;
-    let _guard = crate::logging::init(Some(&resolved.paths.logs_dir()));
-    match control::kill(&resolved.paths, resolved.config.runner.kill_grace)? {
+    let repo = super::load(g, &[])?;
+    let _guard = crate::logging::init(Some(&repo.logs_dir()));
+    match repo.kill()? {
         KillReport::NotRunning { cleaned: None } => println!("car: no runner is active"),
         KillReport::NotRunning {
             cleaned: Some(what),
@@ -29,10 +29,10 @@ pub(crate) fn kill(g: &Global) -> Result<u8> {
 }
 
 pub(crate) fn stop(g: &Global) -> Result<u8> {
-    let resolved = super::load(g, &[])?;
-    control::request_stop(&resolved.paths)?;
-    match car_core::lock::probe(&resolved.paths) {
-        car_core::lock::LockStatus::Held(_) => {
+    let repo = super::load(g, &[])?;
+    repo.request_stop()?;
+    match repo.lock_status() {
+        LockStatus::Held(_) => {
             println!(
                 "car: stop requested; the runner stops after its current run (use `car kill` to stop now)"
             );

@@ -4,7 +4,6 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use car_core::record;
 
 use crate::cli::{Global, LogArgs};
 use crate::report::UsageError;
@@ -13,11 +12,10 @@ use crate::report::UsageError;
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
 pub(crate) fn run(g: &Global, args: LogArgs) -> Result<u8> {
-    let resolved = super::load(g, &[])?;
-    let paths = &resolved.paths;
+    let repo = super::load(g, &[])?;
     let id = match args.run {
         Some(id) => id,
-        None => match record::run_ids(paths).last() {
+        None => match repo.run_ids().last() {
             Some(&id) => id,
             None => {
                 eprintln!("car: no runs recorded yet");
@@ -25,10 +23,10 @@ pub(crate) fn run(g: &Global, args: LogArgs) -> Result<u8> {
             }
         },
     };
-    let Some(path) = record::output_log_path(paths, id) else {
+    let Some(path) = repo.output_log(id) else {
         return Err(UsageError(format!(
             "run {id} not found under {}",
-            paths.runs_dir().display()
+            repo.runs_dir().display()
         ))
         .into());
     };
@@ -54,11 +52,8 @@ pub(crate) fn run(g: &Global, args: LogArgs) -> Result<u8> {
     // nothing more arrives, or no runner holds the lock any more.
     let mut pos = file.seek(SeekFrom::End(0))?;
     loop {
-        let finished = paths.run_dir(id).join(record::RECORD_FILE).exists()
-            || !matches!(
-                car_core::lock::probe(paths),
-                car_core::lock::LockStatus::Held(_)
-            );
+        let finished = repo.run_record(id).is_some()
+            || !matches!(repo.lock_status(), car_core::LockStatus::Held(_));
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(pos);
         if len > pos {
             file.seek(SeekFrom::Start(pos))?;

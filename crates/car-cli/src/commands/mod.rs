@@ -13,7 +13,7 @@ mod status;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use car_core::config::{self as core_config, LoadOptions, ResolvedConfig};
+use car_core::{LoadOptions, Repo};
 
 use crate::cli::{Cli, Command, ConfigCommand, Global};
 
@@ -68,7 +68,7 @@ pub(crate) fn start_dir(g: &Global) -> PathBuf {
 pub(crate) fn load_options(g: &Global, extra: &[(&str, String, &str)]) -> Result<LoadOptions> {
     let mut opts = LoadOptions::from_process_env();
     for s in &g.set {
-        let (k, v) = core_config::parse_override(s)?;
+        let (k, v) = car_core::parse_override(s)?;
         opts.cli.push((k, v, format!("-c {s}")));
     }
     for (k, v, flag) in extra {
@@ -78,13 +78,13 @@ pub(crate) fn load_options(g: &Global, extra: &[(&str, String, &str)]) -> Result
     Ok(opts)
 }
 
-/// Loads the configuration of the repository at or above the start dir and
-/// prints its warnings.
-pub(crate) fn load(g: &Global, extra: &[(&str, String, &str)]) -> Result<ResolvedConfig> {
+/// Opens the repository at or above the start dir (loading its
+/// configuration) and prints the configuration's warnings.
+pub(crate) fn load(g: &Global, extra: &[(&str, String, &str)]) -> Result<Repo> {
     let opts = load_options(g, extra)?;
-    let resolved = core_config::discover_and_load(&start_dir(g), &opts)?;
-    for w in &resolved.warnings {
+    let repo = Repo::open_with(start_dir(g), &opts)?;
+    for w in &repo.resolved_config().warnings {
         eprintln!("car: warning: {w}");
     }
-    Ok(resolved)
+    Ok(repo)
 }

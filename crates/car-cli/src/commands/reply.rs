@@ -3,14 +3,12 @@
 use std::io::Read;
 
 use anyhow::{Context, Result};
-use car_core::control;
-use car_core::ledger::Ledger;
 
 use crate::cli::{Global, ReplyArgs};
 use crate::report::UsageError;
 
 pub(crate) fn run(g: &Global, args: ReplyArgs) -> Result<u8> {
-    let resolved = super::load(g, &[])?;
+    let repo = super::load(g, &[])?;
     let text = match (&args.answer, &args.file) {
         (Some(a), _) => a.clone(),
         (None, Some(p)) if p.as_os_str() == "-" => {
@@ -28,13 +26,7 @@ pub(crate) fn run(g: &Global, args: ReplyArgs) -> Result<u8> {
     if text.trim().is_empty() {
         return Err(UsageError("the answer is empty".into()).into());
     }
-    let cfg = &resolved.config;
-    let ledger = Ledger::new(
-        resolved.paths.events_file(),
-        cfg.events.max_bytes,
-        cfg.events.keep,
-    );
-    let report = control::reply(&resolved.paths, &ledger, text.trim_end())?;
+    let report = repo.reply(text.trim_end())?;
     match report.question {
         Some(q) => println!("car: answered run {}'s question: {}", q.run_id, q.question),
         None => println!("car: no question was open; the answer is kept for the next run anyway"),

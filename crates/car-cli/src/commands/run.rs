@@ -1,12 +1,11 @@
 //! `car run`, `car once` and `car resume`.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use car_core::engine::{Engine, Event, LoopOptions};
-use car_core::record::{RunKind, RunOutcome};
-use car_core::stop::{StopCause, StopHandle, StopLevel};
+use car_core::{
+    Event, LockStatus, RunKind, RunOptions, RunOutcome, StopCause, StopHandle, StopLevel,
+};
 
 use crate::cli::{Global, RunFlags};
 
@@ -22,24 +21,22 @@ pub(crate) fn run(g: &Global, mode: Mode, flags: RunFlags) -> Result<u8> {
         Mode::Run { max_runs } => ("run", max_runs),
         Mode::Resume { max_runs } => ("resume", max_runs),
     };
-    let resolved = super::load(g, &[])?;
-    let _guard = crate::logging::init(Some(&resolved.paths.logs_dir()));
+    let repo = super::load(g, &[])?;
+    let _guard = crate::logging::init(Some(&repo.logs_dir()));
     // Under cron, a busy repo is the normal case: one quiet line, exit 0.
     if flags.if_idle
-        && let car_core::lock::LockStatus::Held(holder) = car_core::lock::probe(&resolved.paths)
+        && let LockStatus::Held(holder) = repo.lock_status()
     {
         println!("{}", busy_line(holder.as_ref()));
         return Ok(crate::EXIT_OK);
     }
     if command == "resume" {
-        if let Some(fixed) = car_core::control::reconcile(&resolved.paths)?
+        if let Some(fixed) = repo.reconcile()?
             && !flags.quiet
         {
             println!("car: {fixed}");
         }
-        let state = car_core::state::StateStore::new(&resolved.paths)
-            .load()?
-            .state;
+        let state = repo.state()?;
         if !flags.quiet {
             match (state.last_run_id, state.stop_reason) {
                 (Some(id), Some(reason)) => {
@@ -50,54 +47,49 @@ pub(crate) fn run(g: &Global, mode: Mode, flags: RunFlags) -> Result<u8> {
             }
         }
     }
-    let engine = Engine::new(resolved.config.clone(), resolved.paths.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let opts = LoopOptions {
+    let opts = RunOptions {
         max_runs,
-        command: command.to_string(),
+        command: Some(command.to_string()),
         path_env: std::env::var_os("PATH"),
         started_by: Some(crate::origin::started_by()),
     };
-    let sink: car_core::engine::EventSink = if flags.quiet {
-        Arc::new(|_: &Event| {})
-    } else {
-        Arc::new(print_event)
-    };
+    let quiet = flags.quiet;
     let result = runtime.block_on(async {
         let stop = StopHandle::new();
         install_signal_handlers(stop.clone())?;
-        engine
-            .run_loop(opts, &stop, sink)
-            .await
-            .map_err(anyhow::Error::from)
+        repo.run(opts, &stop, move |e: &Event| {
+            if !quiet {
+                print_event(e);
+            }
+        })
+        .await
+        .map_err(anyhow::Error::from)
     });
     match result {
         Ok(summary) => Ok(summary.reason.exit_code()),
         // The lock was taken between the probe and the start: still idle-safe.
-        Err(e) if flags.if_idle => match e.downcast_ref::<car_core::engine::EngineError>() {
-            Some(car_core::engine::EngineError::Lock(car_core::lock::LockError::Held {
-                holder,
-                ..
-            })) => {
-                println!("{}", busy_line(holder.as_ref()));
-                Ok(crate::EXIT_OK)
-            }
-            _ => Err(e),
-        },
+        Err(e) if flags.if_idle && crate::report::lock_held(&e).is_some() => {
+            println!(
+                "{}",
+                busy_line(crate::report::lock_held(&e).flatten().as_ref())
+            );
+            Ok(crate::EXIT_OK)
+        }
         Err(e) => Err(e),
     }
 }
 
-fn busy_line(holder: Option<&car_core::lock::LockInfo>) -> String {
+fn busy_line(holder: Option<&car_core::LockInfo>) -> String {
     format!(
         "car: another runner is active here ({}); nothing to do",
         holder.map_or_else(
             || "holder unknown".to_string(),
-            car_core::lock::LockInfo::describe
+            car_core::LockInfo::describe
         )
     )
 }
@@ -182,11 +174,7 @@ fn print_event(e: &Event) {
             };
             let outcome = match record.outcome {
                 RunOutcome::Ok => "ok".to_string(),
-                o => format!(
-                    "{} ({})",
-                    o.as_str(),
-                    car_core::engine::describe_exit(record)
-                ),
+                o => format!("{} ({})", o.as_str(), record.describe_exit()),
             };
             let tokens = record
                 .tokens

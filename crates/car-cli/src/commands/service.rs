@@ -228,17 +228,17 @@ pub(crate) fn cron_line(spec: &UnitSpec) -> String {
 }
 
 fn spec(g: &Global, interval: Option<u64>) -> Result<UnitSpec> {
-    let resolved = super::load(g, &[])?;
+    let repo = super::load(g, &[])?;
     let car = std::env::current_exe().context("cannot find the car binary's path")?;
     let car = std::fs::canonicalize(&car).unwrap_or(car);
-    let root = std::fs::canonicalize(&resolved.paths.root).unwrap_or(resolved.paths.root.clone());
+    let root = std::fs::canonicalize(repo.root()).unwrap_or_else(|_| repo.root().to_path_buf());
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
     Ok(UnitSpec {
         car,
         root,
         path,
         interval,
-        kill_grace: resolved.config.runner.kill_grace.as_secs(),
+        kill_grace: repo.config().runner.kill_grace.as_secs(),
     })
 }
 
@@ -263,7 +263,7 @@ fn launchd_dir() -> Result<PathBuf> {
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
-    car_core::fs_util::write_atomic(path, text.as_bytes())?;
+    car_core::write_atomic(path, text.as_bytes())?;
     println!("car: wrote {}", path.display());
     Ok(())
 }

@@ -1,13 +1,12 @@
 //! `car status`.
 
 use anyhow::Result;
-use car_core::control;
 
 use crate::cli::Global;
 
 pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
-    let resolved = super::load(g, &[])?;
-    let report = control::status(&resolved.paths, &resolved.config.docs)?;
+    let repo = super::load(g, &[])?;
+    let report = repo.status()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(crate::EXIT_OK);
@@ -66,7 +65,7 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
         (Some(id), Some(rec)) => println!(
             "Last run:    #{id} {} ({}), {:.1}s, finished {}",
             rec.outcome.as_str(),
-            car_core::engine::describe_exit(rec),
+            rec.describe_exit(),
             rec.duration_ms as f64 / 1000.0,
             rec.finished_at
         ),

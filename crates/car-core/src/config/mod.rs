@@ -24,7 +24,7 @@ pub use model::{
 use crate::paths::RepoPaths;
 
 /// The built-in defaults, the lowest layer.
-pub const DEFAULTS_YAML: &str = include_str!("defaults.yml");
+pub(crate) const DEFAULTS_YAML: &str = include_str!("defaults.yml");
 
 /// Where the layers of a repository's configuration come from, and the
 /// environment and command-line values to apply on top.
@@ -154,7 +154,10 @@ pub enum ConfigError {
 }
 
 /// Loads the configuration of the repository that contains `start`.
-pub fn discover_and_load(start: &Path, opts: &LoadOptions) -> Result<ResolvedConfig, ConfigError> {
+pub(crate) fn discover_and_load(
+    start: &Path,
+    opts: &LoadOptions,
+) -> Result<ResolvedConfig, ConfigError> {
     let paths = RepoPaths::discover(start).ok_or_else(|| ConfigError::NotFound {
         start: start.to_path_buf(),
     })?;
@@ -162,7 +165,7 @@ pub fn discover_and_load(start: &Path, opts: &LoadOptions) -> Result<ResolvedCon
 }
 
 /// Loads and validates the configuration of the repository at `paths.root`.
-pub fn load(paths: &RepoPaths, opts: &LoadOptions) -> Result<ResolvedConfig, ConfigError> {
+pub(crate) fn load(paths: &RepoPaths, opts: &LoadOptions) -> Result<ResolvedConfig, ConfigError> {
     let mut stack = layers::Stack::new()?;
     let root = &paths.root;
     for (path, source) in [

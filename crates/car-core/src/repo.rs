@@ -1,0 +1,206 @@
+//! [`Repo`]: one repository run by car, the entry point of the library.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{self, LoadOptions, ResolvedConfig};
+use crate::control::{self, InitOptions, InitReport, KillReport, ReplyReport, StatusReport};
+use crate::engine::{Engine, Event, LoopOptions, LoopSummary};
+use crate::error::Error;
+use crate::ledger::{self, Ledger};
+use crate::lock::{self, LockStatus};
+use crate::record::{self, RunRecord};
+use crate::state::{State, StateStore};
+use crate::stop::StopHandle;
+
+/// A repository with a `.codex-autorunner/` directory and its loaded
+/// configuration.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), car_core::Error> {
+/// use car_core::{Repo, RunOptions, StopHandle};
+///
+/// let repo = Repo::open(".")?;
+/// let stop = StopHandle::new();
+/// let summary = repo
+///     .run(RunOptions::default().max_runs(3), &stop, |event| println!("{event:?}"))
+///     .await?;
+/// println!("stopped: {}", summary.reason);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Repo {
+    resolved: ResolvedConfig,
+}
+
+/// Options of [`Repo::run`].
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Runs allowed (overrides `runner.stop_after_runs`); `None` = the config's.
+    pub max_runs: Option<u64>,
+    /// The command name recorded in the lock and the ledger (default `run`).
+    pub command: Option<String>,
+    /// PATH given to the agent (default: none added; the agent inherits this process's).
+    pub path_env: Option<std::ffi::OsString>,
+    /// What started this loop, shown by `car status`.
+    pub started_by: Option<String>,
+}
+
+impl RunOptions {
+    /// Sets the run limit.
+    pub fn max_runs(mut self, n: u64) -> Self {
+        self.max_runs = Some(n);
+        self
+    }
+}
+
+impl Repo {
+    /// Opens the repository at or above `start`, loading its configuration
+    /// with this process's `CAR_*` environment variables applied.
+    pub fn open(start: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::open_with(start, &LoadOptions::from_process_env())
+    }
+
+    /// Opens the repository at or above `start` with explicit load options
+    /// (environment and command-line values).
+    pub fn open_with(start: impl AsRef<Path>, opts: &LoadOptions) -> Result<Self, Error> {
+        Ok(Self {
+            resolved: config::discover_and_load(start.as_ref(), opts)?,
+        })
+    }
+
+    /// Creates `.codex-autorunner/` (config, docs, `.gitignore`); see `car init`.
+    pub fn init(opts: &InitOptions) -> Result<InitReport, Error> {
+        Ok(control::init(opts)?)
+    }
+
+    /// Returns the repository root.
+    pub fn root(&self) -> &Path {
+        &self.resolved.paths.root
+    }
+
+    /// Returns the validated configuration.
+    pub fn config(&self) -> &crate::config::Config {
+        &self.resolved.config
+    }
+
+    /// Returns the configuration with the source of every value.
+    pub fn resolved_config(&self) -> &ResolvedConfig {
+        &self.resolved
+    }
+
+    /// Runs the loop until a stop condition holds, calling `on_event` for
+    /// every [`Event`] (on the loop's task: keep it quick). Cancel it with
+    /// `stop`.
+    pub async fn run(
+        &self,
+        opts: RunOptions,
+        stop: &StopHandle,
+        on_event: impl Fn(&Event) + Send + Sync + 'static,
+    ) -> Result<LoopSummary, Error> {
+        let engine = Engine::new(self.resolved.config.clone(), self.resolved.paths.clone());
+        let loop_opts = LoopOptions {
+            max_runs: opts.max_runs,
+            command: opts.command.unwrap_or_else(|| "run".into()),
+            path_env: opts.path_env.or_else(|| std::env::var_os("PATH")),
+            started_by: opts.started_by,
+        };
+        Ok(engine.run_loop(loop_opts, stop, Arc::new(on_event)).await?)
+    }
+
+    /// Runs exactly one iteration (one agent run at most).
+    pub async fn run_once(
+        &self,
+        stop: &StopHandle,
+        on_event: impl Fn(&Event) + Send + Sync + 'static,
+    ) -> Result<LoopSummary, Error> {
+        let opts = RunOptions {
+            max_runs: Some(1),
+            command: Some("once".into()),
+            ..RunOptions::default()
+        };
+        self.run(opts, stop, on_event).await
+    }
+
+    /// Asks a running loop (in any process) to stop after its current run.
+    pub fn request_stop(&self) -> Result<(), Error> {
+        Ok(control::request_stop(&self.resolved.paths)?)
+    }
+
+    /// Stops the running loop now (SIGTERM, then SIGKILL); see `car kill`.
+    pub fn kill(&self) -> Result<KillReport, Error> {
+        Ok(control::kill(
+            &self.resolved.paths,
+            self.resolved.config.runner.kill_grace,
+        )?)
+    }
+
+    /// Builds the status report, repairing the state of a dead runner.
+    pub fn status(&self) -> Result<StatusReport, Error> {
+        Ok(control::status(
+            &self.resolved.paths,
+            &self.resolved.config.docs,
+        )?)
+    }
+
+    /// Repairs the state of a runner that died without recording a stop;
+    /// returns what was fixed.
+    pub fn reconcile(&self) -> Result<Option<String>, Error> {
+        Ok(control::reconcile(&self.resolved.paths)?)
+    }
+
+    /// Reads `state.json` (defaults when missing or corrupt).
+    pub fn state(&self) -> Result<State, Error> {
+        Ok(StateStore::new(&self.resolved.paths).load()?.state)
+    }
+
+    /// Records a person's answer to the agent's question.
+    pub fn reply(&self, text: &str) -> Result<ReplyReport, Error> {
+        Ok(control::reply(&self.resolved.paths, &self.ledger(), text)?)
+    }
+
+    /// Returns who holds the run lock, if anyone.
+    pub fn lock_status(&self) -> LockStatus {
+        lock::probe(&self.resolved.paths)
+    }
+
+    /// Returns the ids of recorded runs, oldest first.
+    pub fn run_ids(&self) -> Vec<u64> {
+        record::run_ids(&self.resolved.paths)
+    }
+
+    /// Returns a run's record (`runs/<id>/run.json`), once the run ended.
+    pub fn run_record(&self, id: u64) -> Option<RunRecord> {
+        record::load_record(&self.resolved.paths, id)
+    }
+
+    /// Returns the path of a run's output log (car's or the Python program's).
+    pub fn output_log(&self, id: u64) -> Option<PathBuf> {
+        record::output_log_path(&self.resolved.paths, id)
+    }
+
+    /// Returns the `runs/` directory.
+    pub fn runs_dir(&self) -> PathBuf {
+        self.resolved.paths.runs_dir()
+    }
+
+    /// Returns `.codex-autorunner/logs/`, car's own diagnostics.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.resolved.paths.logs_dir()
+    }
+
+    /// Returns the path of the live event ledger file.
+    pub fn events_path(&self) -> PathBuf {
+        self.resolved.paths.events_file()
+    }
+
+    /// Returns every ledger event (oldest first) of run `since` and later.
+    pub fn events(&self, since: Option<u64>) -> Vec<serde_json::Value> {
+        ledger::read_all(&self.ledger(), since)
+    }
+
+    fn ledger(&self) -> Ledger {
+        let e = &self.resolved.config.events;
+        Ledger::new(self.resolved.paths.events_file(), e.max_bytes, e.keep)
+    }
+}
