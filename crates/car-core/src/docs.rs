@@ -215,6 +215,13 @@ impl TodoStatus {
 /// List items of any marker (`-`, `*`, `+`, `1.`) count, at any nesting
 /// depth. Checkboxes inside code blocks, HTML (comments included) and block
 /// quotes do not: they are examples or quotations, not tasks.
+///
+/// ```
+/// let todo = car_core::parse_todo("- [x] write the parser\n* [ ] test it\n\n```\n- [ ] an example, not a task\n```\n");
+/// assert_eq!((todo.done, todo.total), (1, 2));
+/// assert_eq!(todo.next.as_deref(), Some("test it"));
+/// assert!(!todo.is_complete());
+/// ```
 pub fn parse_todo(markdown: &str) -> TodoStatus {
     let mut status = TodoStatus::default();
     let mut quote_depth = 0usize;

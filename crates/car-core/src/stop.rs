@@ -36,6 +36,16 @@ pub struct StopRequest {
 }
 
 /// Sends stop requests to a running loop; cheap to clone.
+///
+/// ```
+/// use car_core::{StopCause, StopHandle, StopLevel};
+///
+/// let stop = StopHandle::new();
+/// // First Ctrl-C: stop gracefully (SIGTERM to the agent, SIGKILL after the grace period).
+/// assert_eq!(stop.escalate(StopCause::Interrupted), StopLevel::Graceful);
+/// // Second: kill the agent now.
+/// assert_eq!(stop.escalate(StopCause::Interrupted), StopLevel::Immediate);
+/// ```
 #[derive(Debug, Clone)]
 pub struct StopHandle {
     tx: watch::Sender<StopRequest>,

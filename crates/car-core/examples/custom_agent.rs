@@ -1,0 +1,81 @@
+//! Runs a car loop from your own program, with a custom agent command,
+//! printing the loop's events as they happen.
+//!
+//! The "agent" here is a shell one-liner that checks off the first open
+//! TODO item, so the loop finishes offline in a moment:
+//!
+//! ```sh
+//! cargo run -p car-core --example custom_agent
+//! ```
+
+use car_core::{Event, InitOptions, LoadOptions, Repo, RunOptions, StopHandle, StopReason};
+
+/// Creates a sample repository, runs its loop to completion and returns why it stopped.
+fn run_demo() -> Result<StopReason, Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().join("demo");
+
+    // `car init --git-init`, as a library call.
+    Repo::init(&InitOptions {
+        path: root.clone(),
+        git_init: true,
+        force: false,
+        load: LoadOptions::default(),
+    })?;
+    std::fs::write(
+        root.join(".codex-autorunner/TODO.md"),
+        "# TODO\n\n- [ ] first task\n- [ ] second task\n",
+    )?;
+
+    // The custom agent: reads the prompt from stdin, checks one item off.
+    let agent = r#"cat > /dev/null; sed -i '0,/- \[ \]/s//- [x]/' .codex-autorunner/TODO.md; echo "checked one item""#;
+    let opts = LoadOptions {
+        env: Vec::new(),
+        cli: vec![
+            ("codex.binary".into(), "sh".into(), "example".into()),
+            (
+                "codex.args".into(),
+                serde_json::to_string(&["-c", agent])?,
+                "example".into(),
+            ),
+            ("runner.sleep_seconds".into(), "0".into(), "example".into()),
+        ],
+    };
+    let repo = Repo::open_with(&root, &opts)?;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let stop = StopHandle::new();
+    let summary =
+        runtime.block_on(repo.run(RunOptions::default(), &stop, |event| match event {
+            Event::RunStarted { run_id, todo, .. } => {
+                println!("run {run_id} starts: TODO {}/{}", todo.done, todo.total)
+            }
+            Event::RunFinished { record } => {
+                println!(
+                    "run {} ended {} after {} ms",
+                    record.id,
+                    record.outcome.as_str(),
+                    record.duration_ms
+                )
+            }
+            Event::Stopped { reason, .. } => println!("stopped: {reason}"),
+            _ => {}
+        }))?;
+    println!(
+        "{} runs; TODO: {}",
+        summary.runs,
+        std::fs::read_to_string(root.join(".codex-autorunner/TODO.md"))?.trim()
+    );
+    Ok(summary.reason)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    run_demo().map(|_| ())
+}
+
+#[test]
+fn the_example_loop_completes() {
+    assert_eq!(run_demo().expect("the example runs"), StopReason::Completed);
+}
