@@ -139,6 +139,18 @@ fn real_codex_two_runs_then_summary_completes() {
     );
 }
 
+/// Seconds since the epoch of an RFC 3339 time, via date(1).
+fn epoch_of(t: &str) -> i64 {
+    let out = Command::new("date")
+        .args(["-d", t, "+%s"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("cannot parse {t}"))
+}
+
 fn now_epoch() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -149,37 +161,50 @@ fn now_epoch() -> i64 {
 #[test]
 fn real_codex_usage_limit_waits_for_the_reset_then_continues() {
     let Some(codex) = codex_binary() else { return };
+    let resets_at = now_epoch() + 120;
     let server = ModelServer::start(vec![
-        Reply::usage_limit(now_epoch() + 3),
+        Reply::usage_limit(resets_at),
         Reply::command("c1", CHECK_FIRST),
         Reply::message("m1", "Checked it after the reset."),
     ]);
     let r = RealEnv::new(&codex, &server, 5000);
     r.env.todo("- [ ] only\n");
-    // Codex gives the reset to the minute; cap the wait so the test is quick.
+    // The reset is two minutes ahead; cap the wait so the test is quick.
     r.env
-        .config("runner:\n  max_consecutive_failures: 1\n  quota_wait_max_seconds: 8\n");
+        .config("runner:\n  max_consecutive_failures: 1\n  quota_wait_max_seconds: 3\n");
     let t = Instant::now();
-    let out = r.run(&["run", "--max-runs", "2"]);
+    // The run redone after the wait does not count: one counted run.
+    let out = r.run(&["run", "--max-runs", "1"]);
     out.expect_code(0);
     assert!(
-        t.elapsed() >= Duration::from_secs(2),
+        t.elapsed() >= Duration::from_secs(3),
         "car must wait for the reset"
     );
     let first = r.env.run_record(1);
+    assert_eq!(first["error_class"], "usage_limit", "{first}");
     assert!(
         first["error"].as_str().unwrap().contains("try again at "),
         "{first}"
     );
-    assert_eq!(first["error_class"], "usage_limit", "{first}");
-    assert!(
-        first["error"].as_str().unwrap().contains("usage limit"),
-        "{first}"
-    );
     assert_eq!(r.env.run_record(2)["outcome"], "ok");
-    let ledger = r.env.read(".codex-autorunner/events.jsonl");
-    assert!(ledger.contains("\"waiting_for_quota\""), "{ledger}");
     assert_eq!(r.env.read(".codex-autorunner/TODO.md"), "- [x] only\n");
+    // car read the reset time out of codex's "try again at 12:07 PM": the
+    // end of that minute, never before the real reset, at most a minute after.
+    let ledger = r.env.read(".codex-autorunner/events.jsonl");
+    let wait = ledger
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["type"] == "waiting_for_quota")
+        .unwrap_or_else(|| panic!("no waiting_for_quota event: {ledger}"));
+    let reset = epoch_of(wait["reset_at"].as_str().expect("a parsed reset time"));
+    assert!(
+        reset >= resets_at && reset <= resets_at + 60,
+        "parsed reset {reset} vs real {resets_at}: {wait}"
+    );
+    assert_eq!(
+        wait["wait_ms"], 3000,
+        "capped by runner.quota_wait_max_seconds"
+    );
 }
 
 #[test]

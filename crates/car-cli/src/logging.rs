@@ -16,6 +16,7 @@ pub(crate) fn init(logs_dir: Option<&Path>) -> Option<WorkerGuard> {
         EnvFilter::try_from_env("CAR_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .without_time()
         .with_filter(stderr_filter);

@@ -268,22 +268,35 @@ pub(crate) enum ErrorClass {
 /// Classifies a Codex error message; `now` anchors times like "3:45 PM".
 pub(crate) fn classify(message: &str, now: DateTime<Local>) -> ErrorClass {
     let m = message.replace('\u{2019}', "'").to_lowercase();
+    // First: a usage window's message may also say "Upgrade to Plus ... or
+    // try again at"; it is a wait, not a billing wall.
+    if m.contains("usage limit") {
+        return ErrorClass::UsageLimit(parse_reset(message, now));
+    }
     if m.contains("quota exceeded")
         || m.contains("check your plan and billing")
         || m.contains("upgrade to plus")
     {
         return ErrorClass::Billing;
     }
-    if m.contains("usage limit") {
-        return ErrorClass::UsageLimit(parse_reset(message, now));
-    }
     if m.contains("context window") || m.contains("ran out of room") {
         return ErrorClass::ContextWindow;
+    }
+    // "exceeded retry limit, last status: 401" is not worth retrying; 429 and 5xx are.
+    if let Some(rest) = m.split("exceeded retry limit").nth(1) {
+        let code = rest
+            .split("last status:")
+            .nth(1)
+            .and_then(|t| t.trim().get(..3));
+        return match code {
+            Some(c) if c == "429" || c.starts_with('5') => ErrorClass::Transient,
+            Some(_) => ErrorClass::Other,
+            None => ErrorClass::Transient,
+        };
     }
     let transient = [
         "high demand",
         "stream disconnected",
-        "exceeded retry limit",
         "connection failed",
         "error sending request",
         "timed out",
@@ -299,8 +312,11 @@ pub(crate) fn classify(message: &str, now: DateTime<Local>) -> ErrorClass {
 }
 
 /// Parses the reset time out of "... try again at 3:45 PM." or
-/// "... try again at Mar 5th, 2026 3:45 PM." (local time). A time of day
-/// already passed by more than a minute means tomorrow.
+/// "... try again at Mar 5th, 2026 3:45 PM." (local time).
+///
+/// Codex prints a time of day only for a reset later the same day, cut to
+/// the minute: the window resets within that minute, so the end of the
+/// minute is returned (never early). A time already passed means now.
 pub(crate) fn parse_reset(message: &str, now: DateTime<Local>) -> Option<DateTime<Local>> {
     let re = Regex::new(
         r"(?i)try again at\s+(?:([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4}),?\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]\.?M\.?)?",
@@ -320,25 +336,21 @@ pub(crate) fn parse_reset(message: &str, now: DateTime<Local>) -> Option<DateTim
         }
     }
     let time = NaiveTime::from_hms_opt(hour, minute, second)?;
-    if let (Some(mon), Some(day), Some(year)) = (c.get(1), c.get(2), c.get(3)) {
-        let month = month_number(mon.as_str())?;
-        let date = NaiveDate::from_ymd_opt(
+    let date = match (c.get(1), c.get(2), c.get(3)) {
+        (Some(mon), Some(day), Some(year)) => NaiveDate::from_ymd_opt(
             year.as_str().parse().ok()?,
-            month,
+            month_number(mon.as_str())?,
             day.as_str().parse().ok()?,
-        )?;
-        return Local.from_local_datetime(&date.and_time(time)).earliest();
-    }
-    let today = Local
-        .from_local_datetime(&now.date_naive().and_time(time))
-        .earliest()?;
-    if today + chrono::Duration::seconds(60) < now {
-        let tomorrow = now.date_naive().succ_opt()?;
-        return Local
-            .from_local_datetime(&tomorrow.and_time(time))
-            .earliest();
-    }
-    Some(today)
+        )?,
+        _ => now.date_naive(),
+    };
+    let at = Local.from_local_datetime(&date.and_time(time)).earliest()?;
+    let at = if c.get(6).is_some() {
+        at
+    } else {
+        at + chrono::Duration::seconds(60)
+    };
+    Some(at.max(now))
 }
 
 fn month_number(s: &str) -> Option<u32> {
@@ -472,7 +484,7 @@ mod tests {
         let now = at(11, 0);
         let usage = "You\u{2019}ve hit your usage limit. Upgrade to Pro (https://x), visit y to purchase more credits or try again at 11:31 AM.";
         match classify(usage, now) {
-            ErrorClass::UsageLimit(Some(t)) => assert_eq!((t.hour(), t.minute()), (11, 31)),
+            ErrorClass::UsageLimit(Some(t)) => assert_eq!((t.hour(), t.minute()), (11, 32)),
             other => panic!("{other:?}"),
         }
         assert_eq!(
@@ -512,26 +524,43 @@ mod tests {
             ),
             ErrorClass::ContextWindow
         );
+        assert_eq!(
+            classify("exceeded retry limit, last status: 502 Bad Gateway", now),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify("exceeded retry limit, last status: 401 Unauthorized", now),
+            ErrorClass::Other
+        );
+        let free = "You\u{2019}ve hit your usage limit. Upgrade to Plus to continue using Codex (https://x), or try again at 11:31 AM.";
+        assert!(
+            matches!(classify(free, now), ErrorClass::UsageLimit(Some(_))),
+            "a usage window, not billing"
+        );
         assert_eq!(classify("something else", now), ErrorClass::Other);
     }
 
     #[test]
-    fn reset_times_same_day_next_day_and_dated() {
+    fn reset_times_are_the_end_of_the_printed_minute_and_never_past() {
         let now = at(15, 50);
-        let t = parse_reset("try again at 3:45 PM.", now).unwrap();
-        assert_eq!(
-            t.date_naive(),
-            NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
-            "3:45 PM has passed: tomorrow"
-        );
         let t = parse_reset("try again at 4:05 PM", now).unwrap();
-        assert_eq!((t.day(), t.hour(), t.minute()), (1, 16, 5));
-        let t = parse_reset("try again at 3:50 PM", at(15, 50)).unwrap();
-        assert_eq!(t.day(), 1, "the current minute is not tomorrow");
+        assert_eq!(
+            (t.day(), t.hour(), t.minute()),
+            (1, 16, 6),
+            "the end of 4:05"
+        );
+        let t = parse_reset("try again at 3:50 PM", now).unwrap();
+        assert_eq!(
+            (t.hour(), t.minute()),
+            (15, 51),
+            "the current minute: wait to its end"
+        );
+        let t = parse_reset("try again at 3:45 PM.", now).unwrap();
+        assert_eq!(t, now, "a time already passed means now, never tomorrow");
         let t = parse_reset("or try again at Mar 5th, 2026 3:45 PM.", now).unwrap();
-        assert_eq!((t.month(), t.day(), t.hour()), (3, 5, 15));
+        assert_eq!((t.month(), t.day(), t.hour(), t.minute()), (3, 5, 15, 46));
         let t = parse_reset("try again at 12:10 AM", at(0, 5)).unwrap();
-        assert_eq!((t.day(), t.hour()), (1, 0));
+        assert_eq!((t.day(), t.hour(), t.minute()), (1, 0, 11));
         assert!(parse_reset("try again later", now).is_none());
     }
 

@@ -258,7 +258,8 @@ pub(crate) fn kill(paths: &RepoPaths, grace: Duration) -> Result<KillReport, Sta
 pub(crate) fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError> {
     let store = StateStore::new(paths);
     let state = store.load()?.state;
-    if state.status != Status::Running || matches!(lock::probe(paths), LockStatus::Held(_)) {
+    let active = matches!(state.status, Status::Running | Status::WaitingForQuota);
+    if !active || matches!(lock::probe(paths), LockStatus::Held(_)) {
         return Ok(None);
     }
     // The runner may be alive with its lock file deleted (by hand, or by a
@@ -291,7 +292,8 @@ pub(crate) fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError>
             .unwrap_or_default()
     );
     store.update(|s| {
-        if s.status == Status::Running {
+        if matches!(s.status, Status::Running | Status::WaitingForQuota) {
+            s.quota_reset_at = None;
             s.status = Status::Error;
             s.stop_reason = Some(StopReason::Crashed);
             s.stop_detail = Some(what.clone());
@@ -404,10 +406,12 @@ pub(crate) fn reply(
     let now = time::iso_seconds(time::now());
     let (_, question) = StateStore::new(paths).update(|s| {
         let q = s.pending_question.take();
+        // A second reply replaces the first but keeps the question it answers.
+        let earlier = s.user_reply.take().and_then(|r| r.question);
         s.user_reply = Some(crate::state::UserReply {
             text: text.to_string(),
             replied_at: now.clone(),
-            question: q.as_ref().map(|q| q.question.clone()),
+            question: q.as_ref().map(|q| q.question.clone()).or(earlier),
         });
         q
     })?;

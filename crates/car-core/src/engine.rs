@@ -147,6 +147,8 @@ pub struct LoopSummary {
     pub runs: u64,
     /// The last run id.
     pub last_run_id: Option<u64>,
+    /// How the last run of this invocation ended.
+    pub last_outcome: Option<RunOutcome>,
 }
 
 /// Drives the loop of one repository.
@@ -238,6 +240,7 @@ impl Engine {
             no_progress: 0,
             transient: 0,
             last_run_id: None,
+            last_outcome: None,
         };
         // The version check runs beside the first run: it only informs (the
         // state records it, an old version gets a warning), so it must not
@@ -286,6 +289,7 @@ impl Engine {
             detail,
             runs: ctx.runs,
             last_run_id: ctx.last_run_id,
+            last_outcome: ctx.last_outcome,
         })
     }
 
@@ -307,9 +311,7 @@ impl Engine {
             if todo.total == 0 {
                 let path = cfg.display_path(&cfg.docs.todo);
                 let detail = if docs.todo_exists {
-                    format!(
-                        "{path} has no checkbox items (`- [ ] task`); add tasks, or run `car ingest-spec`"
-                    )
+                    format!("{path} has no checkbox items; add tasks as `- [ ] task` lines")
                 } else {
                     format!(
                         "{path} does not exist; run `car init` or create it with `- [ ] task` items"
@@ -329,11 +331,12 @@ impl Engine {
                 RunKind::Loop
             };
             let run_id = self.next_run_id()?;
-            ctx.last_run_id = Some(run_id);
             let report = self
                 .run_one(run_id, kind, &docs, &todo, opts, stop, events, ctx.deadline)
                 .await?;
             let rec = &report.rec;
+            ctx.last_run_id = Some(run_id);
+            ctx.last_outcome = Some(rec.outcome);
             ctx.runs += 1;
             match rec.outcome {
                 RunOutcome::Interrupted => {
@@ -368,6 +371,8 @@ impl Engine {
                     ErrorClass::UsageLimit(reset) => {
                         self.wait_for_quota(run_id, *reset, &message, stop, events, ctx.deadline)
                             .await?;
+                        // The run is redone; it does not count toward the run limit.
+                        ctx.runs -= 1;
                         continue;
                     }
                     ErrorClass::Billing => {
@@ -393,6 +398,7 @@ impl Engine {
                             reason: message.clone(),
                         });
                         self.sleep(delay, stop, ctx.deadline).await;
+                        ctx.runs -= 1;
                         continue;
                     }
                     _ => {}
@@ -403,6 +409,9 @@ impl Engine {
                 ctx.transient = 0;
             } else {
                 ctx.failures += 1;
+                // The retries of this failure are spent; a later transient
+                // failure gets its own.
+                ctx.transient = 0;
             }
             if kind == RunKind::Loop {
                 ctx.no_progress = if rec.made_progress() {
@@ -571,14 +580,19 @@ impl Engine {
         self.ledger_append(
             "waiting_for_quota",
             Some(run_id),
-            json!({"until": until, "wait_ms": wait.as_millis() as u64, "message": message}),
+            json!({
+                "until": until,
+                "wait_ms": wait.as_millis() as u64,
+                "reset_at": reset.map(|t| t.to_rfc3339()),
+                "message": message,
+            }),
         );
         events(&Event::WaitingForQuota {
             wait,
             until: until.clone(),
             message: message.to_string(),
         });
-        tracing::warn!(run_id, ?wait, "usage limit reached; waiting for the reset");
+        tracing::info!(run_id, ?wait, "usage limit reached; waiting for the reset");
         self.sleep(wait, stop, deadline).await;
         self.store.update(|s| {
             s.status = Status::Running;
@@ -621,7 +635,7 @@ impl Engine {
                 let message = format!(
                     "{text} is older than {a}.{b}.{c}, the oldest version car is tested with; consider `npm install -g @openai/codex`"
                 );
-                tracing::warn!(%message);
+                tracing::info!(%message);
                 events(&Event::Warning { message });
             }
             Some(_) => {}
@@ -669,10 +683,8 @@ impl Engine {
             RunKind::Loop => (self.previous_output(run_id)?, false),
             RunKind::Summary => (None, false),
         };
-        let reply = match kind {
-            RunKind::Loop => state.user_reply.clone(),
-            RunKind::Summary => None,
-        };
+        // A person's answer goes to the next run, whatever its kind.
+        let reply = state.user_reply.clone();
         let prompt_kind = match kind {
             RunKind::Loop => PromptKind::Loop,
             RunKind::Summary => PromptKind::Summary,
@@ -946,7 +958,14 @@ impl Engine {
                 s.loop_tokens.add(t);
             }
             s.drop_prev_output = class == ErrorClass::ContextWindow;
-            if reply.is_some() && outcome == RunOutcome::Ok {
+            // Consume the reply this run carried, but not one given while
+            // it ran (that one is for the next run).
+            if outcome == RunOutcome::Ok
+                && let Some(r) = &reply
+                && s.user_reply
+                    .as_ref()
+                    .is_some_and(|now| now.replied_at == r.replied_at && now.text == r.text)
+            {
                 s.user_reply = None;
             }
             if let Some(q) = &question {
@@ -992,10 +1011,13 @@ impl Engine {
 
     /// Returns the final output of the run before `run_id`, clipped.
     fn previous_output(&self, run_id: u64) -> Result<Option<(u64, String)>, EngineError> {
-        let Some(prev_id) = record::run_ids(&self.paths)
-            .into_iter()
-            .rfind(|&i| i < run_id)
-        else {
+        // The last run that went well: a failed or retried run's output is
+        // an error or raw events, not a handoff. (A Python-era run has no
+        // record and counts.)
+        let Some(prev_id) = record::run_ids(&self.paths).into_iter().rfind(|&i| {
+            i < run_id
+                && record::load_record(&self.paths, i).is_none_or(|r| r.outcome == RunOutcome::Ok)
+        }) else {
             return Ok(None);
         };
         let Some(text) = record::final_output(&self.paths, prev_id)? else {
@@ -1053,6 +1075,7 @@ struct LoopCtx {
     no_progress: u32,
     transient: u32,
     last_run_id: Option<u64>,
+    last_outcome: Option<RunOutcome>,
 }
 
 fn wallclock_detail(cfg: &Config) -> String {

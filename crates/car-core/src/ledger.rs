@@ -55,6 +55,16 @@ impl Ledger {
         }
         let mut line = serde_json::to_vec(&Value::Object(obj)).unwrap_or_default();
         line.push(b'\n');
+        // The runner and `car reply` may append at once: size check,
+        // rotation and append happen under one flock, so a rotated file is
+        // never overwritten and no event is lost.
+        let lock_path = PathBuf::from(format!("{}.lock", self.path.display()));
+        let lock = open_append(&lock_path)?;
+        fs2::FileExt::lock_exclusive(&lock).map_err(|source| PathError {
+            action: "cannot lock",
+            path: lock_path.clone(),
+            source,
+        })?;
         self.rotate_if_needed()?;
         // One write of the whole line with O_APPEND: concurrent writers
         // (the runner and `car reply`) never interleave within a line.

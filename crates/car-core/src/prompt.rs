@@ -108,7 +108,16 @@ pub(crate) fn render(
         USER_REPLY: input.user_reply.clone().unwrap_or_default(),
         STRUCTURED_VERDICT: input.structured_verdict,
     };
-    render_str(&source, &origin, &ctx)
+    let mut out = render_str(&source, &origin, &ctx)?;
+    // A custom template (a Python-era prompt.txt) may not know USER_REPLY:
+    // the person's answer must reach the agent anyway.
+    if !ctx.USER_REPLY.is_empty() && !source.contains("USER_REPLY") {
+        out.push_str(&format!(
+            "\n\nA person answered your question:\n<USER_REPLY>\n{}\n</USER_REPLY>\n",
+            ctx.USER_REPLY
+        ));
+    }
+    Ok(out)
 }
 
 fn render_str(source: &str, origin: &str, ctx: &impl Serialize) -> Result<String, PromptError> {
@@ -118,7 +127,7 @@ fn render_str(source: &str, origin: &str, ctx: &impl Serialize) -> Result<String
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     let err = |e: minijinja::Error| PromptError::Render {
         origin: origin.to_string(),
-        message: describe(&e),
+        message: describe(&e, source),
     };
     env.add_template("prompt", source).map_err(err)?;
     env.get_template("prompt")
@@ -126,10 +135,16 @@ fn render_str(source: &str, origin: &str, ctx: &impl Serialize) -> Result<String
         .map_err(err)
 }
 
-fn describe(e: &minijinja::Error) -> String {
+fn describe(e: &minijinja::Error, source: &str) -> String {
     let mut msg = e
         .detail()
         .map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
+    // Name the expression that failed (`TODOO` in `{{ TODOO }}`).
+    if let Some(r) = e.range()
+        && let Some(expr) = source.get(r)
+    {
+        msg.push_str(&format!(" in `{}`", expr.trim()));
+    }
     if let Some(line) = e.line() {
         msg.push_str(&format!(" (line {line})"));
     }
@@ -188,7 +203,10 @@ mod tests {
         );
         let err = render_str("line1\n{{ TOD }}\n", "my.txt", &V { TODO: "" }).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("my.txt") && msg.contains("line 2"), "{msg}");
+        assert!(
+            msg.contains("my.txt") && msg.contains("line 2") && msg.contains("`TOD`"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -19,10 +19,10 @@ pub(crate) fn show(g: &Global, json: bool) -> Result<u8> {
             "sources": sources,
             "warnings": resolved.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(crate::EXIT_OK);
     }
-    println!("# config of {}", repo.root().display());
+    outln!("# config of {}", repo.root().display());
     let width = entries
         .iter()
         .map(|(k, v, _)| k.len() + v.len() + 3)
@@ -32,7 +32,7 @@ pub(crate) fn show(g: &Global, json: bool) -> Result<u8> {
     for (key, value, source) in entries {
         let value = value.replace('\n', " ");
         let kv = format!("{key} = {value}");
-        println!("{kv:<width$}  # {source}");
+        outln!("{kv:<width$}  # {source}");
     }
     Ok(crate::EXIT_OK)
 }

@@ -29,49 +29,80 @@ pub(crate) fn run(g: &Global, args: EventsArgs) -> Result<u8> {
     if !args.follow {
         return Ok(crate::EXIT_OK);
     }
-    // Follow the live file; after a rotation it is a new file: start over at 0.
+    // Follow the live file through an open handle. After a rotation the
+    // path names a new file: first read the old one (still open) to its
+    // end, then switch to the new one from its start.
     let path = repo.events_path();
-    let mut pos = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    let mut ino = inode(&path);
+    let mut file = std::fs::File::open(&path).ok();
+    if let Some(f) = file.as_mut() {
+        f.seek(SeekFrom::End(0))?;
+    }
     let mut partial = String::new();
     loop {
-        std::thread::sleep(FOLLOW_POLL);
-        let now_ino = inode(&path);
-        if now_ino != ino {
-            ino = now_ino;
-            pos = 0;
-            partial.clear();
+        if let Some(f) = file.as_mut()
+            && !drain(
+                f,
+                &mut partial,
+                &mut |line| match car_core::parse_event_line(line, args.since) {
+                    Some(v) => print(&mut out, &v),
+                    None => true,
+                },
+            )?
+        {
+            return Ok(crate::EXIT_OK);
         }
-        let Ok(mut f) = std::fs::File::open(&path) else {
-            continue;
+        let rotated = match (&file, inode(&path)) {
+            (Some(f), now) => {
+                now.is_some()
+                    && f.metadata()
+                        .ok()
+                        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                        != now
+            }
+            (None, now) => now.is_some(),
         };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        if len < pos {
-            pos = 0;
-        }
-        if len == pos {
-            continue;
-        }
-        f.seek(SeekFrom::Start(pos))?;
-        let mut reader = std::io::BufReader::new(f);
-        loop {
-            let mut line = String::new();
-            let n = reader.read_line(&mut line)?;
-            if n == 0 {
-                break;
-            }
-            pos += n as u64;
-            if !line.ends_with('\n') {
-                partial.push_str(&line);
-                continue;
-            }
-            partial.push_str(&line);
-            let whole = std::mem::take(&mut partial);
-            if let Some(v) = car_core::parse_event_line(whole.trim_end(), args.since)
-                && !print(&mut out, &v)
+        if rotated {
+            if let Some(f) = file.as_mut()
+                && !drain(
+                    f,
+                    &mut partial,
+                    &mut |line| match car_core::parse_event_line(line, args.since) {
+                        Some(v) => print(&mut out, &v),
+                        None => true,
+                    },
+                )?
             {
                 return Ok(crate::EXIT_OK);
             }
+            partial.clear();
+            file = std::fs::File::open(&path).ok();
+            continue;
+        }
+        std::thread::sleep(FOLLOW_POLL);
+    }
+}
+
+/// Reads complete lines from the handle's position to its end, calling
+/// `each` for every line; a trailing partial line waits in `partial`.
+/// Returns false when `each` asks to stop.
+fn drain(
+    f: &mut std::fs::File,
+    partial: &mut String,
+    each: &mut dyn FnMut(&str) -> bool,
+) -> Result<bool> {
+    let mut reader = std::io::BufReader::new(f);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(true);
+        }
+        partial.push_str(&line);
+        if !partial.ends_with('\n') {
+            continue;
+        }
+        let whole = std::mem::take(partial);
+        if !each(whole.trim_end()) {
+            return Ok(false);
         }
     }
 }

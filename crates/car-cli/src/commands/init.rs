@@ -24,23 +24,23 @@ pub(crate) fn run(g: &Global, args: InitArgs) -> Result<u8> {
             .to_string()
     };
     if report.git_initialized {
-        println!("Initialized a git repository in {}", report.root.display());
+        outln!("Initialized a git repository in {}", report.root.display());
     }
     for p in &report.created {
-        println!("  created  {}", rel(p));
+        outln!("  created  {}", rel(p));
     }
     for (p, bak) in &report.replaced {
-        println!("  replaced {} (old copy: {})", rel(p), rel(bak));
+        outln!("  replaced {} (old copy: {})", rel(p), rel(bak));
     }
     for p in &report.kept {
-        println!("  kept     {}", rel(p));
+        outln!("  kept     {}", rel(p));
     }
-    println!(
+    outln!(
         "Initialized car in {}/.codex-autorunner",
         report.root.display()
     );
     if !report.created.is_empty() {
-        println!("Next: write your tasks in .codex-autorunner/TODO.md, then run `car run`.");
+        outln!("Next: write your tasks in .codex-autorunner/TODO.md, then run `car run`.");
     }
     Ok(crate::EXIT_OK)
 }

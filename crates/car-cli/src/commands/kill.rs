@@ -9,18 +9,18 @@ pub(crate) fn kill(g: &Global) -> Result<u8> {
     let repo = super::load(g, &[])?;
     let _guard = crate::logging::init(Some(&repo.logs_dir()));
     match repo.kill()? {
-        KillReport::NotRunning { cleaned: None } => println!("car: no runner is active"),
+        KillReport::NotRunning { cleaned: None } => outln!("car: no runner is active"),
         KillReport::NotRunning {
             cleaned: Some(what),
-        } => println!("car: no runner is active ({what}; state fixed)"),
+        } => outln!("car: no runner is active ({what}; state fixed)"),
         KillReport::Stopped { pid, waited_ms } => {
-            println!(
+            outln!(
                 "car: runner pid {pid} stopped after SIGTERM in {:.1}s",
                 waited_ms as f64 / 1000.0
             );
         }
         KillReport::ForceKilled { pid } => {
-            println!(
+            outln!(
                 "car: runner pid {pid} did not stop in time; killed it and its agent with SIGKILL"
             );
         }
@@ -33,11 +33,11 @@ pub(crate) fn stop(g: &Global) -> Result<u8> {
     repo.request_stop()?;
     match repo.lock_status() {
         LockStatus::Held(_) => {
-            println!(
+            outln!(
                 "car: stop requested; the runner stops after its current run (use `car kill` to stop now)"
             );
         }
-        _ => println!(
+        _ => outln!(
             "car: stop requested; no runner is active now (the next `car run` clears the request)"
         ),
     }

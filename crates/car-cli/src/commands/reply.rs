@@ -28,9 +28,9 @@ pub(crate) fn run(g: &Global, args: ReplyArgs) -> Result<u8> {
     }
     let report = repo.reply(text.trim_end())?;
     match report.question {
-        Some(q) => println!("car: answered run {}'s question: {}", q.run_id, q.question),
-        None => println!("car: no question was open; the answer is kept for the next run anyway"),
+        Some(q) => outln!("car: answered run {}'s question: {}", q.run_id, q.question),
+        None => outln!("car: no question was open; the answer is kept for the next run anyway"),
     }
-    println!("car: run `car resume` to continue; the next run's prompt carries your answer");
+    outln!("car: run `car resume` to continue; the next run's prompt carries your answer");
     Ok(crate::EXIT_OK)
 }

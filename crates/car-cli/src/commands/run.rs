@@ -27,22 +27,22 @@ pub(crate) fn run(g: &Global, mode: Mode, flags: RunFlags) -> Result<u8> {
     if flags.if_idle
         && let LockStatus::Held(holder) = repo.lock_status()
     {
-        println!("{}", busy_line(holder.as_ref()));
+        outln!("{}", busy_line(holder.as_ref()));
         return Ok(crate::EXIT_OK);
     }
     if command == "resume" {
         if let Some(fixed) = repo.reconcile()?
             && !flags.quiet
         {
-            println!("car: {fixed}");
+            outln!("car: {fixed}");
         }
         let state = repo.state()?;
         if !flags.quiet {
             match (state.last_run_id, state.stop_reason) {
                 (Some(id), Some(reason)) => {
-                    println!("car: resuming after run {id} (last stop: {reason})")
+                    outln!("car: resuming after run {id} (last stop: {reason})")
                 }
-                (Some(id), None) => println!("car: resuming after run {id}"),
+                (Some(id), None) => outln!("car: resuming after run {id}"),
                 _ => {}
             }
         }
@@ -71,10 +71,18 @@ pub(crate) fn run(g: &Global, mode: Mode, flags: RunFlags) -> Result<u8> {
         .map_err(anyhow::Error::from)
     });
     match result {
+        // `car once` (or a run limit) after a failed run: the limit was
+        // reached, but a script must still learn that the run failed.
+        Ok(summary)
+            if summary.reason == car_core::StopReason::RunLimit
+                && summary.last_outcome.is_some_and(|o| o != RunOutcome::Ok) =>
+        {
+            Ok(crate::EXIT_FAILURE)
+        }
         Ok(summary) => Ok(summary.reason.exit_code()),
         // The lock was taken between the probe and the start: still idle-safe.
         Err(e) if flags.if_idle && crate::report::lock_held(&e).is_some() => {
-            println!(
+            outln!(
                 "{}",
                 busy_line(crate::report::lock_held(&e).flatten().as_ref())
             );
@@ -193,11 +201,11 @@ fn print_event(e: &Event) {
                 record.duration_ms as f64 / 1000.0,
                 record.todo_after.done,
                 record.todo_after.total,
-                record
-                    .git_commit
-                    .as_deref()
-                    .map(|c| format!("; committed {}", &c[..c.len().min(10)]))
-                    .unwrap_or_default()
+                match (&record.git_commit, &record.git_error) {
+                    (Some(c), _) => format!("; committed {}", &c[..c.len().min(10)]),
+                    (None, Some(e)) => format!("; git commit failed: {e}"),
+                    (None, None) => String::new(),
+                }
             )
         }
         Event::Sleeping { duration } => {
@@ -227,6 +235,11 @@ fn print_event(e: &Event) {
             "car: run {run_id} needs a person: {question}\n     answer with `car reply \"...\"`, then `car resume`"
         ),
         Event::Warning { message } => writeln!(out, "car: warning: {message}"),
+        // A loop ended by an error: car prints the error itself, on stderr.
+        Event::Stopped {
+            reason: car_core::StopReason::Error,
+            ..
+        } => Ok(()),
         Event::Stopped { reason, detail } => match detail {
             Some(d) => writeln!(out, "car: stopped: {reason}: {d}"),
             None => writeln!(out, "car: stopped: {reason}"),

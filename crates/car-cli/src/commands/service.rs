@@ -264,7 +264,7 @@ fn launchd_dir() -> Result<PathBuf> {
 
 fn write(path: &Path, text: &str) -> Result<()> {
     car_core::write_atomic(path, text.as_bytes())?;
-    println!("car: wrote {}", path.display());
+    outln!("car: wrote {}", path.display());
     Ok(())
 }
 
@@ -273,17 +273,17 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
         ServiceCommand::Print { kind, interval } => {
             let spec = spec(g, interval)?;
             match kind {
-                ServiceKind::Launchd => print!("{}", launchd_plist(&spec)),
+                ServiceKind::Launchd => out!("{}", launchd_plist(&spec)),
                 ServiceKind::Systemd => {
                     let (svc, timer) = systemd_units(&spec);
-                    println!("# ~/.config/systemd/user/{}.service", spec.name());
-                    print!("{svc}");
+                    outln!("# ~/.config/systemd/user/{}.service", spec.name());
+                    out!("{svc}");
                     if let Some(t) = timer {
-                        println!("\n# ~/.config/systemd/user/{}.timer", spec.name());
-                        print!("{t}");
+                        outln!("\n# ~/.config/systemd/user/{}.timer", spec.name());
+                        out!("{t}");
                     }
                 }
-                ServiceKind::Cron => println!("{}", cron_line(&spec)),
+                ServiceKind::Cron => outln!("{}", cron_line(&spec)),
             }
         }
         ServiceCommand::Install { kind, interval } => {
@@ -295,7 +295,7 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
                     let path =
                         launchd_dir()?.join(format!("com.codex-autorunner.{}.plist", spec.name()));
                     write(&path, &launchd_plist(&spec))?;
-                    println!(
+                    outln!(
                         "Enable it with:\n  launchctl bootstrap gui/$(id -u) {}",
                         path.display()
                     );
@@ -311,12 +311,10 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
                         }
                         None => format!("{}.service", spec.name()),
                     };
-                    println!(
+                    outln!(
                         "Enable it with:\n  systemctl --user daemon-reload && systemctl --user enable --now {unit}"
                     );
-                    println!(
-                        "To keep it running after you log out:\n  loginctl enable-linger $USER"
-                    );
+                    outln!("To keep it running after you log out:\n  loginctl enable-linger $USER");
                 }
             }
         }
@@ -327,7 +325,7 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
                 if p.exists() {
                     std::fs::remove_file(&p)
                         .with_context(|| format!("cannot remove {}", p.display()))?;
-                    println!("car: removed {}", p.display());
+                    outln!("car: removed {}", p.display());
                     removed += 1;
                 }
                 Ok(())
@@ -341,9 +339,9 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
                 remove(dir.join(format!("{}.service", spec.name())))?;
             }
             if removed == 0 {
-                println!("car: no unit of this repository was installed");
+                outln!("car: no unit of this repository was installed");
             } else {
-                println!(
+                outln!(
                     "Stop what is loaded with:\n  systemctl --user disable --now {n}.service {n}.timer; systemctl --user daemon-reload\n  launchctl bootout gui/$(id -u)/com.codex-autorunner.{n}",
                     n = spec.name()
                 );

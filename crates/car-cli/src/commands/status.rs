@@ -8,43 +8,45 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
     let repo = super::load(g, &[])?;
     let report = repo.status()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(crate::EXIT_OK);
     }
     let s = &report.state;
-    println!("Repo:        {}", report.root.display());
+    outln!("Repo:        {}", report.root.display());
     if let Some(w) = &report.state_warning {
-        println!("Warning:     state.json is corrupt ({w}); showing defaults");
+        outln!("Warning:     state.json is corrupt ({w}); showing defaults");
     }
     if let Some(fixed) = &report.reconciled {
-        println!("Fixed:       {fixed}");
+        outln!("Fixed:       {fixed}");
     }
     let status = match (&s.stop_reason, report.running) {
-        (_, true) => "running".to_string(),
+        // While a runner holds the lock, its own status says what it does
+        // (running, waiting_for_quota).
+        (_, true) => s.status.as_str().to_string(),
         (Some(r), false) => format!("{} (stopped: {r})", s.status.as_str()),
         (None, false) => s.status.as_str().to_string(),
     };
-    println!("Status:      {status}");
+    outln!("Status:      {status}");
     if !report.running
         && let Some(d) = &s.stop_detail
     {
-        println!("Stop detail: {d}");
+        outln!("Stop detail: {d}");
     }
     if let Some(q) = &s.pending_question {
-        println!("Question:    run {} asks: {}", q.run_id, q.question);
-        println!("             answer with `car reply \"...\"`, then `car resume`");
+        outln!("Question:    run {} asks: {}", q.run_id, q.question);
+        outln!("             answer with `car reply \"...\"`, then `car resume`");
     }
     if let Some(r) = &s.user_reply {
-        println!(
+        outln!(
             "Reply:       given {} (goes into the next run's prompt)",
             r.replied_at
         );
     }
     if let Some(until) = &s.quota_reset_at {
-        println!("Quota:       waiting for the usage window to reset, until {until}");
+        outln!("Quota:       waiting for the usage window to reset, until {until}");
     }
     match (&report.lock_holder, &report.stale_lock) {
-        (Some(h), _) => println!(
+        (Some(h), _) => outln!(
             "Runner:      {}{}",
             h.describe(),
             s.runner_started_by
@@ -52,24 +54,24 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
                 .map(|b| format!(" (started by {b})"))
                 .unwrap_or_default()
         ),
-        (None, Some(stale)) => println!(
+        (None, Some(stale)) => outln!(
             "Runner:      none (stale lock of {}; it does not block)",
             stale.describe()
         ),
-        (None, None) => println!("Runner:      none"),
+        (None, None) => outln!("Runner:      none"),
     }
     if report.stop_requested {
-        println!("Stop:        requested (honoured after the current run)");
+        outln!("Stop:        requested (honoured after the current run)");
     }
     match (s.last_run_id, &report.last_run) {
-        (Some(id), Some(rec)) => println!(
+        (Some(id), Some(rec)) => outln!(
             "Last run:    #{id} {} ({}), {:.1}s, finished {}",
             rec.outcome.as_str(),
             rec.describe_exit(),
             rec.duration_ms as f64 / 1000.0,
             rec.finished_at
         ),
-        (Some(id), None) => println!(
+        (Some(id), None) => outln!(
             "Last run:    #{id}{}{}",
             s.last_exit_code
                 .map(|c| format!(" exit {c}"))
@@ -80,24 +82,24 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
                 _ => String::new(),
             }
         ),
-        (None, _) => println!("Last run:    none"),
+        (None, _) => outln!("Last run:    none"),
     }
     match (&report.todo, &report.todo_error) {
         (Some(t), _) if t.total == 0 => {
-            println!("TODO:        no checkbox items (add `- [ ] task` lines)")
+            outln!("TODO:        no checkbox items (add `- [ ] task` lines)")
         }
         (Some(t), _) => {
-            print!("TODO:        {}/{} done", t.done, t.total);
+            out!("TODO:        {}/{} done", t.done, t.total);
             match &t.next {
-                Some(n) => println!("; next: {n}"),
-                None => println!(),
+                Some(n) => outln!("; next: {n}"),
+                None => outln!(),
             }
         }
-        (None, Some(e)) => println!("TODO:        {e}"),
-        (None, None) => println!("TODO:        unknown"),
+        (None, Some(e)) => outln!("TODO:        {e}"),
+        (None, None) => outln!("TODO:        unknown"),
     }
     if s.tokens.total() > 0 {
-        println!(
+        outln!(
             "Tokens:      {} in all ({} in, {} cached, {} out, {} reasoning); last run {}",
             s.tokens.total(),
             s.tokens.input,
@@ -109,7 +111,7 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
         );
     }
     if let Some(v) = &s.codex_version {
-        println!("Codex:       {v}");
+        outln!("Codex:       {v}");
     }
     Ok(crate::EXIT_OK)
 }

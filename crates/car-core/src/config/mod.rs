@@ -73,9 +73,15 @@ impl ResolvedConfig {
     pub fn entries(&self) -> Vec<(String, String, ConfigSource)> {
         let mut out = Vec::new();
         layers::leaves(&self.merged, "", &mut |path, value| {
-            let text = serde_yaml::to_string(value)
-                .map(|s| s.trim_end().to_string())
-                .unwrap_or_default();
+            // Lists and maps in flow style (`[a, b]`), on one line.
+            let text = match value {
+                serde_yaml::Value::Sequence(_) | serde_yaml::Value::Mapping(_) => {
+                    serde_json::to_string(value).unwrap_or_default()
+                }
+                _ => serde_yaml::to_string(value)
+                    .map(|s| s.trim_end().to_string())
+                    .unwrap_or_default(),
+            };
             out.push((path.to_string(), text, self.source_of(path)));
         });
         out
