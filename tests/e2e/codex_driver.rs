@@ -313,6 +313,16 @@ fn need_input_stops_then_reply_and_resume_carry_the_answer() {
         "{st}"
     );
 
+    // An open question stops `run` (a scheduler's restart) without a run.
+    let again = env.run(&["run"]);
+    again.expect_code(3);
+    assert!(
+        again.stdout().contains("question is still open"),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(env.agent_runs(), 1);
+
     env.run(&["reply", "Use PostgreSQL 16."]).expect_code(0);
     assert!(
         !env.run(&["status"]).stdout().contains("Question:"),

@@ -302,6 +302,20 @@ impl Engine {
         ctx: &mut LoopCtx,
     ) -> Result<(StopReason, Option<String>), EngineError> {
         let cfg = &self.config;
+        // An unanswered question stops `run` and `once` at once: a scheduler
+        // restarting the loop must not spend runs asking again. `resume`
+        // continues anyway (the person chose to).
+        if opts.command != "resume"
+            && let Some(q) = self.store.load()?.state.pending_question
+        {
+            return Ok((
+                StopReason::NeedsInput,
+                Some(format!(
+                    "run {}'s question is still open: {}; answer with `car reply`, then `car resume`",
+                    q.run_id, q.question
+                )),
+            ));
+        }
         loop {
             if let Some(r) = self.stop_check(stop, ctx, max_runs)? {
                 return Ok(r);

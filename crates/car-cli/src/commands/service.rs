@@ -178,7 +178,8 @@ pub(crate) fn systemd_units(spec: &UnitSpec) -> (String, Option<String>) {
     );
     let _ = writeln!(svc, "ExecStart={exec}");
     if spec.interval.is_none() {
-        svc.push_str("Restart=on-failure\nRestartSec=60\n");
+        // Exit 3 means the loop waits for a person: do not restart it.
+        svc.push_str("Restart=on-failure\nRestartSec=60\nRestartPreventExitStatus=3\n");
     }
     // SIGTERM to car only: it stops its agent's process group itself, then
     // systemd kills whatever is left after the timeout.
