@@ -46,6 +46,16 @@ pub(crate) enum Command {
     Reply(ReplyArgs),
     /// Print the event ledger (.codex-autorunner/events.jsonl).
     Events(EventsArgs),
+    /// Write .codex-autorunner/SNAPSHOT.md: a briefing of the repo made by the agent.
+    Snapshot(SnapshotArgs),
+    /// Turn SPEC into TODO, PROGRESS and OPINIONS with the agent.
+    IngestSpec(IngestArgs),
+    /// Open a work doc in $VISUAL or $EDITOR.
+    Edit(EditArgs),
+    /// Reset TODO, PROGRESS and OPINIONS to their templates (with backups).
+    ClearDocs(ClearArgs),
+    /// Check the setup: agent, config, docs, git, lock, state, disk.
+    Doctor(JsonArg),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -119,6 +129,53 @@ pub(crate) struct LogArgs {
     /// Keep printing new lines until the run ends.
     #[arg(long, short = 'f')]
     pub(crate) follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SnapshotArgs {
+    /// Ignore the existing snapshot and write a fresh one.
+    #[arg(long)]
+    pub(crate) from_scratch: bool,
+    /// Print the snapshot instead of writing SNAPSHOT.md.
+    #[arg(long)]
+    pub(crate) stdout: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    /// The spec to read (default: docs.spec).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) spec: Option<PathBuf>,
+    /// Overwrite TODO/PROGRESS/OPINIONS that hold content (each is backed up).
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DocArg {
+    /// TODO.md
+    Todo,
+    /// PROGRESS.md
+    Progress,
+    /// OPINIONS.md
+    Opinions,
+    /// SPEC.md
+    Spec,
+    /// SUMMARY.md
+    Summary,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EditArgs {
+    /// Which doc.
+    pub(crate) doc: DocArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClearArgs {
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
 }
 
 #[derive(Debug, Args)]

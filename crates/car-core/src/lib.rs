@@ -37,10 +37,13 @@ mod codex;
 mod config;
 mod control;
 mod docs;
+mod doctor;
 mod engine;
 mod error;
 mod fs_util;
 mod git;
+mod ingest;
+mod job;
 mod ledger;
 mod lock;
 mod paths;
@@ -48,6 +51,7 @@ mod process;
 mod prompt;
 mod record;
 mod repo;
+mod snapshot;
 mod state;
 mod stop;
 mod templates;
@@ -57,13 +61,15 @@ pub use agent::AgentError;
 pub use codex::{CodexRun, CommandRun, FileChange, Terminal, TokenUsage, Verdict};
 pub use config::{
     CodexConfig, Config, ConfigError, ConfigSource, ConfigWarning, DocsConfig, EventsConfig,
-    GitConfig, LoadOptions, PromptConfig, ResolvedConfig, RunnerConfig, ServerConfig,
+    GitConfig, LoadOptions, PromptConfig, ResolvedConfig, RunnerConfig, ServerConfig, SnapshotConfig,
     parse_override,
 };
-pub use control::{
+pub use control::{ClearReport, 
     InitError, InitOptions, InitReport, KillReport, PendingQuestionView, ReplyReport, StatusReport,
 };
 pub use docs::{DocError, DocKind, TodoStatus, parse_todo};
+pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor};
+pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
 pub use engine::{EngineError, Event, LoopSummary};
 pub use error::Error;
 pub use fs_util::{PathError, write_atomic};
@@ -71,6 +77,8 @@ pub use ledger::{parse_line as parse_event_line, render as render_event};
 pub use lock::{LockError, LockInfo, LockStatus};
 pub use prompt::PromptError;
 pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};
+pub use job::JobError;
 pub use repo::{Repo, RunOptions};
+pub use snapshot::{SnapshotBudget, SnapshotError, SnapshotOptions, SnapshotReport, SnapshotState};
 pub use state::{PendingQuestion, State, StateError, Status, StopReason, UserReply};
 pub use stop::{StopCause, StopHandle, StopLevel, StopRequest};

@@ -120,6 +120,11 @@ pub(crate) fn render(
     Ok(out)
 }
 
+/// Renders a built-in template (strict: undefined variables are errors).
+pub(crate) fn render_template(source: &str, origin: &str, ctx: &impl Serialize) -> Result<String, PromptError> {
+    render_str(source, origin, ctx)
+}
+
 fn render_str(source: &str, origin: &str, ctx: &impl Serialize) -> Result<String, PromptError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);

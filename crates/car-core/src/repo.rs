@@ -199,6 +199,42 @@ impl Repo {
         ledger::read_all(&self.ledger(), since)
     }
 
+    /// Returns the path of a work doc.
+    pub fn doc_path(&self, kind: crate::docs::DocKind) -> &Path {
+        kind.path(&self.resolved.config.docs)
+    }
+
+    /// Makes `SNAPSHOT.md` with the agent (see `car snapshot`).
+    pub async fn snapshot(
+        &self,
+        opts: &crate::snapshot::SnapshotOptions,
+        stop: &StopHandle,
+    ) -> Result<crate::snapshot::SnapshotReport, crate::snapshot::SnapshotError> {
+        crate::snapshot::generate(&self.resolved.config, &self.resolved.paths, opts, stop).await
+    }
+
+    /// Collects the snapshot's seed context only, without the agent;
+    /// returns the seed text and the milliseconds it took (for benchmarks).
+    pub fn snapshot_seed(&self) -> (String, f64) {
+        let t = std::time::Instant::now();
+        let seed = crate::snapshot::collect_seed(&self.resolved.config);
+        (seed.text, t.elapsed().as_secs_f64() * 1000.0)
+    }
+
+    /// Turns SPEC into TODO/PROGRESS/OPINIONS with the agent (see `car ingest-spec`).
+    pub async fn ingest_spec(
+        &self,
+        opts: &crate::ingest::IngestOptions,
+        stop: &StopHandle,
+    ) -> Result<crate::ingest::IngestReport, crate::ingest::IngestError> {
+        crate::ingest::ingest(&self.resolved.config, &self.resolved.paths, opts, stop).await
+    }
+
+    /// Resets TODO, PROGRESS and OPINIONS to their templates, with backups.
+    pub fn clear_docs(&self) -> Result<crate::control::ClearReport, Error> {
+        crate::control::clear_docs(&self.resolved.paths, &self.resolved.config.docs)
+    }
+
     fn ledger(&self) -> Ledger {
         let e = &self.resolved.config.events;
         Ledger::new(self.resolved.paths.events_file(), e.max_bytes, e.keep)

@@ -4,6 +4,10 @@
 pub(crate) const LOOP_PROMPT: &str = include_str!("../../../templates/prompt.md.j2");
 /// The final summary prompt (minijinja).
 pub(crate) const SUMMARY_PROMPT: &str = include_str!("../../../templates/summary.md.j2");
+/// The snapshot prompt's instructions.
+pub(crate) const SNAPSHOT_PROMPT: &str = include_str!("../../../templates/snapshot.md.j2");
+/// The ingest-spec prompt (minijinja).
+pub(crate) const INGEST_PROMPT: &str = include_str!("../../../templates/ingest.md.j2");
 /// The `config.yml` that `car init` writes.
 pub(crate) const REPO_CONFIG: &str = include_str!("../../../templates/config.yml");
 /// The `.gitignore` that `car init` writes inside `.codex-autorunner/`.

@@ -1,6 +1,7 @@
 //! One module per subcommand: arguments in, core call, output.
 
 mod config;
+mod docs;
 mod events;
 mod init;
 mod kill;
@@ -23,7 +24,12 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
     // Commands that run the loop or signal it also log to the repo's
     // logs/ (they set up logging themselves); the rest log to stderr.
     let _guard = match cli.command {
-        Command::Once(_) | Command::Run(_) | Command::Resume(_) | Command::Kill => None,
+        Command::Once(_)
+        | Command::Run(_)
+        | Command::Resume(_)
+        | Command::Kill
+        | Command::Snapshot(_)
+        | Command::IngestSpec(_) => None,
         _ => crate::logging::init(None),
     };
     match cli.command {
@@ -51,6 +57,11 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Events(a) => events::run(g, a),
         Command::Config(ConfigCommand::Show(a)) => config::show(g, a.json),
         Command::Service(cmd) => service::run(g, cmd),
+        Command::Snapshot(a) => docs::snapshot(g, a),
+        Command::IngestSpec(a) => docs::ingest(g, a),
+        Command::Edit(a) => docs::edit(g, a),
+        Command::ClearDocs(a) => docs::clear(g, a),
+        Command::Doctor(a) => docs::doctor(g, a.json),
     }
 }
 

@@ -102,7 +102,7 @@ fn busy_line(holder: Option<&car_core::LockInfo>) -> String {
     )
 }
 
-fn install_signal_handlers(stop: StopHandle) -> Result<()> {
+pub(crate) fn install_signal_handlers(stop: StopHandle) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
     let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub use layers::{ConfigSource, ConfigWarning};
 pub use model::{
     CodexConfig, Config, DocsConfig, EventsConfig, GitConfig, PromptConfig, RunnerConfig,
-    ServerConfig,
+    ServerConfig, SnapshotConfig,
 };
 
 use crate::paths::RepoPaths;

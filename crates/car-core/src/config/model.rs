@@ -30,6 +30,41 @@ pub struct Config {
     pub server: ServerConfig,
     /// Event ledger settings.
     pub events: EventsConfig,
+    /// Snapshot settings.
+    pub snapshot: SnapshotConfig,
+}
+
+/// `snapshot.*`: the bounded seed context of `car snapshot`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotConfig {
+    /// `snapshot.max_depth`: tree outline depth.
+    pub max_depth: usize,
+    /// `snapshot.max_entries`: tree outline entries.
+    pub max_entries: usize,
+    /// `snapshot.excerpt_chars`: characters of each work doc excerpt.
+    pub excerpt_chars: usize,
+    /// `snapshot.readme_chars`: characters of the README and manifest excerpts.
+    pub readme_chars: usize,
+    /// `snapshot.max_file_bytes`: larger files are skipped.
+    pub max_file_bytes: u64,
+    /// `snapshot.max_total_bytes`: all reads together.
+    pub max_total_bytes: u64,
+    /// `snapshot.change_lines`: lines of the change summary.
+    pub change_lines: usize,
+    /// `snapshot.timeout_seconds`: bound on the agent's run.
+    pub timeout: Duration,
+}
+
+#[derive(Deserialize)]
+struct RawSnapshot {
+    max_depth: usize,
+    max_entries: usize,
+    excerpt_chars: usize,
+    readme_chars: usize,
+    max_file_bytes: u64,
+    max_total_bytes: u64,
+    change_lines: usize,
+    timeout_seconds: f64,
 }
 
 /// `events.*`: the event ledger.
@@ -81,6 +116,12 @@ pub struct CodexConfig {
     pub run_timeout: Option<Duration>,
     /// `codex.structured_verdict`: ask for a JSON verdict.
     pub structured_verdict: bool,
+    /// `codex.models.small`: model for small helper jobs.
+    #[serde(skip)]
+    pub models_small: Option<String>,
+    /// `codex.models.large`: model for large jobs (snapshot, ingest-spec).
+    #[serde(skip)]
+    pub models_large: Option<String>,
 }
 
 /// `prompt.*`.
@@ -160,6 +201,13 @@ struct Raw {
     git: GitConfig,
     server: ServerConfig,
     events: EventsConfig,
+    snapshot: RawSnapshot,
+}
+
+#[derive(Deserialize)]
+struct RawModels {
+    small: Option<String>,
+    large: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +220,7 @@ struct RawCodex {
     idle_timeout_seconds: Option<f64>,
     run_timeout_seconds: Option<f64>,
     structured_verdict: bool,
+    models: RawModels,
 }
 
 #[derive(Deserialize)]
@@ -340,6 +389,22 @@ pub(super) fn build(
         idle_timeout: positive("codex.idle_timeout_seconds", raw.codex.idle_timeout_seconds)?,
         run_timeout: positive("codex.run_timeout_seconds", raw.codex.run_timeout_seconds)?,
         structured_verdict: raw.codex.structured_verdict,
+        models_small: raw.codex.models.small,
+        models_large: raw.codex.models.large,
+    };
+    let sn = raw.snapshot;
+    if sn.max_depth == 0 || sn.max_entries == 0 {
+        return Err(invalid("snapshot.max_depth", "the tree caps must be at least 1".into()));
+    }
+    let snapshot = SnapshotConfig {
+        max_depth: sn.max_depth,
+        max_entries: sn.max_entries,
+        excerpt_chars: sn.excerpt_chars,
+        readme_chars: sn.readme_chars,
+        max_file_bytes: sn.max_file_bytes,
+        max_total_bytes: sn.max_total_bytes,
+        change_lines: sn.change_lines,
+        timeout: seconds("snapshot.timeout_seconds", sn.timeout_seconds)?,
     };
     let prompt = PromptConfig {
         prev_run_max_chars: raw.prompt.prev_run_max_chars,
@@ -362,6 +427,7 @@ pub(super) fn build(
         git: raw.git,
         server,
         events: raw.events,
+        snapshot,
     })
 }
 

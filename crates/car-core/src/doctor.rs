@@ -1,0 +1,227 @@
+//! `car doctor`: checks a repository's setup and says how to fix each problem.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{self, LoadOptions};
+use crate::docs::{self, DocKind};
+use crate::fs_util::read_optional;
+use crate::lock::{self, LockStatus};
+use crate::paths::RepoPaths;
+use crate::state::{StateStore, Status};
+
+/// Free space below which logs and run records are at risk.
+const DISK_FAIL_BYTES: u64 = 100 * 1024 * 1024;
+/// Free space below which doctor warns.
+const DISK_WARN_BYTES: u64 = 1024 * 1024 * 1024;
+/// How long `codex --version` may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How a check went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Fine.
+    Ok,
+    /// Works, but worth a look.
+    Warn,
+    /// Broken: the loop will not work (well).
+    Fail,
+}
+
+/// One check.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorCheck {
+    /// What was checked.
+    pub name: &'static str,
+    /// The result.
+    pub status: CheckStatus,
+    /// What was found.
+    pub detail: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+/// All checks.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorReport {
+    /// The checks, in order.
+    pub checks: Vec<DoctorCheck>,
+    /// Whether no check failed (warnings allowed).
+    pub ok: bool,
+}
+
+fn check(name: &'static str, status: CheckStatus, detail: impl Into<String>, hint: Option<&str>) -> DoctorCheck {
+    DoctorCheck { name, status, detail: detail.into(), hint: hint.map(str::to_string) }
+}
+
+/// Checks the repository at or above `start`; works with a broken config.
+pub fn doctor(start: &Path, load: &LoadOptions, path_env: Option<&std::ffi::OsString>) -> DoctorReport {
+    use CheckStatus::{Fail, Ok, Warn};
+    let mut checks = Vec::new();
+    let Some(paths) = RepoPaths::discover(start) else {
+        checks.push(check(
+            "repository",
+            Fail,
+            format!("no .codex-autorunner/config.yml in {} or its parents", start.display()),
+            Some("run `car init` in your repository"),
+        ));
+        return DoctorReport { checks, ok: false };
+    };
+    checks.push(check("repository", Ok, paths.root.display().to_string(), None));
+
+    let resolved = match config::load(&paths, load) {
+        Result::Ok(r) => {
+            if r.warnings.is_empty() {
+                checks.push(check("config", Ok, "valid", None));
+            } else {
+                let list: Vec<String> = r.warnings.iter().map(ToString::to_string).collect();
+                checks.push(check("config", Warn, list.join("; "), Some("remove or fix the unknown keys")));
+            }
+            Some(r)
+        }
+        Err(e) => {
+            checks.push(check("config", Fail, crate::engine::error_chain(&e), Some("fix the named file or key")));
+            None
+        }
+    };
+
+    if let Some(r) = &resolved {
+        let cfg = &r.config;
+        match crate::agent::resolve_binary(&cfg.codex.binary, &cfg.root, path_env) {
+            Result::Ok((program, path)) => {
+                let version = std::process::Command::new(&program)
+                    .arg("--version")
+                    .env("PATH", path)
+                    .stdin(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .output()
+                    .ok()
+                    .filter(|o| o.status.success())
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+                let _ = VERSION_TIMEOUT;
+                match version.as_deref().and_then(crate::codex::parse_version) {
+                    Some(v) if crate::codex::runs_exec(&cfg.codex.args) && v < crate::codex::OLDEST_TESTED_VERSION => checks.push(check(
+                        "agent",
+                        Warn,
+                        format!("{} ({})", program.display(), version.unwrap_or_default()),
+                        Some("older than the oldest version car is tested with (0.169.0): npm install -g @openai/codex"),
+                    )),
+                    _ => checks.push(check(
+                        "agent",
+                        Ok,
+                        format!("{}{}", program.display(), version.map(|v| format!(" ({v})")).unwrap_or_default()),
+                        None,
+                    )),
+                }
+            }
+            Err(e) => checks.push(check(
+                "agent",
+                Fail,
+                e.to_string(),
+                Some("install Codex (npm install -g @openai/codex) or set codex.binary to its path"),
+            )),
+        }
+
+        let mut missing = Vec::new();
+        for kind in DocKind::ALL {
+            if !kind.path(&cfg.docs).exists() {
+                missing.push(cfg.display_path(kind.path(&cfg.docs)));
+            }
+        }
+        if missing.is_empty() {
+            checks.push(check("docs", Ok, "all five present", None));
+        } else {
+            checks.push(check("docs", Warn, format!("missing: {}", missing.join(", ")), Some("run `car init` to create them")));
+        }
+        match read_optional(&cfg.docs.todo).map(|b| b.map(String::from_utf8)) {
+            Result::Ok(Some(Result::Ok(t))) => {
+                let s = docs::parse_todo(&t);
+                if s.total == 0 {
+                    checks.push(check("todo", Fail, "no checkbox items", Some("add tasks as `- [ ] task` lines, or run `car ingest-spec`")));
+                } else {
+                    checks.push(check("todo", Ok, format!("{}/{} done", s.done, s.total), None));
+                }
+            }
+            Result::Ok(Some(Err(_))) => checks.push(check("todo", Fail, "not UTF-8 text", Some("re-save it as UTF-8"))),
+            Result::Ok(None) => checks.push(check("todo", Fail, "missing", Some("run `car init`"))),
+            Err(e) => checks.push(check("todo", Fail, e.to_string(), None)),
+        }
+
+        let gitignore = std::fs::read_to_string(paths.gitignore()).unwrap_or_default();
+        if gitignore.trim() == "*" {
+            checks.push(check(
+                "gitignore",
+                Warn,
+                ".codex-autorunner/.gitignore ignores everything (the Python program's), so the docs are not versioned",
+                Some("run `car init` to replace it (a backup is kept)"),
+            ));
+        }
+        if crate::git::is_repo(&cfg.root) {
+            match crate::snapshot::seed::git_out(&cfg.root, &["status", "--porcelain"]) {
+                None => checks.push(check("git", Ok, "a repository, clean", None)),
+                Some(s) => checks.push(check(
+                    "git",
+                    Ok,
+                    format!("a repository, {} uncommitted change(s)", s.lines().count()),
+                    None,
+                )),
+            }
+        } else if crate::codex::runs_exec(&cfg.codex.args) {
+            checks.push(check("git", Fail, "not a git repository; `codex exec` refuses to run outside one", Some("run `git init`, or add --skip-git-repo-check to codex.args")));
+        } else {
+            checks.push(check("git", Warn, "not a git repository", Some("git.auto_commit and change detection work best with git")));
+        }
+    }
+
+    match lock::probe(&paths) {
+        LockStatus::Held(h) => checks.push(check(
+            "lock",
+            Ok,
+            format!("held by {}", h.map_or_else(|| "an unknown runner".into(), |i| i.describe())),
+            None,
+        )),
+        LockStatus::Stale(h) => checks.push(check(
+            "lock",
+            Warn,
+            format!("stale lock file of {}; it does not block", h.map_or_else(|| "an unknown runner".into(), |i| i.describe())),
+            Some("the next run removes it"),
+        )),
+        LockStatus::Free => checks.push(check("lock", Ok, "free", None)),
+    }
+
+    match StateStore::new(&paths).load() {
+        Result::Ok(l) => match (l.corrupt, l.state.status) {
+            (Some(why), _) => checks.push(check("state", Fail, format!("corrupt: {why}"), Some("the next run moves it aside and starts fresh"))),
+            (None, Status::Running | Status::WaitingForQuota) if !matches!(lock::probe(&paths), LockStatus::Held(_)) => checks.push(check(
+                "state",
+                Warn,
+                "says running, but no runner holds the lock",
+                Some("`car status` repairs it"),
+            )),
+            (None, _) if l.state.pending_question.is_some() => checks.push(check(
+                "state",
+                Warn,
+                format!("an open question: {}", l.state.pending_question.map(|q| q.question).unwrap_or_default()),
+                Some("answer with `car reply`, then `car resume`"),
+            )),
+            (None, st) => checks.push(check("state", Ok, st.as_str(), None)),
+        },
+        Err(e) => checks.push(check("state", Fail, e.to_string(), None)),
+    }
+
+    match nix::sys::statvfs::statvfs(&paths.car_dir) {
+        Result::Ok(v) => {
+            let free = u64::from(v.blocks_available()).saturating_mul(u64::from(v.fragment_size()));
+            let mb = free / (1024 * 1024);
+            let status = if free < DISK_FAIL_BYTES { Fail } else if free < DISK_WARN_BYTES { Warn } else { Ok };
+            checks.push(check("disk", status, format!("{mb} MiB free for logs and run records"), (status != Ok).then_some("free some space; run logs are in .codex-autorunner/runs/")));
+        }
+        Err(e) => checks.push(check("disk", Warn, format!("cannot tell free space: {e}"), None)),
+    }
+
+    let ok = checks.iter().all(|c| c.status != CheckStatus::Fail);
+    DoctorReport { checks, ok }
+}

@@ -1,0 +1,234 @@
+//! `car ingest-spec`: the agent turns SPEC into TODO, PROGRESS and OPINIONS.
+//! Nothing is run when the docs may not be overwritten, and nothing is
+//! written unless the answer holds three sound blocks.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::control::backup_path;
+use crate::docs::{DocKind, Docs, parse_todo};
+use crate::fs_util::{PathError, read_optional, write_atomic};
+use crate::job::{self, JobError};
+use crate::lock::{LockError, RunLock};
+use crate::paths::RepoPaths;
+use crate::stop::StopHandle;
+use crate::templates;
+
+/// The docs ingest-spec writes.
+const TARGETS: [DocKind; 3] = [DocKind::Todo, DocKind::Progress, DocKind::Opinions];
+
+/// Options of `car ingest-spec`.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// The spec to read (default `docs.spec`); relative paths are taken from the repository root.
+    pub spec: Option<PathBuf>,
+    /// Overwrite docs that hold content (each is backed up first).
+    pub force: bool,
+    /// PATH for the agent.
+    pub path_env: Option<std::ffi::OsString>,
+}
+
+/// One doc written by ingest-spec.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestChange {
+    /// Which doc.
+    pub doc: crate::docs::DocKind,
+    /// Its path.
+    pub path: PathBuf,
+    /// The backup of the old content, when there was any.
+    pub backup: Option<PathBuf>,
+    /// Lines added.
+    pub added: usize,
+    /// Lines removed.
+    pub removed: usize,
+}
+
+/// What `car ingest-spec` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    /// The docs written.
+    pub changes: Vec<IngestChange>,
+    /// The new TODO's counts.
+    pub todo: crate::docs::TodoStatus,
+}
+
+/// Errors of `car ingest-spec`; in every case nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The spec does not exist.
+    #[error("SPEC not found at {}; write it first (or pass --spec PATH)", path.display())]
+    SpecMissing {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The spec is empty.
+    #[error("SPEC at {} is empty; write what must be true first", path.display())]
+    SpecEmpty {
+        /// The spec.
+        path: PathBuf,
+    },
+    /// Docs hold content and `--force` was not given.
+    #[error("{} already hold content; rerun with --force to overwrite them (each is backed up first)", docs.join(", "))]
+    NotEmpty {
+        /// The docs with content.
+        docs: Vec<String>,
+    },
+    /// Another runner holds the repository.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The agent failed.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// The answer could not be used.
+    #[error("the agent's answer cannot be used ({why}); nothing was written; the answer is in {}", answer.display())]
+    Unparseable {
+        /// What is wrong.
+        why: String,
+        /// Where the answer is kept.
+        answer: PathBuf,
+    },
+    /// The prompt could not be rendered.
+    #[error(transparent)]
+    Prompt(#[from] crate::prompt::PromptError),
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] PathError),
+    /// A doc is not UTF-8.
+    #[error(transparent)]
+    Doc(#[from] crate::docs::DocError),
+}
+
+/// Runs ingest-spec.
+pub(crate) async fn ingest(
+    cfg: &Config,
+    paths: &RepoPaths,
+    opts: &IngestOptions,
+    stop: &StopHandle,
+) -> Result<IngestReport, IngestError> {
+    let spec_path = match &opts.spec {
+        Some(p) => crate::fs_util::normalize_under(&cfg.root, p),
+        None => cfg.docs.spec.clone(),
+    };
+    let spec = read_optional(&spec_path)?.ok_or_else(|| IngestError::SpecMissing { path: spec_path.clone() })?;
+    let spec = String::from_utf8_lossy(&spec).into_owned();
+    if spec.trim().is_empty() {
+        return Err(IngestError::SpecEmpty { path: spec_path });
+    }
+    let docs = Docs::load(&cfg.docs)?;
+    // Check before running anything: a refused overwrite costs no agent run.
+    let occupied: Vec<String> = TARGETS
+        .into_iter()
+        .filter(|k| has_content(docs.get(*k), *k))
+        .map(|k| cfg.display_path(k.path(&cfg.docs)))
+        .collect();
+    if !occupied.is_empty() && !opts.force {
+        return Err(IngestError::NotEmpty { docs: occupied });
+    }
+    let _lock = RunLock::acquire(paths, "ingest-spec")?;
+    let prompt = crate::prompt::render_template(
+        templates::INGEST_PROMPT,
+        "built-in ingest-spec prompt",
+        &serde_json::json!({
+            "SPEC": spec,
+            "SPEC_PATH": cfg.display_path(&spec_path),
+            "TODO": docs.todo,
+            "PROGRESS": docs.progress,
+            "OPINIONS": docs.opinions,
+        }),
+    )?;
+    let out = job::run_job(
+        cfg,
+        paths,
+        "ingest-spec",
+        &prompt,
+        cfg.codex.models_large.as_deref(),
+        cfg.snapshot.timeout,
+        opts.path_env.as_ref(),
+        stop,
+    )
+    .await?;
+    let answer = out.dir.join("answer.md");
+    write_atomic(&answer, out.text.as_bytes())?;
+    let blocks = parse_blocks(&out.text).map_err(|why| IngestError::Unparseable { why, answer: answer.clone() })?;
+
+    let mut changes = Vec::new();
+    for (kind, new) in TARGETS.into_iter().zip(blocks.iter()) {
+        let path = kind.path(&cfg.docs).to_path_buf();
+        let old = docs.get(kind);
+        let backup = if old.trim().is_empty() {
+            None
+        } else {
+            let bak = backup_path(&path);
+            write_atomic(&bak, old.as_bytes())?;
+            Some(bak)
+        };
+        let (added, removed) = line_changes(old, new);
+        changes.push(IngestChange { doc: kind, path, backup, added, removed });
+    }
+    // All backups exist: now write the three docs.
+    for (change, new) in changes.iter().zip(blocks.iter()) {
+        write_atomic(&change.path, new.as_bytes())?;
+    }
+    Ok(IngestReport { changes, todo: parse_todo(&blocks[0]) })
+}
+
+/// A doc "holds content" unless it is blank or still the `car init` template.
+fn has_content(text: &str, kind: DocKind) -> bool {
+    !text.trim().is_empty() && text.trim() != templates::doc_template(kind).trim()
+}
+
+/// Takes the last complete `<TODO>`, `<PROGRESS>` and `<OPINIONS>` blocks.
+fn parse_blocks(answer: &str) -> Result<[String; 3], String> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in ["TODO", "PROGRESS", "OPINIONS"] {
+        let close = format!("</{tag}>");
+        let open = format!("<{tag}>");
+        let end = answer.rfind(&close).ok_or_else(|| format!("no complete <{tag}> block"))?;
+        let start = answer[..end].rfind(&open).ok_or_else(|| format!("no complete <{tag}> block"))? + open.len();
+        let body = answer[start..end].trim();
+        if body.is_empty() || body == "..." {
+            return Err(format!("the <{tag}> block is empty"));
+        }
+        let mut body = body.to_string();
+        body.push('\n');
+        out.push(body);
+    }
+    if parse_todo(&out[0]).total == 0 {
+        return Err("the TODO block has no `- [ ] task` item".into());
+    }
+    Ok([out[0].clone(), out[1].clone(), out[2].clone()])
+}
+
+fn line_changes(old: &str, new: &str) -> (usize, usize) {
+    let diff = similar::TextDiff::from_lines(old, new);
+    diff.iter_all_changes().fold((0, 0), |(a, r), c| match c.tag() {
+        similar::ChangeTag::Insert => (a + 1, r),
+        similar::ChangeTag::Delete => (a, r + 1),
+        similar::ChangeTag::Equal => (a, r),
+    })
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn takes_the_last_complete_blocks_not_an_echo() {
+        let answer = "Echo: <TODO>\n...\n</TODO> <PROGRESS>...</PROGRESS>\nReal answer:\n<TODO>\n- [ ] a\n- [ ] b\n</TODO>\n<PROGRESS>\nstart\n</PROGRESS>\n<OPINIONS>\n- small steps\n</OPINIONS>\n<TODO>\n- [ ] unfinished";
+        let [todo, progress, opinions] = parse_blocks(answer).unwrap();
+        assert_eq!(todo, "- [ ] a\n- [ ] b\n");
+        assert_eq!(progress, "start\n");
+        assert_eq!(opinions, "- small steps\n");
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        assert!(parse_blocks("no blocks at all").is_err());
+        assert!(parse_blocks("<TODO>\n...\n</TODO><PROGRESS>x</PROGRESS><OPINIONS>y</OPINIONS>").is_err());
+        assert!(parse_blocks("<TODO>prose only</TODO><PROGRESS>x</PROGRESS><OPINIONS>y</OPINIONS>").is_err());
+        assert!(parse_blocks("<TODO>- [ ] a</TODO><PROGRESS>x</PROGRESS>").is_err());
+    }
+}
