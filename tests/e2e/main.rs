@@ -9,6 +9,7 @@ mod common;
 
 mod codex_driver;
 mod config;
+mod doc_tools;
 mod init;
 mod lock_kill;
 mod log;

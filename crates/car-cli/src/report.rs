@@ -27,17 +27,21 @@ pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<car_core::InitError>()
                 .is_some_and(init_usage)
-            || cause.downcast_ref::<car_core::IngestError>().is_some_and(|e| match e {
-                car_core::IngestError::SpecMissing { .. }
-                | car_core::IngestError::SpecEmpty { .. }
-                | car_core::IngestError::NotEmpty { .. } => true,
-                car_core::IngestError::Job(j) => job_usage(j),
-                _ => false,
-            })
-            || cause.downcast_ref::<car_core::SnapshotError>().is_some_and(|e| match e {
-                car_core::SnapshotError::Job(j) => job_usage(j),
-                _ => false,
-            })
+            || cause
+                .downcast_ref::<car_core::IngestError>()
+                .is_some_and(|e| match e {
+                    car_core::IngestError::SpecMissing { .. }
+                    | car_core::IngestError::SpecEmpty { .. }
+                    | car_core::IngestError::NotEmpty { .. } => true,
+                    car_core::IngestError::Job(j) => job_usage(j),
+                    _ => false,
+                })
+            || cause
+                .downcast_ref::<car_core::SnapshotError>()
+                .is_some_and(|e| match e {
+                    car_core::SnapshotError::Job(j) => job_usage(j),
+                    _ => false,
+                })
             || cause.downcast_ref::<Error>().is_some_and(|e| match e {
                 Error::Config(_) | Error::Prompt(_) => true,
                 Error::Agent(a) => agent_not_found(a),

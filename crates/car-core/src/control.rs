@@ -440,7 +440,10 @@ pub struct ClearReport {
 
 /// Resets TODO, PROGRESS and OPINIONS to their templates, backing up each
 /// one that held content. Refused while a runner holds the lock.
-pub(crate) fn clear_docs(paths: &RepoPaths, docs: &crate::config::DocsConfig) -> Result<ClearReport, crate::error::Error> {
+pub(crate) fn clear_docs(
+    paths: &RepoPaths,
+    docs: &crate::config::DocsConfig,
+) -> Result<ClearReport, crate::error::Error> {
     let _lock = crate::lock::RunLock::acquire(paths, "clear-docs")?;
     let mut reset = Vec::new();
     for kind in [DocKind::Todo, DocKind::Progress, DocKind::Opinions] {

@@ -53,24 +53,46 @@ pub struct DoctorReport {
     pub ok: bool,
 }
 
-fn check(name: &'static str, status: CheckStatus, detail: impl Into<String>, hint: Option<&str>) -> DoctorCheck {
-    DoctorCheck { name, status, detail: detail.into(), hint: hint.map(str::to_string) }
+fn check(
+    name: &'static str,
+    status: CheckStatus,
+    detail: impl Into<String>,
+    hint: Option<&str>,
+) -> DoctorCheck {
+    DoctorCheck {
+        name,
+        status,
+        detail: detail.into(),
+        hint: hint.map(str::to_string),
+    }
 }
 
 /// Checks the repository at or above `start`; works with a broken config.
-pub fn doctor(start: &Path, load: &LoadOptions, path_env: Option<&std::ffi::OsString>) -> DoctorReport {
+pub fn doctor(
+    start: &Path,
+    load: &LoadOptions,
+    path_env: Option<&std::ffi::OsString>,
+) -> DoctorReport {
     use CheckStatus::{Fail, Ok, Warn};
     let mut checks = Vec::new();
     let Some(paths) = RepoPaths::discover(start) else {
         checks.push(check(
             "repository",
             Fail,
-            format!("no .codex-autorunner/config.yml in {} or its parents", start.display()),
+            format!(
+                "no .codex-autorunner/config.yml in {} or its parents",
+                start.display()
+            ),
             Some("run `car init` in your repository"),
         ));
         return DoctorReport { checks, ok: false };
     };
-    checks.push(check("repository", Ok, paths.root.display().to_string(), None));
+    checks.push(check(
+        "repository",
+        Ok,
+        paths.root.display().to_string(),
+        None,
+    ));
 
     let resolved = match config::load(&paths, load) {
         Result::Ok(r) => {
@@ -78,12 +100,22 @@ pub fn doctor(start: &Path, load: &LoadOptions, path_env: Option<&std::ffi::OsSt
                 checks.push(check("config", Ok, "valid", None));
             } else {
                 let list: Vec<String> = r.warnings.iter().map(ToString::to_string).collect();
-                checks.push(check("config", Warn, list.join("; "), Some("remove or fix the unknown keys")));
+                checks.push(check(
+                    "config",
+                    Warn,
+                    list.join("; "),
+                    Some("remove or fix the unknown keys"),
+                ));
             }
             Some(r)
         }
         Err(e) => {
-            checks.push(check("config", Fail, crate::engine::error_chain(&e), Some("fix the named file or key")));
+            checks.push(check(
+                "config",
+                Fail,
+                crate::engine::error_chain(&e),
+                Some("fix the named file or key"),
+            ));
             None
         }
     };
@@ -121,7 +153,9 @@ pub fn doctor(start: &Path, load: &LoadOptions, path_env: Option<&std::ffi::OsSt
                 "agent",
                 Fail,
                 e.to_string(),
-                Some("install Codex (npm install -g @openai/codex) or set codex.binary to its path"),
+                Some(
+                    "install Codex (npm install -g @openai/codex) or set codex.binary to its path",
+                ),
             )),
         }
 
@@ -134,18 +168,38 @@ pub fn doctor(start: &Path, load: &LoadOptions, path_env: Option<&std::ffi::OsSt
         if missing.is_empty() {
             checks.push(check("docs", Ok, "all five present", None));
         } else {
-            checks.push(check("docs", Warn, format!("missing: {}", missing.join(", ")), Some("run `car init` to create them")));
+            checks.push(check(
+                "docs",
+                Warn,
+                format!("missing: {}", missing.join(", ")),
+                Some("run `car init` to create them"),
+            ));
         }
         match read_optional(&cfg.docs.todo).map(|b| b.map(String::from_utf8)) {
             Result::Ok(Some(Result::Ok(t))) => {
                 let s = docs::parse_todo(&t);
                 if s.total == 0 {
-                    checks.push(check("todo", Fail, "no checkbox items", Some("add tasks as `- [ ] task` lines, or run `car ingest-spec`")));
+                    checks.push(check(
+                        "todo",
+                        Fail,
+                        "no checkbox items",
+                        Some("add tasks as `- [ ] task` lines, or run `car ingest-spec`"),
+                    ));
                 } else {
-                    checks.push(check("todo", Ok, format!("{}/{} done", s.done, s.total), None));
+                    checks.push(check(
+                        "todo",
+                        Ok,
+                        format!("{}/{} done", s.done, s.total),
+                        None,
+                    ));
                 }
             }
-            Result::Ok(Some(Err(_))) => checks.push(check("todo", Fail, "not UTF-8 text", Some("re-save it as UTF-8"))),
+            Result::Ok(Some(Err(_))) => checks.push(check(
+                "todo",
+                Fail,
+                "not UTF-8 text",
+                Some("re-save it as UTF-8"),
+            )),
             Result::Ok(None) => checks.push(check("todo", Fail, "missing", Some("run `car init`"))),
             Err(e) => checks.push(check("todo", Fail, e.to_string(), None)),
         }
@@ -170,9 +224,19 @@ pub fn doctor(start: &Path, load: &LoadOptions, path_env: Option<&std::ffi::OsSt
                 )),
             }
         } else if crate::codex::runs_exec(&cfg.codex.args) {
-            checks.push(check("git", Fail, "not a git repository; `codex exec` refuses to run outside one", Some("run `git init`, or add --skip-git-repo-check to codex.args")));
+            checks.push(check(
+                "git",
+                Fail,
+                "not a git repository; `codex exec` refuses to run outside one",
+                Some("run `git init`, or add --skip-git-repo-check to codex.args"),
+            ));
         } else {
-            checks.push(check("git", Warn, "not a git repository", Some("git.auto_commit and change detection work best with git")));
+            checks.push(check(
+                "git",
+                Warn,
+                "not a git repository",
+                Some("git.auto_commit and change detection work best with git"),
+            ));
         }
     }
 
@@ -180,13 +244,19 @@ pub fn doctor(start: &Path, load: &LoadOptions, path_env: Option<&std::ffi::OsSt
         LockStatus::Held(h) => checks.push(check(
             "lock",
             Ok,
-            format!("held by {}", h.map_or_else(|| "an unknown runner".into(), |i| i.describe())),
+            format!(
+                "held by {}",
+                h.map_or_else(|| "an unknown runner".into(), |i| i.describe())
+            ),
             None,
         )),
         LockStatus::Stale(h) => checks.push(check(
             "lock",
             Warn,
-            format!("stale lock file of {}; it does not block", h.map_or_else(|| "an unknown runner".into(), |i| i.describe())),
+            format!(
+                "stale lock file of {}; it does not block",
+                h.map_or_else(|| "an unknown runner".into(), |i| i.describe())
+            ),
             Some("the next run removes it"),
         )),
         LockStatus::Free => checks.push(check("lock", Ok, "free", None)),
@@ -194,17 +264,32 @@ pub fn doctor(start: &Path, load: &LoadOptions, path_env: Option<&std::ffi::OsSt
 
     match StateStore::new(&paths).load() {
         Result::Ok(l) => match (l.corrupt, l.state.status) {
-            (Some(why), _) => checks.push(check("state", Fail, format!("corrupt: {why}"), Some("the next run moves it aside and starts fresh"))),
-            (None, Status::Running | Status::WaitingForQuota) if !matches!(lock::probe(&paths), LockStatus::Held(_)) => checks.push(check(
+            (Some(why), _) => checks.push(check(
                 "state",
-                Warn,
-                "says running, but no runner holds the lock",
-                Some("`car status` repairs it"),
+                Fail,
+                format!("corrupt: {why}"),
+                Some("the next run moves it aside and starts fresh"),
             )),
+            (None, Status::Running | Status::WaitingForQuota)
+                if !matches!(lock::probe(&paths), LockStatus::Held(_)) =>
+            {
+                checks.push(check(
+                    "state",
+                    Warn,
+                    "says running, but no runner holds the lock",
+                    Some("`car status` repairs it"),
+                ))
+            }
             (None, _) if l.state.pending_question.is_some() => checks.push(check(
                 "state",
                 Warn,
-                format!("an open question: {}", l.state.pending_question.map(|q| q.question).unwrap_or_default()),
+                format!(
+                    "an open question: {}",
+                    l.state
+                        .pending_question
+                        .map(|q| q.question)
+                        .unwrap_or_default()
+                ),
                 Some("answer with `car reply`, then `car resume`"),
             )),
             (None, st) => checks.push(check("state", Ok, st.as_str(), None)),
@@ -214,12 +299,33 @@ pub fn doctor(start: &Path, load: &LoadOptions, path_env: Option<&std::ffi::OsSt
 
     match nix::sys::statvfs::statvfs(&paths.car_dir) {
         Result::Ok(v) => {
+            #[allow(
+                clippy::useless_conversion,
+                reason = "the field types differ between platforms"
+            )]
             let free = u64::from(v.blocks_available()).saturating_mul(u64::from(v.fragment_size()));
             let mb = free / (1024 * 1024);
-            let status = if free < DISK_FAIL_BYTES { Fail } else if free < DISK_WARN_BYTES { Warn } else { Ok };
-            checks.push(check("disk", status, format!("{mb} MiB free for logs and run records"), (status != Ok).then_some("free some space; run logs are in .codex-autorunner/runs/")));
+            let status = if free < DISK_FAIL_BYTES {
+                Fail
+            } else if free < DISK_WARN_BYTES {
+                Warn
+            } else {
+                Ok
+            };
+            checks.push(check(
+                "disk",
+                status,
+                format!("{mb} MiB free for logs and run records"),
+                (status != Ok)
+                    .then_some("free some space; run logs are in .codex-autorunner/runs/"),
+            ));
         }
-        Err(e) => checks.push(check("disk", Warn, format!("cannot tell free space: {e}"), None)),
+        Err(e) => checks.push(check(
+            "disk",
+            Warn,
+            format!("cannot tell free space: {e}"),
+            None,
+        )),
     }
 
     let ok = checks.iter().all(|c| c.status != CheckStatus::Fail);

@@ -111,7 +111,9 @@ pub(crate) async fn ingest(
         Some(p) => crate::fs_util::normalize_under(&cfg.root, p),
         None => cfg.docs.spec.clone(),
     };
-    let spec = read_optional(&spec_path)?.ok_or_else(|| IngestError::SpecMissing { path: spec_path.clone() })?;
+    let spec = read_optional(&spec_path)?.ok_or_else(|| IngestError::SpecMissing {
+        path: spec_path.clone(),
+    })?;
     let spec = String::from_utf8_lossy(&spec).into_owned();
     if spec.trim().is_empty() {
         return Err(IngestError::SpecEmpty { path: spec_path });
@@ -141,17 +143,22 @@ pub(crate) async fn ingest(
     let out = job::run_job(
         cfg,
         paths,
-        "ingest-spec",
-        &prompt,
-        cfg.codex.models_large.as_deref(),
-        cfg.snapshot.timeout,
-        opts.path_env.as_ref(),
+        job::JobSpec {
+            name: "ingest-spec",
+            prompt: &prompt,
+            model: cfg.codex.models_large.as_deref(),
+            timeout: cfg.snapshot.timeout,
+            path_env: opts.path_env.as_ref(),
+        },
         stop,
     )
     .await?;
     let answer = out.dir.join("answer.md");
     write_atomic(&answer, out.text.as_bytes())?;
-    let blocks = parse_blocks(&out.text).map_err(|why| IngestError::Unparseable { why, answer: answer.clone() })?;
+    let blocks = parse_blocks(&out.text).map_err(|why| IngestError::Unparseable {
+        why,
+        answer: answer.clone(),
+    })?;
 
     let mut changes = Vec::new();
     for (kind, new) in TARGETS.into_iter().zip(blocks.iter()) {
@@ -165,13 +172,22 @@ pub(crate) async fn ingest(
             Some(bak)
         };
         let (added, removed) = line_changes(old, new);
-        changes.push(IngestChange { doc: kind, path, backup, added, removed });
+        changes.push(IngestChange {
+            doc: kind,
+            path,
+            backup,
+            added,
+            removed,
+        });
     }
     // All backups exist: now write the three docs.
     for (change, new) in changes.iter().zip(blocks.iter()) {
         write_atomic(&change.path, new.as_bytes())?;
     }
-    Ok(IngestReport { changes, todo: parse_todo(&blocks[0]) })
+    Ok(IngestReport {
+        changes,
+        todo: parse_todo(&blocks[0]),
+    })
 }
 
 /// A doc "holds content" unless it is blank or still the `car init` template.
@@ -185,8 +201,13 @@ fn parse_blocks(answer: &str) -> Result<[String; 3], String> {
     for tag in ["TODO", "PROGRESS", "OPINIONS"] {
         let close = format!("</{tag}>");
         let open = format!("<{tag}>");
-        let end = answer.rfind(&close).ok_or_else(|| format!("no complete <{tag}> block"))?;
-        let start = answer[..end].rfind(&open).ok_or_else(|| format!("no complete <{tag}> block"))? + open.len();
+        let end = answer
+            .rfind(&close)
+            .ok_or_else(|| format!("no complete <{tag}> block"))?;
+        let start = answer[..end]
+            .rfind(&open)
+            .ok_or_else(|| format!("no complete <{tag}> block"))?
+            + open.len();
         let body = answer[start..end].trim();
         if body.is_empty() || body == "..." {
             return Err(format!("the <{tag}> block is empty"));
@@ -203,13 +224,13 @@ fn parse_blocks(answer: &str) -> Result<[String; 3], String> {
 
 fn line_changes(old: &str, new: &str) -> (usize, usize) {
     let diff = similar::TextDiff::from_lines(old, new);
-    diff.iter_all_changes().fold((0, 0), |(a, r), c| match c.tag() {
-        similar::ChangeTag::Insert => (a + 1, r),
-        similar::ChangeTag::Delete => (a, r + 1),
-        similar::ChangeTag::Equal => (a, r),
-    })
+    diff.iter_all_changes()
+        .fold((0, 0), |(a, r), c| match c.tag() {
+            similar::ChangeTag::Insert => (a + 1, r),
+            similar::ChangeTag::Delete => (a, r + 1),
+            similar::ChangeTag::Equal => (a, r),
+        })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -227,8 +248,14 @@ mod tests {
     #[test]
     fn garbage_is_rejected() {
         assert!(parse_blocks("no blocks at all").is_err());
-        assert!(parse_blocks("<TODO>\n...\n</TODO><PROGRESS>x</PROGRESS><OPINIONS>y</OPINIONS>").is_err());
-        assert!(parse_blocks("<TODO>prose only</TODO><PROGRESS>x</PROGRESS><OPINIONS>y</OPINIONS>").is_err());
+        assert!(
+            parse_blocks("<TODO>\n...\n</TODO><PROGRESS>x</PROGRESS><OPINIONS>y</OPINIONS>")
+                .is_err()
+        );
+        assert!(
+            parse_blocks("<TODO>prose only</TODO><PROGRESS>x</PROGRESS><OPINIONS>y</OPINIONS>")
+                .is_err()
+        );
         assert!(parse_blocks("<TODO>- [ ] a</TODO><PROGRESS>x</PROGRESS>").is_err());
     }
 }

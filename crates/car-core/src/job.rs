@@ -53,17 +53,34 @@ pub(crate) struct JobOutput {
     pub(crate) dir: PathBuf,
 }
 
-/// Runs the agent once on `prompt`, with `model` (if any) and a timeout.
+/// What to run.
+pub(crate) struct JobSpec<'a> {
+    /// The job's name (its directory under `jobs/`).
+    pub(crate) name: &'a str,
+    /// The prompt.
+    pub(crate) prompt: &'a str,
+    /// A model for this job (else `codex.model`).
+    pub(crate) model: Option<&'a str>,
+    /// Bound on the run.
+    pub(crate) timeout: Duration,
+    /// PATH for the agent.
+    pub(crate) path_env: Option<&'a OsString>,
+}
+
+/// Runs the agent once on the job's prompt, with its model and timeout.
 pub(crate) async fn run_job(
     cfg: &Config,
     paths: &RepoPaths,
-    name: &str,
-    prompt: &str,
-    model: Option<&str>,
-    timeout: Duration,
-    path_env: Option<&OsString>,
+    job: JobSpec<'_>,
     stop: &StopHandle,
 ) -> Result<JobOutput, JobError> {
+    let JobSpec {
+        name,
+        prompt,
+        model,
+        timeout,
+        path_env,
+    } = job;
     let dir = paths.car_dir.join("jobs").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|source| PathError {
@@ -77,7 +94,11 @@ pub(crate) async fn run_job(
     let mut args = agent::apply_model(&cfg.codex.args, model.or(cfg.codex.model.as_deref()));
     let last_message = dir.join("last_message.md");
     if codex_mode {
-        args.extend(["--json".into(), "-o".into(), last_message.display().to_string()]);
+        args.extend([
+            "--json".into(),
+            "-o".into(),
+            last_message.display().to_string(),
+        ]);
         if args.last().map(String::as_str) != Some("-") {
             args.push("-".into());
         }
@@ -87,26 +108,57 @@ pub(crate) async fn run_job(
     if codex_mode {
         log.parse_codex_events(&dir.join("codex-events.jsonl"))?;
     }
-    let command = AgentCommand { program, args, cwd: cfg.root.clone(), path_env: Some(path_env) };
+    let command = AgentCommand {
+        program,
+        args,
+        cwd: cfg.root.clone(),
+        path_env: Some(path_env),
+    };
     let limits = Limits {
         deadline: Some(Instant::now() + timeout),
         idle_timeout: cfg.codex.idle_timeout,
         grace: cfg.runner.kill_grace,
     };
-    let out = agent::run(&command, prompt.as_bytes().to_vec(), &mut log, stop.subscribe(), limits, |_| {}).await?;
+    let out = agent::run(
+        &command,
+        prompt.as_bytes().to_vec(),
+        &mut log,
+        stop.subscribe(),
+        limits,
+        |_| {},
+    )
+    .await?;
     let codex_run = log.take_codex().filter(|c| c.events > 0);
     log.flush()?;
-    let failed = |what: String| JobError::Failed { what, log: log_path.clone() };
+    let failed = |what: String| JobError::Failed {
+        what,
+        log: log_path.clone(),
+    };
     match out.cause {
         EndCause::Exited => {}
-        EndCause::TimedOut => return Err(failed(format!("did not finish within {}s", timeout.as_secs()))),
-        EndCause::Idle => return Err(failed("printed nothing for codex.idle_timeout_seconds".into())),
+        EndCause::TimedOut => {
+            return Err(failed(format!(
+                "did not finish within {}s",
+                timeout.as_secs()
+            )));
+        }
+        EndCause::Idle => {
+            return Err(failed(
+                "printed nothing for codex.idle_timeout_seconds".into(),
+            ));
+        }
         EndCause::Stopped => return Err(failed("was stopped".into())),
     }
-    match codex_run.as_ref().map(|c| (&c.terminal, c.failure_message())) {
+    match codex_run
+        .as_ref()
+        .map(|c| (&c.terminal, c.failure_message()))
+    {
         Some((Some(codex::Terminal::Completed), _)) => {}
         Some((_, msg)) => {
-            return Err(failed(format!("failed: {}", msg.unwrap_or("the turn did not complete"))));
+            return Err(failed(format!(
+                "failed: {}",
+                msg.unwrap_or("the turn did not complete")
+            )));
         }
         None if out.exit == ExitKind::Code(0) => {}
         None => {

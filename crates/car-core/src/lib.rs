@@ -61,23 +61,24 @@ pub use agent::AgentError;
 pub use codex::{CodexRun, CommandRun, FileChange, Terminal, TokenUsage, Verdict};
 pub use config::{
     CodexConfig, Config, ConfigError, ConfigSource, ConfigWarning, DocsConfig, EventsConfig,
-    GitConfig, LoadOptions, PromptConfig, ResolvedConfig, RunnerConfig, ServerConfig, SnapshotConfig,
-    parse_override,
+    GitConfig, LoadOptions, PromptConfig, ResolvedConfig, RunnerConfig, ServerConfig,
+    SnapshotConfig, parse_override,
 };
-pub use control::{ClearReport, 
-    InitError, InitOptions, InitReport, KillReport, PendingQuestionView, ReplyReport, StatusReport,
+pub use control::{
+    ClearReport, InitError, InitOptions, InitReport, KillReport, PendingQuestionView, ReplyReport,
+    StatusReport,
 };
 pub use docs::{DocError, DocKind, TodoStatus, parse_todo};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor};
-pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
 pub use engine::{EngineError, Event, LoopSummary};
 pub use error::Error;
 pub use fs_util::{PathError, write_atomic};
+pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
+pub use job::JobError;
 pub use ledger::{parse_line as parse_event_line, render as render_event};
 pub use lock::{LockError, LockInfo, LockStatus};
 pub use prompt::PromptError;
 pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};
-pub use job::JobError;
 pub use repo::{Repo, RunOptions};
 pub use snapshot::{SnapshotBudget, SnapshotError, SnapshotOptions, SnapshotReport, SnapshotState};
 pub use state::{PendingQuestion, State, StateError, Status, StopReason, UserReply};

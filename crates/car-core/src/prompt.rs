@@ -121,7 +121,11 @@ pub(crate) fn render(
 }
 
 /// Renders a built-in template (strict: undefined variables are errors).
-pub(crate) fn render_template(source: &str, origin: &str, ctx: &impl Serialize) -> Result<String, PromptError> {
+pub(crate) fn render_template(
+    source: &str,
+    origin: &str,
+    ctx: &impl Serialize,
+) -> Result<String, PromptError> {
     render_str(source, origin, ctx)
 }
 

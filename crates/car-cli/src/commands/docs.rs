@@ -25,7 +25,11 @@ pub(crate) fn snapshot(g: &Global, a: SnapshotArgs) -> Result<u8> {
     let repo = super::load(g, &[])?;
     let _guard = crate::logging::init(Some(&repo.logs_dir()));
     let stop = StopHandle::new();
-    let opts = SnapshotOptions { from_scratch: a.from_scratch, dry: a.stdout, path_env: std::env::var_os("PATH") };
+    let opts = SnapshotOptions {
+        from_scratch: a.from_scratch,
+        dry: a.stdout,
+        path_env: std::env::var_os("PATH"),
+    };
     if !a.stdout {
         outln!("car: collecting the seed and asking the agent for a snapshot…");
     }
@@ -33,13 +37,25 @@ pub(crate) fn snapshot(g: &Global, a: SnapshotArgs) -> Result<u8> {
     if a.stdout {
         out!("{}", report.content);
     } else {
-        let path = report.written_to.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+        let path = report
+            .written_to
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         outln!(
             "car: snapshot written to {path} ({}; seed of {} files in {:.0} ms{})",
-            if report.incremental { "incremental" } else { "from scratch" },
+            if report.incremental {
+                "incremental"
+            } else {
+                "from scratch"
+            },
             report.files,
             report.seed_ms,
-            if report.truncated { ", cut to its budgets" } else { "" }
+            if report.truncated {
+                ", cut to its budgets"
+            } else {
+                ""
+            }
         );
     }
     Ok(crate::EXIT_OK)
@@ -51,8 +67,14 @@ pub(crate) fn ingest(g: &Global, a: IngestArgs) -> Result<u8> {
     let stop = StopHandle::new();
     // A relative --spec is relative to where the user is, like any path argument.
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let spec = a.spec.map(|p| if p.is_absolute() { p } else { cwd.join(p) });
-    let opts = IngestOptions { spec, force: a.force, path_env: std::env::var_os("PATH") };
+    let spec = a
+        .spec
+        .map(|p| if p.is_absolute() { p } else { cwd.join(p) });
+    let opts = IngestOptions {
+        spec,
+        force: a.force,
+        path_env: std::env::var_os("PATH"),
+    };
     outln!("car: asking the agent to turn SPEC into TODO, PROGRESS and OPINIONS…");
     let report = block_on(async { Ok(repo.ingest_spec(&opts, &stop).await?) }, &stop)?;
     outln!("Ingested SPEC into TODO/PROGRESS/OPINIONS:");
@@ -62,7 +84,10 @@ pub(crate) fn ingest(g: &Global, a: IngestArgs) -> Result<u8> {
             c.doc.name().to_uppercase(),
             c.added,
             c.removed,
-            c.backup.as_ref().map(|b| format!(" (old copy: {})", b.display())).unwrap_or_default()
+            c.backup
+                .as_ref()
+                .map(|b| format!(" (old copy: {})", b.display()))
+                .unwrap_or_default()
         );
     }
     outln!("TODO: {} items; run `car run` to start.", report.todo.total);
@@ -84,7 +109,9 @@ pub(crate) fn edit(g: &Global, a: EditArgs) -> Result<u8> {
     let editor = ["VISUAL", "EDITOR"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
-        .ok_or_else(|| UsageError("neither VISUAL nor EDITOR is set; e.g. `export EDITOR=vim`".into()))?;
+        .ok_or_else(|| {
+            UsageError("neither VISUAL nor EDITOR is set; e.g. `export EDITOR=vim`".into())
+        })?;
     let path = repo.doc_path(kind(a.doc)).to_path_buf();
     outln!("Opening {} with {editor}", path.display());
     // Through the shell, so an editor with arguments (`code --wait`) works.
@@ -113,9 +140,14 @@ pub(crate) fn edit(g: &Global, a: EditArgs) -> Result<u8> {
 pub(crate) fn clear(g: &Global, a: ClearArgs) -> Result<u8> {
     let repo = super::load(g, &[])?;
     if !a.yes {
-        out!("Reset TODO, PROGRESS and OPINIONS to their templates (backups are kept)? Type CLEAR to confirm: ");
+        out!(
+            "Reset TODO, PROGRESS and OPINIONS to their templates (backups are kept)? Type CLEAR to confirm: "
+        );
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("cannot read the confirmation")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the confirmation")?;
         if line.trim() != "CLEAR" {
             outln!("Aborted; nothing changed.");
             return Ok(crate::EXIT_FAILURE);
@@ -134,7 +166,11 @@ pub(crate) fn clear(g: &Global, a: ClearArgs) -> Result<u8> {
 
 pub(crate) fn doctor(g: &Global, json: bool) -> Result<u8> {
     let opts = super::load_options(g, &[])?;
-    let report = car_core::doctor(&super::start_dir(g), &opts, std::env::var_os("PATH").as_ref());
+    let report = car_core::doctor(
+        &super::start_dir(g),
+        &opts,
+        std::env::var_os("PATH").as_ref(),
+    );
     if json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -149,7 +185,18 @@ pub(crate) fn doctor(g: &Global, json: bool) -> Result<u8> {
                 outln!("     {:<10} fix: {h}", "");
             }
         }
-        outln!("{}", if report.ok { "Doctor: all checks passed" } else { "Doctor: some checks failed" });
+        outln!(
+            "{}",
+            if report.ok {
+                "Doctor: all checks passed"
+            } else {
+                "Doctor: some checks failed"
+            }
+        );
     }
-    Ok(if report.ok { crate::EXIT_OK } else { crate::EXIT_FAILURE })
+    Ok(if report.ok {
+        crate::EXIT_OK
+    } else {
+        crate::EXIT_FAILURE
+    })
 }

@@ -394,7 +394,10 @@ pub(super) fn build(
     };
     let sn = raw.snapshot;
     if sn.max_depth == 0 || sn.max_entries == 0 {
-        return Err(invalid("snapshot.max_depth", "the tree caps must be at least 1".into()));
+        return Err(invalid(
+            "snapshot.max_depth",
+            "the tree caps must be at least 1".into(),
+        ));
     }
     let snapshot = SnapshotConfig {
         max_depth: sn.max_depth,

@@ -139,19 +139,23 @@ pub(crate) async fn generate(
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .filter(|s| !s.trim().is_empty())
     };
-    let prev_state: Option<SnapshotState> = read_optional(&cfg.docs.snapshot_state)?
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let changes = previous.as_ref().map(|_| change_summary(cfg, &seed, prev_state.as_ref()));
+    let prev_state: Option<SnapshotState> =
+        read_optional(&cfg.docs.snapshot_state)?.and_then(|b| serde_json::from_slice(&b).ok());
+    let changes = previous
+        .as_ref()
+        .map(|_| change_summary(cfg, &seed, prev_state.as_ref()));
     let prompt = render_prompt(&seed.text, previous.as_deref(), changes.as_deref());
     let model = cfg.codex.models_large.as_deref();
     let out = job::run_job(
         cfg,
         paths,
-        "snapshot",
-        &prompt,
-        model,
-        cfg.snapshot.timeout,
-        opts.path_env.as_ref(),
+        job::JobSpec {
+            name: "snapshot",
+            prompt: &prompt,
+            model,
+            timeout: cfg.snapshot.timeout,
+            path_env: opts.path_env.as_ref(),
+        },
         stop,
     )
     .await?;
@@ -202,7 +206,10 @@ fn change_summary(cfg: &Config, seed: &seed::Seed, prev: Option<&SnapshotState>)
     let root = &cfg.root;
     let clean = |l: &str| -> bool {
         // name-status and porcelain lines end with the path(s)
-        !l.split(['\t', ' ']).skip(1).any(|p| redact::is_secret_path(p.trim_matches('"')))
+        !l.split(['\t', ' ']).skip(1).any(|p| {
+            let p = p.trim_matches('"');
+            redact::is_secret_path(p) || p.starts_with(".codex-autorunner/")
+        })
     };
     if seed.git {
         match prev.and_then(|p| p.head_sha.as_deref()) {
@@ -210,7 +217,9 @@ fn change_summary(cfg: &Config, seed: &seed::Seed, prev: Option<&SnapshotState>)
                 let range = format!("{old}..HEAD");
                 match git_out(root, &["diff", "--name-status", &range]) {
                     Some(d) => {
-                        out.push_str(&format!("Committed changes since the last snapshot ({old:.12}..HEAD):\n"));
+                        out.push_str(&format!(
+                            "Committed changes since the last snapshot ({old:.12}..HEAD):\n"
+                        ));
                         lines.extend(d.lines().filter(|l| clean(l)).map(str::to_string));
                     }
                     None => out.push_str("The last snapshot's HEAD is no longer in the history.\n"),
@@ -220,7 +229,11 @@ fn change_summary(cfg: &Config, seed: &seed::Seed, prev: Option<&SnapshotState>)
             None => out.push_str("The last snapshot recorded no HEAD.\n"),
         }
         if let Some(st) = git_out(root, &["status", "--porcelain", "--untracked-files=normal"]) {
-            let st: Vec<String> = st.lines().filter(|l| clean(l)).map(str::to_string).collect();
+            let st: Vec<String> = st
+                .lines()
+                .filter(|l| clean(l))
+                .map(str::to_string)
+                .collect();
             if !st.is_empty() {
                 lines.push("Working tree (git status --porcelain):".to_string());
                 lines.extend(st);
@@ -237,7 +250,11 @@ fn change_summary(cfg: &Config, seed: &seed::Seed, prev: Option<&SnapshotState>)
             }
         }
         if let Some(o) = old {
-            lines.extend(o.keys().filter(|k| !seed.file_hashes.contains_key(*k)).map(|k| format!("D\t{k}")));
+            lines.extend(
+                o.keys()
+                    .filter(|k| !seed.file_hashes.contains_key(*k))
+                    .map(|k| format!("D\t{k}")),
+            );
         }
     }
     if lines.is_empty() {
@@ -267,7 +284,9 @@ fn render_prompt(seed: &str, previous: Option<&str>, changes: Option<&str>) -> S
             p.push_str(ch);
             p.push_str("</CHANGES_SINCE_LAST_SNAPSHOT>\n\nUpdate the previous snapshot: keep what is still true, change what the changes affect, and remove what is no longer true. Answer with the whole updated snapshot.\n");
         }
-        _ => p.push_str("\nWrite a fresh snapshot from the seed context. Answer with the snapshot only.\n"),
+        _ => p.push_str(
+            "\nWrite a fresh snapshot from the seed context. Answer with the snapshot only.\n",
+        ),
     }
     p
 }

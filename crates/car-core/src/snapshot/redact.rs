@@ -9,13 +9,19 @@ use regex::Regex;
 /// Patterns and their replacements, applied in order.
 static TOKENS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     [
-        (r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)", "[PRIVATE_KEY_REDACTED]"),
+        (
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)",
+            "[PRIVATE_KEY_REDACTED]",
+        ),
         (r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}", "sk-[REDACTED]"),
         (r"\bgh[pousr]_[A-Za-z0-9]{20,}\b", "gh_[REDACTED]"),
         (r"\bgithub_pat_[A-Za-z0-9_]{20,}\b", "github_pat_[REDACTED]"),
         (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "AKIA[REDACTED]"),
         (r"\bxox[abposr]-[A-Za-z0-9\-]{10,}\b", "xox-[REDACTED]"),
-        (r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\b", "[JWT_REDACTED]"),
+        (
+            r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\b",
+            "[JWT_REDACTED]",
+        ),
     ]
     .into_iter()
     .filter_map(|(p, r)| Regex::new(p).ok().map(|re| (re, r)))
@@ -39,15 +45,38 @@ pub(crate) fn redact(text: &str) -> String {
 pub(crate) fn is_secret_path(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
     const NAMES: &[&str] = &[
-        ".env", ".netrc", ".npmrc", ".pypirc", ".git-credentials", "id_rsa", "id_dsa", "id_ecdsa",
-        "id_ed25519", "known_hosts", "credentials", "credentials.json", ".htpasswd",
+        ".env",
+        ".netrc",
+        ".npmrc",
+        ".pypirc",
+        ".git-credentials",
+        "id_rsa",
+        "id_dsa",
+        "id_ecdsa",
+        "id_ed25519",
+        "known_hosts",
+        "credentials",
+        "credentials.json",
+        ".htpasswd",
     ];
-    const SUFFIXES: &[&str] = &[".pem", ".key", ".p12", ".pfx", ".kdbx", ".keystore", ".jks", ".asc", ".gpg"];
+    const SUFFIXES: &[&str] = &[
+        ".pem",
+        ".key",
+        ".p12",
+        ".pfx",
+        ".kdbx",
+        ".keystore",
+        ".jks",
+        ".asc",
+        ".gpg",
+    ];
     NAMES.contains(&name.as_str())
         || name.starts_with(".env.")
         || name.ends_with(".env")
         || SUFFIXES.iter().any(|s| name.ends_with(s))
-        || path.split('/').any(|part| part == ".ssh" || part == ".aws" || part == ".gnupg")
+        || path
+            .split('/')
+            .any(|part| part == ".ssh" || part == ".aws" || part == ".gnupg")
 }
 
 #[cfg(test)]
@@ -58,28 +87,57 @@ mod tests {
     fn each_secret_kind_is_redacted() {
         let cases = [
             ("key sk-abcdefghijklmnopqrstuvwxyz0123", "sk-[REDACTED]"),
-            ("key sk-proj-abcdefghijklmnopqrstuvwx_yz0123", "sk-[REDACTED]"),
-            ("tok ghp_abcdefghijklmnopqrstuvwxyz0123456789", "gh_[REDACTED]"),
-            ("tok github_pat_11ABCDEFG0abcdefghijklmnopqrstuvwxyz", "github_pat_[REDACTED]"),
+            (
+                "key sk-proj-abcdefghijklmnopqrstuvwx_yz0123",
+                "sk-[REDACTED]",
+            ),
+            (
+                "tok ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+                "gh_[REDACTED]",
+            ),
+            (
+                "tok github_pat_11ABCDEFG0abcdefghijklmnopqrstuvwxyz",
+                "github_pat_[REDACTED]",
+            ),
             ("aws AKIAIOSFODNN7EXAMPLE", "AKIA[REDACTED]"),
             ("slack xoxb-123456789012-abcdefghijkl", "xox-[REDACTED]"),
             (
                 "jwt eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
                 "[JWT_REDACTED]",
             ),
-            ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "[PRIVATE_KEY_REDACTED]"),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+                "[PRIVATE_KEY_REDACTED]",
+            ),
         ];
         for (input, marker) in cases {
             let out = redact(input);
             assert!(out.contains(marker), "{input} -> {out}");
-            assert!(!out.contains("abcdefghijklmnop") && !out.contains("IOSFODNN7") && !out.contains("MIIEow"), "{out}");
+            assert!(
+                !out.contains("abcdefghijklmnop")
+                    && !out.contains("IOSFODNN7")
+                    && !out.contains("MIIEow"),
+                "{out}"
+            );
         }
-        assert_eq!(redact("nothing secret here sk-short"), "nothing secret here sk-short");
+        assert_eq!(
+            redact("nothing secret here sk-short"),
+            "nothing secret here sk-short"
+        );
     }
 
     #[test]
     fn secret_paths() {
-        for p in [".env", "app/.env.local", "prod.env", "certs/server.pem", "k.key", "home/.ssh/config", "id_ed25519", ".aws/credentials"] {
+        for p in [
+            ".env",
+            "app/.env.local",
+            "prod.env",
+            "certs/server.pem",
+            "k.key",
+            "home/.ssh/config",
+            "id_ed25519",
+            ".aws/credentials",
+        ] {
             assert!(is_secret_path(p), "{p}");
         }
         for p in ["src/env.rs", "README.md", "environment.md", "keys.rs"] {

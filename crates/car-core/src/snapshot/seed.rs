@@ -16,13 +16,37 @@ use crate::docs::DocKind;
 
 /// Files listed (not read) when present, in this order.
 const KEY_FILES: &[&str] = &[
-    "README.md", "README.rst", "README.txt", "README", "Cargo.toml", "package.json", "pyproject.toml",
-    "setup.py", "requirements.txt", "go.mod", "Gemfile", "pom.xml", "build.gradle", "CMakeLists.txt",
-    "Makefile", "justfile", "Dockerfile", "docker-compose.yml", ".gitlab-ci.yml", ".ci/run",
+    "README.md",
+    "README.rst",
+    "README.txt",
+    "README",
+    "Cargo.toml",
+    "package.json",
+    "pyproject.toml",
+    "setup.py",
+    "requirements.txt",
+    "go.mod",
+    "Gemfile",
+    "pom.xml",
+    "build.gradle",
+    "CMakeLists.txt",
+    "Makefile",
+    "justfile",
+    "Dockerfile",
+    "docker-compose.yml",
+    ".gitlab-ci.yml",
+    ".ci/run",
     "codex-autorunner.yml",
 ];
 /// Manifests of which the first one found is excerpted.
-const MANIFESTS: &[&str] = &["Cargo.toml", "package.json", "pyproject.toml", "go.mod", "setup.py", "pom.xml"];
+const MANIFESTS: &[&str] = &[
+    "Cargo.toml",
+    "package.json",
+    "pyproject.toml",
+    "go.mod",
+    "setup.py",
+    "pom.xml",
+];
 /// Without git, the walk stops after this many files.
 const MAX_WALK: usize = 200_000;
 /// Bytes looked at to tell binary files.
@@ -71,7 +95,14 @@ pub(crate) fn collect(cfg: &Config) -> Seed {
     let limits = &cfg.snapshot;
     let root = &cfg.root;
     let git = root.join(".git").exists();
-    let (head, branch) = if git { (git_out(root, &["rev-parse", "HEAD"]), git_out(root, &["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| b != "HEAD")) } else { (None, None) };
+    let (head, branch) = if git {
+        (
+            git_out(root, &["rev-parse", "HEAD"]),
+            git_out(root, &["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| b != "HEAD"),
+        )
+    } else {
+        (None, None)
+    };
     let mut files = if git { git_files(root) } else { None }.unwrap_or_else(|| walk_files(root));
     files.retain(|f| !is_secret_path(f) && !f.starts_with(".codex-autorunner/"));
     files.sort_unstable();
@@ -95,12 +126,24 @@ pub(crate) fn collect(cfg: &Config) -> Seed {
     };
     let mut t = String::from("# Seed context (bounded)\n\n## Repo identity\n");
     let _ = writeln!(t, "- Root: {}", root.display());
-    let _ = writeln!(t, "- VCS: {}", if git { "git" } else { "none (files found by a walk that honours .gitignore)" });
+    let _ = writeln!(
+        t,
+        "- VCS: {}",
+        if git {
+            "git"
+        } else {
+            "none (files found by a walk that honours .gitignore)"
+        }
+    );
     let _ = writeln!(t, "- Branch: {}", branch.as_deref().unwrap_or("(none)"));
     let _ = writeln!(t, "- HEAD: {}", head.as_deref().unwrap_or("(none)"));
     let _ = writeln!(t, "- Files: {}", files.len());
 
-    let _ = writeln!(t, "\n## Tree outline\n_Max depth {}, max entries {}_", limits.max_depth, limits.max_entries);
+    let _ = writeln!(
+        t,
+        "\n## Tree outline\n_Max depth {}, max entries {}_",
+        limits.max_depth, limits.max_entries
+    );
     tree_outline(&files, limits, &mut t, &mut seed);
 
     t.push_str("\n## Key files\n");
@@ -108,12 +151,17 @@ pub(crate) fn collect(cfg: &Config) -> Seed {
     let mut any = false;
     for k in KEY_FILES {
         if set.contains(k) {
-            let size = std::fs::metadata(root.join(k)).map(|m| m.len()).unwrap_or(0);
+            let size = std::fs::metadata(root.join(k))
+                .map(|m| m.len())
+                .unwrap_or(0);
             let _ = writeln!(t, "- `{k}` ({size} bytes)");
             any = true;
         }
     }
-    let workflows: Vec<&String> = files.iter().filter(|f| f.starts_with(".github/workflows/")).collect();
+    let workflows: Vec<&String> = files
+        .iter()
+        .filter(|f| f.starts_with(".github/workflows/"))
+        .collect();
     for w in &workflows {
         let _ = writeln!(t, "- `{w}`");
         any = true;
@@ -129,9 +177,18 @@ pub(crate) fn collect(cfg: &Config) -> Seed {
         let _ = writeln!(t, "\n### {} (`{rel}`)", kind.name().to_uppercase());
         excerpt(path, &rel, limits.excerpt_chars, &mut t, &mut seed);
     }
-    if let Some(readme) = ["README.md", "README.rst", "README.txt", "README"].iter().find(|r| set.contains(**r)) {
+    if let Some(readme) = ["README.md", "README.rst", "README.txt", "README"]
+        .iter()
+        .find(|r| set.contains(**r))
+    {
         let _ = writeln!(t, "\n## README excerpt (`{readme}`)");
-        excerpt(&root.join(readme), readme, limits.readme_chars, &mut t, &mut seed);
+        excerpt(
+            &root.join(readme),
+            readme,
+            limits.readme_chars,
+            &mut t,
+            &mut seed,
+        );
     }
     if let Some(m) = MANIFESTS.iter().find(|m| set.contains(**m)) {
         let _ = writeln!(t, "\n## Manifest excerpt (`{m}`)");
@@ -148,23 +205,34 @@ fn tree_outline(files: &[String], limits: &SnapshotConfig, t: &mut String, seed:
         let parts: Vec<&str> = f.split('/').collect();
         let cut = parts.len() > limits.max_depth;
         let parts = &parts[..parts.len().min(limits.max_depth)];
-        let common = prev.iter().zip(parts.iter()).take_while(|(a, b)| a == b).count();
+        let common = prev
+            .iter()
+            .zip(parts.iter())
+            .take_while(|(a, b)| a == b)
+            .count();
         if common == parts.len() && cut {
             continue; // deeper files of a directory already shown with "/…"
         }
         for (depth, part) in parts.iter().enumerate().skip(common) {
             if shown >= limits.max_entries {
                 let _ = writeln!(t, "- … (truncated after {shown} entries)");
-                seed.truncations.push(format!("tree outline cut after {shown} entries"));
+                seed.truncations
+                    .push(format!("tree outline cut after {shown} entries"));
                 seed.budget.tree_entries = shown;
                 return;
             }
             let last = depth + 1 == parts.len();
-            let _ = writeln!(t, "{}- {part}{}", "  ".repeat(depth), if last && cut { "/…" } else { "" });
+            let _ = writeln!(
+                t,
+                "{}- {part}{}",
+                "  ".repeat(depth),
+                if last && cut { "/…" } else { "" }
+            );
             shown += 1;
         }
         if cut && !seed.truncations.iter().any(|x| x.starts_with("tree depth")) {
-            seed.truncations.push(format!("tree depth cut at {}", limits.max_depth));
+            seed.truncations
+                .push(format!("tree depth cut at {}", limits.max_depth));
         }
         prev = parts.to_vec();
     }
@@ -179,26 +247,44 @@ fn excerpt(path: &Path, rel: &str, max_chars: usize, t: &mut String, seed: &mut 
     };
     let b = &mut seed.budget;
     if meta.len() > b.max_file_bytes {
-        let _ = writeln!(t, "_Skipped: {} bytes, over the per-file cap of {}_", meta.len(), b.max_file_bytes);
-        seed.truncations.push(format!("{rel}: skipped, {} bytes > {}", meta.len(), b.max_file_bytes));
+        let _ = writeln!(
+            t,
+            "_Skipped: {} bytes, over the per-file cap of {}_",
+            meta.len(),
+            b.max_file_bytes
+        );
+        seed.truncations.push(format!(
+            "{rel}: skipped, {} bytes > {}",
+            meta.len(),
+            b.max_file_bytes
+        ));
         return;
     }
     let left = b.max_total_bytes.saturating_sub(b.bytes_read);
     if left == 0 {
         t.push_str("_Skipped: the total byte budget is used up_\n");
-        seed.truncations.push(format!("{rel}: skipped, total budget used up"));
+        seed.truncations
+            .push(format!("{rel}: skipped, total budget used up"));
         return;
     }
     let mut bytes = Vec::new();
-    if std::fs::File::open(path).and_then(|f| f.take(left).read_to_end(&mut bytes)).is_err() {
+    if std::fs::File::open(path)
+        .and_then(|f| f.take(left).read_to_end(&mut bytes))
+        .is_err()
+    {
         t.push_str("_(unreadable)_\n");
         return;
     }
     b.bytes_read += bytes.len() as u64;
     if (bytes.len() as u64) < meta.len() {
-        seed.truncations.push(format!("{rel}: read {} of {} bytes (total budget)", bytes.len(), meta.len()));
+        seed.truncations.push(format!(
+            "{rel}: read {} of {} bytes (total budget)",
+            bytes.len(),
+            meta.len()
+        ));
     }
-    seed.file_hashes.insert(rel.to_string(), format!("{:016x}", fnv1a(&bytes)));
+    seed.file_hashes
+        .insert(rel.to_string(), format!("{:016x}", fnv1a(&bytes)));
     if is_binary(&bytes) {
         let _ = writeln!(t, "_Skipped: binary file_");
         return;
@@ -206,7 +292,8 @@ fn excerpt(path: &Path, rel: &str, max_chars: usize, t: &mut String, seed: &mut 
     let text = String::from_utf8_lossy(&bytes).replace("\r\n", "\n");
     let cut: String = text.chars().take(max_chars).collect();
     if cut.len() < text.len() {
-        seed.truncations.push(format!("{rel}: excerpt cut at {max_chars} characters"));
+        seed.truncations
+            .push(format!("{rel}: excerpt cut at {max_chars} characters"));
     }
     let body = redact(cut.trim_end());
     let fence = if body.contains("```") { "````" } else { "```" };
@@ -218,18 +305,33 @@ fn is_binary(bytes: &[u8]) -> bool {
     if head.contains(&0) {
         return true;
     }
-    let control = head.iter().filter(|&&c| c < 0x20 && !matches!(c, b'\n' | b'\r' | b'\t' | 0x0c)).count();
+    let control = head
+        .iter()
+        .filter(|&&c| c < 0x20 && !matches!(c, b'\n' | b'\r' | b'\t' | 0x0c))
+        .count();
     !head.is_empty() && control * 10 > head.len() * 3
 }
 
 /// FNV-1a 64: a fast, stable hash for telling whether a file changed.
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 pub(crate) fn git_out(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").args(args).current_dir(root).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|s| !s.is_empty())
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    // Only the end is trimmed: porcelain lines start with meaningful spaces.
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        .filter(|s| !s.trim().is_empty())
 }
 
 fn git_files(root: &Path) -> Option<Vec<String>> {
@@ -243,7 +345,13 @@ fn git_files(root: &Path) -> Option<Vec<String>> {
     if !out.status.success() {
         return None;
     }
-    Some(out.stdout.split(|&b| b == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect())
+    Some(
+        out.stdout
+            .split(|&b| b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect(),
+    )
 }
 
 fn walk_files(root: &Path) -> Vec<String> {
@@ -254,7 +362,12 @@ fn walk_files(root: &Path) -> Vec<String> {
         .build()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
-        .filter_map(|e| e.path().strip_prefix(root).ok().map(|p| p.to_string_lossy().into_owned()))
+        .filter_map(|e| {
+            e.path()
+                .strip_prefix(root)
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned())
+        })
         .take(MAX_WALK)
         .collect()
 }
