@@ -10,8 +10,8 @@ use crate::report::UsageError;
 
 /// Runs `f` on a runtime with Ctrl-C/SIGTERM stopping the agent.
 fn block_on<T>(f: impl std::future::Future<Output = Result<T>>, stop: &StopHandle) -> Result<T> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread is plenty: the runner waits on one child and a few pipes.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -23,7 +23,7 @@ fn block_on<T>(f: impl std::future::Future<Output = Result<T>>, stop: &StopHandl
 
 pub(crate) fn snapshot(g: &Global, a: SnapshotArgs) -> Result<u8> {
     let repo = super::load(g, &[])?;
-    let _guard = crate::logging::init(Some(&repo.logs_dir()));
+    crate::logging::init(Some(&repo.logs_dir()));
     let stop = StopHandle::new();
     let opts = SnapshotOptions {
         from_scratch: a.from_scratch,
@@ -63,7 +63,7 @@ pub(crate) fn snapshot(g: &Global, a: SnapshotArgs) -> Result<u8> {
 
 pub(crate) fn ingest(g: &Global, a: IngestArgs) -> Result<u8> {
     let repo = super::load(g, &[])?;
-    let _guard = crate::logging::init(Some(&repo.logs_dir()));
+    crate::logging::init(Some(&repo.logs_dir()));
     let stop = StopHandle::new();
     // A relative --spec is relative to where the user is, like any path argument.
     let cwd = std::env::current_dir().context("cannot read the current directory")?;

@@ -7,7 +7,7 @@ use crate::cli::Global;
 
 pub(crate) fn kill(g: &Global) -> Result<u8> {
     let repo = super::load(g, &[])?;
-    let _guard = crate::logging::init(Some(&repo.logs_dir()));
+    crate::logging::init(Some(&repo.logs_dir()));
     match repo.kill()? {
         KillReport::NotRunning { cleaned: None } => outln!("car: no runner is active"),
         KillReport::NotRunning {

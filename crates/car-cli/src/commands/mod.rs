@@ -23,15 +23,15 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
     let g = &cli.global;
     // Commands that run the loop or signal it also log to the repo's
     // logs/ (they set up logging themselves); the rest log to stderr.
-    let _guard = match cli.command {
+    match cli.command {
         Command::Once(_)
         | Command::Run(_)
         | Command::Resume(_)
         | Command::Kill
         | Command::Snapshot(_)
-        | Command::IngestSpec(_) => None,
+        | Command::IngestSpec(_) => {}
         _ => crate::logging::init(None),
-    };
+    }
     match cli.command {
         Command::Init(args) => init::run(g, args),
         Command::Once(flags) => run::run(g, run::Mode::Once, flags),

@@ -22,7 +22,7 @@ pub(crate) fn run(g: &Global, mode: Mode, flags: RunFlags) -> Result<u8> {
         Mode::Resume { max_runs } => ("resume", max_runs),
     };
     let repo = super::load(g, &[])?;
-    let _guard = crate::logging::init(Some(&repo.logs_dir()));
+    crate::logging::init(Some(&repo.logs_dir()));
     // Under cron, a busy repo is the normal case: one quiet line, exit 0.
     if flags.if_idle
         && let LockStatus::Held(holder) = repo.lock_status()
@@ -47,8 +47,8 @@ pub(crate) fn run(g: &Global, mode: Mode, flags: RunFlags) -> Result<u8> {
             }
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread is plenty: the runner waits on one child and a few pipes.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
