@@ -28,6 +28,10 @@ use crate::stop::{StopLevel, StopRequest};
 const EXTRA_PATH_DIRS: &[&str] = &["/opt/homebrew/bin", "/usr/local/bin", "/opt/local/bin"];
 /// Size of one read from a pipe.
 const CHUNK: usize = 64 * 1024;
+/// Kernel buffer asked for each output pipe (the default maximum an
+/// unprivileged process may set is 1 MiB).
+#[cfg(target_os = "linux")]
+const PIPE_BYTES: i32 = 1024 * 1024;
 /// Chunks in flight between the pipe readers and the log writer: with
 /// [`CHUNK`], at most 1 MiB of output is buffered in memory.
 const CHANNEL_CHUNKS: usize = 16;
@@ -265,9 +269,11 @@ pub(crate) async fn run(
     let (tx, mut rx) = mpsc::channel::<(Stream, Vec<u8>)>(CHANNEL_CHUNKS);
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
+        widen_pipe(&out);
         readers.push(tokio::spawn(pump(out, Stream::Out, tx.clone())));
     }
     if let Some(err) = child.stderr.take() {
+        widen_pipe(&err);
         readers.push(tokio::spawn(pump(err, Stream::Err, tx.clone())));
     }
     drop(tx);
@@ -414,6 +420,17 @@ pub(crate) async fn run(
     })
 }
 
+/// Enlarges a pipe's kernel buffer (Linux; 64 KiB by default) so a chatty
+/// agent blocks less often and car wakes up less often per megabyte.
+fn widen_pipe(fd: &impl std::os::fd::AsFd) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_BYTES));
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = fd;
+}
+
 fn begin_stop(pgid: u32, grace: Duration) -> Instant {
     process::signal_group(pgid, Signal::SIGTERM);
     Instant::now() + grace
@@ -449,11 +466,11 @@ async fn pump(
     tx: mpsc::Sender<(Stream, Vec<u8>)>,
 ) {
     loop {
-        let mut buf = vec![0u8; CHUNK];
-        match r.read(&mut buf).await {
+        // read_buf fills spare capacity: no zeroing of each 64 KiB buffer.
+        let mut buf = Vec::with_capacity(CHUNK);
+        match r.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => {
-                buf.truncate(n);
+            Ok(_) => {
                 if tx.send((stream, buf)).await.is_err() {
                     return;
                 }
@@ -540,7 +557,7 @@ impl OutputLog {
             Stream::Out => b"] stdout: ",
             Stream::Err => b"] stderr: ",
         };
-        let ts = self.stamp.get();
+        let ts = self.stamp.cached();
         let r = (|| {
             self.file.write_all(b"[")?;
             self.file.write_all(ts.as_bytes())?;
@@ -615,12 +632,23 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn get(&mut self) -> &str {
+    /// Reads the clock and reformats when the second changed.
+    fn refresh(&mut self) {
         let now = chrono::Utc::now();
         if now.timestamp() != self.second || self.text.is_empty() {
             self.second = now.timestamp();
             self.text = crate::time::iso_seconds(now);
         }
+    }
+
+    /// Returns the current stamp (as of the last refresh).
+    fn cached(&self) -> &str {
+        &self.text
+    }
+
+    /// Refreshes, then returns the stamp.
+    fn get(&mut self) -> &str {
+        self.refresh();
         &self.text
     }
 }
@@ -649,7 +677,9 @@ impl LineSplitter {
             }
         }
         let mut rest = chunk;
-        while let Some(nl) = memchr(b'\n', rest) {
+        // One clock read per chunk, not per line: lines of one chunk arrived together.
+        log.stamp.refresh();
+        while let Some(nl) = memchr::memchr(b'\n', rest) {
             let (line, after) = rest.split_at(nl);
             rest = &after[1..];
             if self.partial[i].is_empty() {
@@ -689,10 +719,6 @@ impl LineSplitter {
 
 fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
 }
 
 #[cfg(test)]

@@ -160,6 +160,13 @@ pub(crate) struct Engine {
     ledger: Ledger,
 }
 
+/// A rendered prompt and what went into it.
+pub(crate) struct NextPrompt {
+    prompt: String,
+    prev_output_dropped: bool,
+    reply: Option<crate::state::UserReply>,
+}
+
 /// What one run produced, beyond its record.
 struct RunReport {
     rec: RunRecord,
@@ -691,29 +698,11 @@ impl Engine {
         let (program, path_env) =
             agent::resolve_binary(&cfg.codex.binary, &cfg.root, opts.path_env.as_ref())?;
         let codex_mode = codex::runs_exec(&cfg.codex.args);
-        let state = self.store.load()?.state;
-        let (prev, prev_output_dropped) = match kind {
-            RunKind::Loop if state.drop_prev_output => (None, true),
-            RunKind::Loop => (self.previous_output(run_id)?, false),
-            RunKind::Summary => (None, false),
-        };
-        // A person's answer goes to the next run, whatever its kind.
-        let reply = state.user_reply.clone();
-        let prompt_kind = match kind {
-            RunKind::Loop => PromptKind::Loop,
-            RunKind::Summary => PromptKind::Summary,
-        };
-        let input = PromptInput {
-            docs,
-            run_id,
-            prev,
-            user_reply: reply.as_ref().map(|r| match &r.question {
-                Some(q) => format!("Your question: {q}\nAnswer: {}", r.text),
-                None => r.text.clone(),
-            }),
-            structured_verdict: cfg.codex.structured_verdict && codex_mode,
-        };
-        let prompt = prompt::render(cfg, prompt_kind, &input)?;
+        let NextPrompt {
+            prompt,
+            prev_output_dropped,
+            reply,
+        } = self.next_prompt(run_id, kind, docs)?;
         let dir = self.paths.run_dir(run_id);
         std::fs::create_dir_all(&dir).map_err(|source| PathError {
             action: "cannot create directory",
@@ -731,7 +720,7 @@ impl Engine {
                 "-o".to_string(),
                 last_message.display().to_string(),
             ]);
-            if input.structured_verdict {
+            if cfg.codex.structured_verdict {
                 record::write_file(
                     &dir,
                     record::VERDICT_SCHEMA_FILE,
@@ -1021,6 +1010,57 @@ impl Engine {
             record: Box::new(rec.clone()),
         });
         Ok(RunReport { rec, class })
+    }
+
+    /// Renders the prompt of run `run_id` of `kind` from `docs`, with the
+    /// previous output and a pending reply, as the run will get it.
+    pub(crate) fn next_prompt(
+        &self,
+        run_id: u64,
+        kind: RunKind,
+        docs: &Docs,
+    ) -> Result<NextPrompt, EngineError> {
+        let cfg = &self.config;
+        let state = self.store.load()?.state;
+        let (prev, prev_output_dropped) = match kind {
+            RunKind::Loop if state.drop_prev_output => (None, true),
+            RunKind::Loop => (self.previous_output(run_id)?, false),
+            RunKind::Summary => (None, false),
+        };
+        // A person's answer goes to the next run, whatever its kind.
+        let reply = state.user_reply.clone();
+        let prompt_kind = match kind {
+            RunKind::Loop => PromptKind::Loop,
+            RunKind::Summary => PromptKind::Summary,
+        };
+        let input = PromptInput {
+            docs,
+            run_id,
+            prev,
+            user_reply: reply.as_ref().map(|r| match &r.question {
+                Some(q) => format!("Your question: {q}\nAnswer: {}", r.text),
+                None => r.text.clone(),
+            }),
+            structured_verdict: cfg.codex.structured_verdict && codex::runs_exec(&cfg.codex.args),
+        };
+        let prompt = prompt::render(cfg, prompt_kind, &input)?;
+        Ok(NextPrompt {
+            prompt,
+            prev_output_dropped,
+            reply,
+        })
+    }
+
+    /// Renders the prompt the next run would get (for `Repo::render_prompt`).
+    pub(crate) fn preview_prompt(&self) -> Result<String, EngineError> {
+        let docs = Docs::load(&self.config.docs)?;
+        let todo = docs::parse_todo(&docs.todo);
+        let kind = if todo.is_complete() {
+            RunKind::Summary
+        } else {
+            RunKind::Loop
+        };
+        Ok(self.next_prompt(self.next_run_id()?, kind, &docs)?.prompt)
     }
 
     /// Returns the final output of the run before `run_id`, clipped.

@@ -122,6 +122,13 @@ impl Repo {
         self.run(opts, stop, on_event).await
     }
 
+    /// Renders the prompt the next run would get (docs, previous output,
+    /// pending reply), without running anything.
+    pub fn render_prompt(&self) -> Result<String, Error> {
+        let engine = Engine::new(self.resolved.config.clone(), self.resolved.paths.clone());
+        Ok(engine.preview_prompt()?)
+    }
+
     /// Asks a running loop (in any process) to stop after its current run.
     pub fn request_stop(&self) -> Result<(), Error> {
         Ok(control::request_stop(&self.resolved.paths)?)
