@@ -118,3 +118,45 @@ fn python_repo_runs_continuing_numbering_with_its_prompt_and_prev_output() {
     log.expect_code(0);
     assert!(log.stdout().contains("Agent: did one task"));
 }
+
+#[test]
+fn a_python_notifications_block_keeps_working() {
+    // The Python config's [run_finished, run_error, tui_idle] means: the loop
+    // completed, a run failed. With its Discord variable set, car sends there.
+    let hook =
+        crate::fake_http::FakeHttp::start(vec![], crate::fake_http::Answer::ok(r#"{"id":"d"}"#));
+    let env = python_repo();
+    env.script("exit 4\n");
+    let out = env
+        .car(&[
+            "run",
+            "-c",
+            &format!("codex.binary={}", crate::common::FAKE_AGENT),
+            "-c",
+            "codex.args=[]",
+            "-c",
+            "runner.max_consecutive_failures=1",
+        ])
+        .env("CAR_DISCORD_WEBHOOK_URL", format!("{}/hook", hook.url()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reqs = hook.wait_for(2);
+    let texts: Vec<String> = reqs
+        .iter()
+        .map(|r| r.json()["content"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("run 4 failed")),
+        "run_error -> a failed run: {texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("repo failed")),
+        "the loop's failure: {texts:?}"
+    );
+}

@@ -56,6 +56,9 @@ pub(crate) enum Command {
     ClearDocs(ClearArgs),
     /// Check the setup: agent, config, docs, git, lock, state, disk.
     Doctor(JsonArg),
+    /// Notifications: send a test message to each provider.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -246,6 +249,16 @@ pub(crate) enum ServiceCommand {
     Uninstall {
         /// Which scheduler.
         kind: Option<InstallKind>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NotifyCommand {
+    /// Send a test message to each enabled provider and report each result.
+    Test {
+        /// Only this provider (ntfy, telegram, discord, webhook).
+        #[arg(long, value_name = "P")]
+        provider: Option<String>,
     },
 }
 

@@ -26,6 +26,8 @@ const STOP_POLL: Duration = Duration::from_millis(100);
 /// Shortest wait for a usage window: Codex gives reset times to the minute,
 /// so a reset "now" may still be a few seconds away.
 const MIN_QUOTA_WAIT: Duration = Duration::from_secs(2);
+/// How long the loop waits at its end for notifications still queued.
+const NOTIFY_FLUSH: Duration = Duration::from_secs(15);
 /// How long `codex --version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -231,6 +233,22 @@ impl Engine {
             s.quota_reset_at = None;
         })?;
         let max_runs = opts.max_runs.or(self.config.runner.stop_after_runs);
+        // Notifications ride on the same events as the caller's sink; their
+        // delivery runs on its own threads and never blocks the loop.
+        let notifier =
+            crate::notify::Notifier::start(&self.config, &self.paths, self.ledger.clone())
+                .map(Arc::new);
+        let events: EventSink = match &notifier {
+            Some(n) => {
+                n.tick();
+                let (user, n) = (events.clone(), n.clone());
+                Arc::new(move |e: &Event| {
+                    user(e);
+                    n.on_event(e);
+                })
+            }
+            None => events,
+        };
         events(&Event::LoopStarted { max_runs });
         self.ledger_append(
             "loop_started",
@@ -290,6 +308,11 @@ impl Engine {
             reason,
             detail: detail.clone(),
         });
+        if let Some(n) = &notifier {
+            n.tick();
+            // Let the last notifications out before the process ends.
+            n.finish(NOTIFY_FLUSH);
+        }
         drop(lock);
         result.map(|_| LoopSummary {
             reason,

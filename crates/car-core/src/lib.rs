@@ -46,6 +46,7 @@ mod ingest;
 mod job;
 mod ledger;
 mod lock;
+mod notify;
 mod paths;
 mod process;
 mod prompt;
@@ -64,6 +65,7 @@ pub use config::{
     GitConfig, LoadOptions, PromptConfig, ResolvedConfig, RunnerConfig, ServerConfig,
     SnapshotConfig, parse_override,
 };
+pub use config::{DiscordConfig, Enabled, NotifyConfig, NtfyConfig, TelegramConfig, WebhookConfig};
 pub use control::{
     ClearReport, InitError, InitOptions, InitReport, KillReport, PendingQuestionView, ReplyReport,
     StatusReport,
@@ -77,6 +79,7 @@ pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
 pub use job::JobError;
 pub use ledger::{parse_line as parse_event_line, render as render_event};
 pub use lock::{LockError, LockInfo, LockStatus};
+pub use notify::{Notification, Priority};
 pub use prompt::PromptError;
 pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};
 pub use repo::{Repo, RunOptions};

@@ -242,6 +242,15 @@ impl Repo {
         crate::control::clear_docs(&self.resolved.paths, &self.resolved.config.docs)
     }
 
+    /// Sends a test notification to each enabled provider (or only
+    /// `provider`) and returns `(provider, message id or error)` for each.
+    pub fn notify_test(
+        &self,
+        provider: Option<&str>,
+    ) -> Vec<(String, Result<Option<String>, String>)> {
+        crate::notify::send_test(&self.resolved.config, provider)
+    }
+
     fn ledger(&self) -> Ledger {
         let e = &self.resolved.config.events;
         Ledger::new(self.resolved.paths.events_file(), e.max_bytes, e.keep)

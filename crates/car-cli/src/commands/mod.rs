@@ -57,6 +57,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Events(a) => events::run(g, a),
         Command::Config(ConfigCommand::Show(a)) => config::show(g, a.json),
         Command::Service(cmd) => service::run(g, cmd),
+        Command::Notify(crate::cli::NotifyCommand::Test { provider }) => {
+            notify_test(g, provider.as_deref())
+        }
         Command::Snapshot(a) => docs::snapshot(g, a),
         Command::IngestSpec(a) => docs::ingest(g, a),
         Command::Edit(a) => docs::edit(g, a),
@@ -98,4 +101,32 @@ pub(crate) fn load(g: &Global, extra: &[(&str, String, &str)]) -> Result<Repo> {
         eprintln!("car: warning: {w}");
     }
     Ok(repo)
+}
+
+/// `car notify test`.
+fn notify_test(g: &Global, provider: Option<&str>) -> Result<u8> {
+    let repo = load(g, &[])?;
+    let results = repo.notify_test(provider);
+    if results.is_empty() {
+        outln!(
+            "car: no notification provider is configured; set CAR_NTFY_TOPIC (ntfy), CAR_TELEGRAM_BOT_TOKEN and CAR_TELEGRAM_CHAT_ID, CAR_DISCORD_WEBHOOK_URL or CAR_WEBHOOK_URL"
+        );
+        return Ok(crate::EXIT_FAILURE);
+    }
+    let mut ok = true;
+    for (name, r) in &results {
+        match r {
+            Ok(Some(id)) => outln!("{name:<9} ok (message {id})"),
+            Ok(None) => outln!("{name:<9} ok"),
+            Err(e) => {
+                ok = false;
+                outln!("{name:<9} FAILED: {e}");
+            }
+        }
+    }
+    Ok(if ok {
+        crate::EXIT_OK
+    } else {
+        crate::EXIT_FAILURE
+    })
 }

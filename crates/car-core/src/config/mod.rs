@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 
 pub use layers::{ConfigSource, ConfigWarning};
 pub use model::{
-    CodexConfig, Config, DocsConfig, EventsConfig, GitConfig, PromptConfig, RunnerConfig,
-    ServerConfig, SnapshotConfig,
+    CodexConfig, Config, DiscordConfig, DocsConfig, Enabled, EventsConfig, GitConfig, NotifyConfig,
+    NtfyConfig, PromptConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramConfig,
+    WebhookConfig,
 };
 
 use crate::paths::RepoPaths;

@@ -32,6 +32,169 @@ pub struct Config {
     pub events: EventsConfig,
     /// Snapshot settings.
     pub snapshot: SnapshotConfig,
+    /// Notification settings.
+    pub notifications: NotifyConfig,
+}
+
+/// Whether notifications (or one provider) are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enabled {
+    /// On.
+    On,
+    /// Off.
+    Off,
+    /// On when the provider's environment variables are set.
+    Auto,
+}
+
+/// `notifications.*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotifyConfig {
+    /// `notifications.enabled`: true, false or auto.
+    pub enabled: Enabled,
+    /// `notifications.events`: event classes that notify (Python names mapped).
+    pub events: Vec<String>,
+    /// `notifications.throttle_seconds`: one notification per class per this long (needs_input excepted).
+    pub throttle: Duration,
+    /// `notifications.quiet_hours`: `(start, end)` minutes after local midnight.
+    pub quiet_hours: Option<(u32, u32)>,
+    /// `notifications.escalate_after_seconds`: resend an unanswered question (null = never).
+    pub escalate_after: Option<Duration>,
+    /// `notifications.timeout_seconds`: per HTTP request.
+    pub timeout: Duration,
+    /// `notifications.retries`: per delivery.
+    pub retries: u32,
+    /// `notifications.ntfy.*`.
+    pub ntfy: NtfyConfig,
+    /// `notifications.telegram.*`.
+    pub telegram: TelegramConfig,
+    /// `notifications.discord.*`.
+    pub discord: DiscordConfig,
+    /// `notifications.webhook.*`.
+    pub webhook: WebhookConfig,
+}
+
+/// `notifications.ntfy.*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NtfyConfig {
+    /// On, off, or (null) follow `notifications.enabled`.
+    pub enabled: Option<bool>,
+    /// The ntfy server.
+    pub server: String,
+    /// Env var with the topic.
+    pub topic_env: String,
+    /// Env var with an access token (`tk_...`) or `user:password`.
+    pub token_env: String,
+}
+
+/// `notifications.telegram.*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TelegramConfig {
+    /// On, off, or follow.
+    pub enabled: Option<bool>,
+    /// The Bot API base URL.
+    pub api_base: String,
+    /// Env var with the bot token.
+    pub bot_token_env: String,
+    /// Env var with the chat id.
+    pub chat_id_env: String,
+    /// Env var with a message thread id.
+    pub thread_id_env: Option<String>,
+    /// A message thread id.
+    pub thread_id: Option<i64>,
+    /// Thread id per repository path.
+    pub thread_id_map: std::collections::BTreeMap<String, i64>,
+}
+
+/// `notifications.discord.*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiscordConfig {
+    /// On, off, or follow.
+    pub enabled: Option<bool>,
+    /// Env var with the webhook URL.
+    pub webhook_url_env: String,
+}
+
+/// `notifications.webhook.*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookConfig {
+    /// On, off, or follow.
+    pub enabled: Option<bool>,
+    /// Env var with the URL.
+    pub url_env: String,
+}
+
+#[derive(Deserialize)]
+struct RawNotify {
+    enabled: serde_yaml::Value,
+    events: Vec<String>,
+    throttle_seconds: f64,
+    quiet_hours: Option<String>,
+    escalate_after_seconds: Option<f64>,
+    timeout_seconds: f64,
+    retries: u32,
+    ntfy: RawNtfy,
+    telegram: RawTelegram,
+    discord: RawDiscord,
+    webhook: RawWebhook,
+}
+
+#[derive(Deserialize)]
+struct RawNtfy {
+    enabled: Option<bool>,
+    server: String,
+    topic_env: String,
+    token_env: String,
+}
+
+#[derive(Deserialize)]
+struct RawTelegram {
+    enabled: Option<bool>,
+    api_base: String,
+    bot_token_env: String,
+    chat_id_env: String,
+    thread_id_env: Option<String>,
+    thread_id: Option<i64>,
+    thread_id_map: std::collections::BTreeMap<String, i64>,
+}
+
+#[derive(Deserialize)]
+struct RawDiscord {
+    enabled: Option<bool>,
+    webhook_url_env: String,
+}
+
+#[derive(Deserialize)]
+struct RawWebhook {
+    enabled: Option<bool>,
+    url_env: String,
+}
+
+/// The event classes car notifies about.
+pub(crate) const EVENT_CLASSES: &[&str] = &[
+    "needs_input",
+    "completed",
+    "failed",
+    "stalled",
+    "hung",
+    "quota_exhausted",
+    "waiting_for_quota",
+    "budget",
+    "killed",
+    "run_finished",
+    "run_failed",
+];
+
+/// Parses `HH:MM-HH:MM` into minutes after midnight.
+fn parse_quiet_hours(s: &str) -> Option<(u32, u32)> {
+    let (a, b) = s.split_once('-')?;
+    let m = |t: &str| -> Option<u32> {
+        let (h, mi) = t.trim().split_once(':')?;
+        let (h, mi): (u32, u32) = (h.parse().ok()?, mi.parse().ok()?);
+        (h < 24 && mi < 60).then_some(h * 60 + mi)
+    };
+    Some((m(a)?, m(b)?))
 }
 
 /// `snapshot.*`: the bounded seed context of `car snapshot`.
@@ -188,6 +351,8 @@ pub struct ServerConfig {
     pub allowed_hosts: Vec<String>,
     /// `server.allowed_origins`.
     pub allowed_origins: Vec<String>,
+    /// `server.public_url`: where people reach the server; links in notifications.
+    pub public_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +367,7 @@ struct Raw {
     server: ServerConfig,
     events: EventsConfig,
     snapshot: RawSnapshot,
+    notifications: RawNotify,
 }
 
 #[derive(Deserialize)]
@@ -419,6 +585,99 @@ pub(super) fn build(
             .map(|v| doc("prompt.summary_template", v))
             .transpose()?,
     };
+    let n = raw.notifications;
+    let enabled = match &n.enabled {
+        serde_yaml::Value::Bool(true) => Enabled::On,
+        serde_yaml::Value::Bool(false) => Enabled::Off,
+        serde_yaml::Value::Null => Enabled::Auto,
+        serde_yaml::Value::String(s) if s == "auto" => Enabled::Auto,
+        other => {
+            return Err(invalid(
+                "notifications.enabled",
+                format!("{other:?} is not true, false or auto"),
+            ));
+        }
+    };
+    // A list written for the Python program (it names run_error or a TUI
+    // event) keeps its meaning there: run_finished was "the loop completed",
+    // run_error "a run failed". In car's own lists run_finished is one run.
+    let python_list = n.events.iter().any(|e| {
+        matches!(
+            e.as_str(),
+            "run_error" | "tui_idle" | "tui_session_finished"
+        )
+    });
+    let mut events = Vec::new();
+    for e in &n.events {
+        let mapped: &[&str] = match e.as_str() {
+            "all" => EVENT_CLASSES,
+            "run_finished" if python_list => &["completed"],
+            "run_error" => &["failed", "run_failed"],
+            "tui_idle" | "tui_session_finished" => &[],
+            other if EVENT_CLASSES.contains(&other) => &[],
+            other => {
+                return Err(invalid(
+                    "notifications.events",
+                    format!(
+                        "unknown event `{other}`; known: {}",
+                        EVENT_CLASSES.join(", ")
+                    ),
+                ));
+            }
+        };
+        if mapped.is_empty() && EVENT_CLASSES.contains(&e.as_str()) {
+            events.push(e.clone());
+        }
+        events.extend(mapped.iter().map(|s| s.to_string()));
+    }
+    // A question for a person is never silent.
+    if !events.iter().any(|e| e == "needs_input") {
+        events.push("needs_input".into());
+    }
+    let quiet_hours = match n.quiet_hours.as_deref() {
+        None | Some("") => None,
+        Some(q) => Some(parse_quiet_hours(q).ok_or_else(|| {
+            invalid(
+                "notifications.quiet_hours",
+                format!("`{q}` is not HH:MM-HH:MM, e.g. 22:00-07:00"),
+            )
+        })?),
+    };
+    let notifications = NotifyConfig {
+        enabled,
+        events,
+        throttle: seconds("notifications.throttle_seconds", n.throttle_seconds)?,
+        quiet_hours,
+        escalate_after: n
+            .escalate_after_seconds
+            .map(|v| seconds("notifications.escalate_after_seconds", v))
+            .transpose()?,
+        timeout: seconds("notifications.timeout_seconds", n.timeout_seconds)?,
+        retries: n.retries,
+        ntfy: NtfyConfig {
+            enabled: n.ntfy.enabled,
+            server: n.ntfy.server.trim_end_matches('/').to_string(),
+            topic_env: n.ntfy.topic_env,
+            token_env: n.ntfy.token_env,
+        },
+        telegram: TelegramConfig {
+            enabled: n.telegram.enabled,
+            api_base: n.telegram.api_base.trim_end_matches('/').to_string(),
+            bot_token_env: n.telegram.bot_token_env,
+            chat_id_env: n.telegram.chat_id_env,
+            thread_id_env: n.telegram.thread_id_env,
+            thread_id: n.telegram.thread_id,
+            thread_id_map: n.telegram.thread_id_map,
+        },
+        discord: DiscordConfig {
+            enabled: n.discord.enabled,
+            webhook_url_env: n.discord.webhook_url_env,
+        },
+        webhook: WebhookConfig {
+            enabled: n.webhook.enabled,
+            url_env: n.webhook.url_env,
+        },
+    };
     let mut server = raw.server;
     server.base_path = normalize_base_path(&server.base_path);
     Ok(Config {
@@ -431,6 +690,7 @@ pub(super) fn build(
         server,
         events: raw.events,
         snapshot,
+        notifications,
     })
 }
 
