@@ -582,22 +582,15 @@ impl OutputLog {
 
     /// Writes buffered lines to the file (no fsync).
     pub(crate) fn flush_to_os(&mut self) -> Result<(), PathError> {
-        if let Some(sink) = self.codex.as_mut() {
-            sink.file.flush().map_err(|source| PathError {
-                action: "cannot write",
-                path: sink.path.clone(),
-                source,
-            })?;
-        }
-        self.file.flush().map_err(|source| PathError {
-            action: "cannot write",
-            path: self.path.clone(),
-            source,
-        })
+        self.flush_impl(false)
     }
 
     /// Flushes buffered lines to disk.
     pub(crate) fn flush(&mut self) -> Result<(), PathError> {
+        self.flush_impl(true)
+    }
+
+    fn flush_impl(&mut self, sync: bool) -> Result<(), PathError> {
         if let Some(sink) = self.codex.as_mut() {
             sink.file.flush().map_err(|source| PathError {
                 action: "cannot write",
@@ -607,7 +600,13 @@ impl OutputLog {
         }
         self.file
             .flush()
-            .and_then(|()| self.file.get_ref().sync_data())
+            .and_then(|()| {
+                if sync {
+                    self.file.get_ref().sync_data()
+                } else {
+                    Ok(())
+                }
+            })
             .map_err(|source| PathError {
                 action: "cannot write",
                 path: self.path.clone(),

@@ -38,16 +38,13 @@ pub(crate) fn run(g: &Global, args: EventsArgs) -> Result<u8> {
         f.seek(SeekFrom::End(0))?;
     }
     let mut partial = String::new();
+    let mut each = |line: &str| match car_core::parse_event_line(line, args.since) {
+        Some(v) => print(&mut out, &v),
+        None => true,
+    };
     loop {
         if let Some(f) = file.as_mut()
-            && !drain(
-                f,
-                &mut partial,
-                &mut |line| match car_core::parse_event_line(line, args.since) {
-                    Some(v) => print(&mut out, &v),
-                    None => true,
-                },
-            )?
+            && !drain(f, &mut partial, &mut each)?
         {
             return Ok(crate::EXIT_OK);
         }
@@ -63,14 +60,7 @@ pub(crate) fn run(g: &Global, args: EventsArgs) -> Result<u8> {
         };
         if rotated {
             if let Some(f) = file.as_mut()
-                && !drain(
-                    f,
-                    &mut partial,
-                    &mut |line| match car_core::parse_event_line(line, args.since) {
-                        Some(v) => print(&mut out, &v),
-                        None => true,
-                    },
-                )?
+                && !drain(f, &mut partial, &mut each)?
             {
                 return Ok(crate::EXIT_OK);
             }
