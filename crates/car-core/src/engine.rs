@@ -355,7 +355,9 @@ impl Engine {
             if todo.total == 0 {
                 let path = cfg.display_path(&cfg.docs.todo);
                 let detail = if docs.todo_exists {
-                    format!("{path} has no checkbox items; add tasks as `- [ ] task` lines")
+                    format!(
+                        "{path} has no checkbox items; add tasks as `- [ ] task` lines, or run `car ingest-spec`"
+                    )
                 } else {
                     format!(
                         "{path} does not exist; run `car init` or create it with `- [ ] task` items"
@@ -909,7 +911,7 @@ impl Engine {
             match crate::git::commit_all(&cfg.root, &msg) {
                 Ok(sha) => git_commit = sha,
                 Err(e) => {
-                    tracing::warn!(run_id, error = %e, "git auto-commit failed");
+                    tracing::info!(run_id, error = %e, "git auto-commit failed");
                     git_error = Some(e.to_string());
                 }
             }
