@@ -461,3 +461,92 @@ fn doctor_on_a_healthy_and_on_a_broken_repo() {
         broken.stdout()
     );
 }
+
+#[test]
+fn snapshot_hides_every_kind_of_secret_path_and_redacts_before_cutting() {
+    let env = repo_with_files();
+    for p in [
+        ".envrc",
+        ".env-prod",
+        ".env_local",
+        "certs/server.crt",
+        "config/secrets.yml",
+    ] {
+        env.write(p, "TOPSECRETVALUE\n");
+    }
+    // A token that straddles the README excerpt's cut.
+    env.write(
+        "README.md",
+        &format!("{}TOKEN={GHP} and more\n", "x".repeat(100)),
+    );
+    git(&env.root, &["add", "-A"]);
+    git(&env.root, &["commit", "-qm", "secrets"]);
+    env.config("snapshot:\n  readme_chars: 120\n");
+    env.script("out # s\n");
+    env.run(&["snapshot"]).expect_code(0);
+    let prompt = String::from_utf8(env.agent_prompt(1)).unwrap();
+    for p in [
+        ".envrc",
+        ".env-prod",
+        ".env_local",
+        "server.crt",
+        "secrets.yml",
+    ] {
+        assert!(!prompt.contains(p), "{p} is shown:\n{prompt}");
+    }
+    assert!(
+        !prompt.contains("ghp_ABC") && !prompt.contains("ghp_abcdefghij"),
+        "a piece of the token leaks:\n{prompt}"
+    );
+}
+
+#[test]
+fn snapshot_without_git_sees_source_changes() {
+    let env = TestEnv::bare();
+    env.run(&["init", "--git-init"]).expect_code(0);
+    std::fs::remove_dir_all(env.path(".git")).unwrap();
+    env.config(&format!(
+        "codex:\n  binary: {}\n  args: []\n",
+        crate::common::FAKE_AGENT
+    ));
+    env.write("src/a.rs", "fn a() {}\n");
+    env.script("out # v1\n---\nout # v2\n");
+    env.run(&["snapshot"]).expect_code(0);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    env.write("src/a.rs", "fn a() { changed(); }\n");
+    env.write("src/new_module.rs", "fn b() {}\n");
+    env.run(&["snapshot"]).expect_code(0);
+    let prompt = String::from_utf8(env.agent_prompt(2)).unwrap();
+    let changes = prompt
+        .split("<CHANGES_SINCE_LAST_SNAPSHOT>")
+        .nth(1)
+        .unwrap();
+    assert!(
+        changes.contains("M\tsrc/a.rs") && changes.contains("A\tsrc/new_module.rs"),
+        "{changes}"
+    );
+}
+
+#[test]
+fn ingest_spec_refuses_the_untouched_spec_template() {
+    let env = TestEnv::new();
+    env.script(ingest_answer());
+    let r = env.run(&["ingest-spec"]);
+    r.expect_code(2);
+    assert!(r.stderr().contains("still the template"), "{}", r.stderr());
+    assert_eq!(env.agent_runs(), 0);
+}
+
+#[test]
+fn doctor_warns_when_the_agent_reports_no_version() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.config("codex:\n  binary: /bin/false\n");
+    let r = env.run(&["doctor"]);
+    r.expect_code(0);
+    assert!(
+        r.stdout().contains("warn agent") && r.stdout().contains("printed no version"),
+        "{}",
+        r.stdout()
+    );
+}

@@ -415,3 +415,58 @@ fn notify_test_reports_each_provider() {
             .contains("no notification provider is configured")
     );
 }
+
+#[test]
+fn a_non_ascii_repo_name_still_reaches_ntfy_and_debug_logs_hold_no_secret() {
+    let ntfy = FakeHttp::start(vec![], Answer::ok("{}"));
+    let tg = FakeHttp::start(
+        vec![],
+        Answer::ok(r#"{"ok":true,"result":{"message_id":1}}"#),
+    );
+    let env = TestEnv::bare();
+    let root = env.root.parent().unwrap().join("café");
+    std::fs::create_dir_all(&root).unwrap();
+    crate::common::git(&root, &["init", "-q"]);
+    let mut e = Env { env, vars: vec![] };
+    e.env.root = root.clone();
+    e.env.run(&["init"]).expect_code(0);
+    e.env.write(
+        ".codex-autorunner/config.yml",
+        &format!(
+            "version: 2\nmode: repo\ncodex:\n  binary: {}\n  args: []\nrunner:\n  sleep_seconds: 0\nnotifications:\n  ntfy:\n    server: {}\n  telegram:\n    api_base: {}\n",
+            crate::common::FAKE_AGENT,
+            ntfy.url(),
+            tg.url()
+        ),
+    );
+    e.vars = vec![
+        ("CAR_NTFY_TOPIC", NTFY_TOPIC.into()),
+        ("CAR_NTFY_TOKEN", NTFY_TOKEN.into()),
+        ("CAR_TELEGRAM_BOT_TOKEN", TG_TOKEN.into()),
+        ("CAR_TELEGRAM_CHAT_ID", "1".into()),
+        ("CAR_LOG", "debug".into()),
+    ];
+    e.env.todo("- [ ] a\n");
+    e.env.script("out NEED_INPUT: ok?\n");
+    let out = e.run(&["run"]);
+    out.expect_code(3);
+    let r = &ntfy.wait_for(1)[0];
+    let title = r.header("Title").unwrap();
+    assert!(
+        title.starts_with("=?UTF-8?B?") && title.is_ascii(),
+        "{title}"
+    );
+    assert_eq!(e.deliveries().iter().filter(|d| d["ok"] == true).count(), 2);
+    let mut seen = vec![out.stdout(), out.stderr()];
+    for f in walk(&e.env.path(".codex-autorunner")) {
+        seen.push(String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned());
+    }
+    for text in &seen {
+        for secret in [TG_TOKEN, NTFY_TOPIC, NTFY_TOKEN] {
+            assert!(
+                !text.contains(secret),
+                "{secret} leaked at debug level:\n{text}"
+            );
+        }
+    }
+}

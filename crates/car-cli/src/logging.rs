@@ -10,8 +10,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 /// Installs the subscriber.
 pub(crate) fn init(logs_dir: Option<&Path>) {
-    let stderr_filter =
-        EnvFilter::try_from_env("CAR_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let stderr_filter = filter("warn");
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -32,8 +31,7 @@ pub(crate) fn init(logs_dir: Option<&Path>) {
                 .ok()
         })
         .map(|appender| {
-            let filter =
-                EnvFilter::try_from_env("CAR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+            let filter = filter("info");
             tracing_subscriber::fmt::layer()
                 .with_writer(std::sync::Mutex::new(appender))
                 .with_ansi(false)
@@ -43,4 +41,14 @@ pub(crate) fn init(logs_dir: Option<&Path>) {
         .with(stderr)
         .with(file)
         .try_init();
+}
+
+/// `CAR_LOG` (else `default`), with the HTTP client held at warn: its debug
+/// lines print request URLs, and a Telegram URL holds the bot token.
+fn filter(default: &str) -> EnvFilter {
+    let f = EnvFilter::try_from_env("CAR_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    ["ureq=warn", "rustls=warn"]
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(f, EnvFilter::add_directive)
 }

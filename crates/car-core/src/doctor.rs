@@ -124,29 +124,21 @@ pub fn doctor(
         let cfg = &r.config;
         match crate::agent::resolve_binary(&cfg.codex.binary, &cfg.root, path_env) {
             Result::Ok((program, path)) => {
-                let version = std::process::Command::new(&program)
-                    .arg("--version")
-                    .env("PATH", path)
-                    .stdin(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .output()
-                    .ok()
-                    .filter(|o| o.status.success())
-                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-                let _ = VERSION_TIMEOUT;
-                match version.as_deref().and_then(crate::codex::parse_version) {
-                    Some(v) if crate::codex::runs_exec(&cfg.codex.args) && v < crate::codex::OLDEST_TESTED_VERSION => checks.push(check(
+                let version = version_of(&program, &path);
+                match (version, crate::codex::runs_exec(&cfg.codex.args)) {
+                    (Err(why), _) => checks.push(check(
                         "agent",
                         Warn,
-                        format!("{} ({})", program.display(), version.unwrap_or_default()),
+                        format!("{} ({why})", program.display()),
+                        Some("check that this is the Codex CLI and that it runs: try `codex --version`"),
+                    )),
+                    (Result::Ok(v), true) if crate::codex::parse_version(&v).is_some_and(|p| p < crate::codex::OLDEST_TESTED_VERSION) => checks.push(check(
+                        "agent",
+                        Warn,
+                        format!("{} ({v})", program.display()),
                         Some("older than the oldest version car is tested with (0.169.0): npm install -g @openai/codex"),
                     )),
-                    _ => checks.push(check(
-                        "agent",
-                        Ok,
-                        format!("{}{}", program.display(), version.map(|v| format!(" ({v})")).unwrap_or_default()),
-                        None,
-                    )),
+                    (Result::Ok(v), _) => checks.push(check("agent", Ok, format!("{} ({v})", program.display()), None)),
                 }
             }
             Err(e) => checks.push(check(
@@ -158,7 +150,14 @@ pub fn doctor(
                 ),
             )),
         }
+    }
 
+    // The docs and git checks work with the defaults when the config is broken.
+    let fallback = resolved
+        .as_ref()
+        .map(|r| r.config.clone())
+        .or_else(|| config::defaults(&paths).ok().map(|r| r.config));
+    if let Some(cfg) = &fallback {
         let mut missing = Vec::new();
         for kind in DocKind::ALL {
             if !kind.path(&cfg.docs).exists() {
@@ -330,4 +329,44 @@ pub fn doctor(
 
     let ok = checks.iter().all(|c| c.status != CheckStatus::Fail);
     DoctorReport { checks, ok }
+}
+
+/// Runs `program --version` with a timeout; returns its first line.
+fn version_of(program: &Path, path: &std::ffi::OsStr) -> Result<String, String> {
+    let mut child = std::process::Command::new(program)
+        .arg("--version")
+        .env("PATH", path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run it: {e}"))?;
+    let start = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Result::Ok(Some(status)) => {
+                let mut out = String::new();
+                if let Some(mut o) = child.stdout.take() {
+                    let _ = std::io::Read::read_to_string(&mut o, &mut out);
+                }
+                let line = out.lines().next().unwrap_or("").trim().to_string();
+                return if status.success() && !line.is_empty() {
+                    Result::Ok(line)
+                } else {
+                    Err(format!("`--version` printed no version ({status})"))
+                };
+            }
+            Result::Ok(None) if start.elapsed() < VERSION_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "`--version` did not answer within {}s",
+                    VERSION_TIMEOUT.as_secs()
+                ));
+            }
+        }
+    }
 }

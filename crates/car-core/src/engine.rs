@@ -308,12 +308,13 @@ impl Engine {
             reason,
             detail: detail.clone(),
         });
+        // The loop is over: release the lock first (so `car kill` and a next
+        // runner see it stopped), then let the last notifications out.
+        drop(lock);
         if let Some(n) = &notifier {
             n.tick();
-            // Let the last notifications out before the process ends.
             n.finish(NOTIFY_FLUSH);
         }
-        drop(lock);
         result.map(|_| LoopSummary {
             reason,
             detail,

@@ -64,7 +64,7 @@ pub enum IngestError {
         path: PathBuf,
     },
     /// The spec is empty.
-    #[error("SPEC at {} is empty; write what must be true first", path.display())]
+    #[error("SPEC at {} is empty (or still the template of `car init`); write what must be true first", path.display())]
     SpecEmpty {
         /// The spec.
         path: PathBuf,
@@ -115,7 +115,8 @@ pub(crate) async fn ingest(
         path: spec_path.clone(),
     })?;
     let spec = String::from_utf8_lossy(&spec).into_owned();
-    if spec.trim().is_empty() {
+    // Blank, or still the template `car init` wrote: nothing to ingest.
+    if !has_content(&spec, DocKind::Spec) {
         return Err(IngestError::SpecEmpty { path: spec_path });
     }
     let docs = Docs::load(&cfg.docs)?;

@@ -75,7 +75,6 @@ pub(crate) fn ingest(g: &Global, a: IngestArgs) -> Result<u8> {
         force: a.force,
         path_env: std::env::var_os("PATH"),
     };
-    outln!("car: asking the agent to turn SPEC into TODO, PROGRESS and OPINIONS…");
     let report = block_on(async { Ok(repo.ingest_spec(&opts, &stop).await?) }, &stop)?;
     outln!("Ingested SPEC into TODO/PROGRESS/OPINIONS:");
     for c in &report.changes {

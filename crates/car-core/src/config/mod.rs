@@ -206,6 +206,20 @@ pub(crate) fn load(paths: &RepoPaths, opts: &LoadOptions) -> Result<ResolvedConf
     })
 }
 
+/// Returns the built-in defaults alone, for the repository at `paths`
+/// (`car doctor` uses them when the config files are broken).
+pub(crate) fn defaults(paths: &RepoPaths) -> Result<ResolvedConfig, ConfigError> {
+    let (merged, sources, warnings) = layers::Stack::new()?.finish();
+    let config = model::build(&merged, &sources, paths)?;
+    Ok(ResolvedConfig {
+        config,
+        paths: paths.clone(),
+        warnings,
+        merged,
+        sources,
+    })
+}
+
 /// Parses a `KEY=VALUE` command-line override into `(key, value)`.
 pub fn parse_override(arg: &str) -> Result<(String, String), ConfigError> {
     match arg.split_once('=') {

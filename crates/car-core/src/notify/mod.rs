@@ -11,10 +11,10 @@
 
 pub(crate) mod providers;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,8 @@ use providers::Provider;
 const RETRY_BASE: Duration = Duration::from_secs(1);
 /// Notifications held during quiet hours, at most (the oldest go first).
 const MAX_HELD: usize = 50;
+/// How often a running loop checks for a due digest or escalation.
+const TICK_EVERY: Duration = Duration::from_secs(30);
 
 /// How urgent a notification is (ntfy's 1-5 scale).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -83,6 +85,10 @@ pub(crate) struct NotifyState {
     /// The open question that was notified, for escalation.
     #[serde(default)]
     pub(crate) question: Option<QuestionSent>,
+    /// Notifications a previous process could not deliver before it ended,
+    /// by provider: sent first by the next one.
+    #[serde(default)]
+    pub(crate) pending: Vec<(String, Notification)>,
 }
 
 /// A question that was notified.
@@ -137,7 +143,6 @@ pub(crate) fn decide(
         return vec![n];
     }
     if in_quiet_hours(cfg, now) {
-        state.held.retain(|h| h.class != n.class); // the latest of a class is enough
         state.held.push(n);
         if state.held.len() > MAX_HELD {
             state.held.remove(0);
@@ -284,7 +289,7 @@ pub(crate) fn from_event(e: &Event, cx: &Context) -> Option<Notification> {
                         record.outcome.as_str(),
                         record.describe_exit()
                     ),
-                    Priority::Default,
+                    Priority::High,
                     "warning",
                 ),
                 RunOutcome::Interrupted | RunOutcome::Killed => return None,
@@ -382,19 +387,58 @@ pub(crate) fn from_event(e: &Event, cx: &Context) -> Option<Notification> {
     })
 }
 
+/// One provider's queue: questions go first, everything else in order.
+struct Queue {
+    items: Mutex<VecDeque<Notification>>,
+    wake: Condvar,
+    closed: AtomicBool,
+}
+
+impl Queue {
+    fn push(&self, n: Notification) {
+        if let Ok(mut q) = self.items.lock() {
+            if n.class == "needs_input" {
+                q.push_front(n);
+            } else {
+                q.push_back(n);
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Waits for the next item; None once closed and empty.
+    fn pop(&self) -> Option<Notification> {
+        let mut q = self.items.lock().ok()?;
+        loop {
+            if let Some(n) = q.pop_front() {
+                return Some(n);
+            }
+            if self.closed.load(Ordering::SeqCst) {
+                return None;
+            }
+            q = self
+                .wake
+                .wait_timeout(q, Duration::from_millis(200))
+                .ok()?
+                .0;
+        }
+    }
+}
+
 /// Sends notifications for one loop.
 pub(crate) struct Notifier {
     cfg: NotifyConfig,
     cx: Context,
     state_path: PathBuf,
-    senders: Mutex<Vec<mpsc::Sender<Notification>>>,
+    queues: Vec<(&'static str, Arc<Queue>)>,
     workers: Mutex<Vec<JoinHandle<()>>>,
     ledger: Ledger,
+    closed: Arc<AtomicBool>,
 }
 
 impl Notifier {
     /// Starts a notifier when at least one provider is enabled.
-    pub(crate) fn start(config: &Config, paths: &RepoPaths, ledger: Ledger) -> Option<Self> {
+    pub(crate) fn start(config: &Config, paths: &RepoPaths, ledger: Ledger) -> Option<Arc<Self>> {
         let cfg = &config.notifications;
         let (providers, skipped) = providers::from_config(cfg, &config.root);
         for s in skipped {
@@ -403,27 +447,33 @@ impl Notifier {
         if providers.is_empty() {
             return None;
         }
-        let mut senders = Vec::new();
+        let mut queues = Vec::new();
         let mut workers = Vec::new();
         for p in providers {
-            let (tx, rx) = mpsc::channel::<Notification>();
-            let (timeout, retries, ledger) = (cfg.timeout, cfg.retries, ledger.clone());
+            let name = p.name;
+            let q = Arc::new(Queue {
+                items: Mutex::new(VecDeque::new()),
+                wake: Condvar::new(),
+                closed: AtomicBool::new(false),
+            });
+            let (timeout, retries, ledger, wq) =
+                (cfg.timeout, cfg.retries, ledger.clone(), q.clone());
             let handle = std::thread::Builder::new()
-                .name(format!("notify-{}", p.name))
+                .name(format!("notify-{name}"))
                 .spawn(move || {
-                    for n in rx {
+                    while let Some(n) = wq.pop() {
                         deliver(&p, &n, timeout, retries, &ledger);
                     }
                 })
                 .ok()?;
-            senders.push(tx);
+            queues.push((name, q));
             workers.push(handle);
         }
         let repo = config
             .root
             .file_name()
             .map_or_else(|| "repo".into(), |n| n.to_string_lossy().into_owned());
-        Some(Self {
+        let notifier = Arc::new(Self {
             cfg: cfg.clone(),
             cx: Context {
                 repo,
@@ -433,10 +483,31 @@ impl Notifier {
                 paths: paths.clone(),
             },
             state_path: paths.car_dir.join("notify_state.json"),
-            senders: Mutex::new(senders),
+            queues,
             workers: Mutex::new(workers),
             ledger,
-        })
+            closed: Arc::new(AtomicBool::new(false)),
+        });
+        // What is due without an event (the digest when quiet hours end, the
+        // escalation of a question) is checked now and then while the loop runs.
+        let ticker = Arc::downgrade(&notifier);
+        let closed = notifier.closed.clone();
+        let _ = std::thread::Builder::new()
+            .name("notify-tick".into())
+            .spawn(move || {
+                let mut last = Instant::now();
+                while !closed.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(200));
+                    if last.elapsed() >= TICK_EVERY {
+                        last = Instant::now();
+                        match ticker.upgrade() {
+                            Some(n) => n.tick(),
+                            None => return,
+                        }
+                    }
+                }
+            });
+        Some(notifier)
     }
 
     /// Handles a loop event: never blocks on delivery.
@@ -448,7 +519,8 @@ impl Notifier {
         }
     }
 
-    /// Sends what is due without an event (digest, escalation).
+    /// Sends what is due without an event: the digest, an escalation, and
+    /// what a previous process could not deliver.
     pub(crate) fn tick(&self) {
         let open = StateStore::new(&self.cx.paths)
             .load()
@@ -456,25 +528,28 @@ impl Notifier {
             .and_then(|l| l.state.pending_question);
         let now = Local::now();
         let repo = self.cx.repo.clone();
-        let out = self.with_state(|s| {
-            tick(
+        let (out, pending) = self.with_state(|s| {
+            let out = tick(
                 &self.cfg,
                 s,
                 now,
                 open.as_ref().map(|q| (q.run_id, q.question.as_str())),
                 &repo,
-            )
+            );
+            (out, std::mem::take(&mut s.pending))
         });
+        for (provider, n) in pending {
+            if let Some((_, q)) = self.queues.iter().find(|(name, _)| *name == provider) {
+                q.push(n);
+            }
+        }
         self.enqueue(out);
     }
 
     fn enqueue(&self, out: Vec<Notification>) {
-        let Ok(senders) = self.senders.lock() else {
-            return;
-        };
         for n in out {
-            for tx in senders.iter() {
-                let _ = tx.send(n.clone());
+            for (_, q) in &self.queues {
+                q.push(n.clone());
             }
         }
     }
@@ -495,24 +570,40 @@ impl Notifier {
         r
     }
 
-    /// Lets queued notifications go out, waiting at most `wait`.
+    /// Lets queued notifications go out, waiting at most `wait`; what is
+    /// still queued then is kept for the next car process to send.
     pub(crate) fn finish(&self, wait: Duration) {
-        if let Ok(mut s) = self.senders.lock() {
-            s.clear(); // closes the queues: workers end after their last delivery
+        self.closed.store(true, Ordering::SeqCst);
+        for (_, q) in &self.queues {
+            q.closed.store(true, Ordering::SeqCst);
+            q.wake.notify_all();
         }
         let deadline = Instant::now() + wait;
-        let Ok(mut workers) = self.workers.lock() else {
-            return;
-        };
-        while workers.iter().any(|w| !w.is_finished()) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        for w in workers.drain(..) {
-            if w.is_finished() {
-                let _ = w.join();
+        if let Ok(mut workers) = self.workers.lock() {
+            while workers.iter().any(|w| !w.is_finished()) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            for w in workers.drain(..) {
+                if w.is_finished() {
+                    let _ = w.join();
+                }
             }
         }
-        let _ = &self.ledger;
+        let mut left = Vec::new();
+        for (name, q) in &self.queues {
+            if let Ok(mut items) = q.items.lock() {
+                left.extend(items.drain(..).map(|n| ((*name).to_string(), n)));
+            }
+        }
+        if !left.is_empty() {
+            for (provider, n) in &left {
+                let fields = json!({"provider": provider, "class": n.class, "deferred": true});
+                if let Err(e) = self.ledger.append("notification", n.run_id, fields) {
+                    tracing::warn!(error = %e, "cannot record a notification");
+                }
+            }
+            self.with_state(|s| s.pending.extend(left));
+        }
     }
 }
 

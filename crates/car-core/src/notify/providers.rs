@@ -297,7 +297,16 @@ impl Provider {
                     permanent,
                 )
             }
-            ureq::Error::Transport(t) => (format!("transport error: {}", t.kind()), None, false),
+            ureq::Error::Transport(t) => {
+                // A request car built wrong will not get better by retrying.
+                let permanent = matches!(
+                    t.kind(),
+                    ureq::ErrorKind::BadHeader
+                        | ureq::ErrorKind::InvalidUrl
+                        | ureq::ErrorKind::UnknownScheme
+                );
+                (format!("transport error: {}", t.kind()), None, permanent)
+            }
         };
         SendError {
             message: self.scrub(&message),
@@ -333,11 +342,18 @@ fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// HTTP headers must be one line of visible ASCII-ish text.
+/// HTTP headers must be one line of ASCII: other text is sent as an RFC 2047
+/// encoded word (`=?UTF-8?B?...?=`), which ntfy decodes.
 fn header_safe(s: &str) -> String {
-    s.chars()
+    let line: String = s
+        .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+        .collect();
+    if line.is_ascii() {
+        line
+    } else {
+        format!("=?UTF-8?B?{}?=", base64(line.as_bytes()))
+    }
 }
 
 fn base64(bytes: &[u8]) -> String {
@@ -370,6 +386,16 @@ mod tests {
         assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
+    }
+
+    #[test]
+    fn non_ascii_titles_are_encoded_words() {
+        assert_eq!(header_safe("car: plain"), "car: plain");
+        assert_eq!(
+            header_safe("café"),
+            format!("=?UTF-8?B?{}?=", base64("café".as_bytes()))
+        );
+        assert_eq!(header_safe("a\nb"), "a b");
     }
 
     #[test]

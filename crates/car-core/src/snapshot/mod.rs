@@ -35,6 +35,9 @@ pub struct SnapshotState {
     pub seed_bytes_read: u64,
     /// Hash of each file read, by path.
     pub seed_file_hashes: BTreeMap<String, String>,
+    /// Without git: `size:mtime` of every listed file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub file_stamps: BTreeMap<String, String>,
     /// Budgets and caps used.
     #[serde(default)]
     pub budget: Option<SnapshotBudget>,
@@ -177,6 +180,7 @@ pub(crate) async fn generate(
             seed_hash: format!("{:016x}", seed::fnv1a(seed.text.as_bytes())),
             seed_bytes_read: seed.budget.bytes_read,
             seed_file_hashes: seed.file_hashes.clone(),
+            file_stamps: seed.file_stamps.clone(),
             budget: Some(seed.budget.clone().into()),
             truncated,
             truncations: seed.truncations.clone(),
@@ -240,22 +244,34 @@ fn change_summary(cfg: &Config, seed: &seed::Seed, prev: Option<&SnapshotState>)
             }
         }
     } else {
-        let old = prev.map(|p| &p.seed_file_hashes);
-        out.push_str("Seed files changed since the last snapshot (no git):\n");
-        for (path, hash) in &seed.file_hashes {
-            match old.and_then(|o| o.get(path)) {
-                Some(h) if h == hash => {}
-                Some(_) => lines.push(format!("M\t{path}")),
-                None => lines.push(format!("A\t{path}")),
+        // Every listed file by size and mtime, the excerpted ones by content.
+        out.push_str("Files changed since the last snapshot (no git):\n");
+        let mut changed = std::collections::BTreeMap::new();
+        for (now, old) in [
+            (&seed.file_stamps, prev.map(|p| &p.file_stamps)),
+            (&seed.file_hashes, prev.map(|p| &p.seed_file_hashes)),
+        ] {
+            // A previous snapshot without this record cannot tell additions.
+            let known = old.is_some_and(|o| !o.is_empty());
+            for (path, v) in now {
+                match old.and_then(|o| o.get(path)) {
+                    Some(h) if h == v => {}
+                    Some(_) => {
+                        changed.insert(path.clone(), 'M');
+                    }
+                    None if known => {
+                        changed.entry(path.clone()).or_insert('A');
+                    }
+                    None => {}
+                }
+            }
+            if let Some(o) = old {
+                for k in o.keys().filter(|k| !now.contains_key(*k)) {
+                    changed.insert(k.clone(), 'D');
+                }
             }
         }
-        if let Some(o) = old {
-            lines.extend(
-                o.keys()
-                    .filter(|k| !seed.file_hashes.contains_key(*k))
-                    .map(|k| format!("D\t{k}")),
-            );
-        }
+        lines.extend(changed.into_iter().map(|(p, c)| format!("{c}\t{p}")));
     }
     if lines.is_empty() {
         out.push_str("No changes detected.\n");

@@ -14,6 +14,11 @@ static TOKENS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
             "[PRIVATE_KEY_REDACTED]",
         ),
         (r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}", "sk-[REDACTED]"),
+        (r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}\b", "sk_[REDACTED]"),
+        (
+            r"(?i)\b((?:aws_)?secret_access_key|aws_secret_key)(\s*[=:]\s*[\x22']?)[A-Za-z0-9/+=]{30,}",
+            "${1}${2}[REDACTED]",
+        ),
         (r"\bgh[pousr]_[A-Za-z0-9]{20,}\b", "gh_[REDACTED]"),
         (r"\bgithub_pat_[A-Za-z0-9_]{20,}\b", "github_pat_[REDACTED]"),
         (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "AKIA[REDACTED]"),
@@ -45,7 +50,6 @@ pub(crate) fn redact(text: &str) -> String {
 pub(crate) fn is_secret_path(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
     const NAMES: &[&str] = &[
-        ".env",
         ".netrc",
         ".npmrc",
         ".pypirc",
@@ -58,12 +62,23 @@ pub(crate) fn is_secret_path(path: &str) -> bool {
         "credentials",
         "credentials.json",
         ".htpasswd",
+        "secrets.yml",
+        "secrets.yaml",
+        "secrets.json",
+        ".secrets",
+        "service-account.json",
     ];
     const SUFFIXES: &[&str] = &[
         ".pem",
         ".key",
         ".p12",
         ".pfx",
+        ".p8",
+        ".crt",
+        ".cer",
+        ".der",
+        ".ppk",
+        ".ovpn",
         ".kdbx",
         ".keystore",
         ".jks",
@@ -71,12 +86,11 @@ pub(crate) fn is_secret_path(path: &str) -> bool {
         ".gpg",
     ];
     NAMES.contains(&name.as_str())
-        || name.starts_with(".env.")
+        // .env, .envrc, .env.local, .env-prod, .env_local, prod.env
+        || name.starts_with(".env")
         || name.ends_with(".env")
         || SUFFIXES.iter().any(|s| name.ends_with(s))
-        || path
-            .split('/')
-            .any(|part| part == ".ssh" || part == ".aws" || part == ".gnupg")
+        || path.split('/').any(|part| part == ".ssh" || part == ".aws" || part == ".gnupg")
 }
 
 #[cfg(test)]
@@ -101,6 +115,11 @@ mod tests {
             ),
             ("aws AKIAIOSFODNN7EXAMPLE", "AKIA[REDACTED]"),
             ("slack xoxb-123456789012-abcdefghijkl", "xox-[REDACTED]"),
+            ("stripe sk_live_abcdefghijklmnop1234", "sk_[REDACTED]"),
+            (
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "aws_secret_access_key = [REDACTED]",
+            ),
             (
                 "jwt eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
                 "[JWT_REDACTED]",
@@ -114,7 +133,8 @@ mod tests {
             let out = redact(input);
             assert!(out.contains(marker), "{input} -> {out}");
             assert!(
-                !out.contains("abcdefghijklmnop")
+                !out.contains("K7MDENG")
+                    && !out.contains("abcdefghijklmnop")
                     && !out.contains("IOSFODNN7")
                     && !out.contains("MIIEow"),
                 "{out}"
@@ -132,11 +152,16 @@ mod tests {
             ".env",
             "app/.env.local",
             "prod.env",
+            ".envrc",
+            ".env-prod",
+            ".env_local",
             "certs/server.pem",
+            "certs/server.crt",
             "k.key",
             "home/.ssh/config",
             "id_ed25519",
             ".aws/credentials",
+            "config/secrets.yml",
         ] {
             assert!(is_secret_path(p), "{p}");
         }

@@ -84,6 +84,8 @@ pub(crate) struct Seed {
     pub(crate) file_count: usize,
     /// FNV-1a 64 hash of each file read, by path.
     pub(crate) file_hashes: BTreeMap<String, String>,
+    /// Without git: `size:mtime` of every listed file, to tell what changed.
+    pub(crate) file_stamps: BTreeMap<String, String>,
     /// Budgets used.
     pub(crate) budget: SeedBudget,
     /// What was cut or skipped; empty when nothing was.
@@ -115,6 +117,11 @@ pub(crate) fn collect(cfg: &Config) -> Seed {
         branch: branch.clone(),
         file_count: files.len(),
         file_hashes: BTreeMap::new(),
+        file_stamps: if git {
+            BTreeMap::new()
+        } else {
+            stamps(root, &files)
+        },
         budget: SeedBudget {
             max_total_bytes: limits.max_total_bytes,
             max_file_bytes: limits.max_file_bytes,
@@ -289,13 +296,15 @@ fn excerpt(path: &Path, rel: &str, max_chars: usize, t: &mut String, seed: &mut 
         let _ = writeln!(t, "_Skipped: binary file_");
         return;
     }
-    let text = String::from_utf8_lossy(&bytes).replace("\r\n", "\n");
+    // Redact the whole text first: a cut through a token would leave a
+    // piece too short to be recognised.
+    let text = redact(&String::from_utf8_lossy(&bytes).replace("\r\n", "\n"));
     let cut: String = text.chars().take(max_chars).collect();
     if cut.len() < text.len() {
         seed.truncations
             .push(format!("{rel}: excerpt cut at {max_chars} characters"));
     }
-    let body = redact(cut.trim_end());
+    let body = cut.trim_end().to_string();
     let fence = if body.contains("```") { "````" } else { "```" };
     let _ = writeln!(t, "{fence}text\n{body}\n{fence}");
 }
@@ -369,5 +378,23 @@ fn walk_files(root: &Path) -> Vec<String> {
                 .map(|p| p.to_string_lossy().into_owned())
         })
         .take(MAX_WALK)
+        .collect()
+}
+
+/// `size:mtime` of each file (without git there is no cheaper way to see
+/// what changed).
+fn stamps(root: &Path, files: &[String]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .filter_map(|f| {
+            let m = std::fs::metadata(root.join(f)).ok()?;
+            let mtime = m
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_nanos();
+            Some((f.clone(), format!("{}:{mtime}", m.len())))
+        })
         .collect()
 }
