@@ -259,3 +259,40 @@ fn a_python_style_lock_naming_a_random_live_process_is_not_trusted() {
 fn hostname() -> String {
     nix::unistd::gethostname().unwrap().into_string().unwrap()
 }
+
+#[test]
+fn processes_that_leave_the_agents_group_do_not_outlive_the_run() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n- [ ] b\n");
+    let after_exit = env.root.join("after-exit.pid");
+    env.script(&format!(
+        "spawn-detached {} 60\ncheck-todo\n",
+        after_exit.display()
+    ));
+    env.run(&["once"]).expect_code(0);
+    let pid = read_pid(&after_exit);
+    env.wait_for(
+        "the detached process to end",
+        Duration::from_secs(5),
+        || !alive(pid),
+    );
+
+    let during_kill = env.root.join("during-kill.pid");
+    let agent_pid = env.root.join("agent.pid");
+    env.script(&format!(
+        "spawn-detached {} 60\nwrite-pid {}\nsleep 60\n",
+        during_kill.display(),
+        agent_pid.display()
+    ));
+    std::fs::remove_file(format!("{}.count", env.script.display())).unwrap();
+    let mut runner = spawn_run(&env, &["run"]);
+    env.wait_for("agent", Duration::from_secs(10), || agent_pid.exists());
+    env.run(&["kill"]).expect_code(0);
+    assert_eq!(runner.wait().unwrap().code(), Some(130));
+    let pid = read_pid(&during_kill);
+    env.wait_for(
+        "the detached process to end",
+        Duration::from_secs(5),
+        || !alive(pid),
+    );
+}

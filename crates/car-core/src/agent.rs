@@ -244,6 +244,7 @@ pub(crate) async fn run(
     if let Some(p) = &cmd.path_env {
         command.env("PATH", p);
     }
+    process::become_subreaper();
     let mut child = command.spawn().map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => AgentError::NotFound {
             binary: cmd.program.display().to_string(),
@@ -395,6 +396,15 @@ pub(crate) async fn run(
         tracing::info!(
             pgid,
             "stopped processes the agent left running in its group"
+        );
+    }
+    // Processes that left the agent's group (a new session or group) came
+    // back to car as their reaper when their parent ended: end them too.
+    let orphans = process::reap_orphans();
+    if orphans > 0 {
+        tracing::info!(
+            orphans,
+            "stopped processes the agent left running outside its group"
         );
     }
     let exit = match status {

@@ -129,6 +129,62 @@ pub(crate) fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Makes this process the reaper of its orphaned descendants (Linux), so a
+/// process the agent started in a session or group of its own still ends
+/// up as car's to stop, instead of init's.
+pub(crate) fn become_subreaper() {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+    }
+}
+
+/// Kills and reaps the descendants that were re-parented to this process
+/// and live outside its own process group: what an agent left running in a
+/// session or group of its own (`setsid cmd &`). Returns how many.
+pub(crate) fn reap_orphans() -> usize {
+    if !cfg!(target_os = "linux") {
+        return 0;
+    }
+    let me = std::process::id();
+    let my_group = u32::try_from(nix::unistd::getpgrp().as_raw()).unwrap_or(0);
+    let mut total = 0;
+    // Killing an orphan re-parents its own children to us: a few rounds.
+    for _ in 0..5 {
+        let orphans: Vec<u32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| {
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                    return false;
+                };
+                let Some(close) = stat.rfind(')') else {
+                    return false;
+                };
+                let mut f = stat[close + 1..].split_whitespace();
+                let _state = f.next();
+                let ppid = f.next().and_then(|p| p.parse::<u32>().ok());
+                let pgrp = f.next().and_then(|p| p.parse::<u32>().ok());
+                ppid == Some(me) && pgrp != Some(my_group)
+            })
+            .collect();
+        if orphans.is_empty() {
+            break;
+        }
+        for pid in &orphans {
+            if let Ok(raw) = i32::try_from(*pid) {
+                let _ = signal::kill(Pid::from_raw(raw), Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(Pid::from_raw(raw), None);
+            }
+        }
+        total += orphans.len();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,6 +49,7 @@
 //! | `long-line N`                             | print N `x` bytes plus `\n` to stdout |
 //! | `env-out NAME`                            | print `NAME=<value>` or `NAME=<unset>` to stdout |
 //! | `last-message TEXT`                       | write TEXT (`\n` = newline) to the file after `-o` in argv, as `codex exec -o` does |
+//! | `spawn-detached PIDFILE SECS`             | spawn `sleep SECS` in a process group of its own (as `setsid cmd &` would), write its pid |
 //! | `wait-file PATH SECS`                     | wait until PATH exists (at most SECS seconds) |
 //! | `cat-prompt`                              | write the prompt bytes to stdout unchanged |
 //!
@@ -130,6 +131,7 @@ enum Step {
     CatPrompt,
     LastMessage(String),
     WaitFile(PathBuf, Duration),
+    SpawnDetached(PathBuf, String),
 }
 
 fn main() -> ExitCode {
@@ -333,6 +335,10 @@ fn parse_step(line: &str) -> Res<Step> {
         "env-out" => Step::EnvOut(one_arg()?.to_owned()),
         "cat-prompt" => no_args(Step::CatPrompt)?,
         "last-message" => Step::LastMessage(rest.to_owned()),
+        "spawn-detached" => match args.as_slice() {
+            [p, secs] => Step::SpawnDetached(PathBuf::from(p), (*secs).to_owned()),
+            _ => return Err(bad()),
+        },
         "wait-file" => match args.as_slice() {
             [p, secs] => Step::WaitFile(
                 PathBuf::from(p),
@@ -475,6 +481,18 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
             write_stdout(&[name.as_bytes(), b"=", value.as_bytes(), b"\n"])
         }
         Step::CatPrompt => write_stdout(&[prompt]),
+        Step::SpawnDetached(pidfile, secs) => {
+            // A process group of its own: out of reach of a kill of ours.
+            use std::os::unix::process::CommandExt;
+            let child = std::process::Command::new("sleep")
+                .arg(&secs)
+                .process_group(0)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            std::fs::write(&pidfile, child.id().to_string())
+        }
         Step::WaitFile(path, limit) => {
             let start = std::time::Instant::now();
             while !path.exists() && start.elapsed() < limit {
