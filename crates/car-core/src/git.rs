@@ -26,7 +26,10 @@ pub(crate) fn is_repo(root: &Path) -> bool {
 }
 
 fn git(root: &Path, args: &[&str]) -> Result<String, GitError> {
+    // gc in the foreground: a detached `git gc --auto` would be re-parented
+    // to car (a subreaper) and ended with the agent's leftovers.
     let out = Command::new("git")
+        .args(["-c", "gc.autoDetach=false"])
         .args(args)
         .current_dir(root)
         .stdin(Stdio::null())
