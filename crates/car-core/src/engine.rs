@@ -498,7 +498,7 @@ impl Engine {
                     Some(format!(
                         "{} failed runs in a row (runner.max_consecutive_failures); last: run {run_id} {}{}",
                         ctx.failures,
-                        describe_exit(rec),
+                        rec.describe_exit(),
                         if message.is_empty() {
                             String::new()
                         } else {
@@ -963,7 +963,7 @@ impl Engine {
         log.note(&format!(
             "run {run_id} end: {} ({}){}",
             outcome.as_str(),
-            describe_exit(&rec),
+            rec.describe_exit(),
             rec.error
                 .as_deref()
                 .map(|e| format!(": {e}"))
@@ -1170,10 +1170,6 @@ fn kind_name(kind: RunKind) -> &'static str {
         RunKind::Loop => "loop",
         RunKind::Summary => "final summary",
     }
-}
-
-fn describe_exit(rec: &RunRecord) -> String {
-    rec.describe_exit()
 }
 
 fn shell_words(cmd: &AgentCommand) -> String {
