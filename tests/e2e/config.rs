@@ -68,27 +68,12 @@ fn assert_nothing_written(env: &TestEnv, before: &[String]) {
 }
 
 fn list(env: &TestEnv) -> Vec<String> {
-    let mut v: Vec<String> = walk(&env.root.join(".codex-autorunner"));
+    let mut v: Vec<String> = crate::common::files_under(&env.root.join(".codex-autorunner"))
+        .iter()
+        .map(|p| format!("{} {}", p.display(), std::fs::read(p).unwrap().len()))
+        .collect();
     v.sort();
     v
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(format!(
-                "{} {}",
-                p.display(),
-                std::fs::read(&p).unwrap().len()
-            ));
-        }
-    }
-    out
 }
 
 #[test]

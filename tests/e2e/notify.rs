@@ -339,7 +339,7 @@ fn telegram_429_retry_after_is_honoured_and_no_secret_leaks() {
     assert_eq!(d[1]["ok"], true);
     // The token must appear nowhere car writes or prints.
     let mut seen = vec![out.stdout(), out.stderr()];
-    for entry in walk(&e.env.path(".codex-autorunner")) {
+    for entry in crate::common::files_under(&e.env.path(".codex-autorunner")) {
         seen.push(String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned());
     }
     for text in &seen {
@@ -353,19 +353,6 @@ fn telegram_429_retry_after_is_honoured_and_no_secret_leaks() {
         "the echoed token is scrubbed: {}",
         d[0]["error"]
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]
@@ -458,7 +445,7 @@ fn a_non_ascii_repo_name_still_reaches_ntfy_and_debug_logs_hold_no_secret() {
     );
     assert_eq!(e.deliveries().iter().filter(|d| d["ok"] == true).count(), 2);
     let mut seen = vec![out.stdout(), out.stderr()];
-    for f in walk(&e.env.path(".codex-autorunner")) {
+    for f in crate::common::files_under(&e.env.path(".codex-autorunner")) {
         seen.push(String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned());
     }
     for text in &seen {
