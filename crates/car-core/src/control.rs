@@ -237,17 +237,13 @@ pub(crate) fn kill(paths: &RepoPaths, grace: Duration) -> Result<KillReport, Sta
         process::signal_group(pgid, Signal::SIGKILL);
     }
     store.update(|s| {
-        s.status = Status::Killed;
-        s.stop_reason = Some(StopReason::Killed);
-        s.stop_detail = Some(format!(
-            "runner pid {} did not stop after SIGTERM and was killed with SIGKILL",
-            holder.pid
-        ));
-        s.runner_pid = None;
-        s.runner_host = None;
-        s.agent_pgid = None;
-        s.last_run_finished_at
-            .get_or_insert_with(|| time::iso_seconds(time::now()));
+        s.record_stop(
+            StopReason::Killed,
+            Some(format!(
+                "runner pid {} did not stop after SIGTERM and was killed with SIGKILL",
+                holder.pid
+            )),
+        );
     })?;
     Ok(KillReport::ForceKilled { pid: holder.pid })
 }
@@ -293,15 +289,7 @@ pub(crate) fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError>
     );
     store.update(|s| {
         if matches!(s.status, Status::Running | Status::WaitingForQuota) {
-            s.quota_reset_at = None;
-            s.status = Status::Error;
-            s.stop_reason = Some(StopReason::Crashed);
-            s.stop_detail = Some(what.clone());
-            s.runner_pid = None;
-            s.runner_host = None;
-            s.agent_pgid = None;
-            s.last_run_finished_at
-                .get_or_insert_with(|| time::iso_seconds(time::now()));
+            s.record_stop(StopReason::Crashed, Some(what.clone()));
         }
     })?;
     Ok(Some(what))

@@ -284,19 +284,10 @@ impl Engine {
             Err(e) => (StopReason::Error, Some(error_chain(e))),
         };
         self.store.update(|s| {
-            s.status = reason.status();
-            s.stop_reason = Some(reason);
-            s.stop_detail = detail.clone();
-            s.runner_pid = None;
-            s.runner_host = None;
-            s.agent_pgid = None;
-            s.quota_reset_at = None;
+            s.record_stop(reason, detail.clone());
             s.loop_runs = ctx.runs;
             s.consecutive_failures = ctx.failures;
             s.no_progress_runs = ctx.no_progress;
-            if s.last_run_finished_at.is_none() {
-                s.last_run_finished_at = Some(time::iso_seconds(time::now()));
-            }
         })?;
         tracing::info!(reason = reason.as_str(), runs = ctx.runs, elapsed = ?ctx.started.elapsed(), "loop stopped");
         self.ledger_append(

@@ -261,6 +261,22 @@ pub struct State {
     pub drop_prev_output: bool,
 }
 
+impl State {
+    /// Records that the loop stopped (by itself, or found dead or killed by
+    /// another car process): the status, the reason, and no runner or agent.
+    pub(crate) fn record_stop(&mut self, reason: StopReason, detail: Option<String>) {
+        self.status = reason.status();
+        self.stop_reason = Some(reason);
+        self.stop_detail = detail;
+        self.runner_pid = None;
+        self.runner_host = None;
+        self.agent_pgid = None;
+        self.quota_reset_at = None;
+        self.last_run_finished_at
+            .get_or_insert_with(|| crate::time::iso_seconds(crate::time::now()));
+    }
+}
+
 /// A question the agent asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingQuestion {

@@ -195,21 +195,18 @@ pub(crate) fn load(paths: &RepoPaths, opts: &LoadOptions) -> Result<ResolvedConf
     for (key, value, flag) in &opts.cli {
         stack.add_cli(key, value, flag);
     }
-    let (merged, sources, warnings) = stack.finish();
-    let config = model::build(&merged, &sources, paths)?;
-    Ok(ResolvedConfig {
-        config,
-        paths: paths.clone(),
-        warnings,
-        merged,
-        sources,
-    })
+    resolve(stack, paths)
 }
 
 /// Returns the built-in defaults alone, for the repository at `paths`
 /// (`car doctor` uses them when the config files are broken).
 pub(crate) fn defaults(paths: &RepoPaths) -> Result<ResolvedConfig, ConfigError> {
-    let (merged, sources, warnings) = layers::Stack::new()?.finish();
+    resolve(layers::Stack::new()?, paths)
+}
+
+/// Merges the layers and builds the typed configuration.
+fn resolve(stack: layers::Stack, paths: &RepoPaths) -> Result<ResolvedConfig, ConfigError> {
+    let (merged, sources, warnings) = stack.finish();
     let config = model::build(&merged, &sources, paths)?;
     Ok(ResolvedConfig {
         config,
