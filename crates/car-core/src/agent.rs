@@ -390,7 +390,8 @@ pub(crate) async fn run(
         }
     }
     lines.finish(log)?;
-    log.flush()?;
+    // No sync here: the caller syncs once, after its closing note.
+    log.flush_to_os()?;
     drop(guard);
     if leftovers_stopped {
         tracing::info!(

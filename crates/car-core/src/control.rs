@@ -237,13 +237,16 @@ pub(crate) fn kill(paths: &RepoPaths, grace: Duration) -> Result<KillReport, Sta
         process::signal_group(pgid, Signal::SIGKILL);
     }
     store.update(|s| {
-        s.record_stop(
-            StopReason::Killed,
-            Some(format!(
-                "runner pid {} did not stop after SIGTERM and was killed with SIGKILL",
-                holder.pid
-            )),
-        );
+        // Only for the runner killed here (a new one may have started since).
+        if s.runner_pid.is_none_or(|p| p == holder.pid) {
+            s.record_stop(
+                StopReason::Killed,
+                Some(format!(
+                    "runner pid {} did not stop after SIGTERM and was killed with SIGKILL",
+                    holder.pid
+                )),
+            );
+        }
     })?;
     Ok(KillReport::ForceKilled { pid: holder.pid })
 }
@@ -271,12 +274,10 @@ pub(crate) fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError>
         tracing::warn!(pid, "the runner is alive but its lock file is missing");
         return Ok(None);
     }
+    let examined = RunnerId::of(&state);
     let orphan = state
         .agent_pgid
         .filter(|&g| process::group_is_ours(g, state.agent_pgid_start));
-    if let Some(pgid) = orphan {
-        process::signal_group(pgid, Signal::SIGKILL);
-    }
     let what = format!(
         "runner{} died without recording a stop{}",
         state
@@ -287,13 +288,56 @@ pub(crate) fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError>
             .map(|g| format!("; its agent group {g} was killed"))
             .unwrap_or_default()
     );
-    store.update(|s| {
-        if matches!(s.status, Status::Running | Status::WaitingForQuota) {
+    between_examine_and_record();
+    // Record the crash only for the runner examined above: a runner that
+    // started since (`car resume` racing this `car status`) is alive.
+    let (_, recorded) = store.update(|s| {
+        let same = matches!(s.status, Status::Running | Status::WaitingForQuota)
+            && RunnerId::of(s) == examined;
+        if same {
             s.record_stop(StopReason::Crashed, Some(what.clone()));
         }
+        same
     })?;
+    if !recorded {
+        return Ok(None);
+    }
+    if let Some(pgid) = orphan {
+        process::signal_group(pgid, Signal::SIGKILL);
+    }
     Ok(Some(what))
 }
+
+/// What tells one runner's loop from another's in the state.
+#[derive(Debug, PartialEq, Eq)]
+struct RunnerId {
+    pid: Option<u32>,
+    pid_start: Option<u64>,
+    host: Option<String>,
+    loop_started_at: Option<String>,
+}
+
+impl RunnerId {
+    fn of(s: &State) -> Self {
+        Self {
+            pid: s.runner_pid,
+            pid_start: s.runner_pid_start,
+            host: s.runner_host.clone(),
+            loop_started_at: s.loop_started_at.clone(),
+        }
+    }
+}
+
+/// A test hook: runs between reading the state and recording a crash.
+#[cfg(test)]
+fn between_examine_and_record() {
+    if let Some(f) = tests::BETWEEN.with(|b| b.borrow_mut().take()) {
+        f();
+    }
+}
+
+#[cfg(not(test))]
+fn between_examine_and_record() {}
 
 /// Everything `car status` shows.
 #[derive(Debug, Clone, Serialize)]
@@ -449,4 +493,73 @@ pub(crate) fn clear_docs(
         reset.push((path.to_path_buf(), backup));
     }
     Ok(ClearReport { reset })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    thread_local! {
+        /// Run by `reconcile` between reading the state and recording.
+        pub(super) static BETWEEN: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+    }
+
+    /// A repo whose state says a runner (now dead) is running.
+    fn crashed_repo() -> (tempfile::TempDir, RepoPaths, u32) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RepoPaths::new(dir.path());
+        std::fs::create_dir_all(&paths.car_dir).unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        StateStore::new(&paths)
+            .update(|s| {
+                s.status = Status::Running;
+                s.runner_pid = Some(dead);
+                s.runner_pid_start = Some(1);
+                s.loop_started_at = Some("2026-01-01T00:00:00Z".into());
+            })
+            .unwrap();
+        (dir, paths, dead)
+    }
+
+    #[test]
+    fn reconcile_records_the_crash_of_a_dead_runner() {
+        let (_dir, paths, dead) = crashed_repo();
+        let what = reconcile(&paths).unwrap().unwrap();
+        assert!(what.contains(&format!("pid {dead}")), "{what}");
+        let s = StateStore::new(&paths).load().unwrap().state;
+        assert_eq!(s.stop_reason, Some(StopReason::Crashed));
+        assert_eq!(s.runner_pid, None);
+        assert_eq!(reconcile(&paths).unwrap(), None, "only once");
+    }
+
+    #[test]
+    fn reconcile_never_records_a_crash_for_a_runner_that_started_meanwhile() {
+        let (_dir, paths, _dead) = crashed_repo();
+        let me = std::process::id();
+        let store = StateStore::new(&paths);
+        // `car resume` starts between the examination and the record.
+        let resumed = store.clone();
+        BETWEEN.with(|b| {
+            *b.borrow_mut() = Some(Box::new(move || {
+                resumed
+                    .update(|s| {
+                        s.status = Status::Running;
+                        s.runner_pid = Some(me);
+                        s.runner_pid_start = process::start_time(me);
+                        s.loop_started_at = Some("2026-01-01T00:00:05Z".into());
+                        s.stop_reason = None;
+                    })
+                    .unwrap();
+            }));
+        });
+        assert_eq!(reconcile(&paths).unwrap(), None);
+        let s = store.load().unwrap().state;
+        assert_eq!(s.status, Status::Running);
+        assert_eq!(s.runner_pid, Some(me), "the live runner lost its pid");
+        assert_eq!(s.stop_reason, None);
+    }
 }

@@ -10,8 +10,9 @@ use serde_json::json;
 use crate::agent::{self, AgentCommand, AgentError, EndCause, ExitKind, Limits};
 use crate::codex::{self, ErrorClass, Terminal, TokenUsage};
 use crate::config::Config;
+use crate::disk::{self, DiskReserve};
 use crate::docs::{self, DocError, Docs, TodoStatus};
-use crate::fs_util::PathError;
+use crate::fs_util::{Durability, PathError};
 use crate::ledger::Ledger;
 use crate::lock::{LockError, RunLock};
 use crate::paths::RepoPaths;
@@ -52,6 +53,20 @@ pub enum EngineError {
     /// A run file could not be written.
     #[error(transparent)]
     Io(#[from] PathError),
+    /// The loop stopped, but `state.json` could not be written to say so.
+    #[error(
+        "{}the loop stopped ({reason}), but the stop could not be recorded in state.json",
+        first.as_deref().map(|e| format!("{}; ", error_chain(e))).unwrap_or_default()
+    )]
+    StopNotRecorded {
+        /// Why the loop stopped.
+        reason: StopReason,
+        /// The error that stopped the loop, when one did (reported first).
+        first: Option<Box<EngineError>>,
+        /// Why the state could not be written.
+        #[source]
+        record: StateError,
+    },
 }
 
 /// Something that happened in the loop, for a printer or an embedding program.
@@ -215,7 +230,9 @@ impl Engine {
             tracing::warn!(pgid, "killing the agent group a dead runner left behind");
             crate::process::signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
         }
-        self.store.update(|s| {
+        // Room to record the stop in, should the disk fill up.
+        let mut reserve = DiskReserve::take(&self.paths);
+        self.store.update_transient(|s| {
             s.status = Status::Running;
             s.runner_pid = Some(me.pid);
             s.runner_host = me.host.clone();
@@ -281,14 +298,39 @@ impl Engine {
         }
         let (reason, detail) = match &result {
             Ok((r, d)) => (*r, d.clone()),
+            Err(e) if disk::is_disk_full(e) => (
+                StopReason::DiskFull,
+                Some(format!(
+                    "{}; free space on that file system, then `car resume`",
+                    error_chain(e)
+                )),
+            ),
             Err(e) => (StopReason::Error, Some(error_chain(e))),
         };
-        self.store.update(|s| {
-            s.record_stop(reason, detail.clone());
-            s.loop_runs = ctx.runs;
-            s.consecutive_failures = ctx.failures;
-            s.no_progress_runs = ctx.no_progress;
-        })?;
+        let record = |reason: StopReason, detail: &Option<String>| {
+            self.store.update(|s| {
+                s.record_stop(reason, detail.clone());
+                s.loop_runs = ctx.runs;
+                s.consecutive_failures = ctx.failures;
+                s.no_progress_runs = ctx.no_progress;
+            })
+        };
+        // With the disk full, the reserve is given back to make room for
+        // the record (and the ledger lines after it).
+        let recorded = match record(reason, &detail) {
+            Err(e) if disk::is_disk_full(&e) && reserve.release() => record(reason, &detail),
+            r => r,
+        };
+        drop(reserve);
+        if let Err(e) = recorded {
+            tracing::error!(error = %error_chain(&e), reason = reason.as_str(), "cannot record the stop");
+            drop(lock);
+            return Err(EngineError::StopNotRecorded {
+                reason,
+                first: result.err().map(Box::new),
+                record: e,
+            });
+        }
         tracing::info!(reason = reason.as_str(), runs = ctx.runs, elapsed = ?ctx.started.elapsed(), "loop stopped");
         self.ledger_append(
             "stopped",
@@ -306,13 +348,18 @@ impl Engine {
             n.tick();
             n.finish(NOTIFY_FLUSH);
         }
-        result.map(|_| LoopSummary {
+        let summary = LoopSummary {
             reason,
             detail,
             runs: ctx.runs,
             last_run_id: ctx.last_run_id,
             last_outcome: ctx.last_outcome,
-        })
+        };
+        match result {
+            // A full disk is a stop with a reason, not a failure of car.
+            Err(_) if reason == StopReason::DiskFull => Ok(summary),
+            r => r.map(|_| summary),
+        }
     }
 
     async fn iterate(
@@ -369,9 +416,22 @@ impl Engine {
                 RunKind::Loop
             };
             let run_id = self.next_run_id()?;
-            let report = self
+            let report = match self
                 .run_one(run_id, kind, &docs, &todo, opts, stop, events, ctx.deadline)
-                .await?;
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    // The run ended without a record: say so in the ledger.
+                    ctx.last_run_id = Some(run_id);
+                    self.ledger_append(
+                        "run_finished",
+                        Some(run_id),
+                        json!({"kind": kind_name(kind), "outcome": "error", "error": error_chain(&e)}),
+                    );
+                    return Err(e);
+                }
+            };
             let rec = &report.rec;
             ctx.last_run_id = Some(run_id);
             ctx.last_outcome = Some(rec.outcome);
@@ -458,11 +518,6 @@ impl Engine {
                     ctx.no_progress + 1
                 };
             }
-            self.store.update(|s| {
-                s.loop_runs = ctx.runs;
-                s.consecutive_failures = ctx.failures;
-                s.no_progress_runs = ctx.no_progress;
-            })?;
             if kind == RunKind::Summary && rec.outcome == RunOutcome::Ok {
                 self.finalize_summary(run_id)?;
                 return Ok((
@@ -510,6 +565,12 @@ impl Engine {
             if let Some(r) = self.stop_check(stop, ctx, max_runs)? {
                 return Ok(r);
             }
+            // The loop goes on (a stop writes these with the stop itself).
+            self.store.update_transient(|s| {
+                s.loop_runs = ctx.runs;
+                s.consecutive_failures = ctx.failures;
+                s.no_progress_runs = ctx.no_progress;
+            })?;
             if !cfg.runner.sleep.is_zero() {
                 events(&Event::Sleeping {
                     duration: cfg.runner.sleep,
@@ -611,7 +672,7 @@ impl Engine {
         let wait = wait.min(cfg.quota_wait_max).max(MIN_QUOTA_WAIT);
         let until =
             time::iso_seconds(time::now() + chrono::Duration::from_std(wait).unwrap_or_default());
-        self.store.update(|s| {
+        self.store.update_transient(|s| {
             s.status = Status::WaitingForQuota;
             s.quota_reset_at = Some(until.clone());
         })?;
@@ -632,7 +693,7 @@ impl Engine {
         });
         tracing::info!(run_id, ?wait, "usage limit reached; waiting for the reset");
         self.sleep(wait, stop, deadline).await;
-        self.store.update(|s| {
+        self.store.update_transient(|s| {
             s.status = Status::Running;
             s.quota_reset_at = None;
         })?;
@@ -666,7 +727,7 @@ impl Engine {
         };
         let version = codex::parse_version(&text);
         self.store
-            .update(|s| s.codex_version = (!text.is_empty()).then(|| text.clone()))?;
+            .update_transient(|s| s.codex_version = (!text.is_empty()).then(|| text.clone()))?;
         match version {
             Some(v) if v < codex::OLDEST_TESTED_VERSION => {
                 let (a, b, c) = codex::OLDEST_TESTED_VERSION;
@@ -726,7 +787,12 @@ impl Engine {
             path: dir.clone(),
             source,
         })?;
-        record::write_file(&dir, record::PROMPT_FILE, prompt.as_bytes())?;
+        record::write_file_with(
+            &dir,
+            record::PROMPT_FILE,
+            prompt.as_bytes(),
+            Durability::Consistent,
+        )?;
 
         let mut args = agent::apply_model(&cfg.codex.args, cfg.codex.model.as_deref());
         let last_message = dir.join(record::LAST_MESSAGE_FILE);
@@ -738,10 +804,11 @@ impl Engine {
                 last_message.display().to_string(),
             ]);
             if cfg.codex.structured_verdict {
-                record::write_file(
+                record::write_file_with(
                     &dir,
                     record::VERDICT_SCHEMA_FILE,
                     codex::VERDICT_SCHEMA.as_bytes(),
+                    Durability::None,
                 )?;
                 args.extend([
                     "--output-schema".to_string(),
@@ -755,7 +822,7 @@ impl Engine {
         let fingerprint_before = record::worktree_fingerprint(&cfg.root);
         let started_at = time::now();
         let pid = std::process::id();
-        self.store.update(|s| {
+        self.store.update_transient(|s| {
             s.status = Status::Running;
             s.runner_pid = Some(pid);
             s.last_run_id = Some(run_id);
@@ -812,7 +879,7 @@ impl Engine {
             limits,
             move |pgid| {
                 let leader_start = crate::process::start_time(pgid);
-                if let Err(e) = store.update(|s| {
+                if let Err(e) = store.update_transient(|s| {
                     s.agent_pgid = Some(pgid);
                     s.agent_pgid_start = leader_start;
                 }) {
@@ -856,7 +923,12 @@ impl Engine {
         } else {
             (out.stdout_tail.trim_end().to_string(), "stdout")
         };
-        record::write_file(&dir, record::FINAL_OUTPUT_FILE, final_output.as_bytes())?;
+        record::write_file_with(
+            &dir,
+            record::FINAL_OUTPUT_FILE,
+            final_output.as_bytes(),
+            Durability::Consistent,
+        )?;
         let error = match outcome {
             RunOutcome::Ok => None,
             RunOutcome::Hung => Some(format!(
@@ -963,6 +1035,8 @@ impl Engine {
         log.flush()?;
         let mut json_text = serde_json::to_string_pretty(&rec).unwrap_or_default();
         json_text.push('\n');
+        // Durable: the directory sync also keeps the names of the run's
+        // other files (prompt, output, final output).
         record::write_file(&dir, record::RECORD_FILE, json_text.as_bytes())?;
         self.store.update(|s| {
             s.last_exit_code = Some(out.exit.as_code());

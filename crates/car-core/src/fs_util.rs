@@ -35,10 +35,36 @@ impl<T> IoResultExt<T> for io::Result<T> {
     }
 }
 
+/// How much of a write must survive a crash of the machine (power loss);
+/// a crash of car alone loses nothing either way (the data is in the OS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// The file's data and its name are on disk when the write returns
+    /// (file and directory fsynced): for records that must not be lost.
+    Durable,
+    /// After a machine crash the file holds the old or the new content,
+    /// never a torn or empty one (the data is synced before the rename), but
+    /// the rename itself may be lost: for state that only matters while
+    /// the runner lives.
+    Consistent,
+    /// No sync: for files whose loss in a machine crash costs nothing.
+    None,
+}
+
 /// Writes `bytes` to `path` so that readers see either the old or the new
 /// content, never a mix: a uniquely named temp file in the same directory is
 /// written, fsynced and renamed over `path`, then the directory is fsynced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
+    write_atomic_with(path, bytes, Durability::Durable)
+}
+
+/// [`write_atomic`] with the given durability. Errors name `path` (the
+/// file being replaced), not the temp file.
+pub(crate) fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    sync: Durability,
+) -> Result<(), PathError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -53,7 +79,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
         ))
         .suffix(".tmp")
         .tempfile_in(dir)
-        .with_path("cannot create a temp file in", dir)?;
+        .with_path("cannot write", path)?;
     // Keep the permissions of the file being replaced (a user's doc may be
     // group-writable); new files get the umask default of tempfile (0600),
     // which we widen to the usual 0644.
@@ -65,14 +91,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
             .unwrap_or(0o644);
         let _ = fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode));
     }
-    tmp.write_all(bytes).with_path("cannot write", tmp.path())?;
-    tmp.as_file()
-        .sync_all()
-        .with_path("cannot sync", tmp.path())?;
+    tmp.write_all(bytes).with_path("cannot write", path)?;
+    if sync != Durability::None {
+        tmp.as_file().sync_data().with_path("cannot write", path)?;
+    }
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_path("cannot replace", path)?;
-    if let Ok(d) = File::open(dir) {
+    if sync == Durability::Durable
+        && let Ok(d) = File::open(dir)
+    {
         let _ = d.sync_all();
     }
     Ok(())

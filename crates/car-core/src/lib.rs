@@ -36,6 +36,7 @@ mod agent;
 mod codex;
 mod config;
 mod control;
+mod disk;
 mod docs;
 mod doctor;
 mod engine;

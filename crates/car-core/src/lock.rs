@@ -1,20 +1,28 @@
-//! The run lock: `.codex-autorunner/lock`, held with an OS file lock for the
-//! whole invocation of `car run`/`once`/`resume`.
+//! The run lock: an exclusive `flock` on the `.codex-autorunner` directory
+//! itself, held for the whole invocation of `car run`/`once`/`resume`.
 //!
-//! The file's content (pid, host, start time) only names the holder; the
-//! `flock` is what excludes. The OS drops the flock when the holder dies, so a
-//! lock left by a killed runner never blocks, and a loser never deletes the
-//! winner's file: only the holder removes it, while still holding the flock.
+//! The directory is what excludes because nothing that cleans ignored files
+//! (`git clean -fdX`) removes it: a lock on a file in it could be deleted
+//! under a live runner, letting a second one start beside it. The OS drops
+//! the flock when the holder dies, so a killed runner never blocks.
+//!
+//! `.codex-autorunner/lock` names the holder (pid, host, start time,
+//! command) for people and tools; the holder writes it when it starts,
+//! writes it again if it is deleted, and removes it when it ends. It also
+//! holds a flock on that file, which is all an older car looked at. Where
+//! the file is missing, the holder is the runner `state.json` names, when
+//! it is alive, or (Linux) the process `/proc/locks` shows holding the lock.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
-use crate::fs_util::{IoResultExt, PathError};
+use crate::fs_util::{Durability, IoResultExt, PathError, write_atomic_with};
 use crate::paths::RepoPaths;
 use crate::process;
 
@@ -23,6 +31,8 @@ use crate::process;
 /// keeps that from failing a runner that starts at the same moment.
 const ACQUIRE_RETRY_FOR: Duration = Duration::from_millis(300);
 const ACQUIRE_RETRY_STEP: Duration = Duration::from_millis(20);
+/// How often the holder checks that its lock file is still there.
+const KEEP_EVERY: Duration = Duration::from_millis(500);
 
 /// Who holds (or held) the lock, as written in the lock file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,12 +121,16 @@ pub enum LockError {
     Io(#[from] PathError),
 }
 
-/// The held run lock; dropping it removes the file and releases the lock.
+/// The held run lock; dropping it removes the lock file and releases the
+/// lock.
 #[derive(Debug)]
 pub(crate) struct RunLock {
-    file: File,
+    dir: File,
     path: PathBuf,
     info: LockInfo,
+    /// The lock file this holder wrote (and flocked), shared with the keeper.
+    record: Arc<Mutex<Option<File>>>,
+    keeper: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl RunLock {
@@ -126,51 +140,52 @@ impl RunLock {
         let path = paths.run_lock_file();
         std::fs::create_dir_all(&paths.car_dir)
             .with_path("cannot create directory", &paths.car_dir)?;
+        let dir = File::open(&paths.car_dir).with_path("cannot open", &paths.car_dir)?;
         let deadline = Instant::now() + ACQUIRE_RETRY_FOR;
-        loop {
-            let mut file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .read(true)
-                .write(true)
-                .open(&path)
-                .with_path("cannot open lock file", &path)?;
-            match FileExt::try_lock_exclusive(&file) {
-                Ok(()) => {}
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(ACQUIRE_RETRY_STEP);
-                    continue;
-                }
-                Err(_) => {
-                    return Err(LockError::Held {
-                        holder: read_info(&mut file),
-                        path,
-                    });
-                }
+        while FileExt::try_lock_exclusive(&dir).is_err() {
+            if Instant::now() >= deadline {
+                return Err(LockError::Held {
+                    holder: holder_of(paths, &dir, read_lock_file(&path)),
+                    path,
+                });
             }
-            // The previous holder may have removed the file between our open
-            // and our lock; then we locked an orphan inode: start over.
-            if !same_file(&file, &path) {
-                continue;
-            }
-            let pid = std::process::id();
-            let info = LockInfo {
-                pid,
-                started_at: Some(crate::time::iso_seconds(crate::time::now())),
-                host: Some(process::hostname()),
-                command: Some(command.to_string()),
-                pid_start: process::start_time(pid),
-            };
-            let mut text = serde_json::to_string(&info).unwrap_or_default();
-            text.push('\n');
-            file.set_len(0).with_path("cannot write lock file", &path)?;
-            file.seek(SeekFrom::Start(0))
-                .with_path("cannot write lock file", &path)?;
-            file.write_all(text.as_bytes())
-                .with_path("cannot write lock file", &path)?;
-            file.sync_all().with_path("cannot write lock file", &path)?;
-            return Ok(Self { file, path, info });
+            std::thread::sleep(ACQUIRE_RETRY_STEP);
         }
+        // Runners that do not lock the directory: an older car (it locks
+        // the file) and the Python program (it locks nothing).
+        if let Some(holder) = legacy_holder(paths) {
+            let _ = FileExt::unlock(&dir);
+            return Err(LockError::Held { holder, path });
+        }
+        let pid = std::process::id();
+        let info = LockInfo {
+            pid,
+            started_at: Some(crate::time::iso_seconds(crate::time::now())),
+            host: Some(process::hostname()),
+            command: Some(command.to_string()),
+            pid_start: process::start_time(pid),
+        };
+        let mut text = serde_json::to_string(&info).unwrap_or_default();
+        text.push('\n');
+        let record = Arc::new(Mutex::new(Some(write_record(&path, &text)?)));
+        let keeper = {
+            let (tx, rx) = mpsc::channel::<()>();
+            let (record, path) = (record.clone(), path.clone());
+            let car_dir = paths.car_dir.clone();
+            let locked = dir.try_clone().ok();
+            std::thread::Builder::new()
+                .name("car-lock-keeper".into())
+                .spawn(move || keep_record(&rx, &record, &path, &text, &car_dir, locked))
+                .ok()
+                .map(|h| (tx, h))
+        };
+        Ok(Self {
+            dir,
+            path,
+            info,
+            record,
+            keeper,
+        })
     }
 
     /// Returns what this lock says about its holder.
@@ -181,10 +196,57 @@ impl RunLock {
 
 impl Drop for RunLock {
     fn drop(&mut self) {
-        if same_file(&self.file, &self.path) {
-            let _ = std::fs::remove_file(&self.path);
+        if let Some((tx, handle)) = self.keeper.take() {
+            drop(tx);
+            let _ = handle.join();
         }
-        let _ = FileExt::unlock(&self.file);
+        if let Some(file) = self.record.lock().ok().and_then(|mut r| r.take()) {
+            if same_file(&file, &self.path) {
+                let _ = std::fs::remove_file(&self.path);
+            }
+            let _ = FileExt::unlock(&file);
+        }
+        let _ = FileExt::unlock(&self.dir);
+    }
+}
+
+/// Writes the lock file (no sync: it only matters while its holder lives)
+/// and returns it open and flocked, for an older car to see.
+fn write_record(path: &Path, text: &str) -> Result<File, PathError> {
+    write_atomic_with(path, text.as_bytes(), Durability::None)?;
+    let file = File::open(path).with_path("cannot open lock file", path)?;
+    let _ = FileExt::try_lock_exclusive(&file);
+    Ok(file)
+}
+
+/// The keeper thread: writes the lock file again whenever it is deleted or
+/// replaced, until the lock is dropped (the channel closes).
+fn keep_record(
+    stop: &mpsc::Receiver<()>,
+    record: &Mutex<Option<File>>,
+    path: &Path,
+    text: &str,
+    car_dir: &Path,
+    locked: Option<File>,
+) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(KEEP_EVERY) {
+        let Ok(mut held) = record.lock() else {
+            return;
+        };
+        if held.as_ref().is_some_and(|f| same_file(f, path)) {
+            continue;
+        }
+        // Never recreate a deleted work directory: the lock is on the old one.
+        if !locked.as_ref().is_some_and(|d| same_file(d, car_dir)) {
+            continue;
+        }
+        match write_record(path, text) {
+            Ok(f) => {
+                tracing::info!(path = %path.display(), "the lock file was deleted; wrote it again");
+                *held = Some(f);
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot write the lock file again"),
+        }
     }
 }
 
@@ -202,29 +264,101 @@ pub enum LockStatus {
 /// Inspects the run lock without taking it.
 pub(crate) fn probe(paths: &RepoPaths) -> LockStatus {
     let path = paths.run_lock_file();
-    let Ok(mut file) = File::open(&path) else {
-        return LockStatus::Free;
-    };
-    let info = read_info(&mut file);
-    match FileExt::try_lock_shared(&file) {
-        Err(_) => LockStatus::Held(info),
-        Ok(()) => {
-            let _ = FileExt::unlock(&file);
-            // A Python 0.1.0 runner writes the file without any flock: trust
-            // its pid when that process is alive on this host.
-            match info {
-                Some(i)
-                    if i.command.is_none()
-                        && i.is_alive_here()
-                        && python_runner_recorded(paths, i.pid) =>
-                {
-                    LockStatus::Held(Some(i))
-                }
-                Some(i) => LockStatus::Stale(Some(i)),
-                None if file_is_empty(&path) => LockStatus::Free,
-                None => LockStatus::Stale(None),
-            }
+    let file_info = read_lock_file(&path);
+    if let Ok(dir) = File::open(&paths.car_dir) {
+        if FileExt::try_lock_shared(&dir).is_err() {
+            return LockStatus::Held(holder_of(paths, &dir, file_info));
         }
+        let _ = FileExt::unlock(&dir);
+    }
+    if let Some(holder) = legacy_holder(paths) {
+        return LockStatus::Held(holder);
+    }
+    match file_info {
+        Some(i) => LockStatus::Stale(Some(i)),
+        None if file_is_empty(&path) => LockStatus::Free,
+        None => LockStatus::Stale(None),
+    }
+}
+
+/// Names the holder of the directory lock: the lock file's pid, else the
+/// runner in `state.json`, each only when that process is alive here and
+/// (Linux) is the one `/proc/locks` shows holding the lock; else that one.
+fn holder_of(paths: &RepoPaths, dir: &File, file_info: Option<LockInfo>) -> Option<LockInfo> {
+    let locker = flock_holder(dir);
+    let fits = |i: &LockInfo| i.is_alive_here() && locker.is_none_or(|p| p == i.pid);
+    if let Some(i) = file_info.filter(fits) {
+        return Some(i);
+    }
+    if let Ok(loaded) = crate::state::StateStore::new(paths).load()
+        && let Some(pid) = loaded.state.runner_pid
+    {
+        let s = loaded.state;
+        let i = LockInfo {
+            pid,
+            started_at: s.loop_started_at,
+            host: s.runner_host,
+            command: None,
+            pid_start: s.runner_pid_start,
+        };
+        if fits(&i) {
+            return Some(i);
+        }
+    }
+    locker.map(|pid| LockInfo {
+        pid,
+        started_at: None,
+        host: Some(process::hostname()),
+        command: None,
+        pid_start: process::start_time(pid),
+    })
+}
+
+/// The pid `/proc/locks` shows holding an exclusive flock on `dir` (Linux).
+#[cfg(target_os = "linux")]
+fn flock_holder(dir: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let md = dir.metadata().ok()?;
+    let dev = md.dev();
+    let want = format!(
+        "{:02x}:{:02x}:{}",
+        nix::sys::stat::major(dev),
+        nix::sys::stat::minor(dev),
+        md.ino()
+    );
+    let table = std::fs::read_to_string("/proc/locks").ok()?;
+    table.lines().find_map(|line| {
+        // `1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF`; waiters have `->`.
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() >= 6 && f[1] == "FLOCK" && f[3] == "WRITE" && f[5] == want)
+            .then(|| f[4].parse().ok())
+            .flatten()
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn flock_holder(_dir: &File) -> Option<u32> {
+    None
+}
+
+/// A runner that does not lock the directory, if one is alive: one of an
+/// older car holds a flock on the lock file; the Python program's is only
+/// trusted when `state.json` names the same live pid.
+fn legacy_holder(paths: &RepoPaths) -> Option<Option<LockInfo>> {
+    let path = paths.run_lock_file();
+    let mut file = File::open(&path).ok()?;
+    let info = read_info(&mut file);
+    if FileExt::try_lock_shared(&file).is_err() {
+        return Some(info);
+    }
+    let _ = FileExt::unlock(&file);
+    match info {
+        Some(i)
+            if i.command.is_none() && i.is_alive_here() && python_runner_recorded(paths, i.pid) =>
+        {
+            Some(Some(i))
+        }
+        _ => None,
     }
 }
 
@@ -241,6 +375,10 @@ fn file_is_empty(path: &Path) -> bool {
     std::fs::metadata(path)
         .map(|m| m.len() == 0)
         .unwrap_or(true)
+}
+
+fn read_lock_file(path: &Path) -> Option<LockInfo> {
+    File::open(path).ok().and_then(|mut f| read_info(&mut f))
 }
 
 fn read_info(file: &mut File) -> Option<LockInfo> {
@@ -287,6 +425,69 @@ mod tests {
         drop(first);
         assert!(!paths.run_lock_file().exists());
         assert_eq!(probe(&paths), LockStatus::Free);
+        RunLock::acquire(&paths, "run").unwrap();
+    }
+
+    #[test]
+    fn deleting_every_file_neither_frees_the_lock_nor_hides_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RepoPaths::new(dir.path());
+        let lock = RunLock::acquire(&paths, "run").unwrap();
+        // What `git clean -fdX` does to the ignored files.
+        std::fs::remove_file(paths.run_lock_file()).unwrap();
+        let me = std::process::id();
+        match probe(&paths) {
+            LockStatus::Held(Some(h)) if cfg!(target_os = "linux") => assert_eq!(h.pid, me),
+            LockStatus::Held(_) => {}
+            other => panic!("the live holder is hidden: {other:?}"),
+        }
+        match RunLock::acquire(&paths, "run") {
+            Err(LockError::Held { .. }) => {}
+            other => panic!("a second runner got the lock: {other:?}"),
+        }
+        let start = Instant::now();
+        while !paths.run_lock_file().exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the holder did not write its lock file again"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        match probe(&paths) {
+            LockStatus::Held(Some(h)) => {
+                assert_eq!((h.pid, h.command.as_deref()), (me, Some("run")));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        drop(lock);
+        assert!(!paths.run_lock_file().exists());
+        assert_eq!(probe(&paths), LockStatus::Free);
+    }
+
+    #[test]
+    fn a_runner_of_an_older_car_holding_the_file_lock_is_respected() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RepoPaths::new(dir.path());
+        std::fs::create_dir_all(&paths.car_dir).unwrap();
+        let content = format!(
+            r#"{{"pid": {}, "host": "{}", "command": "run"}}"#,
+            std::process::id(),
+            process::hostname()
+        );
+        std::fs::write(paths.run_lock_file(), content).unwrap();
+        let old = File::open(paths.run_lock_file()).unwrap();
+        FileExt::lock_exclusive(&old).unwrap();
+        assert!(matches!(probe(&paths), LockStatus::Held(Some(_))));
+        assert!(matches!(
+            RunLock::acquire(&paths, "run"),
+            Err(LockError::Held {
+                holder: Some(_),
+                ..
+            })
+        ));
+        assert!(paths.run_lock_file().exists(), "its file is left alone");
+        FileExt::unlock(&old).unwrap();
         RunLock::acquire(&paths, "run").unwrap();
     }
 

@@ -47,6 +47,11 @@ impl RepoPaths {
     pub fn run_lock_file(&self) -> PathBuf {
         self.car_dir.join("lock")
     }
+    /// `disk-reserve.tmp`: space held while a loop runs, given back to
+    /// record the stop when the disk is full.
+    pub fn disk_reserve_file(&self) -> PathBuf {
+        self.car_dir.join("disk-reserve.tmp")
+    }
     /// `stop`: a stop request honoured between runs.
     pub fn stop_file(&self) -> PathBuf {
         self.car_dir.join("stop")

@@ -277,6 +277,16 @@ pub(crate) fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Pat
     write_atomic(&dir.join(name), bytes)
 }
 
+/// Writes one file of a run directory with the given durability.
+pub(crate) fn write_file_with(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    sync: crate::fs_util::Durability,
+) -> Result<(), PathError> {
+    crate::fs_util::write_atomic_with(&dir.join(name), bytes, sync)
+}
+
 /// A cheap fingerprint of the work tree: path, size and mtime of every file
 /// that is not ignored (car's own directory and `.git` excluded), plus the
 /// files git touches on commit. Two equal fingerprints mean nothing changed.

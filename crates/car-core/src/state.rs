@@ -13,7 +13,7 @@ use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
 use crate::codex::TokenUsage;
-use crate::fs_util::{IoResultExt, PathError, read_optional, write_atomic};
+use crate::fs_util::{Durability, IoResultExt, PathError, read_optional, write_atomic_with};
 use crate::paths::RepoPaths;
 
 /// The version of car's additions to the state file.
@@ -93,6 +93,9 @@ pub enum StopReason {
     QuotaExhausted,
     /// `runner.max_tokens` was reached.
     Budget,
+    /// A file could not be written for lack of space (or quota, or the
+    /// file size limit); free space, then `car resume`.
+    DiskFull,
 }
 
 impl StopReason {
@@ -114,6 +117,7 @@ impl StopReason {
             Self::Blocked => "blocked",
             Self::QuotaExhausted => "quota_exhausted",
             Self::Budget => "budget",
+            Self::DiskFull => "disk_full",
         }
     }
 
@@ -129,7 +133,8 @@ impl StopReason {
             | Self::TodoInvalid
             | Self::Error
             | Self::Crashed
-            | Self::QuotaExhausted => Status::Error,
+            | Self::QuotaExhausted
+            | Self::DiskFull => Status::Error,
         }
     }
 
@@ -146,7 +151,8 @@ impl StopReason {
             | Self::TodoInvalid
             | Self::Error
             | Self::Crashed
-            | Self::QuotaExhausted => 1,
+            | Self::QuotaExhausted
+            | Self::DiskFull => 1,
             Self::NeedsInput | Self::Blocked => 3,
             Self::Interrupted | Self::Killed => 130,
         }
@@ -360,9 +366,30 @@ impl StateStore {
     }
 
     /// Applies `f` to the state under the state lock and writes the result
-    /// atomically. A corrupt file is first moved aside (never lost).
+    /// atomically and durably (a machine crash right after keeps it). A
+    /// corrupt file is first moved aside (never lost). Nothing is written
+    /// when `f` changed nothing.
     pub(crate) fn update<R>(
         &self,
+        f: impl FnOnce(&mut State) -> R,
+    ) -> Result<(State, R), StateError> {
+        self.update_with(Durability::Durable, f)
+    }
+
+    /// Like [`update`](Self::update), for fields that only matter while the
+    /// runner lives (its pid, the run in progress): the file is never torn,
+    /// but a machine crash may bring back the previous content. Saves the
+    /// directory sync.
+    pub(crate) fn update_transient<R>(
+        &self,
+        f: impl FnOnce(&mut State) -> R,
+    ) -> Result<(State, R), StateError> {
+        self.update_with(Durability::Consistent, f)
+    }
+
+    fn update_with<R>(
+        &self,
+        sync: Durability,
         f: impl FnOnce(&mut State) -> R,
     ) -> Result<(State, R), StateError> {
         if let Some(dir) = self.lock_path.parent() {
@@ -384,12 +411,19 @@ impl StateStore {
             tracing::warn!(%why, aside = %aside.display(), "state.json is corrupt; moving it aside");
             std::fs::rename(&self.path, &aside).with_path("cannot move aside", &self.path)?;
         }
+        let unchanged_from = (loaded.corrupt.is_none() && self.path.exists()).then(|| {
+            let mut s = loaded.state.clone();
+            s.car_state_version = STATE_VERSION;
+            s
+        });
         let mut state = loaded.state;
         let r = f(&mut state);
         state.car_state_version = STATE_VERSION;
-        let mut text = serde_json::to_string_pretty(&state).unwrap_or_default();
-        text.push('\n');
-        write_atomic(&self.path, text.as_bytes())?;
+        if unchanged_from.as_ref() != Some(&state) {
+            let mut text = serde_json::to_string_pretty(&state).unwrap_or_default();
+            text.push('\n');
+            write_atomic_with(&self.path, text.as_bytes(), sync)?;
+        }
         let _ = FileExt::unlock(&lock);
         Ok((state, r))
     }

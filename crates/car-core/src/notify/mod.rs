@@ -307,7 +307,9 @@ pub(crate) fn from_event(e: &Event, cx: &Context) -> Option<Notification> {
             let d = detail.clone().unwrap_or_default();
             let (class, prio, tag, what) = match reason {
                 StopReason::Completed => ("completed", Priority::Default, "tada", "completed"),
-                StopReason::Failed | StopReason::Error => ("failed", Priority::High, "x", "failed"),
+                StopReason::Failed | StopReason::Error | StopReason::DiskFull => {
+                    ("failed", Priority::High, "x", "failed")
+                }
                 StopReason::Stalled => ("stalled", Priority::High, "snail", "stalled"),
                 StopReason::QuotaExhausted => (
                     "quota_exhausted",
