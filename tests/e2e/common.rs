@@ -19,6 +19,14 @@ impl TestEnv {
     /// A git repo with `car init` done and the fake agent configured.
     pub(crate) fn new() -> Self {
         let env = Self::bare();
+        env.init();
+        env
+    }
+
+    /// Makes the (empty) root a git repo with `car init` done and the fake
+    /// agent configured.
+    pub(crate) fn init(&self) {
+        let env = self;
         git(&env.root, &["init", "-q"]);
         let out = env.car(&["init"]).output().unwrap();
         assert!(
@@ -32,7 +40,6 @@ impl TestEnv {
                 "version: 2\nmode: repo\ncodex:\n  binary: {FAKE_AGENT}\n  args: []\nrunner:\n  sleep_seconds: 0\n  kill_grace_seconds: 2\n"
             ),
         );
-        env
     }
 
     /// An empty directory (no git, no car).

@@ -9,9 +9,12 @@ mod common;
 
 mod codex_driver;
 mod config;
+mod disk_full;
 mod doc_tools;
 mod fake_http;
+mod fsync_count;
 mod init;
+mod lock_clean;
 mod lock_kill;
 mod log;
 mod model_server;
