@@ -39,7 +39,8 @@ fn git_clean_under_a_live_runner_neither_lets_a_second_start_nor_hides_it() {
     }
     assert!(!env.path(".codex-autorunner/lock").exists());
 
-    let second = env.run(&["run"]);
+    // (Should it start anyway, its own agent is stopped after a second.)
+    let second = env.run(&["run", "-c", "codex.run_timeout_seconds=1"]);
     second.expect_code(1);
     assert!(
         second
