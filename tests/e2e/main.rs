@@ -7,6 +7,7 @@
 )]
 mod common;
 
+mod bytes;
 mod codex_driver;
 mod config;
 mod doc_tools;
@@ -14,6 +15,7 @@ mod fake_http;
 mod init;
 mod lock_kill;
 mod log;
+mod loop_semantics;
 mod model_server;
 mod notify;
 mod output;
