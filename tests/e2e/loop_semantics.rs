@@ -255,7 +255,14 @@ fn notify_test_names_an_unknown_provider_and_the_configured_ones() {
 fn a_missing_agent_binary_is_reported_once() {
     let env = TestEnv::new();
     env.todo("- [ ] a\n");
-    let r = env.run(&["-c", "codex.binary=no-such-agent-binary", "once"]);
+    // Codex arguments: car also asks the binary for its version.
+    let r = env.run(&[
+        "-c",
+        "codex.binary=no-such-agent-binary",
+        "-c",
+        "codex.args=[exec]",
+        "once",
+    ]);
     r.expect_code(2);
     let all = format!("{}{}", r.stdout(), r.stderr());
     assert_eq!(

@@ -52,7 +52,7 @@
 //! | `spawn-detached PIDFILE SECS`             | spawn `sleep SECS` in a process group of its own (as `setsid cmd &` would), write its pid |
 //! | `wait-file PATH SECS`                     | wait until PATH exists (at most SECS seconds) |
 //! | `cat-prompt`                              | write the prompt bytes to stdout unchanged |
-//! | `repeat-out N TEXT`                       | print TEXT N times, then `\n`, to stdout (one long line) |
+//! | `repeat-out N TEXT`                       | print TEXT N times, then `\n`, to stdout (one long line, written in 64 KiB blocks that may end inside a character) |
 //! | `raw-write PATH HEX`                      | create parent dirs, overwrite PATH with the hex-decoded bytes (whitespace ignored) |
 //!
 //! Pid files and the TODO file are written atomically (temp file + rename).
@@ -623,10 +623,19 @@ fn flood(total: u64, line_len: usize) -> io::Result<()> {
     err.flush()
 }
 
+/// Writes in 64 KiB blocks that ignore character boundaries, as a pipe may
+/// deliver them.
 fn repeat_out(n: usize, text: &str) -> io::Result<()> {
-    let mut out = BufWriter::with_capacity(BUF_CAPACITY, io::stdout().lock());
-    for _ in 0..n {
-        out.write_all(text.as_bytes())?;
+    let mut out = io::stdout().lock();
+    let mut bytes = text.as_bytes().iter().copied().cycle().take(n * text.len());
+    let mut block = Vec::with_capacity(64 * 1024);
+    loop {
+        block.clear();
+        block.extend(bytes.by_ref().take(64 * 1024));
+        if block.is_empty() {
+            break;
+        }
+        out.write_all(&block)?;
     }
     out.write_all(b"\n")?;
     out.flush()
