@@ -133,7 +133,10 @@ fn usage_limit_waits_for_the_reset_and_does_not_count_as_a_failure() {
     env.todo("- [ ] a\n");
     env.config("runner:\n  max_consecutive_failures: 1\n  quota_retry_seconds: 2\n");
     let msg = "You\u{2019}ve hit your usage limit. Try again later.";
-    env.script(&format!("{}\n---\ncheck-todo\n{DONE}\n", failed(msg)));
+    env.script(&format!(
+        "{}\n---\ncheck-todo\nappend .codex-autorunner/SUMMARY.md - the summary\n{DONE}\n",
+        failed(msg)
+    ));
     let t = Instant::now();
     let r = env.run(&["run", "--max-runs", "2"]);
     r.expect_code(0);
@@ -197,7 +200,7 @@ fn transient_failures_are_retried_before_they_count() {
     let high =
         failed("We're currently experiencing high demand, which may cause temporary errors.");
     env.script(&format!(
-        "{high}\n---\n{high}\n---\ncheck-todo\n{DONE}\n---\n{DONE}\n"
+        "{high}\n---\n{high}\n---\ncheck-todo\n{DONE}\n---\nappend .codex-autorunner/SUMMARY.md - the summary\n{DONE}\n"
     ));
     env.run(&["run"]).expect_code(0);
     assert_eq!(env.state()["stop_reason"], "completed");
@@ -393,7 +396,9 @@ fn token_budget_stops_and_holds_across_restarts() {
     let env = codex_env();
     env.todo("- [ ] a\n- [ ] b\n- [ ] c\n- [ ] d\n");
     env.config("runner:\n  max_tokens: 500\n");
-    env.script(&format!("check-todo\n{DONE}\n"));
+    env.script(&format!(
+        "check-todo\nappend .codex-autorunner/SUMMARY.md - the summary\n{DONE}\n"
+    ));
     env.run(&["run"]).expect_code(0);
     assert_eq!(
         env.agent_runs(),
@@ -431,7 +436,7 @@ fn an_old_codex_version_gets_a_warning() {
 fn the_event_ledger_records_the_loop_and_car_events_reads_it() {
     let env = TestEnv::new();
     env.todo("- [ ] a\n- [ ] b\n");
-    env.script("check-todo\n");
+    env.script("check-todo\nappend .codex-autorunner/SUMMARY.md - the summary\n");
     env.run(&["run"]).expect_code(0);
     let types = ledger_types(&env);
     assert_eq!(
@@ -480,7 +485,7 @@ fn the_ledger_rotates_and_events_reads_across_files() {
     let env = TestEnv::new();
     env.todo("- [ ] a\n- [ ] b\n- [ ] c\n- [ ] d\n- [ ] e\n");
     env.config("events:\n  max_bytes: 600\n  keep: 5\n");
-    env.script("check-todo\n");
+    env.script("check-todo\nappend .codex-autorunner/SUMMARY.md - the summary\n");
     env.run(&["run"]).expect_code(0);
     assert!(env.path(".codex-autorunner/events.jsonl.1").exists());
     let all = env.run(&["events", "--json"]).stdout();

@@ -7,6 +7,7 @@
 )]
 mod common;
 
+mod bytes;
 mod codex_driver;
 mod config;
 mod disk_full;
@@ -17,6 +18,7 @@ mod init;
 mod lock_clean;
 mod lock_kill;
 mod log;
+mod loop_semantics;
 mod model_server;
 mod notify;
 mod output;

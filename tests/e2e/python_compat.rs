@@ -12,7 +12,7 @@ fn python_repo() -> TestEnv {
     env.write(".codex-autorunner/config.yml", PY_CONFIG);
     env.write(
         ".codex-autorunner/TODO.md",
-        "# TODO\n\n- [x] Example completed item\n- [ ] Replace this item with your first task\n- [ ] Add another task\n",
+        "# TODO\n\n- [x] Example completed item\n- [ ] Port the parser\n- [ ] Add tests\n",
     );
     env.write(".codex-autorunner/PROGRESS.md", "# Progress\n\n");
     env.write(
@@ -63,8 +63,7 @@ fn python_config_loads_without_errors_or_warnings() {
     let s = env.run(&["status"]);
     s.expect_code(0);
     assert!(
-        s.stdout()
-            .contains("1/3 done; next: Replace this item with your first task"),
+        s.stdout().contains("1/3 done; next: Port the parser"),
         "{}",
         s.stdout()
     );
@@ -91,7 +90,7 @@ fn python_repo_runs_continuing_numbering_with_its_prompt_and_prev_output() {
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let prompt = String::from_utf8(env.agent_prompt(1)).unwrap();
-    let todo = "# TODO\n\n- [x] Example completed item\n- [ ] Replace this item with your first task\n- [ ] Add another task\n";
+    let todo = "# TODO\n\n- [x] Example completed item\n- [ ] Port the parser\n- [ ] Add tests\n";
     let expected = format!(
         "Custom prompt.\nTODO at .codex-autorunner/TODO.md:\n{todo}\nSPEC at .codex-autorunner/SPEC.md\n<PREV_RUN_OUTPUT>\n1,234\nAgent: did one task\n</PREV_RUN_OUTPUT>\nEnd.\n"
     );

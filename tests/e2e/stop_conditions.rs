@@ -57,7 +57,7 @@ fn run_limit_counts_runs_of_this_invocation_exit_0() {
     let env = TestEnv::new();
     env.todo("- [ ] a\n- [ ] b\n- [ ] c\n- [ ] d\n");
     env.config("runner:\n  stop_after_runs: 1\n");
-    env.script("check-todo\n");
+    env.script("check-todo\nappend .codex-autorunner/SUMMARY.md - the summary\n");
     for expected_id in [1, 2, 3] {
         let r = env.run(&["run"]);
         r.expect_code(0);
@@ -79,7 +79,7 @@ fn run_limit_counts_runs_of_this_invocation_exit_0() {
 fn once_makes_exactly_one_agent_run_even_when_it_finishes_the_todo() {
     let env = TestEnv::new();
     env.todo("- [ ] only\n");
-    env.script("check-todo\n");
+    env.script("check-todo\nappend .codex-autorunner/SUMMARY.md - the summary\n");
     env.run(&["once"]).expect_code(0);
     assert_eq!(env.agent_runs(), 1);
     assert_eq!(env.state()["stop_reason"], "run_limit");

@@ -2,7 +2,8 @@
 //! printing the loop's events as they happen.
 //!
 //! The "agent" here is a shell one-liner that checks off the first open
-//! TODO item, so the loop finishes offline in a moment:
+//! TODO item (and, once all are checked, writes the summary), so the loop
+//! finishes offline in a moment:
 //!
 //! ```sh
 //! cargo run -p car-core --example custom_agent
@@ -27,8 +28,9 @@ fn run_demo() -> Result<StopReason, Box<dyn std::error::Error>> {
         "# TODO\n\n- [ ] first task\n- [ ] second task\n",
     )?;
 
-    // The custom agent: reads the prompt from stdin, checks one item off.
-    let agent = r#"cat > /dev/null; sed -i '0,/- \[ \]/s//- [x]/' .codex-autorunner/TODO.md; echo "checked one item""#;
+    // The custom agent: reads the prompt from stdin, checks one item off;
+    // the final summary run (nothing left to check) writes SUMMARY.md.
+    let agent = r#"cat > /dev/null; if grep -q -- '- \[ \]' .codex-autorunner/TODO.md; then sed -i '0,/- \[ \]/s//- [x]/' .codex-autorunner/TODO.md; echo "checked one item"; else echo "Both tasks are done." > .codex-autorunner/SUMMARY.md; fi"#;
     let opts = LoadOptions {
         env: Vec::new(),
         cli: vec![

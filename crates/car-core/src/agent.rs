@@ -36,7 +36,8 @@ const PIPE_BYTES: i32 = 1024 * 1024;
 /// [`CHUNK`], at most 1 MiB of output is buffered in memory.
 const CHANNEL_CHUNKS: usize = 16;
 /// A line longer than this is written in pieces, so one huge line cannot
-/// grow memory without bound.
+/// grow memory without bound. A piece never ends inside a UTF-8 character:
+/// the bytes of a character cut by the limit start the next piece.
 const MAX_LINE: usize = 4 * 1024 * 1024;
 /// How much of stdout is kept in memory as the run's final output.
 const TAIL_BYTES: usize = 256 * 1024;
@@ -702,7 +703,9 @@ impl LineSplitter {
         }
         self.partial[i].extend_from_slice(rest);
         if self.partial[i].len() >= MAX_LINE {
-            let piece = std::mem::take(&mut self.partial[i]);
+            let cut = char_boundary(&self.partial[i]);
+            let carry = self.partial[i].split_off(cut);
+            let piece = std::mem::replace(&mut self.partial[i], carry);
             log.line(stream, &piece)?;
         }
         Ok(())
@@ -723,8 +726,38 @@ impl LineSplitter {
         let mut v = Vec::with_capacity(a.len() + b.len());
         v.extend_from_slice(a);
         v.extend_from_slice(b);
-        String::from_utf8_lossy(&v).into_owned()
+        // The kept tail may begin inside a character: drop its stray
+        // continuation bytes rather than show them as U+FFFD.
+        let cut = self.bytes[Stream::Out as usize] > v.len() as u64;
+        let start = if cut {
+            v.iter().take(3).take_while(|&&b| b & 0xC0 == 0x80).count()
+        } else {
+            0
+        };
+        String::from_utf8_lossy(&v[start..]).into_owned()
     }
+}
+
+/// Returns where to cut `buf` so that no UTF-8 character is split: its
+/// length, or the start of an incomplete character at its end. Bytes that
+/// are not UTF-8 anyway are cut anywhere (each is one U+FFFD in the log).
+fn char_boundary(buf: &[u8]) -> usize {
+    let len = buf.len();
+    // A character is at most 4 bytes: look back at most 3 for its lead byte.
+    for back in 1..=3.min(len) {
+        let b = buf[len - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: its lead is further back
+        }
+        let width = match b {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => return len, // ASCII or not a lead byte: nothing to carry
+        };
+        return if width > back { len - back } else { len };
+    }
+    len
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {
@@ -822,6 +855,54 @@ mod tests {
         assert_eq!(out.cause, EndCause::Stopped);
         assert!(out.escalated, "SIGKILL must follow an ignored SIGTERM");
         assert!(!process::group_exists(out.pgid));
+    }
+
+    #[test]
+    fn long_lines_are_split_only_between_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let mut log = OutputLog::open(&path).unwrap();
+        let mut lines = LineSplitter::default();
+        // One odd byte first, then 2-byte characters: MAX_LINE (even) falls
+        // inside a character. Then 3- and 4-byte characters across the limit.
+        let mut line = b"a".to_vec();
+        while line.len() < MAX_LINE + 10 {
+            line.extend_from_slice("é".as_bytes());
+        }
+        for ch in ["€", "😀"] {
+            line.extend(std::iter::repeat_n(
+                b'b',
+                MAX_LINE - line.len() % MAX_LINE - 1,
+            ));
+            line.extend_from_slice(ch.as_bytes());
+            line.extend_from_slice(ch.as_bytes());
+        }
+        line.push(b'\n');
+        // Fed in odd-sized chunks, as pipes deliver them.
+        for chunk in line.chunks(65_537) {
+            lines.feed(Stream::Out, chunk, &mut log).unwrap();
+        }
+        lines.finish(&mut log).unwrap();
+        log.flush().unwrap();
+        let text = std::fs::read(&path).unwrap();
+        let text = String::from_utf8(text).expect("the log is valid UTF-8");
+        assert!(!text.contains('\u{FFFD}'), "a character was cut");
+        let pieces: Vec<&str> = text.lines().collect();
+        assert!(pieces.len() >= 3, "{} pieces", pieces.len());
+        let joined: String = pieces
+            .iter()
+            .map(|l| &l[l.find("] stdout: ").unwrap() + 10..])
+            .collect();
+        assert_eq!(
+            joined.as_bytes(),
+            &line[..line.len() - 1],
+            "no byte lost or added"
+        );
+        // Invalid bytes are still cut (one U+FFFD each), never held forever.
+        assert_eq!(char_boundary(b"ab\xff"), 3);
+        assert_eq!(char_boundary(b"a\xe2\x82"), 1);
+        assert_eq!(char_boundary(b"a\xe2\x82\xac"), 4);
+        assert_eq!(char_boundary(b"\xf0\x9f\x98"), 0);
     }
 
     #[test]

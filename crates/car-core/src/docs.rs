@@ -10,9 +10,14 @@ use serde::{Deserialize, Serialize};
 use crate::config::DocsConfig;
 use crate::fs_util::{PathError, read_optional};
 
-/// The marker the final summary run appends to SUMMARY (shared with the
-/// Python program, so a summary it finalised is not redone).
-pub(crate) const SUMMARY_FINALIZED_MARKER: &str = "CAR:SUMMARY_FINALIZED";
+/// The UTF-8 byte-order mark some editors put at the start of a file.
+const BOM: char = '\u{feff}';
+
+/// Returns `text` without a leading byte-order mark: it is not content, and
+/// before a first `- [ ]` line it would hide that checkbox from Markdown.
+pub(crate) fn strip_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
+}
 
 /// One of the five work docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -114,14 +119,16 @@ impl Docs {
             }
             let text = match bytes {
                 None => String::new(),
-                Some(b) => String::from_utf8(b).map_err(|e| DocError::NotUtf8 {
-                    path: path.to_path_buf(),
-                    line: e.as_bytes()[..e.utf8_error().valid_up_to()]
-                        .iter()
-                        .filter(|&&c| c == b'\n')
-                        .count()
-                        + 1,
-                })?,
+                Some(b) => {
+                    String::from_utf8(strip_bom_bytes(b)).map_err(|e| DocError::NotUtf8 {
+                        path: path.to_path_buf(),
+                        line: e.as_bytes()[..e.utf8_error().valid_up_to()]
+                            .iter()
+                            .filter(|&&c| c == b'\n')
+                            .count()
+                            + 1,
+                    })?
+                }
             };
             *docs.get_mut(kind) = text;
         }
@@ -137,7 +144,7 @@ impl Docs {
         for kind in DocKind::ALL {
             let path = kind.path(cfg);
             let text = match read_optional(path) {
-                Ok(Some(b)) => match String::from_utf8(b) {
+                Ok(Some(b)) => match String::from_utf8(strip_bom_bytes(b)) {
                     Ok(t) => t,
                     Err(e) => {
                         problems.push(format!(
@@ -181,11 +188,14 @@ impl Docs {
             DocKind::Summary => &mut self.summary,
         }
     }
+}
 
-    /// Returns whether SUMMARY carries the finalised marker.
-    pub(crate) fn summary_finalized(&self) -> bool {
-        self.summary.contains(SUMMARY_FINALIZED_MARKER)
+/// Drops a leading UTF-8 byte-order mark (see [`strip_bom`]).
+fn strip_bom_bytes(mut b: Vec<u8>) -> Vec<u8> {
+    if b.starts_with(b"\xef\xbb\xbf") {
+        b.drain(..3);
     }
+    b
 }
 
 /// The state of the TODO checklist.
@@ -214,7 +224,8 @@ impl TodoStatus {
 ///
 /// List items of any marker (`-`, `*`, `+`, `1.`) count, at any nesting
 /// depth. Checkboxes inside code blocks, HTML (comments included) and block
-/// quotes do not: they are examples or quotations, not tasks.
+/// quotes do not: they are examples or quotations, not tasks. A leading
+/// byte-order mark is ignored.
 ///
 /// ```
 /// let todo = car_core::parse_todo("- [x] write the parser\n* [ ] test it\n\n```\n- [ ] an example, not a task\n```\n");
@@ -228,7 +239,7 @@ pub fn parse_todo(markdown: &str) -> TodoStatus {
     // While Some, we are collecting the text of the first open item.
     let mut collecting: Option<String> = None;
     let mut collecting_done = false;
-    for event in Parser::new_ext(markdown, Options::ENABLE_TASKLISTS) {
+    for event in Parser::new_ext(strip_bom(markdown), Options::ENABLE_TASKLISTS) {
         match event {
             Event::Start(Tag::BlockQuote(_)) => quote_depth += 1,
             Event::End(TagEnd::BlockQuote(_)) => quote_depth = quote_depth.saturating_sub(1),
@@ -270,6 +281,44 @@ pub fn parse_todo(markdown: &str) -> TodoStatus {
     status
 }
 
+/// The task items of a TODO, in order: whether checked, and the item's own
+/// text, whitespace-normalised (nested items are items of their own).
+/// Found by the rules of [`parse_todo`]; a leading byte-order mark is ignored.
+pub(crate) fn task_items(markdown: &str) -> Vec<(bool, String)> {
+    let mut items = Vec::new();
+    let mut quote_depth = 0usize;
+    let mut current: Option<(bool, String)> = None;
+    let mut close = |current: &mut Option<(bool, String)>| {
+        if let Some((done, text)) = current.take() {
+            items.push((done, text.split_whitespace().collect::<Vec<_>>().join(" ")));
+        }
+    };
+    for event in Parser::new_ext(strip_bom(markdown), Options::ENABLE_TASKLISTS) {
+        match event {
+            Event::Start(Tag::BlockQuote(_)) => quote_depth += 1,
+            Event::End(TagEnd::BlockQuote(_)) => quote_depth = quote_depth.saturating_sub(1),
+            Event::TaskListMarker(checked) if quote_depth == 0 => {
+                close(&mut current);
+                current = Some((checked, String::new()));
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some((_, buf)) = current.as_mut() {
+                    buf.push_str(&t);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some((_, buf)) = current.as_mut() {
+                    buf.push(' ');
+                }
+            }
+            Event::Start(Tag::Item) | Event::End(TagEnd::Item) => close(&mut current),
+            _ => {}
+        }
+    }
+    close(&mut current);
+    items
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +350,32 @@ mod tests {
         let s = parse_todo("- [x] done\n- [ ] fix `car run` exit code\n- [ ] later\n");
         assert_eq!(s.next.as_deref(), Some("fix car run exit code"));
         assert_eq!(s.open(), 2);
+    }
+
+    #[test]
+    fn a_byte_order_mark_hides_no_checkbox() {
+        let s = parse_todo("\u{feff}- [ ] First task\n- [x] Second task\n");
+        assert_eq!((s.done, s.total), (1, 2));
+        assert_eq!(s.next.as_deref(), Some("First task"));
+    }
+
+    #[test]
+    fn docs_are_read_without_their_byte_order_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::defaults(&crate::paths::RepoPaths::new(dir.path()))
+            .unwrap()
+            .config;
+        std::fs::create_dir_all(cfg.docs.todo.parent().unwrap()).unwrap();
+        for kind in DocKind::ALL {
+            std::fs::write(kind.path(&cfg.docs), "\u{feff}- [ ] x\n").unwrap();
+        }
+        let (lossy, problems) = Docs::load_lossy(&cfg.docs);
+        assert!(problems.is_empty(), "{problems:?}");
+        let strict = Docs::load(&cfg.docs).unwrap();
+        for kind in DocKind::ALL {
+            assert_eq!(strict.get(kind), "- [ ] x\n", "{kind}");
+            assert_eq!(lossy.get(kind), "- [ ] x\n", "{kind}");
+        }
     }
 
     #[test]

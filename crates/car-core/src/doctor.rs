@@ -164,7 +164,15 @@ pub fn doctor(
                 missing.push(cfg.display_path(kind.path(&cfg.docs)));
             }
         }
-        if missing.is_empty() {
+        // Every doc goes into the prompt: one that is not UTF-8 fails the run.
+        if let Err(e) = docs::Docs::load(&cfg.docs) {
+            checks.push(check(
+                "docs",
+                Fail,
+                crate::engine::error_chain(&e),
+                Some("re-save the named file as UTF-8 text"),
+            ));
+        } else if missing.is_empty() {
             checks.push(check("docs", Ok, "all five present", None));
         } else {
             checks.push(check(
@@ -183,6 +191,18 @@ pub fn doctor(
                         Fail,
                         "no checkbox items",
                         Some("add tasks as `- [ ] task` lines, or run `car ingest-spec`"),
+                    ));
+                } else if let Some(task) = crate::templates::placeholder_task(&t) {
+                    checks.push(check(
+                        "todo",
+                        Fail,
+                        format!(
+                            "{} still holds the template item \"{task}\"",
+                            cfg.display_path(&cfg.docs.todo)
+                        ),
+                        Some(
+                            "replace it with your own tasks (`car edit todo`), or run `car ingest-spec`",
+                        ),
                     ));
                 } else {
                     checks.push(check(

@@ -20,6 +20,7 @@ use crate::prompt::{self, PromptError, PromptInput, PromptKind};
 use crate::record::{self, RunKind, RunOutcome, RunRecord, TodoCount};
 use crate::state::{PendingQuestion, StateError, StateStore, Status, StopReason};
 use crate::stop::{StopCause, StopHandle, StopLevel};
+use crate::summary_marker::{self, MarkerState};
 use crate::time;
 
 /// How often the stop file is checked while sleeping between runs.
@@ -404,14 +405,35 @@ impl Engine {
                 };
                 return Ok((StopReason::TodoInvalid, Some(detail)));
             }
+            if let Some(task) = crate::templates::placeholder_task(&docs.todo) {
+                let path = cfg.display_path(&cfg.docs.todo);
+                return Ok((
+                    StopReason::TodoInvalid,
+                    Some(format!(
+                        "{path} still holds the template item \"{task}\"; replace it with your own tasks (`car edit todo`), or run `car ingest-spec`"
+                    )),
+                ));
+            }
             let kind = if todo.is_complete() {
-                if docs.summary_finalized() {
-                    return Ok((
-                        StopReason::Completed,
-                        Some("every TODO item is checked and SUMMARY is final".into()),
-                    ));
+                let fingerprint = summary_marker::todo_fingerprint(&docs.todo);
+                match summary_marker::state(docs.summary.as_bytes(), &fingerprint) {
+                    MarkerState::Current => {
+                        return Ok((
+                            StopReason::Completed,
+                            Some("every TODO item is checked and SUMMARY is final".into()),
+                        ));
+                    }
+                    MarkerState::Legacy => {
+                        // A marker from before it named its TODO: final, as
+                        // it was; tie it to this TODO from now on.
+                        self.finalize_summary(None)?;
+                        return Ok((
+                            StopReason::Completed,
+                            Some("every TODO item is checked and SUMMARY is final".into()),
+                        ));
+                    }
+                    MarkerState::Stale | MarkerState::Missing => RunKind::Summary,
                 }
-                RunKind::Summary
             } else {
                 RunKind::Loop
             };
@@ -519,7 +541,7 @@ impl Engine {
                 };
             }
             if kind == RunKind::Summary && rec.outcome == RunOutcome::Ok {
-                self.finalize_summary(run_id)?;
+                self.finalize_summary(Some(run_id))?;
                 return Ok((
                     StopReason::Completed,
                     Some(format!(
@@ -711,8 +733,12 @@ impl Engine {
         if !codex::runs_exec(&cfg.codex.args) {
             return Ok(());
         }
-        let (program, path_env) =
-            agent::resolve_binary(&cfg.codex.binary, &cfg.root, opts.path_env.as_ref())?;
+        // A missing binary is the run's error to report, once.
+        let Ok((program, path_env)) =
+            agent::resolve_binary(&cfg.codex.binary, &cfg.root, opts.path_env.as_ref())
+        else {
+            return Ok(());
+        };
         let mut cmd = tokio::process::Command::new(&program);
         cmd.arg("--version")
             .env("PATH", path_env)
@@ -965,6 +991,23 @@ impl Engine {
         }
         let todo_after = docs::parse_todo(&after.todo);
         let docs_changed = record::doc_changes(docs, &after, &cfg.docs, &cfg.root);
+        // The summary run's job is SUMMARY: one that left it as it was did
+        // not do it, whatever its exit (the loop retries, within
+        // runner.max_consecutive_failures).
+        let (outcome, error) = if kind == RunKind::Summary
+            && outcome == RunOutcome::Ok
+            && docs.summary == after.summary
+        {
+            let path = cfg.display_path(&cfg.docs.summary);
+            (
+                RunOutcome::Failed,
+                Some(format!(
+                    "the summary run left {path} unchanged; it must write the summary there"
+                )),
+            )
+        } else {
+            (outcome, error)
+        };
         let worktree_changed = record::worktree_fingerprint(&cfg.root) != fingerprint_before;
         let (mut git_commit, mut git_error) = (None, None);
         if cfg.git.auto_commit && outcome == RunOutcome::Ok && crate::git::is_repo(&cfg.root) {
@@ -1172,21 +1215,19 @@ impl Engine {
         Ok((!clipped.is_empty()).then(|| (prev_id, clipped.to_string())))
     }
 
-    /// Appends the finalised marker to SUMMARY (atomically).
-    fn finalize_summary(&self, run_id: u64) -> Result<(), EngineError> {
-        let path = &self.config.docs.summary;
-        let current = crate::fs_util::read_optional(path)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        if current.contains(docs::SUMMARY_FINALIZED_MARKER) {
+    /// Marks SUMMARY final for the TODO as it is now (atomically, through
+    /// a symlink): only car's marker line changes, every other byte of the
+    /// file stays as it was.
+    fn finalize_summary(&self, run_id: Option<u64>) -> Result<(), EngineError> {
+        let cfg = &self.config.docs;
+        let todo = crate::fs_util::read_optional(&cfg.todo)?.unwrap_or_default();
+        let fingerprint = summary_marker::todo_fingerprint(&String::from_utf8_lossy(&todo));
+        let current = crate::fs_util::read_optional(&cfg.summary)?.unwrap_or_default();
+        if summary_marker::state(&current, &fingerprint) == MarkerState::Current {
             return Ok(());
         }
-        let mut text = current.trim_end().to_string();
-        text.push_str(&format!(
-            "\n\n<!-- {} run_id={run_id} -->\n",
-            docs::SUMMARY_FINALIZED_MARKER
-        ));
-        crate::fs_util::write_atomic(path, text.as_bytes())?;
+        let text = summary_marker::finalize(&current, run_id, &fingerprint);
+        crate::fs_util::write_atomic(&cfg.summary, &text)?;
         Ok(())
     }
 }
@@ -1233,7 +1274,7 @@ fn wallclock_detail(cfg: &Config) -> String {
 fn kind_name(kind: RunKind) -> &'static str {
     match kind {
         RunKind::Loop => "loop",
-        RunKind::Summary => "final summary",
+        RunKind::Summary => "summary",
     }
 }
 

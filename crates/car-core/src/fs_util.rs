@@ -54,6 +54,10 @@ pub(crate) enum Durability {
 /// Writes `bytes` to `path` so that readers see either the old or the new
 /// content, never a mix: a uniquely named temp file in the same directory is
 /// written, fsynced and renamed over `path`, then the directory is fsynced.
+///
+/// When `path` is a symbolic link, the write goes through it: the file the
+/// link points to (following every link of a chain) is replaced, in its own
+/// directory, and the link stays a link.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
     write_atomic_with(path, bytes, Durability::Durable)
 }
@@ -65,6 +69,8 @@ pub(crate) fn write_atomic_with(
     bytes: &[u8],
     sync: Durability,
 ) -> Result<(), PathError> {
+    let target = resolve_symlink(path)?;
+    let path = target.as_path();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -104,6 +110,34 @@ pub(crate) fn write_atomic_with(
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Links followed at most by [`resolve_symlink`] (the kernel's own limit).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// Returns the file a chain of symbolic links at `path` ends at (which may
+/// not exist yet), or `path` itself when it is not a link. Only the last
+/// component is followed: a link among the parent directories is left to
+/// the kernel, which resolves it the same way for the write.
+pub(crate) fn resolve_symlink(path: &Path) -> Result<PathBuf, PathError> {
+    let mut cur = path.to_path_buf();
+    for _ in 0..MAX_SYMLINK_HOPS {
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let next = fs::read_link(&cur).with_path("cannot read the symbolic link", &cur)?;
+                cur = match cur.parent() {
+                    Some(dir) if next.is_relative() => dir.join(next),
+                    _ => next,
+                };
+            }
+            _ => return Ok(cur),
+        }
+    }
+    Err(PathError {
+        action: "too many levels of symbolic links at",
+        path: path.to_path_buf(),
+        source: io::Error::other(format!("more than {MAX_SYMLINK_HOPS} links")),
+    })
 }
 
 /// Reads a file to a string, returning `None` when it does not exist.
@@ -166,6 +200,42 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"two");
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
+    }
+
+    #[test]
+    fn write_atomic_goes_through_symlinks_to_their_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("shared");
+        fs::create_dir(&real_dir).unwrap();
+        let target = real_dir.join("TODO.md");
+        fs::write(&target, "old").unwrap();
+        // A relative link to a relative link: both must stay links.
+        let hop = dir.path().join("hop.md");
+        std::os::unix::fs::symlink("shared/TODO.md", &hop).unwrap();
+        let link = dir.path().join("link.md");
+        std::os::unix::fs::symlink("hop.md", &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(fs::symlink_metadata(&hop).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        // The temp file lived in the target's directory and is gone.
+        assert_eq!(fs::read_dir(&real_dir).unwrap().count(), 1);
+        // A dangling link: the target is created.
+        let dangling = dir.path().join("dangling.md");
+        std::os::unix::fs::symlink("shared/NEW.md", &dangling).unwrap();
+        write_atomic(&dangling, b"made").unwrap();
+        assert_eq!(fs::read(real_dir.join("NEW.md")).unwrap(), b"made");
+        // A loop is an error naming the link, not a hang.
+        let a = dir.path().join("a");
+        std::os::unix::fs::symlink("b", &a).unwrap();
+        std::os::unix::fs::symlink("a", dir.path().join("b")).unwrap();
+        let e = write_atomic(&a, b"x").unwrap_err();
+        assert!(e.to_string().contains("symbolic links"), "{e}");
     }
 
     #[test]

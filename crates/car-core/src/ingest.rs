@@ -114,7 +114,7 @@ pub(crate) async fn ingest(
     let spec = read_optional(&spec_path)?.ok_or_else(|| IngestError::SpecMissing {
         path: spec_path.clone(),
     })?;
-    let spec = String::from_utf8_lossy(&spec).into_owned();
+    let spec = crate::docs::strip_bom(&String::from_utf8_lossy(&spec)).to_string();
     // Blank, or still the template `car init` wrote: nothing to ingest.
     if !has_content(&spec, DocKind::Spec) {
         return Err(IngestError::SpecEmpty { path: spec_path });

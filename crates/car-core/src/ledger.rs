@@ -117,28 +117,57 @@ fn rotated(path: &Path, i: u32) -> PathBuf {
 }
 
 /// Reads every event of the ledger files (oldest first), skipping lines
-/// that are not JSON objects, keeping those with `run_id >= since` (events
-/// without a run id are kept too).
-pub(crate) fn read_all(ledger: &Ledger, since: Option<u64>) -> Vec<Value> {
+/// that are not JSON objects, keeping those `filter` keeps (it remembers
+/// what it saw, for a `--follow` that goes on from here).
+pub(crate) fn read_all(ledger: &Ledger, filter: &mut SinceFilter) -> Vec<Value> {
     let mut out = Vec::new();
     for f in ledger.files() {
         let Ok(text) = std::fs::read_to_string(&f) else {
             continue;
         };
-        out.extend(text.lines().filter_map(|l| parse_line(l, since)));
+        out.extend(
+            text.lines()
+                .filter_map(parse_line)
+                .filter(|v| filter.keep(v)),
+        );
     }
     out
 }
 
-/// Parses one ledger line, applying the `since` filter.
-pub fn parse_line(line: &str, since: Option<u64>) -> Option<Value> {
+/// Parses one ledger line: `None` when it is not a JSON object.
+pub fn parse_line(line: &str) -> Option<Value> {
     let v: Value = serde_json::from_str(line).ok()?;
-    if !v.is_object() {
-        return None;
+    v.is_object().then_some(v)
+}
+
+/// `car events --since RUN`: keeps the events of run RUN and later, and the
+/// events without a run id (`loop_started`, ...) once run RUN or a later one
+/// has appeared. Feed it the events in ledger order.
+#[derive(Debug, Clone, Copy)]
+pub struct SinceFilter {
+    since: Option<u64>,
+    reached: bool,
+}
+
+impl SinceFilter {
+    /// A filter from run `since` on (`None`: keeps everything).
+    pub fn new(since: Option<u64>) -> Self {
+        Self {
+            since,
+            reached: since.is_none(),
+        }
     }
-    match (since, v.get("run_id").and_then(Value::as_u64)) {
-        (Some(min), Some(id)) if id < min => None,
-        _ => Some(v),
+
+    /// Returns whether `event` is kept.
+    pub fn keep(&mut self, event: &Value) -> bool {
+        match (self.since, event.get("run_id").and_then(Value::as_u64)) {
+            (None, _) => true,
+            (Some(min), Some(id)) => {
+                self.reached |= id >= min;
+                id >= min
+            }
+            (Some(_), None) => self.reached,
+        }
     }
 }
 
@@ -174,6 +203,38 @@ pub fn render(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn since_keeps_run_less_events_only_from_that_run_on() {
+        let events: Vec<Value> = [
+            r#"{"type":"loop_started","run_id":null}"#,
+            r#"{"type":"run_started","run_id":1}"#,
+            r#"{"type":"stopped","run_id":1}"#,
+            r#"{"type":"loop_started","run_id":null}"#,
+            r#"{"type":"run_started","run_id":2}"#,
+            r#"{"type":"stopped","run_id":2}"#,
+            r#"{"type":"loop_started","run_id":null}"#,
+            "not json",
+        ]
+        .iter()
+        .filter_map(|l| parse_line(l))
+        .collect();
+        assert_eq!(events.len(), 7);
+        let kept = |since| {
+            let mut f = SinceFilter::new(since);
+            events
+                .iter()
+                .filter(|v| f.keep(v))
+                .map(|v| format!("{}:{}", v["type"].as_str().unwrap(), v["run_id"]))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kept(None).len(), 7);
+        assert_eq!(
+            kept(Some(2)),
+            ["run_started:2", "stopped:2", "loop_started:null"]
+        );
+        assert!(kept(Some(3)).is_empty(), "{:?}", kept(Some(3)));
+    }
 
     #[test]
     fn appends_lines_and_rotates_without_rewriting() {

@@ -56,6 +56,7 @@ mod repo;
 mod snapshot;
 mod state;
 mod stop;
+mod summary_marker;
 mod templates;
 mod time;
 
@@ -78,7 +79,7 @@ pub use error::Error;
 pub use fs_util::{PathError, write_atomic};
 pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
 pub use job::JobError;
-pub use ledger::{parse_line as parse_event_line, render as render_event};
+pub use ledger::{SinceFilter, parse_line as parse_event_line, render as render_event};
 pub use lock::{LockError, LockInfo, LockStatus};
 pub use notify::{Notification, Priority};
 pub use prompt::PromptError;

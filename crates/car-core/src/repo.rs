@@ -201,9 +201,10 @@ impl Repo {
         self.resolved.paths.events_file()
     }
 
-    /// Returns every ledger event (oldest first) of run `since` and later.
-    pub fn events(&self, since: Option<u64>) -> Vec<serde_json::Value> {
-        ledger::read_all(&self.ledger(), since)
+    /// Returns the ledger events (oldest first) that `filter` keeps; the
+    /// filter then goes on from the end of the ledger (for `--follow`).
+    pub fn events(&self, filter: &mut crate::ledger::SinceFilter) -> Vec<serde_json::Value> {
+        ledger::read_all(&self.ledger(), filter)
     }
 
     /// Returns the path of a work doc.

@@ -34,3 +34,37 @@ pub(crate) fn doc_template(kind: crate::docs::DocKind) -> &'static str {
         DocKind::Summary => SUMMARY,
     }
 }
+
+/// Returns the first open TODO item that is still one of the template's
+/// placeholder items (`car init` writes them; running the agent on
+/// "Replace this item with your first task" only wastes a run).
+pub(crate) fn placeholder_task(todo: &str) -> Option<String> {
+    let placeholders = crate::docs::task_items(TODO);
+    crate::docs::task_items(todo)
+        .into_iter()
+        .find(|(done, text)| !done && placeholders.iter().any(|(_, p)| p == text))
+        .map(|(_, text)| text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_todo_is_all_placeholders_and_real_tasks_are_not() {
+        assert_eq!(
+            placeholder_task(TODO).as_deref(),
+            Some("Replace this item with your first task")
+        );
+        assert_eq!(
+            placeholder_task("- [ ] Ship it\n- [ ] Add another task\n").as_deref(),
+            Some("Add another task")
+        );
+        assert_eq!(placeholder_task("- [ ] Ship it\n- [ ] Test it\n"), None);
+        // A checked placeholder is history, not a task to run.
+        assert_eq!(
+            placeholder_task("- [x] Replace this item with your first task\n- [ ] Ship\n"),
+            None
+        );
+    }
+}

@@ -52,6 +52,8 @@
 //! | `spawn-detached PIDFILE SECS`             | spawn `sleep SECS` in a process group of its own (as `setsid cmd &` would), write its pid |
 //! | `wait-file PATH SECS`                     | wait until PATH exists (at most SECS seconds) |
 //! | `cat-prompt`                              | write the prompt bytes to stdout unchanged |
+//! | `repeat-out N TEXT`                       | print TEXT N times, then `\n`, to stdout (one long line, written in 64 KiB blocks that may end inside a character) |
+//! | `raw-write PATH HEX`                      | create parent dirs, overwrite PATH with the hex-decoded bytes (whitespace ignored) |
 //!
 //! Pid files and the TODO file are written atomically (temp file + rename).
 //!
@@ -132,6 +134,8 @@ enum Step {
     LastMessage(String),
     WaitFile(PathBuf, Duration),
     SpawnDetached(PathBuf, String),
+    RepeatOut(usize, String),
+    RawWrite(PathBuf, Vec<u8>),
 }
 
 fn main() -> ExitCode {
@@ -334,6 +338,14 @@ fn parse_step(line: &str) -> Res<Step> {
         "long-line" => Step::LongLine(one_arg()?.parse().map_err(|_| bad())?),
         "env-out" => Step::EnvOut(one_arg()?.to_owned()),
         "cat-prompt" => no_args(Step::CatPrompt)?,
+        "repeat-out" => {
+            let (n, text) = split_word(rest.trim_start());
+            Step::RepeatOut(n.parse().map_err(|_| bad())?, text.to_owned())
+        }
+        "raw-write" => {
+            let (path, hex) = path_and_text()?;
+            Step::RawWrite(path, decode_hex(&hex).ok_or_else(bad)?)
+        }
         "last-message" => Step::LastMessage(rest.to_owned()),
         "spawn-detached" => match args.as_slice() {
             [p, secs] => Step::SpawnDetached(PathBuf::from(p), (*secs).to_owned()),
@@ -475,6 +487,11 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
         Step::Flood { bytes, line_len } => flood(bytes, line_len),
         Step::RawOut(data) => write_stdout(&[&data, b"\n"]),
         Step::LongLine(n) => long_line(n),
+        Step::RepeatOut(n, text) => repeat_out(n, &text),
+        Step::RawWrite(path, data) => {
+            create_parent(&path)?;
+            fs::write(&path, data)
+        }
         Step::EnvOut(name) => {
             let value = std::env::var_os(&name);
             let value = value.as_deref().unwrap_or(OsStr::new("<unset>"));
@@ -604,6 +621,24 @@ fn flood(total: u64, line_len: usize) -> io::Result<()> {
     }
     out.flush()?;
     err.flush()
+}
+
+/// Writes in 64 KiB blocks that ignore character boundaries, as a pipe may
+/// deliver them.
+fn repeat_out(n: usize, text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    let mut bytes = text.as_bytes().iter().copied().cycle().take(n * text.len());
+    let mut block = Vec::with_capacity(64 * 1024);
+    loop {
+        block.clear();
+        block.extend(bytes.by_ref().take(64 * 1024));
+        if block.is_empty() {
+            break;
+        }
+        out.write_all(&block)?;
+    }
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 fn long_line(n: usize) -> io::Result<()> {

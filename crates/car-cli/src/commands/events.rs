@@ -21,7 +21,10 @@ pub(crate) fn run(g: &Global, args: EventsArgs) -> Result<u8> {
         };
         writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
     };
-    for v in repo.events(args.since) {
+    // One filter for the ledger so far and what follows: with --since, an
+    // event without a run id shows once run RUN or a later one has.
+    let mut filter = car_core::SinceFilter::new(args.since);
+    for v in repo.events(&mut filter) {
         if !print(&mut out, &v) {
             return Ok(crate::EXIT_OK);
         }
@@ -38,9 +41,9 @@ pub(crate) fn run(g: &Global, args: EventsArgs) -> Result<u8> {
         f.seek(SeekFrom::End(0))?;
     }
     let mut partial = String::new();
-    let mut each = |line: &str| match car_core::parse_event_line(line, args.since) {
-        Some(v) => print(&mut out, &v),
-        None => true,
+    let mut each = |line: &str| match car_core::parse_event_line(line) {
+        Some(v) if filter.keep(&v) => print(&mut out, &v),
+        _ => true,
     };
     loop {
         if let Some(f) = file.as_mut()

@@ -19,10 +19,22 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
     if let Some(fixed) = &report.reconciled {
         outln!("Fixed:       {fixed}");
     }
+    // A question answered with `car reply` is closed: the loop stopped on
+    // it, but what it waits for now is the next run, not a person.
+    let answered = s.pending_question.is_none()
+        && s.user_reply.is_some()
+        && matches!(
+            s.stop_reason,
+            Some(car_core::StopReason::NeedsInput | car_core::StopReason::Blocked)
+        );
     let status = match (&s.stop_reason, report.running) {
         // While a runner holds the lock, its own status says what it does
         // (running, waiting_for_quota).
         (_, true) => s.status.as_str().to_string(),
+        (Some(r), false) if answered => format!(
+            "{} (stopped: {r}; answered, waiting for the next run)",
+            s.status.as_str()
+        ),
         (Some(r), false) => format!("{} (stopped: {r})", s.status.as_str()),
         (None, false) => s.status.as_str().to_string(),
     };
@@ -30,7 +42,11 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
     if !report.running
         && let Some(d) = &s.stop_detail
     {
-        outln!("Stop detail: {d}");
+        if answered {
+            outln!("Stop detail: {d} (answered)");
+        } else {
+            outln!("Stop detail: {d}");
+        }
     }
     if let Some(q) = &s.pending_question {
         outln!("Question:    run {} asks: {}", q.run_id, q.question);
@@ -38,8 +54,9 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
     }
     if let Some(r) = &s.user_reply {
         outln!(
-            "Reply:       given {} (goes into the next run's prompt)",
-            r.replied_at
+            "Reply:       given {}; waiting for the next run, whose prompt carries it{}",
+            r.replied_at,
+            if answered { " (`car resume`)" } else { "" }
         );
     }
     if let Some(until) = &s.quota_reset_at {

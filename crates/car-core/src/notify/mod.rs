@@ -692,6 +692,24 @@ pub(crate) fn send_test(
                 )
             }),
     );
+    // Asked for one provider that is not there: say so, with the ones that are.
+    if let Some(name) = only
+        && out.is_empty()
+    {
+        let configured: Vec<&str> = providers.iter().map(|p| p.name).collect();
+        let known = ["ntfy", "discord", "telegram", "webhook"];
+        let what = if known.contains(&name) {
+            "is not configured".to_string()
+        } else {
+            format!("is not a provider (known: {})", known.join(", "))
+        };
+        let have = if configured.is_empty() {
+            "none is configured".to_string()
+        } else {
+            format!("configured: {}", configured.join(", "))
+        };
+        out.push((name.to_string(), Err(format!("`{name}` {what}; {have}"))));
+    }
     out
 }
 
