@@ -12,6 +12,7 @@ mod config;
 mod doc_tools;
 mod fake_http;
 mod init;
+mod liveness;
 mod lock_kill;
 mod log;
 mod model_server;

@@ -859,9 +859,9 @@ impl Engine {
         record::write_file(&dir, record::FINAL_OUTPUT_FILE, final_output.as_bytes())?;
         let error = match outcome {
             RunOutcome::Ok => None,
-            RunOutcome::Hung => Some(format!(
-                "no output for {}s (codex.idle_timeout_seconds); the agent was stopped",
-                cfg.codex.idle_timeout.map_or(0, |d| d.as_secs())
+            RunOutcome::Hung => Some(hung_message(
+                cfg,
+                codex_run.as_ref(),
             )),
             _ => codex_run
                 .as_ref()
@@ -870,6 +870,13 @@ impl Engine {
         };
         let class = match (&outcome, &error) {
             (RunOutcome::Failed, Some(msg)) => codex::classify(msg, chrono::Local::now()),
+            // Stuck retrying (the model cannot be reached): transient.
+            (RunOutcome::Hung, _) => codex_run
+                .as_ref()
+                .and_then(|c| c.retrying())
+                .map_or(ErrorClass::Other, |m| {
+                    codex::classify(m, chrono::Local::now())
+                }),
             _ => ErrorClass::Other,
         };
         let verdict = (cfg.codex.structured_verdict && codex_mode)
@@ -1125,6 +1132,25 @@ fn class_name(c: &ErrorClass) -> &'static str {
         ErrorClass::Transient => "transient",
         ErrorClass::ContextWindow => "context_window",
         ErrorClass::Other => "other",
+    }
+}
+
+/// Why a run was stopped by the watchdog: no output (plain mode), no
+/// progress (Codex events), and the retry notice Codex was stuck in.
+fn hung_message(cfg: &Config, codex_run: Option<&codex::CodexRun>) -> String {
+    let secs = cfg.codex.idle_timeout.map_or(0, |d| d.as_secs());
+    match codex_run {
+        None => {
+            format!("no output for {secs}s (codex.idle_timeout_seconds); the agent was stopped")
+        }
+        Some(c) => match c.retrying() {
+            Some(notice) => format!(
+                "the agent could not reach its model ({notice}); no progress for {secs}s (codex.idle_timeout_seconds), the agent was stopped"
+            ),
+            None => format!(
+                "no progress for {secs}s (codex.idle_timeout_seconds); the agent was stopped"
+            ),
+        },
     }
 }
 

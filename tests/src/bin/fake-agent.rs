@@ -52,6 +52,8 @@
 //! | `spawn-detached PIDFILE SECS`             | spawn `sleep SECS` in a process group of its own (as `setsid cmd &` would), write its pid |
 //! | `wait-file PATH SECS`                     | wait until PATH exists (at most SECS seconds) |
 //! | `cat-prompt`                              | write the prompt bytes to stdout unchanged |
+//! | `out-every SECS TEXT`                     | print `TEXT\n` to stdout every SECS seconds, forever |
+//! | `env-all`                                 | print every `NAME=value` of the environment, sorted, one a line |
 //!
 //! Pid files and the TODO file are written atomically (temp file + rename).
 //!
@@ -132,6 +134,8 @@ enum Step {
     LastMessage(String),
     WaitFile(PathBuf, Duration),
     SpawnDetached(PathBuf, String),
+    OutEvery(Duration, String),
+    EnvAll,
 }
 
 fn main() -> ExitCode {
@@ -346,6 +350,11 @@ fn parse_step(line: &str) -> Res<Step> {
             ),
             _ => return Err(bad()),
         },
+        "out-every" => {
+            let (secs, text) = split_word(rest.trim_start());
+            Step::OutEvery(parse_secs(secs).ok_or_else(bad)?, text.to_owned())
+        }
+        "env-all" => no_args(Step::EnvAll)?,
         _ => return Err(bad()),
     };
     Ok(step)
@@ -492,6 +501,22 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
                 .stderr(std::process::Stdio::null())
                 .spawn()?;
             std::fs::write(&pidfile, child.id().to_string())
+        }
+        Step::OutEvery(every, text) => loop {
+            write_stdout(&[text.as_bytes(), b"\n"])?;
+            std::thread::sleep(every);
+        },
+        Step::EnvAll => {
+            let mut vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+            vars.sort();
+            let mut out = Vec::new();
+            for (k, v) in vars {
+                out.extend_from_slice(k.as_bytes());
+                out.push(b'=');
+                out.extend_from_slice(v.as_bytes());
+                out.push(b'\n');
+            }
+            write_stdout(&[&out])
         }
         Step::WaitFile(path, limit) => {
             let start = std::time::Instant::now();
