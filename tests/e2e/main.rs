@@ -7,6 +7,7 @@
 )]
 mod common;
 
+mod agent_env;
 mod codex_driver;
 mod config;
 mod doc_tools;

@@ -80,8 +80,8 @@ pub(crate) struct AgentCommand {
     pub args: Vec<String>,
     /// Working directory (the repository root).
     pub cwd: PathBuf,
-    /// PATH for the child (the caller's, plus the extra directories).
-    pub path_env: Option<OsString>,
+    /// The child's whole environment (see `agent_env`); None: car's own.
+    pub env: Option<Vec<(OsString, OsString)>>,
 }
 
 /// Finds `binary`: a path (relative to `root`) when it contains a slash,
@@ -242,8 +242,8 @@ pub(crate) async fn run(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(p) = &cmd.path_env {
-        command.env("PATH", p);
+    if let Some(env) = &cmd.env {
+        command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
     }
     process::become_subreaper();
     let mut child = command.spawn().map_err(|source| match source.kind() {
@@ -762,7 +762,7 @@ mod tests {
             program: PathBuf::from("/bin/sh"),
             args: vec!["-c".into(), script.into()],
             cwd: dir.to_path_buf(),
-            path_env: None,
+            env: None,
         }
     }
 

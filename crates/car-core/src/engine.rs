@@ -654,7 +654,8 @@ impl Engine {
             agent::resolve_binary(&cfg.codex.binary, &cfg.root, opts.path_env.as_ref())?;
         let mut cmd = tokio::process::Command::new(&program);
         cmd.arg("--version")
-            .env("PATH", path_env)
+            .env_clear()
+            .envs(crate::agent_env::for_agent(cfg, path_env))
             .current_dir(&cfg.root)
             .stdin(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -780,7 +781,7 @@ impl Engine {
             program,
             args,
             cwd: cfg.root.clone(),
-            path_env: Some(path_env),
+            env: Some(crate::agent_env::for_agent(cfg, path_env)),
         };
         let mut log = agent::OutputLog::open(&dir.join(record::OUTPUT_FILE))?;
         log.note(&format!(
