@@ -8,6 +8,7 @@
 mod common;
 
 mod bytes;
+mod agent_env;
 mod codex_driver;
 mod config;
 mod disk_full;
@@ -16,6 +17,7 @@ mod fake_http;
 mod fsync_count;
 mod init;
 mod lock_clean;
+mod liveness;
 mod lock_kill;
 mod log;
 mod loop_semantics;

@@ -272,6 +272,83 @@ fn real_codex_stalled_stream_trips_the_watchdog_and_no_codex_survives() {
 }
 
 #[test]
+fn real_codex_unreachable_model_ends_within_the_idle_timeout_retries_and_stops() {
+    let Some(codex) = codex_binary() else { return };
+    let server = ModelServer::start(Vec::new());
+    let r = RealEnv::new(&codex, &server, 5000);
+    // The model's address refuses connections (a closed loopback port), and
+    // codex retries as it does by default: forever, printing "Reconnecting...
+    // waiting for network" with a growing backoff.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = r.home.join("config.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("unbounded_connection_retries = false\n", "")
+        .replace(
+            &format!("127.0.0.1:{}/", server.port),
+            &format!("127.0.0.1:{closed}/"),
+        );
+    std::fs::write(&config, text).unwrap();
+    drop(server);
+    r.env.todo("- [ ] only\n");
+    r.env.config(
+        "codex:\n  idle_timeout_seconds: 4\nrunner:\n  max_consecutive_failures: 1\n  transient_retries: 1\n  transient_backoff_seconds: 0.1\n",
+    );
+    let t = Instant::now();
+    let out = r.run(&["run"]);
+    out.expect_code(1);
+    assert!(
+        t.elapsed() < Duration::from_secs(45),
+        "took {:?}",
+        t.elapsed()
+    );
+    for id in 1..=2 {
+        let rec = r.env.run_record(id);
+        let log = r
+            .env
+            .read(&format!(".codex-autorunner/runs/{id}/output.log"));
+        assert_eq!(rec["outcome"], "hung", "{rec}\n{log}");
+        assert_eq!(rec["error_class"], "transient", "{rec}");
+        let error = rec["error"].as_str().unwrap();
+        assert!(
+            error.contains("could not reach its model") && error.contains("Reconnecting..."),
+            "{error}"
+        );
+        // The idle timeout (4 s) after codex's turn started, plus the 2 s grace.
+        assert!(
+            rec["duration_ms"].as_u64().unwrap() < 10_000,
+            "run {id} must end within the idle timeout: {rec}"
+        );
+    }
+    assert!(
+        !r.env.path(".codex-autorunner/runs/3").exists(),
+        "one retry, then the loop stops"
+    );
+    let s = r.env.state();
+    assert_eq!(s["stop_reason"], "failed", "{s}");
+    assert!(
+        s["stop_detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not reach its model"),
+        "{s}"
+    );
+    assert!(
+        out.stdout().contains("could not reach its model")
+            || out.stderr().contains("could not reach its model"),
+        "the person is told why: {}\n{}",
+        out.stdout(),
+        out.stderr()
+    );
+    let left = processes_in(&r.env.root);
+    assert!(left.is_empty(), "processes survived in the repo: {left:?}");
+}
+
+#[test]
 fn real_codex_need_input_reply_resume_reaches_the_model() {
     let Some(codex) = codex_binary() else { return };
     let server = ModelServer::start(vec![Reply::message(

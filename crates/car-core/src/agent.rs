@@ -81,8 +81,8 @@ pub(crate) struct AgentCommand {
     pub args: Vec<String>,
     /// Working directory (the repository root).
     pub cwd: PathBuf,
-    /// PATH for the child (the caller's, plus the extra directories).
-    pub path_env: Option<OsString>,
+    /// The child's whole environment (see `agent_env`); None: car's own.
+    pub env: Option<Vec<(OsString, OsString)>>,
 }
 
 /// Finds `binary`: a path (relative to `root`) when it contains a slash,
@@ -156,7 +156,7 @@ pub(crate) enum EndCause {
     Exited,
     /// The deadline (wall-clock limit) passed and it was stopped.
     TimedOut,
-    /// No output for the idle timeout; it was stopped.
+    /// No progress for the idle timeout; it was stopped.
     Idle,
     /// A stop was requested and it was stopped.
     Stopped,
@@ -186,7 +186,8 @@ impl ExitKind {
 pub(crate) struct Limits {
     /// Stop the agent at this instant.
     pub deadline: Option<Instant>,
-    /// Stop the agent when it prints nothing for this long.
+    /// Stop the agent when it makes no progress for this long (see
+    /// [`OutputLog::take_progress`]).
     pub idle_timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL.
     pub grace: Duration,
@@ -242,8 +243,8 @@ pub(crate) async fn run(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(p) = &cmd.path_env {
-        command.env("PATH", p);
+    if let Some(env) = &cmd.env {
+        command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
     }
     process::become_subreaper();
     let mut child = command.spawn().map_err(|source| match source.kind() {
@@ -326,8 +327,12 @@ pub(crate) async fn run(
             status = child.wait() => break status,
             chunk = rx.recv(), if pipes_open => match chunk {
                 Some((stream, bytes)) => {
-                    last_output = Instant::now();
                     lines.feed(stream, &bytes, log)?;
+                    // The watchdog measures progress, not bytes (see
+                    // OutputLog::take_progress): retry chatter does not count.
+                    if log.take_progress() {
+                        last_output = Instant::now();
+                    }
                     // Hand the output to the OS at once (no fsync), so
                     // `car log --follow` sees it and a SIGKILL of car
                     // loses nothing the agent printed.
@@ -497,6 +502,8 @@ pub(crate) struct OutputLog {
     path: PathBuf,
     stamp: Stamp,
     codex: Option<CodexSink>,
+    /// A line showing progress was written since the last `take_progress`.
+    progress: bool,
 }
 
 /// Where Codex `--json` events go: parsed into a [`CodexRun`], stored raw.
@@ -515,6 +522,7 @@ impl OutputLog {
             path: path.to_path_buf(),
             stamp: Stamp::default(),
             codex: None,
+            progress: false,
         })
     }
 
@@ -536,6 +544,15 @@ impl OutputLog {
         self.codex.take().map(|s| s.run)
     }
 
+    /// Returns whether the agent made progress since the last call, for the
+    /// idle watchdog. Without Codex events (plain mode) any output counts.
+    /// With them, progress is an event that moves the turn on (see
+    /// [`crate::codex::is_progress`]) or a plain stdout line; retry notices
+    /// and stderr (Codex's own logging) are not.
+    pub(crate) fn take_progress(&mut self) -> bool {
+        self.codex.is_none() || std::mem::take(&mut self.progress)
+    }
+
     /// Writes a note from car itself (not agent output).
     pub(crate) fn note(&mut self, text: &str) -> Result<(), PathError> {
         let ts = self.stamp.get().to_string();
@@ -545,8 +562,13 @@ impl OutputLog {
     fn line(&mut self, stream: Stream, bytes: &[u8]) -> Result<(), PathError> {
         if stream == Stream::Out
             && let Some(sink) = self.codex.as_mut()
-            && let Parsed::Event { stored, shown } = sink.run.feed(bytes)
+            && let Parsed::Event {
+                stored,
+                shown,
+                progress,
+            } = sink.run.feed(bytes)
         {
+            self.progress |= progress;
             let r = sink
                 .file
                 .write_all(&stored)
@@ -565,6 +587,7 @@ impl OutputLog {
             }
             return Ok(());
         }
+        self.progress |= stream == Stream::Out;
         let tag: &[u8] = match stream {
             Stream::Out => b"] stdout: ",
             Stream::Err => b"] stderr: ",
@@ -773,7 +796,7 @@ mod tests {
             program: PathBuf::from("/bin/sh"),
             args: vec!["-c".into(), script.into()],
             cwd: dir.to_path_buf(),
-            path_env: None,
+            env: None,
         }
     }
 
@@ -855,6 +878,60 @@ mod tests {
         assert_eq!(out.cause, EndCause::Stopped);
         assert!(out.escalated, "SIGKILL must follow an ignored SIGTERM");
         assert!(!process::group_exists(out.pgid));
+    }
+
+    /// An agent that prints Codex's reconnect notice every 100 ms, forever.
+    const RECONNECTING: &str = r#"echo '{"type":"turn.started"}'; while :; do echo '{"type":"error","message":"Reconnecting... waiting for network (Connection failed: error sending request)"}'; echo 'WARN codex: retrying' >&2; sleep 0.1; done"#;
+
+    #[tokio::test]
+    async fn retry_chatter_does_not_keep_a_codex_run_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = OutputLog::open(&dir.path().join("o.log")).unwrap();
+        log.parse_codex_events(&dir.path().join("events.jsonl"))
+            .unwrap();
+        let (_tx, rx) = watch::channel(StopRequest::default());
+        let lim = Limits {
+            deadline: Some(Instant::now() + Duration::from_secs(10)),
+            idle_timeout: Some(Duration::from_millis(800)),
+            ..limits()
+        };
+        let out = run(
+            &sh(RECONNECTING, dir.path()),
+            Vec::new(),
+            &mut log,
+            rx,
+            lim,
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.cause, EndCause::Idle);
+        assert!(out.duration < Duration::from_secs(5), "{:?}", out.duration);
+        let codex = log.take_codex().unwrap();
+        assert!(codex.retrying().is_some(), "{codex:?}");
+    }
+
+    #[tokio::test]
+    async fn any_output_keeps_a_plain_run_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = OutputLog::open(&dir.path().join("o.log")).unwrap();
+        let (_tx, rx) = watch::channel(StopRequest::default());
+        let lim = Limits {
+            deadline: Some(Instant::now() + Duration::from_millis(1500)),
+            idle_timeout: Some(Duration::from_millis(500)),
+            ..limits()
+        };
+        let out = run(
+            &sh(RECONNECTING, dir.path()),
+            Vec::new(),
+            &mut log,
+            rx,
+            lim,
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.cause, EndCause::TimedOut, "plain mode counts bytes");
     }
 
     #[test]

@@ -107,7 +107,26 @@ pub enum Parsed {
         stored: Vec<u8>,
         /// A human rendering.
         shown: Option<String>,
+        /// Whether the event shows the turn moving on (see [`is_progress`]);
+        /// retry notices do not.
+        progress: bool,
     },
+}
+
+/// Returns whether an event of type `kind` with this `message` shows the
+/// turn moving on: thread, turn and item events (messages, commands and
+/// their output, file changes) and real errors do; a notice that Codex is
+/// reconnecting or retrying (`Reconnecting... waiting for network`, with a
+/// growing backoff, forever when the model cannot be reached) does not.
+pub(crate) fn is_progress(kind: &str, message: &str) -> bool {
+    !(matches!(kind, "error" | "warning") && is_retry_notice(message))
+}
+
+/// Returns whether an error message is Codex saying it retries a request
+/// (`Reconnecting... 2/5 (...)`, `Reconnecting... waiting for network (...)`).
+pub(crate) fn is_retry_notice(message: &str) -> bool {
+    let m = message.trim_start().to_lowercase();
+    m.starts_with("reconnecting") || m.starts_with("retrying") || m.contains("waiting for network")
 }
 
 impl CodexRun {
@@ -124,6 +143,10 @@ impl CodexRun {
             return Parsed::Plain;
         };
         self.events += 1;
+        let progress = is_progress(
+            &kind,
+            v.get("message").and_then(|m| m.as_str()).unwrap_or(""),
+        );
         let shown = self.apply(&kind, &v);
         let stored = if line.len() > MAX_STORED_EVENT {
             cut_strings(&mut v);
@@ -131,7 +154,11 @@ impl CodexRun {
         } else {
             trimmed.to_vec()
         };
-        Parsed::Event { stored, shown }
+        Parsed::Event {
+            stored,
+            shown,
+            progress,
+        }
     }
 
     fn apply(&mut self, kind: &str, v: &serde_json::Value) -> Option<String> {
@@ -225,6 +252,15 @@ impl CodexRun {
         }
     }
 
+    /// The retry notice the agent was stuck in, when its last error is one
+    /// (the model could not be reached).
+    pub fn retrying(&self) -> Option<&str> {
+        self.errors
+            .last()
+            .map(String::as_str)
+            .filter(|m| is_retry_notice(m))
+    }
+
     /// The message that explains a failure: the terminal one, else the last error.
     pub fn failure_message(&self) -> Option<&str> {
         match &self.terminal {
@@ -299,6 +335,8 @@ pub(crate) fn classify(message: &str, now: DateTime<Local>) -> ErrorClass {
         "stream disconnected",
         "connection failed",
         "error sending request",
+        "waiting for network",
+        "reconnecting",
         "timed out",
         "temporarily unavailable",
         "internal server error",
@@ -477,6 +515,49 @@ mod tests {
         assert_eq!(r.agent_messages, vec!["done: checked first"]);
         assert_eq!(r.usage.unwrap().total(), 330);
         assert_eq!(r.terminal, Some(Terminal::Completed));
+    }
+
+    fn progress_of(r: &mut CodexRun, line: &str) -> bool {
+        match r.feed(line.as_bytes()) {
+            Parsed::Event { progress, .. } => progress,
+            Parsed::Plain => panic!("not an event: {line}"),
+        }
+    }
+
+    #[test]
+    fn retry_notices_are_not_progress() {
+        let mut r = CodexRun::default();
+        for l in [
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            r#"{"type":"turn.started"}"#,
+            r#"{"type":"item.started","item":{"type":"command_execution","command":"ls"}}"#,
+            r#"{"type":"item.completed","item":{"type":"agent_message","text":"hi"}}"#,
+            r#"{"type":"error","message":"stream disconnected before completion"}"#,
+            r#"{"type":"turn.failed","error":{"message":"Connection failed: error sending request"}}"#,
+        ] {
+            assert!(progress_of(&mut r, l), "{l}");
+        }
+        // What codex 0.169 prints when the model cannot be reached.
+        for l in [
+            r#"{"type":"error","message":"Reconnecting... waiting for network (Connection failed: error sending request)"}"#,
+            r#"{"type":"error","message":"Reconnecting... 1/2 (Connection failed: error sending request)"}"#,
+        ] {
+            assert!(!progress_of(&mut r, l), "{l}");
+        }
+        assert_eq!(
+            r.retrying(),
+            Some("Reconnecting... 1/2 (Connection failed: error sending request)")
+        );
+        assert_eq!(
+            classify(r.retrying().unwrap(), at(11, 0)),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify("Reconnecting... waiting for network", at(11, 0)),
+            ErrorClass::Transient
+        );
+        r.feed(br#"{"type":"error","message":"unexpected status 400"}"#);
+        assert_eq!(r.retrying(), None, "only a retry notice as the last error");
     }
 
     #[test]

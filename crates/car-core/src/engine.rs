@@ -741,7 +741,8 @@ impl Engine {
         };
         let mut cmd = tokio::process::Command::new(&program);
         cmd.arg("--version")
-            .env("PATH", path_env)
+            .env_clear()
+            .envs(crate::agent_env::for_agent(cfg, path_env))
             .current_dir(&cfg.root)
             .stdin(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -873,7 +874,7 @@ impl Engine {
             program,
             args,
             cwd: cfg.root.clone(),
-            path_env: Some(path_env),
+            env: Some(crate::agent_env::for_agent(cfg, path_env)),
         };
         let mut log = agent::OutputLog::open(&dir.join(record::OUTPUT_FILE))?;
         log.note(&format!(
@@ -957,9 +958,9 @@ impl Engine {
         )?;
         let error = match outcome {
             RunOutcome::Ok => None,
-            RunOutcome::Hung => Some(format!(
-                "no output for {}s (codex.idle_timeout_seconds); the agent was stopped",
-                cfg.codex.idle_timeout.map_or(0, |d| d.as_secs())
+            RunOutcome::Hung => Some(hung_message(
+                cfg,
+                codex_run.as_ref(),
             )),
             _ => codex_run
                 .as_ref()
@@ -968,6 +969,13 @@ impl Engine {
         };
         let class = match (&outcome, &error) {
             (RunOutcome::Failed, Some(msg)) => codex::classify(msg, chrono::Local::now()),
+            // Stuck retrying (the model cannot be reached): transient.
+            (RunOutcome::Hung, _) => codex_run
+                .as_ref()
+                .and_then(|c| c.retrying())
+                .map_or(ErrorClass::Other, |m| {
+                    codex::classify(m, chrono::Local::now())
+                }),
             _ => ErrorClass::Other,
         };
         let verdict = (cfg.codex.structured_verdict && codex_mode)
@@ -1240,6 +1248,25 @@ fn class_name(c: &ErrorClass) -> &'static str {
         ErrorClass::Transient => "transient",
         ErrorClass::ContextWindow => "context_window",
         ErrorClass::Other => "other",
+    }
+}
+
+/// Why a run was stopped by the watchdog: no output (plain mode), no
+/// progress (Codex events), and the retry notice Codex was stuck in.
+fn hung_message(cfg: &Config, codex_run: Option<&codex::CodexRun>) -> String {
+    let secs = cfg.codex.idle_timeout.map_or(0, |d| d.as_secs());
+    match codex_run {
+        None => {
+            format!("no output for {secs}s (codex.idle_timeout_seconds); the agent was stopped")
+        }
+        Some(c) => match c.retrying() {
+            Some(notice) => format!(
+                "the agent could not reach its model ({notice}); no progress for {secs}s (codex.idle_timeout_seconds), the agent was stopped"
+            ),
+            None => format!(
+                "no progress for {secs}s (codex.idle_timeout_seconds); the agent was stopped"
+            ),
+        },
     }
 }
 

@@ -112,7 +112,7 @@ pub(crate) async fn run_job(
         program,
         args,
         cwd: cfg.root.clone(),
-        path_env: Some(path_env),
+        env: Some(crate::agent_env::for_agent(cfg, path_env)),
     };
     let limits = Limits {
         deadline: Some(Instant::now() + timeout),

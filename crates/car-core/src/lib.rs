@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 mod agent;
+mod agent_env;
 mod codex;
 mod config;
 mod control;

@@ -54,6 +54,8 @@
 //! | `cat-prompt`                              | write the prompt bytes to stdout unchanged |
 //! | `repeat-out N TEXT`                       | print TEXT N times, then `\n`, to stdout (one long line, written in 64 KiB blocks that may end inside a character) |
 //! | `raw-write PATH HEX`                      | create parent dirs, overwrite PATH with the hex-decoded bytes (whitespace ignored) |
+//! | `out-every SECS TEXT`                     | print `TEXT\n` to stdout every SECS seconds, forever |
+//! | `env-all`                                 | print every `NAME=value` of the environment, sorted, one a line |
 //!
 //! Pid files and the TODO file are written atomically (temp file + rename).
 //!
@@ -136,6 +138,8 @@ enum Step {
     SpawnDetached(PathBuf, String),
     RepeatOut(usize, String),
     RawWrite(PathBuf, Vec<u8>),
+    OutEvery(Duration, String),
+    EnvAll,
 }
 
 fn main() -> ExitCode {
@@ -358,6 +362,11 @@ fn parse_step(line: &str) -> Res<Step> {
             ),
             _ => return Err(bad()),
         },
+        "out-every" => {
+            let (secs, text) = split_word(rest.trim_start());
+            Step::OutEvery(parse_secs(secs).ok_or_else(bad)?, text.to_owned())
+        }
+        "env-all" => no_args(Step::EnvAll)?,
         _ => return Err(bad()),
     };
     Ok(step)
@@ -509,6 +518,22 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
                 .stderr(std::process::Stdio::null())
                 .spawn()?;
             std::fs::write(&pidfile, child.id().to_string())
+        }
+        Step::OutEvery(every, text) => loop {
+            write_stdout(&[text.as_bytes(), b"\n"])?;
+            std::thread::sleep(every);
+        },
+        Step::EnvAll => {
+            let mut vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+            vars.sort();
+            let mut out = Vec::new();
+            for (k, v) in vars {
+                out.extend_from_slice(k.as_bytes());
+                out.push(b'=');
+                out.extend_from_slice(v.as_bytes());
+                out.push(b'\n');
+            }
+            write_stdout(&[&out])
         }
         Step::WaitFile(path, limit) => {
             let start = std::time::Instant::now();

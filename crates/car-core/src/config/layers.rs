@@ -76,7 +76,7 @@ const PYTHON_ONLY_SECTIONS: &[&str] = &[
 ];
 
 /// Keys whose value is a free-form mapping (any key is valid below them).
-const OPEN_MAPS: &[&str] = &["notifications.telegram.thread_id_map"];
+const OPEN_MAPS: &[&str] = &["notifications.telegram.thread_id_map", "codex.env"];
 
 /// Config layers being merged.
 pub(super) struct Stack {

@@ -285,6 +285,9 @@ pub struct CodexConfig {
     /// `codex.models.large`: model for large jobs (snapshot, ingest-spec).
     #[serde(skip)]
     pub models_large: Option<String>,
+    /// `codex.env`: variables set in the agent's environment (last, over
+    /// the caller's; see the README's "The agent's environment").
+    pub env: BTreeMap<String, String>,
 }
 
 /// `prompt.*`.
@@ -387,6 +390,7 @@ struct RawCodex {
     run_timeout_seconds: Option<f64>,
     structured_verdict: bool,
     models: RawModels,
+    env: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -546,6 +550,17 @@ pub(super) fn build(
             )),
         }
     };
+    let env = raw.codex.env.unwrap_or_default();
+    for (name, value) in &env {
+        let key = format!("codex.env.{name}");
+        crate::agent_env::check_name(name).map_err(|m| invalid(&key, m))?;
+        if value.contains('\0') {
+            return Err(invalid(
+                &key,
+                "the value must not contain a NUL byte".into(),
+            ));
+        }
+    }
     let codex = CodexConfig {
         binary: raw.codex.binary,
         args: raw.codex.args,
@@ -557,6 +572,7 @@ pub(super) fn build(
         structured_verdict: raw.codex.structured_verdict,
         models_small: raw.codex.models.small,
         models_large: raw.codex.models.large,
+        env,
     };
     let sn = raw.snapshot;
     if sn.max_depth == 0 || sn.max_entries == 0 {
