@@ -17,6 +17,7 @@ mod log;
 mod model_server;
 mod notify;
 mod output;
+mod processes;
 mod python_compat;
 mod real_codex;
 mod service;
