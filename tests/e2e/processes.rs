@@ -207,8 +207,9 @@ fn sigkill_of_car_at_random_instants_leaves_nothing() {
     let env = TestEnv::new();
     env.todo("- [ ] a\n");
     leave_processes_behind(&env, "sleep 60\n");
-    let mut left_after_seconds = 0;
-    for trial in 0..trials {
+    let (mut left_after_seconds, mut left_after_status) = (0, 0);
+    let mut slowest = Duration::ZERO;
+    for _ in 0..trials {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
@@ -219,23 +220,26 @@ fn sigkill_of_car_at_random_instants_leaves_nothing() {
         runner.wait().unwrap();
         let start = Instant::now();
         while !env.agent_processes().is_empty() && start.elapsed() < A_FEW_SECONDS {
-            std::thread::sleep(Duration::from_millis(25));
+            std::thread::sleep(Duration::from_millis(10));
         }
+        slowest = slowest.max(start.elapsed());
         if !env.agent_processes().is_empty() {
             left_after_seconds += 1;
         }
         env.run(&["status"]).expect_code(0);
-        assert!(
-            env.agent_processes().is_empty(),
-            "trial {trial} (SIGKILL after {delay:?}): processes left after car status: {:?}",
-            env.agent_processes()
-        );
+        if !env.agent_processes().is_empty() {
+            left_after_status += 1;
+            for pid in env.agent_processes() {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
     }
     eprintln!(
-        "{trials} SIGKILL trials: {left_after_seconds} left a process alive {A_FEW_SECONDS:?} later, 0 after car status"
+        "{trials} SIGKILL trials: {left_after_seconds} left a process alive {A_FEW_SECONDS:?} later, {left_after_status} after car status; slowest cleanup {slowest:?}"
     );
     assert_eq!(
-        left_after_seconds, 0,
-        "trials with a process alive a few seconds after the SIGKILL"
+        (left_after_seconds, left_after_status),
+        (0, 0),
+        "trials with a process alive a few seconds after the SIGKILL, and after car status"
     );
 }
