@@ -241,3 +241,54 @@ pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The live processes (other than this one) whose environment holds
+/// `name=value`: every process an agent started in a `TestEnv` carries
+/// `FAKE_AGENT_SCRIPT=<its script>`, which no other test shares.
+pub(crate) fn processes_with_env(name: &str, value: &std::ffi::OsStr) -> Vec<i32> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut entry = format!("{name}=").into_bytes();
+    entry.extend_from_slice(value.as_bytes());
+    let me = std::process::id() as i32;
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me && alive(pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|e| e == entry.as_slice()))
+        })
+        .collect()
+}
+
+impl TestEnv {
+    /// The processes started for this env's agent (car itself included
+    /// while it runs).
+    pub(crate) fn agent_processes(&self) -> Vec<i32> {
+        processes_with_env("FAKE_AGENT_SCRIPT", self.script.as_os_str())
+    }
+
+    /// Waits until no process of this env's agent is left, or panics
+    /// naming the survivors after `timeout`.
+    pub(crate) fn expect_no_agent_process(&self, what: &str, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            let left = self.agent_processes();
+            if left.is_empty() {
+                return;
+            }
+            if start.elapsed() > timeout {
+                let described: Vec<String> = left
+                    .iter()
+                    .map(|p| {
+                        let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                        format!("{p}: {}", String::from_utf8_lossy(&cmd).replace('\0', " "))
+                    })
+                    .collect();
+                panic!("{what}: processes left running: {described:#?}");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}

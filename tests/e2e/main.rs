@@ -7,8 +7,8 @@
 )]
 mod common;
 
-mod bytes;
 mod agent_env;
+mod bytes;
 mod codex_driver;
 mod config;
 mod disk_full;
@@ -16,14 +16,15 @@ mod doc_tools;
 mod fake_http;
 mod fsync_count;
 mod init;
-mod lock_clean;
 mod liveness;
+mod lock_clean;
 mod lock_kill;
 mod log;
 mod loop_semantics;
 mod model_server;
 mod notify;
 mod output;
+mod processes;
 mod python_compat;
 mod real_codex;
 mod service;

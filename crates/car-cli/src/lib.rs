@@ -40,6 +40,11 @@ mod report;
 
 use std::process::ExitCode;
 
+/// This program, as the supervisor of each agent run (`car __supervise`).
+pub(crate) fn supervisor_program() -> Option<std::path::PathBuf> {
+    std::env::current_exe().ok()
+}
+
 use clap::Parser;
 
 /// Exit code: the loop completed, or reached a run or time limit.
@@ -55,6 +60,14 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Runs the `car` command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    // `car __supervise ...`: the per-run supervisor car starts under each
+    // agent (hidden; see car_core::supervisor_main). Checked before anything
+    // else, so nothing of the command line's setup runs in it.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().as_deref() == Some(std::ffi::OsStr::new(car_core::SUPERVISOR_SUBCOMMAND)) {
+        let code = car_core::supervisor_main(args);
+        return ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE));
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -22,6 +22,7 @@ use crate::codex::{CodexRun, Parsed};
 use crate::fs_util::PathError;
 use crate::process;
 use crate::stop::{StopLevel, StopRequest};
+use crate::supervisor::{self, Control, Launch};
 
 /// Directories the Python program also searched for `codex` (Homebrew and
 /// MacPorts, which launchd and cron do not put on PATH).
@@ -47,6 +48,15 @@ const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 /// Grace given to leftover group members after the agent itself exited.
 const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
 
+/// The process that was started for a run, as given to `on_start`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Started {
+    /// Its pid (the agent's process group when not supervised).
+    pub pid: u32,
+    /// Whether it is the run's supervisor (else the agent itself).
+    pub supervised: bool,
+}
+
 /// Errors starting or supervising the agent.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -70,6 +80,14 @@ pub enum AgentError {
     /// Writing the run's log failed.
     #[error(transparent)]
     Log(#[from] PathError),
+    /// The agent's supervisor could not start the agent.
+    #[error("cannot start agent {}: {message}", program.display())]
+    SupervisedSpawn {
+        /// The resolved program.
+        program: PathBuf,
+        /// What the supervisor reported.
+        message: String,
+    },
 }
 
 /// The command line of one agent run.
@@ -223,52 +241,92 @@ enum Stream {
 /// Runs `cmd` with `prompt` on stdin and streams its output into `log`,
 /// until it exits, a limit passes, or `stop` asks for a stop.
 ///
-/// `on_start` is called with the process group id as soon as the process
-/// exists, so the caller can record it (for `car kill` to find).
+/// With a supervisor in `launch`, the supervisor is started first (the
+/// agent reads the prompt file); without, the agent is this process's child
+/// and reads `prompt` from a pipe. Every process of the run carries the
+/// run's marker. `on_start` is called as soon as the first process exists
+/// and before a supervised agent is let go, so the caller can record it
+/// (for `car kill` and a later car to find).
 pub(crate) async fn run(
     cmd: &AgentCommand,
+    launch: &Launch,
     prompt: Vec<u8>,
     log: &mut OutputLog,
     mut stop: watch::Receiver<StopRequest>,
     limits: Limits,
-    on_start: impl FnOnce(u32),
+    on_start: impl FnOnce(Started),
 ) -> Result<AgentOutcome, AgentError> {
     let started = Instant::now();
-    let mut command = Command::new(&cmd.program);
+    if let Some(sup) = &launch.supervisor {
+        let _ = std::fs::remove_file(&sup.status_file);
+    }
+    let spawned_program = launch
+        .supervisor
+        .as_ref()
+        .map_or(&cmd.program, |s| &s.program);
+    let mut command = match &launch.supervisor {
+        Some(sup) => {
+            let mut c = Command::new(&sup.program);
+            c.args(sup.args(&cmd.program, &cmd.args));
+            c
+        }
+        None => {
+            let mut c = Command::new(&cmd.program);
+            c.args(&cmd.args);
+            c
+        }
+    };
     command
-        .args(&cmd.args)
         .current_dir(&cmd.cwd)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true);
+        .kill_on_drop(launch.supervisor.is_none());
     if let Some(env) = &cmd.env {
         command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
     }
-    process::become_subreaper();
+    // After the environment is set: every process of the agent's tree carries it.
+    command.env(crate::marker::MARKER_VAR, launch.marker.value());
     let mut child = command.spawn().map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => AgentError::NotFound {
-            binary: cmd.program.display().to_string(),
+            binary: spawned_program.display().to_string(),
             hint: String::new(),
         },
         _ => AgentError::Spawn {
-            program: cmd.program.clone(),
+            program: spawned_program.clone(),
             source,
         },
     })?;
     let pgid = child.id().unwrap_or(0);
-    let guard = GroupGuard { pgid, armed: true };
-    on_start(pgid);
-
-    // The prompt goes in on its own task: a big prompt must not block the
-    // reading of output (the agent may print before it has read it all).
-    if let Some(mut stdin) = child.stdin.take() {
-        tokio::spawn(async move {
-            let _ = stdin.write_all(&prompt).await;
-            let _ = stdin.shutdown().await;
-        });
-    }
+    let stdin = child.stdin.take();
+    let (mut control, guard) = match &launch.supervisor {
+        Some(_) => {
+            let pipe = stdin
+                .and_then(|s| s.into_owned_fd().ok())
+                .map(std::fs::File::from);
+            (Control::Supervised { pipe }, None)
+        }
+        None => {
+            // The prompt goes in on its own task: a big prompt must not block
+            // the reading of output (the agent may print before it has read it all).
+            if let Some(mut stdin) = stdin {
+                tokio::spawn(async move {
+                    let _ = stdin.write_all(&prompt).await;
+                    let _ = stdin.shutdown().await;
+                });
+            }
+            (
+                Control::Direct { pgid },
+                Some(GroupGuard { pgid, armed: true }),
+            )
+        }
+    };
+    on_start(Started {
+        pid: pgid,
+        supervised: launch.supervisor.is_some(),
+    });
+    control.go();
     let (tx, mut rx) = mpsc::channel::<(Stream, Vec<u8>)>(CHANNEL_CHUNKS);
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
@@ -294,12 +352,12 @@ pub(crate) async fn run(
         StopLevel::None => {}
         StopLevel::Graceful => {
             cause = EndCause::Stopped;
-            kill_at = Some(begin_stop(pgid, limits.grace));
+            kill_at = Some(begin_stop(&mut control, limits.grace));
         }
         StopLevel::Immediate => {
             cause = EndCause::Stopped;
             escalated = true;
-            process::signal_group(pgid, Signal::SIGKILL);
+            control.signal(Signal::SIGKILL);
             kill_at = Some(Instant::now() + Duration::from_secs(3600));
         }
     }
@@ -347,13 +405,13 @@ pub(crate) async fn run(
                     StopLevel::None => {}
                     StopLevel::Graceful if kill_at.is_none() => {
                         cause = EndCause::Stopped;
-                        kill_at = Some(begin_stop(pgid, limits.grace));
+                        kill_at = Some(begin_stop(&mut control, limits.grace));
                     }
                     StopLevel::Graceful => {}
                     StopLevel::Immediate => {
                         cause = EndCause::Stopped;
                         escalated = true;
-                        process::signal_group(pgid, Signal::SIGKILL);
+                        control.signal(Signal::SIGKILL);
                         kill_at = Some(Instant::now() + Duration::from_secs(3600));
                     }
                 }
@@ -362,18 +420,19 @@ pub(crate) async fn run(
                 let now = Instant::now();
                 if kill_at.is_some_and(|t| now >= t) {
                     escalated = true;
-                    process::signal_group(pgid, Signal::SIGKILL);
+                    control.signal(Signal::SIGKILL);
                     kill_at = Some(now + Duration::from_secs(3600));
                 } else if kill_at.is_none() {
                     cause = if limits.deadline.is_some_and(|d| now >= d) { EndCause::TimedOut } else { EndCause::Idle };
-                    kill_at = Some(begin_stop(pgid, limits.grace));
+                    kill_at = Some(begin_stop(&mut control, limits.grace));
                 }
             }
         }
     };
 
-    // The agent exited. Collect what is still in its pipes; if a grandchild
-    // holds them open, end the rest of the group so nothing outlives the run.
+    // The agent exited (its supervisor, which ended the agent's whole tree
+    // first). Collect what is still in its pipes; if a grandchild holds them
+    // open, end the rest of the group so nothing outlives the run.
     let drain_until = Instant::now() + DRAIN_TIMEOUT;
     let mut leftovers_stopped = false;
     while pipes_open {
@@ -383,7 +442,7 @@ pub(crate) async fn run(
             Err(_) => break,
         }
     }
-    if process::group_exists(pgid) {
+    if launch.supervisor.is_none() && process::group_exists(pgid) {
         stop_leftovers(pgid).await;
         leftovers_stopped = true;
     }
@@ -396,22 +455,13 @@ pub(crate) async fn run(
         }
     }
     lines.finish(log)?;
-    // No sync here: the caller syncs once, after its closing note.
-    log.flush_to_os()?;
     drop(guard);
+    // Closing the control pipe is the supervisor's last word (it has exited).
+    drop(control);
     if leftovers_stopped {
         tracing::info!(
             pgid,
             "stopped processes the agent left running in its group"
-        );
-    }
-    // Processes that left the agent's group (a new session or group) came
-    // back to car as their reaper when their parent ended: end them too.
-    let orphans = process::reap_orphans();
-    if orphans > 0 {
-        tracing::info!(
-            orphans,
-            "stopped processes the agent left running outside its group"
         );
     }
     let exit = match status {
@@ -425,6 +475,26 @@ pub(crate) async fn run(
         }
         Err(_) => ExitKind::Code(-1),
     };
+    let exit = match &launch.supervisor {
+        Some(sup) => supervised_exit(cmd, sup, exit, log)?,
+        None => exit,
+    };
+    // Processes that left the agent's group (a new session or group) and,
+    // when the supervisor itself was killed, its whole tree: every one still
+    // carries this run's marker.
+    let strays = crate::marker::kill_marked(&launch.marker);
+    if strays > 0 {
+        log.note(&format!(
+            "stopped {strays} process(es) of this run found by their {} marker",
+            crate::marker::MARKER_VAR
+        ))?;
+        tracing::info!(
+            strays,
+            "stopped processes the agent left running outside its group"
+        );
+    }
+    // No sync here: the caller syncs once, after its closing note.
+    log.flush_to_os()?;
     Ok(AgentOutcome {
         exit,
         cause,
@@ -448,9 +518,53 @@ fn widen_pipe(fd: &impl std::os::fd::AsFd) {
     let _ = fd;
 }
 
-fn begin_stop(pgid: u32, grace: Duration) -> Instant {
-    process::signal_group(pgid, Signal::SIGTERM);
+fn begin_stop(control: &mut Control, grace: Duration) -> Instant {
+    control.signal(Signal::SIGTERM);
     Instant::now() + grace
+}
+
+/// How a supervised agent ended, from its supervisor's report (or, when the
+/// supervisor left none, from how the supervisor itself ended).
+fn supervised_exit(
+    cmd: &AgentCommand,
+    sup: &supervisor::Supervision,
+    supervisor_exit: ExitKind,
+    log: &mut OutputLog,
+) -> Result<ExitKind, AgentError> {
+    let Some(report) = supervisor::read_report(&sup.status_file) else {
+        log.note(&format!(
+            "the agent's supervisor ended without a report ({}); its processes are stopped by their marker",
+            match supervisor_exit {
+                ExitKind::Code(c) => format!("exit code {c}"),
+                ExitKind::Signal(s) => format!("signal {s}"),
+            }
+        ))?;
+        return Ok(supervisor_exit);
+    };
+    if let Some(message) = report.spawn_error {
+        return Err(if report.not_found {
+            AgentError::NotFound {
+                binary: cmd.program.display().to_string(),
+                hint: String::new(),
+            }
+        } else {
+            AgentError::SupervisedSpawn {
+                program: cmd.program.clone(),
+                message,
+            }
+        });
+    }
+    if report.leftovers > 0 {
+        tracing::info!(
+            leftovers = report.leftovers,
+            "the supervisor stopped processes the agent left running"
+        );
+    }
+    Ok(match (report.exit_code, report.signal) {
+        (Some(c), _) => ExitKind::Code(c),
+        (None, Some(s)) => ExitKind::Signal(s),
+        (None, None) => supervisor_exit,
+    })
 }
 
 async fn stop_leftovers(pgid: u32) {
@@ -800,6 +914,13 @@ mod tests {
         }
     }
 
+    fn direct(dir: &Path, run: &str) -> Launch {
+        Launch {
+            marker: crate::marker::RunMarker::new(dir, run),
+            supervisor: None,
+        }
+    }
+
     fn limits() -> Limits {
         Limits {
             deadline: None,
@@ -817,6 +938,7 @@ mod tests {
         let cmd = sh("cat; echo to-err >&2; printf 'no newline'", dir.path());
         let out = run(
             &cmd,
+            &direct(dir.path(), "1"),
             b"hello prompt\n".to_vec(),
             &mut log,
             rx,
@@ -844,9 +966,17 @@ mod tests {
             ..limits()
         };
         let t = Instant::now();
-        let out = run(&cmd, Vec::new(), &mut log, rx, lim, |_| {})
-            .await
-            .unwrap();
+        let out = run(
+            &cmd,
+            &direct(dir.path(), "1"),
+            Vec::new(),
+            &mut log,
+            rx,
+            lim,
+            |_| {},
+        )
+        .await
+        .unwrap();
         assert_eq!(out.cause, EndCause::TimedOut);
         assert!(t.elapsed() < Duration::from_secs(5));
         assert!(
@@ -871,9 +1001,17 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(10)).await;
             drop(tx);
         });
-        let out = run(&cmd, Vec::new(), &mut log, rx, limits(), |_| {})
-            .await
-            .unwrap();
+        let out = run(
+            &cmd,
+            &direct(dir.path(), "1"),
+            Vec::new(),
+            &mut log,
+            rx,
+            limits(),
+            |_| {},
+        )
+        .await
+        .unwrap();
         task.abort();
         assert_eq!(out.cause, EndCause::Stopped);
         assert!(out.escalated, "SIGKILL must follow an ignored SIGTERM");
@@ -897,6 +1035,7 @@ mod tests {
         };
         let out = run(
             &sh(RECONNECTING, dir.path()),
+            &direct(dir.path(), "1"),
             Vec::new(),
             &mut log,
             rx,
@@ -923,6 +1062,7 @@ mod tests {
         };
         let out = run(
             &sh(RECONNECTING, dir.path()),
+            &direct(dir.path(), "1"),
             Vec::new(),
             &mut log,
             rx,
@@ -980,6 +1120,78 @@ mod tests {
         assert_eq!(char_boundary(b"a\xe2\x82"), 1);
         assert_eq!(char_boundary(b"a\xe2\x82\xac"), 4);
         assert_eq!(char_boundary(b"\xf0\x9f\x98"), 0);
+    }
+
+    fn read_pid(p: &Path) -> u32 {
+        std::fs::read_to_string(p).unwrap().trim().parse().unwrap()
+    }
+
+    /// Two loops in one process (as a library embedder runs them): the end
+    /// of one agent's run stops what that agent left behind, and never the
+    /// other agent, which is also this process's child in a group of its own.
+    #[tokio::test]
+    async fn two_agents_in_one_process_do_not_touch_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a_dir).unwrap();
+        std::fs::create_dir_all(&b_dir).unwrap();
+        let b_pid = dir.path().join("b.pid");
+        let a_left = dir.path().join("a-left.pid");
+        let cmd_b = sh(
+            &format!("echo $$ > {}; exec sleep 30", b_pid.display()),
+            &b_dir,
+        );
+        let cmd_a = sh(
+            &format!("setsid sleep 30 & echo $! > {}", a_left.display()),
+            &a_dir,
+        );
+        let (tx_b, rx_b) = watch::channel(StopRequest::default());
+        let mut log_b = OutputLog::open(&dir.path().join("b.log")).unwrap();
+        let mut log_a = OutputLog::open(&dir.path().join("a.log")).unwrap();
+        let launch_b = direct(&b_dir, "1");
+        let b = run(
+            &cmd_b,
+            &launch_b,
+            Vec::new(),
+            &mut log_b,
+            rx_b,
+            limits(),
+            |_| {},
+        );
+        let a = async {
+            while !b_pid.exists() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let (_tx_a, rx_a) = watch::channel(StopRequest::default());
+            let out = run(
+                &cmd_a,
+                &direct(&a_dir, "1"),
+                Vec::new(),
+                &mut log_a,
+                rx_a,
+                limits(),
+                |_| {},
+            )
+            .await
+            .unwrap();
+            let left = read_pid(&a_left);
+            let b_alive = process::is_alive(read_pid(&b_pid));
+            let left_alive = process::is_alive(left);
+            tx_b.send(StopRequest {
+                level: StopLevel::Graceful,
+                cause: crate::stop::StopCause::Killed,
+            })
+            .unwrap();
+            (out.exit, b_alive, left_alive)
+        };
+        let (b_out, (a_exit, b_alive, left_alive)) = tokio::join!(b, a);
+        assert_eq!(a_exit, ExitKind::Code(0));
+        assert!(b_alive, "ending agent A's run must not touch agent B");
+        assert!(
+            !left_alive,
+            "what agent A left in a session of its own ends with its run"
+        );
+        assert_eq!(b_out.unwrap().cause, EndCause::Stopped);
     }
 
     #[test]

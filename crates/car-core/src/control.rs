@@ -236,6 +236,11 @@ pub(crate) fn kill(paths: &RepoPaths, grace: Duration) -> Result<KillReport, Sta
     {
         process::signal_group(pgid, Signal::SIGKILL);
     }
+    // The runner is gone: its supervisor (which also saw the control pipe
+    // close) ends the agent's tree, and every process still carrying the
+    // run's marker is killed.
+    wait_until_dead(holder.pid);
+    crate::marker::kill_strays(&paths.root);
     store.update(|s| {
         // Only for the runner killed here (a new one may have started since).
         if s.runner_pid.is_none_or(|p| p == holder.pid) {
@@ -251,15 +256,38 @@ pub(crate) fn kill(paths: &RepoPaths, grace: Duration) -> Result<KillReport, Sta
     Ok(KillReport::ForceKilled { pid: holder.pid })
 }
 
+/// Waits (a few seconds at most) until `pid` is gone after a SIGKILL.
+fn wait_until_dead(pid: u32) {
+    let until = Instant::now() + Duration::from_secs(3);
+    while process::is_alive(pid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Fixes a state that says `running` while no runner holds the lock (the
 /// runner was killed with SIGKILL, or the machine rebooted). Returns what
 /// was fixed.
 pub(crate) fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError> {
     let store = StateStore::new(paths);
     let state = store.load()?.state;
+    // Agent processes whose car process is gone, whatever the state says
+    // (a live runner's processes are never among them).
+    let supervisor = state
+        .agent_supervisor_pid
+        .filter(|&p| process::same_process(p, state.agent_supervisor_start));
+    let strays = crate::marker::kill_strays(&paths.root);
+    let strays_note = (strays > 0).then(|| {
+        format!(
+            "{strays} agent process(es) left running by a car process that is gone were stopped{}",
+            supervisor
+                .filter(|&p| !process::is_alive(p))
+                .map(|p| format!(" (supervisor pid {p})"))
+                .unwrap_or_default()
+        )
+    });
     let active = matches!(state.status, Status::Running | Status::WaitingForQuota);
     if !active || matches!(lock::probe(paths), LockStatus::Held(_)) {
-        return Ok(None);
+        return Ok(strays_note);
     }
     // The runner may be alive with its lock file deleted (by hand, or by a
     // tool that cleans ignored files): never touch a live runner's state.
@@ -272,21 +300,22 @@ pub(crate) fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError>
         && process::same_process(pid, state.runner_pid_start)
     {
         tracing::warn!(pid, "the runner is alive but its lock file is missing");
-        return Ok(None);
+        return Ok(strays_note);
     }
     let examined = RunnerId::of(&state);
     let orphan = state
         .agent_pgid
         .filter(|&g| process::group_is_ours(g, state.agent_pgid_start));
     let what = format!(
-        "runner{} died without recording a stop{}",
+        "runner{} died without recording a stop{}{}",
         state
             .runner_pid
             .map(|p| format!(" pid {p}"))
             .unwrap_or_default(),
         orphan
             .map(|g| format!("; its agent group {g} was killed"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        strays_note.map(|n| format!("; {n}")).unwrap_or_default()
     );
     between_examine_and_record();
     // Record the crash only for the runner examined above: a runner that

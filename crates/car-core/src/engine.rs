@@ -152,6 +152,8 @@ pub(crate) struct LoopOptions {
     pub path_env: Option<OsString>,
     /// What started the runner (a systemd unit, cron, a terminal), for `car status`.
     pub started_by: Option<String>,
+    /// The program that answers `__supervise` (each run's agent runs under it).
+    pub supervisor: Option<std::path::PathBuf>,
 }
 
 /// How a loop ended.
@@ -231,6 +233,9 @@ impl Engine {
             tracing::warn!(pgid, "killing the agent group a dead runner left behind");
             crate::process::signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
         }
+        // Its supervisor and any process still carrying the marker of a run
+        // whose car process is gone.
+        crate::marker::kill_strays(&self.config.root);
         // Room to record the stop in, should the disk fill up.
         let mut reserve = DiskReserve::take(&self.paths);
         self.store.update_transient(|s| {
@@ -241,6 +246,8 @@ impl Engine {
             s.runner_started_by = opts.started_by.clone();
             s.agent_pgid = None;
             s.agent_pgid_start = None;
+            s.agent_supervisor_pid = None;
+            s.agent_supervisor_start = None;
             s.loop_started_at = Some(time::iso_seconds(time::now()));
             s.loop_runs = 0;
             s.loop_tokens = TokenUsage::default();
@@ -857,6 +864,7 @@ impl Engine {
             s.last_run_finished_at = None;
             s.last_exit_code = None;
             s.agent_pgid = None;
+            s.agent_supervisor_pid = None;
         })?;
         self.ledger_append(
             "run_started",
@@ -898,19 +906,36 @@ impl Engine {
             grace: cfg.runner.kill_grace,
         };
         let store = self.store.clone();
+        let launch = crate::supervisor::Launch {
+            marker: crate::marker::RunMarker::new(&cfg.root, &run_id.to_string()),
+            supervisor: opts
+                .supervisor
+                .clone()
+                .map(|program| crate::supervisor::Supervision {
+                    program,
+                    prompt_file: dir.join(record::PROMPT_FILE),
+                    status_file: dir.join(record::SUPERVISOR_FILE),
+                }),
+        };
         let out = agent::run(
             &command,
+            &launch,
             prompt.into_bytes(),
             &mut log,
             stop.subscribe(),
             limits,
-            move |pgid| {
-                let leader_start = crate::process::start_time(pgid);
+            move |started| {
+                let start = crate::process::start_time(started.pid);
                 if let Err(e) = store.update_transient(|s| {
-                    s.agent_pgid = Some(pgid);
-                    s.agent_pgid_start = leader_start;
+                    if started.supervised {
+                        s.agent_supervisor_pid = Some(started.pid);
+                        s.agent_supervisor_start = start;
+                    } else {
+                        s.agent_pgid = Some(started.pid);
+                        s.agent_pgid_start = start;
+                    }
                 }) {
-                    tracing::warn!(error = %e, "cannot record the agent's process group");
+                    tracing::warn!(error = %e, "cannot record the agent's process");
                 }
             },
         )
@@ -1093,6 +1118,7 @@ impl Engine {
             s.last_exit_code = Some(out.exit.as_code());
             s.last_run_finished_at = Some(time::iso_seconds(finished_at));
             s.agent_pgid = None;
+            s.agent_supervisor_pid = None;
             s.last_outcome = Some(outcome.as_str().to_string());
             s.last_run_duration_ms = Some(rec.duration_ms);
             s.todo_done = Some(todo_after.done);

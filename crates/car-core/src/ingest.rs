@@ -28,6 +28,9 @@ pub struct IngestOptions {
     pub force: bool,
     /// PATH for the agent.
     pub path_env: Option<std::ffi::OsString>,
+    /// The program that answers `__supervise` (see [`crate::supervisor_main`]):
+    /// the agent then runs under a per-run supervisor.
+    pub supervisor: Option<std::path::PathBuf>,
 }
 
 /// One doc written by ingest-spec.
@@ -150,6 +153,7 @@ pub(crate) async fn ingest(
             model: cfg.codex.models_large.as_deref(),
             timeout: cfg.snapshot.timeout,
             path_env: opts.path_env.as_ref(),
+            supervisor: opts.supervisor.as_deref(),
         },
         stop,
     )

@@ -65,6 +65,8 @@ pub(crate) struct JobSpec<'a> {
     pub(crate) timeout: Duration,
     /// PATH for the agent.
     pub(crate) path_env: Option<&'a OsString>,
+    /// The program that answers `__supervise`, if any.
+    pub(crate) supervisor: Option<&'a std::path::Path>,
 }
 
 /// Runs the agent once on the job's prompt, with its model and timeout.
@@ -80,6 +82,7 @@ pub(crate) async fn run_job(
         model,
         timeout,
         path_env,
+        supervisor,
     } = job;
     let dir = paths.car_dir.join("jobs").join(name);
     let _ = std::fs::remove_dir_all(&dir);
@@ -119,8 +122,17 @@ pub(crate) async fn run_job(
         idle_timeout: cfg.codex.idle_timeout,
         grace: cfg.runner.kill_grace,
     };
+    let launch = crate::supervisor::Launch {
+        marker: crate::marker::RunMarker::new(&cfg.root, name),
+        supervisor: supervisor.map(|program| crate::supervisor::Supervision {
+            program: program.to_path_buf(),
+            prompt_file: dir.join("prompt.md"),
+            status_file: dir.join(crate::record::SUPERVISOR_FILE),
+        }),
+    };
     let out = agent::run(
         &command,
+        &launch,
         prompt.as_bytes().to_vec(),
         &mut log,
         stop.subscribe(),

@@ -4,7 +4,9 @@
 //! run one iteration or the loop while observing [`Event`]s, and stop it with
 //! a [`StopHandle`]. One iteration, in order: take the run lock, read the
 //! work docs, render the prompt, run the agent as the leader of its own
-//! process group with its output streamed to disk, record the run under
+//! process group (under a per-run supervisor process when
+//! [`RunOptions::supervisor`] names one, see [`supervisor_main`]) with its
+//! output streamed to disk, record the run under
 //! `.codex-autorunner/runs/<id>/`, update `state.json` atomically, and
 //! optionally commit the work tree. The loop repeats that until a stop
 //! condition holds and returns a [`LoopSummary`] saying why it stopped.
@@ -48,9 +50,11 @@ mod ingest;
 mod job;
 mod ledger;
 mod lock;
+mod marker;
 mod notify;
 mod paths;
 mod process;
+mod procfs;
 mod prompt;
 mod record;
 mod repo;
@@ -58,6 +62,7 @@ mod snapshot;
 mod state;
 mod stop;
 mod summary_marker;
+mod supervisor;
 mod templates;
 mod time;
 
@@ -82,6 +87,7 @@ pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
 pub use job::JobError;
 pub use ledger::{SinceFilter, parse_line as parse_event_line, render as render_event};
 pub use lock::{LockError, LockInfo, LockStatus};
+pub use marker::MARKER_VAR;
 pub use notify::{Notification, Priority};
 pub use prompt::PromptError;
 pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};
@@ -89,3 +95,4 @@ pub use repo::{Repo, RunOptions};
 pub use snapshot::{SnapshotBudget, SnapshotError, SnapshotOptions, SnapshotReport, SnapshotState};
 pub use state::{PendingQuestion, State, StateError, Status, StopReason, UserReply};
 pub use stop::{StopCause, StopHandle, StopLevel, StopRequest};
+pub use supervisor::{SUBCOMMAND as SUPERVISOR_SUBCOMMAND, supervisor_main};

@@ -1,5 +1,7 @@
 //! Process helpers: liveness of a pid, signalling a process group.
 
+use crate::procfs;
+
 use nix::errno::Errno;
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
@@ -21,25 +23,13 @@ pub(crate) fn is_alive(pid: u32) -> bool {
 /// Returns whether `/proc/<pid>/stat` says the process is a zombie (Linux;
 /// elsewhere always false).
 fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // The state follows the command name, which is in parentheses
-            // and may itself contain spaces or parentheses.
-            let after = &s[s.rfind(')')? + 1..];
-            after.split_whitespace().next().map(|st| st == "Z")
-        })
-        .unwrap_or(false)
+    procfs::stat(pid).is_some_and(|s| s.is_zombie())
 }
 
 /// Returns the start time of `pid` in clock ticks since boot (Linux), used to
 /// tell a reused pid from the process that wrote a lock.
 pub(crate) fn start_time(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &s[s.rfind(')')? + 1..];
-    // Field 22 overall is starttime; after the name, the state is field 3,
-    // so starttime is the 20th whitespace-separated field here.
-    after.split_whitespace().nth(19)?.parse().ok()
+    procfs::stat(pid).map(|s| s.start_time)
 }
 
 /// Sends `sig` to every process in the group `pgid`. Returns false when the
@@ -71,26 +61,9 @@ pub(crate) fn group_exists(pgid: u32) -> bool {
     if !cfg!(target_os = "linux") {
         return true;
     }
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return true;
-    };
-    entries.filter_map(Result::ok).any(|e| {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            return false;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return false;
-        };
-        let Some(close) = stat.rfind(')') else {
-            return false;
-        };
-        let mut fields = stat[close + 1..].split_whitespace();
-        let state = fields.next();
-        let _ppid = fields.next();
-        let pgrp = fields.next().and_then(|p| p.parse::<u32>().ok());
-        pgrp == Some(pgid) && state != Some("Z")
-    })
+    procfs::all()
+        .iter()
+        .any(|s| s.pgrp == pgid && !s.is_zombie())
 }
 
 /// Returns whether `pid` is alive and, when `start` is known, is the same
@@ -131,58 +104,13 @@ pub(crate) fn hostname() -> String {
 
 /// Makes this process the reaper of its orphaned descendants (Linux), so a
 /// process the agent started in a session or group of its own still ends
-/// up as car's to stop, instead of init's.
+/// up as this process's to stop, instead of init's. Only the per-run
+/// supervisor calls this: it has no other children to confuse them with.
 pub(crate) fn become_subreaper() {
     #[cfg(target_os = "linux")]
     {
         let _ = nix::sys::prctl::set_child_subreaper(true);
     }
-}
-
-/// Kills and reaps the descendants that were re-parented to this process
-/// and live outside its own process group: what an agent left running in a
-/// session or group of its own (`setsid cmd &`). Returns how many.
-pub(crate) fn reap_orphans() -> usize {
-    if !cfg!(target_os = "linux") {
-        return 0;
-    }
-    let me = std::process::id();
-    let my_group = u32::try_from(nix::unistd::getpgrp().as_raw()).unwrap_or(0);
-    let mut total = 0;
-    // Killing an orphan re-parents its own children to us: a few rounds.
-    for _ in 0..5 {
-        let orphans: Vec<u32> = std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|&pid| {
-                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                    return false;
-                };
-                let Some(close) = stat.rfind(')') else {
-                    return false;
-                };
-                let mut f = stat[close + 1..].split_whitespace();
-                let _state = f.next();
-                let ppid = f.next().and_then(|p| p.parse::<u32>().ok());
-                let pgrp = f.next().and_then(|p| p.parse::<u32>().ok());
-                ppid == Some(me) && pgrp != Some(my_group)
-            })
-            .collect();
-        if orphans.is_empty() {
-            break;
-        }
-        for pid in &orphans {
-            if let Ok(raw) = i32::try_from(*pid) {
-                let _ = signal::kill(Pid::from_raw(raw), Signal::SIGKILL);
-                let _ = nix::sys::wait::waitpid(Pid::from_raw(raw), None);
-            }
-        }
-        total += orphans.len();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    total
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ pub(crate) const LAST_MESSAGE_FILE: &str = "last_message.md";
 pub(crate) const CODEX_EVENTS_FILE: &str = "codex-events.jsonl";
 /// The schema given to `--output-schema`.
 pub(crate) const VERDICT_SCHEMA_FILE: &str = "verdict-schema.json";
+/// The supervisor's report on how the agent ended.
+pub(crate) const SUPERVISOR_FILE: &str = "supervisor.json";
 
 /// What kind of run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -44,12 +44,30 @@ pub struct RunOptions {
     pub path_env: Option<std::ffi::OsString>,
     /// What started this loop, shown by `car status`.
     pub started_by: Option<String>,
+    /// A program that answers [`SUPERVISOR_SUBCOMMAND`](crate::SUPERVISOR_SUBCOMMAND)
+    /// by calling [`supervisor_main`](crate::supervisor_main), usually this
+    /// program (`std::env::current_exe()`). Each run's agent then runs under
+    /// a supervisor process that ends the agent's whole process tree when
+    /// the agent exits and also when this process dies, even by SIGKILL.
+    /// Without one (the default), the agent is this process's child: its
+    /// process group and every process carrying the run's
+    /// [`MARKER_VAR`](crate::MARKER_VAR) marker are ended after the run, and
+    /// a later car command ends them if this process was killed, but a
+    /// process that both leaves the group and clears its environment can
+    /// escape.
+    pub supervisor: Option<PathBuf>,
 }
 
 impl RunOptions {
     /// Sets the run limit.
     pub fn max_runs(mut self, n: u64) -> Self {
         self.max_runs = Some(n);
+        self
+    }
+
+    /// Runs each agent under `program`'s supervisor (see [`RunOptions::supervisor`]).
+    pub fn supervisor(mut self, program: impl Into<PathBuf>) -> Self {
+        self.supervisor = Some(program.into());
         self
     }
 }
@@ -104,6 +122,7 @@ impl Repo {
             command: opts.command.unwrap_or_else(|| "run".into()),
             path_env: opts.path_env.or_else(|| std::env::var_os("PATH")),
             started_by: opts.started_by,
+            supervisor: opts.supervisor,
         };
         Ok(engine.run_loop(loop_opts, stop, Arc::new(on_event)).await?)
     }

@@ -216,6 +216,13 @@ pub struct State {
     /// The agent group leader's start time, against pid reuse.
     #[serde(default)]
     pub agent_pgid_start: Option<u64>,
+    /// The run's supervisor process while a run is in progress (recorded
+    /// before the agent starts; it owns the agent's whole process tree).
+    #[serde(default)]
+    pub agent_supervisor_pid: Option<u32>,
+    /// The supervisor's start time, against pid reuse.
+    #[serde(default)]
+    pub agent_supervisor_start: Option<u64>,
     /// When the current (or last) loop started.
     #[serde(default)]
     pub loop_started_at: Option<String>,
@@ -277,6 +284,7 @@ impl State {
         self.runner_pid = None;
         self.runner_host = None;
         self.agent_pgid = None;
+        self.agent_supervisor_pid = None;
         self.quota_reset_at = None;
         self.last_run_finished_at
             .get_or_insert_with(|| crate::time::iso_seconds(crate::time::now()));

@@ -56,6 +56,11 @@
 //! | `raw-write PATH HEX`                      | create parent dirs, overwrite PATH with the hex-decoded bytes (whitespace ignored) |
 //! | `out-every SECS TEXT`                     | print `TEXT\n` to stdout every SECS seconds, forever |
 //! | `env-all`                                 | print every `NAME=value` of the environment, sorted, one a line |
+//! | `spawn-setsid PIDFILE SECS`               | start a copy of itself that calls `setsid` (a session of its own), writes its pid to PIDFILE and sleeps SECS; wait until PIDFILE exists |
+//! | `spawn-setsid-holding-pipes PIDFILE SECS` | same, but the copy inherits stdout and stderr |
+//! | `double-fork PIDFILE SECS`                | start a copy of itself that calls `setsid`, starts a `spawn-setsid` daemon and exits at once (the daemon's parent is gone); wait for that copy |
+//! | `kill-parent SIG`                         | send SIG to the parent process |
+//! | `kill-runner SIG`                         | send SIG to the car runner recorded in `.codex-autorunner/state.json` (`runner_pid`) |
 //!
 //! Pid files and the TODO file are written atomically (temp file + rename).
 //!
@@ -140,6 +145,10 @@ enum Step {
     RawWrite(PathBuf, Vec<u8>),
     OutEvery(Duration, String),
     EnvAll,
+    SpawnSetsid(PathBuf, String, bool),
+    DoubleFork(PathBuf, String),
+    KillParent(Signal),
+    KillRunner(Signal),
 }
 
 fn main() -> ExitCode {
@@ -169,6 +178,22 @@ fn run() -> Res<()> {
     if std::env::args().nth(1).as_deref() == Some("--version") {
         let v = std::env::var("FAKE_AGENT_VERSION").unwrap_or_else(|_| "0.169.0".to_owned());
         println!("codex-cli {v}");
+        return Ok(());
+    }
+    // The copies started by `spawn-setsid` and `double-fork`: not invocations.
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if let [mode, pidfile, secs] = args.as_slice()
+        && (mode == "--as-daemon" || mode == "--as-forker")
+    {
+        let _ = nix::unistd::setsid();
+        let pidfile = PathBuf::from(pidfile);
+        let secs = secs.to_string_lossy().into_owned();
+        if mode == "--as-forker" {
+            return start_daemon(&pidfile, &secs, false).context(|| "double fork".to_owned());
+        }
+        write_atomic(&pidfile, std::process::id().to_string().as_bytes())
+            .context(|| format!("writing {}", pidfile.display()))?;
+        std::thread::sleep(parse_secs(&secs).unwrap_or_default());
         return Ok(());
     }
     let mut prompt = Vec::new();
@@ -355,6 +380,18 @@ fn parse_step(line: &str) -> Res<Step> {
             [p, secs] => Step::SpawnDetached(PathBuf::from(p), (*secs).to_owned()),
             _ => return Err(bad()),
         },
+        "spawn-setsid" | "spawn-setsid-holding-pipes" | "double-fork" => match args.as_slice() {
+            [p, secs] if parse_secs(secs).is_some() => {
+                let (p, secs) = (PathBuf::from(p), (*secs).to_owned());
+                match verb {
+                    "double-fork" => Step::DoubleFork(p, secs),
+                    _ => Step::SpawnSetsid(p, secs, verb == "spawn-setsid-holding-pipes"),
+                }
+            }
+            _ => return Err(bad()),
+        },
+        "kill-parent" => Step::KillParent(parse_signal(one_arg()?).ok_or_else(bad)?),
+        "kill-runner" => Step::KillRunner(parse_signal(one_arg()?).ok_or_else(bad)?),
         "wait-file" => match args.as_slice() {
             [p, secs] => Step::WaitFile(
                 PathBuf::from(p),
@@ -535,6 +572,46 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
             }
             write_stdout(&[&out])
         }
+        Step::SpawnSetsid(pidfile, secs, hold_pipes) => {
+            flush_std();
+            start_daemon(&pidfile, &secs, hold_pipes)
+        }
+        Step::DoubleFork(pidfile, secs) => {
+            let status = Command::new(std::env::current_exe()?)
+                .arg("--as-forker")
+                .arg(&pidfile)
+                .arg(&secs)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(io::Error::other(format!("the forker failed: {status}")))
+            }
+        }
+        Step::KillParent(sig) => {
+            flush_std();
+            signal::kill(nix::unistd::getppid(), sig).map_err(io::Error::from)
+        }
+        Step::KillRunner(sig) => {
+            flush_std();
+            let state = fs::read_to_string(".codex-autorunner/state.json")?;
+            let pid = state
+                .split("\"runner_pid\":")
+                .nth(1)
+                .and_then(|rest| {
+                    let digits: String = rest
+                        .trim_start()
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    digits.parse::<i32>().ok()
+                })
+                .ok_or_else(|| io::Error::other("no runner_pid in state.json"))?;
+            signal::kill(Pid::from_raw(pid), sig).map_err(io::Error::from)
+        }
         Step::WaitFile(path, limit) => {
             let start = std::time::Instant::now();
             while !path.exists() && start.elapsed() < limit {
@@ -554,6 +631,36 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
             std::fs::write(path, text.replace("\\n", "\n"))
         }
     }
+}
+
+/// Starts a copy of this program that calls `setsid`, writes its pid to
+/// `pidfile` and sleeps `secs` (holding stdout and stderr open when
+/// `hold_pipes`); returns once the pid file exists.
+fn start_daemon(pidfile: &Path, secs: &str, hold_pipes: bool) -> io::Result<()> {
+    let _ = fs::remove_file(pidfile);
+    let out = || {
+        if hold_pipes {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        }
+    };
+    Command::new(std::env::current_exe()?)
+        .arg("--as-daemon")
+        .arg(pidfile)
+        .arg(secs)
+        .stdin(Stdio::null())
+        .stdout(out())
+        .stderr(out())
+        .spawn()?;
+    let start = std::time::Instant::now();
+    while !pidfile.exists() {
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(io::Error::other("the daemon did not write its pid file"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
 }
 
 #[expect(

@@ -29,6 +29,7 @@ pub(crate) fn snapshot(g: &Global, a: SnapshotArgs) -> Result<u8> {
         from_scratch: a.from_scratch,
         dry: a.stdout,
         path_env: std::env::var_os("PATH"),
+        supervisor: crate::supervisor_program(),
     };
     if !a.stdout {
         outln!("car: collecting the seed and asking the agent for a snapshot…");
@@ -74,6 +75,7 @@ pub(crate) fn ingest(g: &Global, a: IngestArgs) -> Result<u8> {
         spec,
         force: a.force,
         path_env: std::env::var_os("PATH"),
+        supervisor: crate::supervisor_program(),
     };
     let report = block_on(async { Ok(repo.ingest_spec(&opts, &stop).await?) }, &stop)?;
     outln!("Ingested SPEC into TODO/PROGRESS/OPINIONS:");

@@ -56,6 +56,7 @@ pub(crate) fn run(g: &Global, mode: Mode, flags: RunFlags) -> Result<u8> {
         max_runs,
         command: Some(command.to_string()),
         path_env: std::env::var_os("PATH"),
+        supervisor: crate::supervisor_program(),
         started_by: Some(crate::origin::started_by()),
     };
     let quiet = flags.quiet;

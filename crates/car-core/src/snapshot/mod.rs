@@ -87,6 +87,9 @@ pub struct SnapshotOptions {
     pub dry: bool,
     /// PATH for the agent.
     pub path_env: Option<std::ffi::OsString>,
+    /// The program that answers `__supervise` (see [`crate::supervisor_main`]):
+    /// the agent then runs under a per-run supervisor.
+    pub supervisor: Option<std::path::PathBuf>,
 }
 
 /// What `car snapshot` did.
@@ -158,6 +161,7 @@ pub(crate) async fn generate(
             model,
             timeout: cfg.snapshot.timeout,
             path_env: opts.path_env.as_ref(),
+            supervisor: opts.supervisor.as_deref(),
         },
         stop,
     )

@@ -1,0 +1,167 @@
+//! The one reader of `/proc` (Linux): a process's stat fields, one
+//! variable of its environment, its command line, and the process table as
+//! a list of stats (for descendants and group members). Elsewhere every
+//! reader answers "unknown" (`None` or empty).
+
+use std::path::Path;
+
+/// The fields of `/proc/<pid>/stat` car uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stat {
+    /// The process id.
+    pub pid: u32,
+    /// The state letter (`R`, `S`, `Z`, ...).
+    pub state: char,
+    /// The parent's pid.
+    pub ppid: u32,
+    /// The process group id.
+    pub pgrp: u32,
+    /// Start time in clock ticks since boot (tells a reused pid apart).
+    pub start_time: u64,
+}
+
+impl Stat {
+    /// Whether the process is a zombie (dead, not yet reaped).
+    pub(crate) fn is_zombie(&self) -> bool {
+        self.state == 'Z'
+    }
+}
+
+/// Parses the content of a `/proc/<pid>/stat` file.
+pub(crate) fn parse_stat(pid: u32, text: &str) -> Option<Stat> {
+    // The state follows the command name, which is in parentheses and may
+    // itself contain spaces or parentheses: split after the last `)`.
+    let after = &text[text.rfind(')')? + 1..];
+    let mut f = after.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let ppid = f.next()?.parse().ok()?;
+    let pgrp = f.next()?.parse().ok()?;
+    // starttime is field 22 overall; after the name the state is field 3,
+    // so 22 - 3 - 2 (ppid, pgrp consumed) - 1 = 16 more fields to skip.
+    let start_time = f.nth(16)?.parse().ok()?;
+    Some(Stat {
+        pid,
+        state,
+        ppid,
+        pgrp,
+        start_time,
+    })
+}
+
+/// Reads `/proc/<pid>/stat`; `None` when the process does not exist (or
+/// not on Linux).
+pub(crate) fn stat(pid: u32) -> Option<Stat> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &text)
+}
+
+/// Every process id listed in `/proc` right now.
+pub(crate) fn pids() -> Vec<u32> {
+    if !cfg!(target_os = "linux") {
+        return Vec::new();
+    }
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .collect()
+}
+
+/// The stat of every process that could be read.
+pub(crate) fn all() -> Vec<Stat> {
+    pids().into_iter().filter_map(stat).collect()
+}
+
+/// The live (non-zombie) descendants of `root`, found by following parent
+/// links through the process table.
+pub(crate) fn descendants(root: u32) -> Vec<Stat> {
+    let table = all();
+    let mut found: Vec<u32> = vec![root];
+    let mut out = Vec::new();
+    // Parents are not always listed before their children: repeat until
+    // nothing new turns up.
+    loop {
+        let before = found.len();
+        for s in &table {
+            if found.contains(&s.ppid) && !found.contains(&s.pid) {
+                found.push(s.pid);
+                out.push(*s);
+            }
+        }
+        if found.len() == before {
+            break;
+        }
+    }
+    out.retain(|s| !s.is_zombie());
+    out
+}
+
+/// Returns the value of the environment variable `name` as the process
+/// `pid` was started with (`/proc/<pid>/environ`; readable only for
+/// processes of the same user).
+pub(crate) fn environ_var(pid: u32, name: &str) -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let bytes = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    find_var(&bytes, name)
+}
+
+/// Finds `name=value` in a NUL-separated environment block.
+pub(crate) fn find_var(block: &[u8], name: &str) -> Option<String> {
+    block.split(|&b| b == 0).find_map(|entry| {
+        let rest = entry.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+        String::from_utf8(rest.to_vec()).ok()
+    })
+}
+
+/// Returns the argument `index` of the process's command line (0 = the
+/// program as started).
+pub(crate) fn arg(pid: u32, index: usize) -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let bytes = std::fs::read(Path::new("/proc").join(pid.to_string()).join("cmdline")).ok()?;
+    bytes
+        .split(|&b| b == 0)
+        .nth(index)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_survive_odd_command_names() {
+        let text = "1234 (a) b (c) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200 18446744073709551615";
+        let s = parse_stat(1234, text).unwrap();
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, 1);
+        assert_eq!(s.pgrp, 1234);
+        assert_eq!(s.start_time, 987_654);
+    }
+
+    #[test]
+    fn own_process_is_read() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let me = std::process::id();
+        let s = stat(me).unwrap();
+        assert_eq!(s.pid, me);
+        assert!(!s.is_zombie());
+        assert!(arg(me, 0).is_some());
+    }
+
+    #[test]
+    fn env_entries_match_whole_names_only() {
+        let block = b"CAR_RUNX=no\0CAR_RUN=abc:1\0PATH=/bin\0";
+        assert_eq!(find_var(block, "CAR_RUN").as_deref(), Some("abc:1"));
+        assert_eq!(find_var(block, "HOME"), None);
+    }
+}

@@ -1,0 +1,245 @@
+//! No agent process outlives its run, whatever ends the run: processes the
+//! agent started in sessions of their own, double forks, a SIGKILL of car at
+//! any instant, the agent killing its own parent, three Ctrl-C, and
+//! `car kill` of a frozen runner.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::common::{TestEnv, alive, read_pid};
+
+/// How long the agent's processes may outlive what ended the run.
+const A_FEW_SECONDS: Duration = Duration::from_secs(5);
+
+fn spawn_run(env: &TestEnv, args: &[&str]) -> Child {
+    env.car(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &Child, sig: Signal) {
+    kill(Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
+/// A script that leaves a daemon in a session of its own, a double-forked
+/// daemon whose parent is gone, and a plain grandchild, then `rest`.
+fn leave_processes_behind(env: &TestEnv, rest: &str) -> [std::path::PathBuf; 3] {
+    let pids = ["setsid.pid", "double-fork.pid", "grandchild.pid"].map(|n| env.root.join(n));
+    env.script(&format!(
+        "spawn-setsid {} 60\ndouble-fork {} 60\nspawn-grandchild {} 60\n{rest}",
+        pids[0].display(),
+        pids[1].display(),
+        pids[2].display(),
+    ));
+    pids
+}
+
+#[test]
+fn setsid_daemons_and_double_forks_end_with_a_normal_run() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n- [ ] b\n");
+    let pids = leave_processes_behind(&env, "check-todo\n");
+    env.run(&["once"]).expect_code(0);
+    for p in &pids {
+        assert!(!alive(read_pid(p)), "{} outlived the run", p.display());
+    }
+    env.expect_no_agent_process("after a normal run", Duration::ZERO);
+    assert_eq!(env.run_record(1)["outcome"], "ok");
+}
+
+#[test]
+fn a_run_timeout_ends_the_agents_daemons_too() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.config("codex:\n  run_timeout_seconds: 1\nrunner:\n  kill_grace_seconds: 1\n");
+    leave_processes_behind(&env, "sleep 60\n");
+    env.run(&["once"]).expect_code(1);
+    assert_eq!(env.run_record(1)["outcome"], "timed_out");
+    env.expect_no_agent_process("after a run timeout", Duration::ZERO);
+}
+
+#[test]
+fn sigkill_of_car_mid_run_leaves_no_agent_process_and_status_shows_a_crash() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    let agent = env.root.join("agent.pid");
+    leave_processes_behind(&env, &format!("write-pid {}\nsleep 60\n", agent.display()));
+    let mut runner = spawn_run(&env, &["run"]);
+    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    // The supervisor is recorded before the agent runs: it is the agent's parent.
+    let state = env.state();
+    let supervisor = state["agent_supervisor_pid"].as_i64().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", read_pid(&agent))).unwrap();
+    let ppid: i64 = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        ppid, supervisor,
+        "the agent runs under the recorded supervisor"
+    );
+    assert!(state["agent_supervisor_start"].is_u64());
+
+    signal(&runner, Signal::SIGKILL);
+    runner.wait().unwrap();
+    env.expect_no_agent_process("after car was killed with SIGKILL", A_FEW_SECONDS);
+    let status = env.run(&["status"]);
+    status.expect_code(0);
+    assert!(
+        status.stdout().contains("died without recording a stop"),
+        "{}",
+        status.stdout()
+    );
+    assert_eq!(env.state()["stop_reason"], "crashed");
+}
+
+#[test]
+fn car_killed_right_after_starting_the_agent_leaves_nothing() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    // The agent's first action kills car (SIGKILL); then it tries to start
+    // daemons and keep running.
+    leave_processes_behind(&env, "sleep 60\n");
+    let script = std::fs::read_to_string(&env.script).unwrap();
+    env.script(&format!("kill-runner 9\n{script}"));
+    let out = env.car(&["once"]).output().unwrap();
+    assert_eq!(out.status.code(), None, "car was to die by SIGKILL");
+    env.expect_no_agent_process("after car died right at the start", A_FEW_SECONDS);
+    let status = env.run(&["status"]);
+    assert!(
+        status.stdout().contains("died without recording a stop"),
+        "{}",
+        status.stdout()
+    );
+    assert_eq!(env.state()["stop_reason"], "crashed");
+    env.expect_no_agent_process("after car status", Duration::ZERO);
+}
+
+#[test]
+fn an_agent_that_kills_its_parent_leaves_nothing_and_the_run_is_recorded() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    // The literal `kill -9 $PPID` first, then daemons and a long sleep.
+    leave_processes_behind(&env, "sleep 60\n");
+    let script = std::fs::read_to_string(&env.script).unwrap();
+    env.script(&format!("kill-parent 9\n{script}"));
+    let t = Instant::now();
+    let r = env.run(&["once"]);
+    r.expect_code(1);
+    assert!(t.elapsed() < Duration::from_secs(30));
+    env.expect_no_agent_process("after the agent killed its parent", A_FEW_SECONDS);
+    let rec = env.run_record(1);
+    assert_eq!(rec["outcome"], "failed", "{rec}");
+    assert_eq!(rec["signal"], 9, "{rec}");
+    assert!(
+        env.read(".codex-autorunner/runs/1/output.log")
+            .contains("supervisor ended without a report"),
+    );
+}
+
+#[test]
+fn three_interrupts_leave_no_agent_process() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    let agent = env.root.join("agent.pid");
+    // A daemon holding the output pipes keeps the run from ending at once
+    // after the second Ctrl-C: the third one comes while car still waits.
+    let holder = env.root.join("holder.pid");
+    leave_processes_behind(
+        &env,
+        &format!(
+            "spawn-setsid-holding-pipes {} 60\nignore-term\nwrite-pid {}\nsleep 60\n",
+            holder.display(),
+            agent.display()
+        ),
+    );
+    env.config("runner:\n  kill_grace_seconds: 30\n");
+    let mut runner = spawn_run(&env, &["run"]);
+    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    for _ in 0..3 {
+        signal(&runner, Signal::SIGINT);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    runner.wait().unwrap();
+    env.expect_no_agent_process("after three Ctrl-C", A_FEW_SECONDS);
+}
+
+#[test]
+fn force_kill_of_a_frozen_runner_leaves_nothing() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.config("runner:\n  kill_grace_seconds: 1\n");
+    let agent = env.root.join("agent.pid");
+    leave_processes_behind(&env, &format!("write-pid {}\nsleep 60\n", agent.display()));
+    let mut runner = spawn_run(&env, &["run"]);
+    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    signal(&runner, Signal::SIGSTOP);
+    let r = env.run(&["kill"]);
+    r.expect_code(0);
+    assert!(r.stdout().contains("SIGKILL"), "{}", r.stdout());
+    runner.wait().unwrap();
+    env.expect_no_agent_process("after car kill of a frozen runner", A_FEW_SECONDS);
+    assert_eq!(env.state()["stop_reason"], "killed");
+}
+
+/// SIGKILL of car at random instants of a run (before, while and after it
+/// starts the agent and its daemons); after each, within a few seconds and
+/// at the latest after the next `car status`, nothing of the agent is left.
+/// `CAR_KILL_TRIALS` sets the number of trials (default 8).
+#[test]
+fn sigkill_of_car_at_random_instants_leaves_nothing() {
+    let trials: u64 = std::env::var("CAR_KILL_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let mut seed = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    leave_processes_behind(&env, "sleep 60\n");
+    let (mut left_after_seconds, mut left_after_status) = (0, 0);
+    let mut slowest = Duration::ZERO;
+    for _ in 0..trials {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = Duration::from_millis((seed >> 33) % 800);
+        let mut runner = spawn_run(&env, &["once"]);
+        std::thread::sleep(delay);
+        signal(&runner, Signal::SIGKILL);
+        runner.wait().unwrap();
+        let start = Instant::now();
+        while !env.agent_processes().is_empty() && start.elapsed() < A_FEW_SECONDS {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        slowest = slowest.max(start.elapsed());
+        if !env.agent_processes().is_empty() {
+            left_after_seconds += 1;
+        }
+        env.run(&["status"]).expect_code(0);
+        if !env.agent_processes().is_empty() {
+            left_after_status += 1;
+            for pid in env.agent_processes() {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+    eprintln!(
+        "{trials} SIGKILL trials: {left_after_seconds} left a process alive {A_FEW_SECONDS:?} later, {left_after_status} after car status; slowest cleanup {slowest:?}"
+    );
+    assert_eq!(
+        (left_after_seconds, left_after_status),
+        (0, 0),
+        "trials with a process alive a few seconds after the SIGKILL, and after car status"
+    );
+}
