@@ -41,6 +41,14 @@ fn a_byte_order_mark_hides_no_checkbox() {
         !prompt.contains('\u{feff}'),
         "the BOM reached the snapshot prompt"
     );
+    // And ingest-spec's prompt (its answer is unusable here: exit 1).
+    env.run(&["ingest-spec", "--force"]).expect_code(1);
+    let prompt = String::from_utf8(env.agent_prompt(3)).unwrap();
+    assert!(prompt.contains("# Spec with a BOM"), "{prompt}");
+    assert!(
+        !prompt.contains('\u{feff}'),
+        "the BOM reached the ingest prompt"
+    );
 }
 
 #[test]
