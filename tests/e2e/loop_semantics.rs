@@ -30,6 +30,25 @@ fn a_byte_order_mark_hides_no_checkbox() {
     let prompt = String::from_utf8(env.agent_prompt(1)).unwrap();
     assert!(!prompt.contains('\u{feff}'), "the BOM reached the prompt");
     assert!(prompt.contains("- [ ] First task"), "{prompt}");
+
+    // The snapshot's excerpts of the docs leave it out too.
+    env.write(".codex-autorunner/SPEC.md", "\u{feff}# Spec with a BOM\n");
+    env.script("out # Snapshot\n");
+    env.run(&["snapshot", "--stdout"]).expect_code(0);
+    let prompt = String::from_utf8(env.agent_prompt(2)).unwrap();
+    assert!(prompt.contains("# Spec with a BOM"), "{prompt}");
+    assert!(
+        !prompt.contains('\u{feff}'),
+        "the BOM reached the snapshot prompt"
+    );
+    // And ingest-spec's prompt (its answer is unusable here: exit 1).
+    env.run(&["ingest-spec", "--force"]).expect_code(1);
+    let prompt = String::from_utf8(env.agent_prompt(3)).unwrap();
+    assert!(prompt.contains("# Spec with a BOM"), "{prompt}");
+    assert!(
+        !prompt.contains('\u{feff}'),
+        "the BOM reached the ingest prompt"
+    );
 }
 
 #[test]

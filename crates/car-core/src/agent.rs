@@ -1195,6 +1195,24 @@ mod tests {
     }
 
     #[test]
+    fn the_kept_stdout_tail_starts_at_a_character() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = OutputLog::open(&dir.path().join("out.log")).unwrap();
+        let mut lines = LineSplitter::default();
+        // 3-byte characters: TAIL_BYTES (2^18) from the end falls on the
+        // last byte of a character.
+        let out = "€".repeat(TAIL_BYTES).into_bytes();
+        lines.feed(Stream::Out, &out, &mut log).unwrap();
+        let tail = lines.tail_string();
+        assert!(!tail.contains('\u{FFFD}'));
+        assert_eq!(tail.len(), TAIL_BYTES - 1);
+        // Output shorter than the tail is kept whole, whatever its bytes.
+        let mut short = LineSplitter::default();
+        short.feed(Stream::Out, b"\x80ab", &mut log).unwrap();
+        assert_eq!(short.tail_string(), "\u{FFFD}ab");
+    }
+
+    #[test]
     fn model_is_injected_before_exec_unless_present() {
         let a: Vec<String> = ["--yolo", "exec", "--sandbox", "x"]
             .map(String::from)

@@ -422,25 +422,13 @@ impl Engine {
                 ));
             }
             let kind = if todo.is_complete() {
-                let fingerprint = summary_marker::todo_fingerprint(&docs.todo);
-                match summary_marker::state(docs.summary.as_bytes(), &fingerprint) {
-                    MarkerState::Current => {
-                        return Ok((
-                            StopReason::Completed,
-                            Some("every TODO item is checked and SUMMARY is final".into()),
-                        ));
-                    }
-                    MarkerState::Legacy => {
-                        // A marker from before it named its TODO: final, as
-                        // it was; tie it to this TODO from now on.
-                        self.finalize_summary(None)?;
-                        return Ok((
-                            StopReason::Completed,
-                            Some("every TODO item is checked and SUMMARY is final".into()),
-                        ));
-                    }
-                    MarkerState::Stale | MarkerState::Missing => RunKind::Summary,
+                if self.summary_is_final(&docs)? {
+                    return Ok((
+                        StopReason::Completed,
+                        Some("every TODO item is checked and SUMMARY is final".into()),
+                    ));
                 }
+                RunKind::Summary
             } else {
                 RunKind::Loop
             };
@@ -1247,6 +1235,23 @@ impl Engine {
         };
         let clipped = prompt::clip_tail(text.trim(), self.config.prompt.prev_run_max_chars);
         Ok((!clipped.is_empty()).then(|| (prev_id, clipped.to_string())))
+    }
+
+    /// Returns whether SUMMARY's marker is for the TODO as it is in `docs`.
+    /// A marker from before markers named their TODO (the Python program's)
+    /// is final, as it was there, and is tied to this TODO from now on.
+    fn summary_is_final(&self, docs: &Docs) -> Result<bool, EngineError> {
+        let fingerprint = summary_marker::todo_fingerprint(&docs.todo);
+        Ok(
+            match summary_marker::state(docs.summary.as_bytes(), &fingerprint) {
+                MarkerState::Current => true,
+                MarkerState::Legacy => {
+                    self.finalize_summary(None)?;
+                    true
+                }
+                MarkerState::Stale | MarkerState::Missing => false,
+            },
+        )
     }
 
     /// Marks SUMMARY final for the TODO as it is now (atomically, through

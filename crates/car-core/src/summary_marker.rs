@@ -38,13 +38,13 @@ pub(crate) enum MarkerState {
 /// Items are found with the rules of [`crate::docs::parse_todo`] (none in
 /// code blocks, HTML or block quotes).
 pub(crate) fn todo_fingerprint(todo: &str) -> String {
-    let mut h = Fnv::default();
+    let mut items = Vec::new();
     for (done, text) in crate::docs::task_items(todo) {
-        h.write(if done { b"[x] " } else { b"[ ] " });
-        h.write(text.as_bytes());
-        h.write(b"\n");
+        items.extend_from_slice(if done { b"[x] " } else { b"[ ] " });
+        items.extend_from_slice(text.as_bytes());
+        items.push(b'\n');
     }
-    format!("{:016x}", h.0)
+    format!("{:016x}", crate::snapshot::seed::fnv1a(&items))
 }
 
 /// Returns what the markers in `summary` say about the TODO of
@@ -118,24 +118,6 @@ fn is_marker_line(line: &[u8]) -> bool {
         && memchr::memmem::find(&t[4..t.len() - 3], b"-->").is_none()
 }
 
-/// 64-bit FNV-1a: small, stable across versions and platforms.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,14 +139,7 @@ mod tests {
             todo_fingerprint("- [x] one\n- [x] two\n\n```\n- [x] three\n```\n\n> - [x] four\n")
         );
         // Pinned: the fingerprint is stored in SUMMARY files and must not drift.
-        assert_eq!(
-            todo_fingerprint("- [x] one\n"),
-            format!("{:016x}", {
-                let mut h = Fnv::default();
-                h.write(b"[x] one\n");
-                h.0
-            })
-        );
+        assert_eq!(todo_fingerprint("- [x] one\n"), "5467f02ca04fbe21");
     }
 
     #[test]

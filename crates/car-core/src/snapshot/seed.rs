@@ -298,7 +298,8 @@ fn excerpt(path: &Path, rel: &str, max_chars: usize, t: &mut String, seed: &mut 
     }
     // Redact the whole text first: a cut through a token would leave a
     // piece too short to be recognised.
-    let text = redact(&String::from_utf8_lossy(&bytes).replace("\r\n", "\n"));
+    let text =
+        redact(&crate::docs::strip_bom(&String::from_utf8_lossy(&bytes)).replace("\r\n", "\n"));
     let cut: String = text.chars().take(max_chars).collect();
     if cut.len() < text.len() {
         seed.truncations
