@@ -846,60 +846,6 @@ mod tests {
         assert!(!process::group_exists(out.pgid));
     }
 
-    /// An agent that prints Codex's reconnect notice every 100 ms, forever.
-    const RECONNECTING: &str = r#"echo '{"type":"turn.started"}'; while :; do echo '{"type":"error","message":"Reconnecting... waiting for network (Connection failed: error sending request)"}'; echo 'WARN codex: retrying' >&2; sleep 0.1; done"#;
-
-    #[tokio::test]
-    async fn retry_chatter_does_not_keep_a_codex_run_alive() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = OutputLog::open(&dir.path().join("o.log")).unwrap();
-        log.parse_codex_events(&dir.path().join("events.jsonl"))
-            .unwrap();
-        let (_tx, rx) = watch::channel(StopRequest::default());
-        let lim = Limits {
-            deadline: Some(Instant::now() + Duration::from_secs(10)),
-            idle_timeout: Some(Duration::from_millis(800)),
-            ..limits()
-        };
-        let out = run(
-            &sh(RECONNECTING, dir.path()),
-            Vec::new(),
-            &mut log,
-            rx,
-            lim,
-            |_| {},
-        )
-        .await
-        .unwrap();
-        assert_eq!(out.cause, EndCause::Idle);
-        assert!(out.duration < Duration::from_secs(5), "{:?}", out.duration);
-        let codex = log.take_codex().unwrap();
-        assert!(codex.retrying().is_some(), "{codex:?}");
-    }
-
-    #[tokio::test]
-    async fn any_output_keeps_a_plain_run_alive() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = OutputLog::open(&dir.path().join("o.log")).unwrap();
-        let (_tx, rx) = watch::channel(StopRequest::default());
-        let lim = Limits {
-            deadline: Some(Instant::now() + Duration::from_millis(1500)),
-            idle_timeout: Some(Duration::from_millis(500)),
-            ..limits()
-        };
-        let out = run(
-            &sh(RECONNECTING, dir.path()),
-            Vec::new(),
-            &mut log,
-            rx,
-            lim,
-            |_| {},
-        )
-        .await
-        .unwrap();
-        assert_eq!(out.cause, EndCause::TimedOut, "plain mode counts bytes");
-    }
-
     #[test]
     fn model_is_injected_before_exec_unless_present() {
         let a: Vec<String> = ["--yolo", "exec", "--sandbox", "x"]

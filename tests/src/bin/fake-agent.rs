@@ -53,6 +53,7 @@
 //! | `wait-file PATH SECS`                     | wait until PATH exists (at most SECS seconds) |
 //! | `cat-prompt`                              | write the prompt bytes to stdout unchanged |
 //! | `out-every SECS TEXT`                     | print `TEXT\n` to stdout every SECS seconds, forever |
+//! | `err-every SECS TEXT`                     | print `TEXT\n` to stderr every SECS seconds, forever |
 //! | `env-all`                                 | print every `NAME=value` of the environment, sorted, one a line |
 //!
 //! Pid files and the TODO file are written atomically (temp file + rename).
@@ -135,6 +136,7 @@ enum Step {
     WaitFile(PathBuf, Duration),
     SpawnDetached(PathBuf, String),
     OutEvery(Duration, String),
+    ErrEvery(Duration, String),
     EnvAll,
 }
 
@@ -354,6 +356,10 @@ fn parse_step(line: &str) -> Res<Step> {
             let (secs, text) = split_word(rest.trim_start());
             Step::OutEvery(parse_secs(secs).ok_or_else(bad)?, text.to_owned())
         }
+        "err-every" => {
+            let (secs, text) = split_word(rest.trim_start());
+            Step::ErrEvery(parse_secs(secs).ok_or_else(bad)?, text.to_owned())
+        }
         "env-all" => no_args(Step::EnvAll)?,
         _ => return Err(bad()),
     };
@@ -504,6 +510,14 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
         }
         Step::OutEvery(every, text) => loop {
             write_stdout(&[text.as_bytes(), b"\n"])?;
+            std::thread::sleep(every);
+        },
+        Step::ErrEvery(every, text) => loop {
+            let mut err = io::stderr().lock();
+            err.write_all(text.as_bytes())?;
+            err.write_all(b"\n")?;
+            err.flush()?;
+            drop(err);
             std::thread::sleep(every);
         },
         Step::EnvAll => {
