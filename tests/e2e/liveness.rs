@@ -112,3 +112,43 @@ fn progress_events_keep_a_long_codex_run_alive() {
     env.run(&["once"]).expect_code(0);
     assert_eq!(env.run_record(1)["outcome"], "ok");
 }
+
+#[test]
+fn a_custom_agent_keeps_byte_based_activity() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.config(
+        "codex:\n  idle_timeout_seconds: 1\n  run_timeout_seconds: 3\nrunner:\n  max_consecutive_failures: 1\n  kill_grace_seconds: 1\n",
+    );
+    // Without `exec` in the args there are no Codex events: any output is
+    // activity, even text that reads like a retry notice.
+    env.script(&format!("out-every 0.2 {RECONNECT}\n"));
+    env.run(&["run"]).expect_code(1);
+    let rec = env.run_record(1);
+    assert_eq!(rec["outcome"], "timed_out", "not hung: {rec}");
+}
+
+#[test]
+fn stderr_noise_is_not_progress_for_codex() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.config(
+        "codex:\n  args: [exec]\n  idle_timeout_seconds: 1\n  run_timeout_seconds: 20\nrunner:\n  max_consecutive_failures: 1\n  kill_grace_seconds: 1\n",
+    );
+    // Codex logs to stderr while it waits; only its events are progress.
+    env.script(&format!(
+        "{THREAD}\n{TURN}\nerr-every 0.2 WARN codex_core::client: retrying request\n"
+    ));
+    let t = Instant::now();
+    env.run(&["run"]).expect_code(1);
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    let rec = env.run_record(1);
+    assert_eq!(rec["outcome"], "hung", "{rec}");
+    assert!(
+        rec["error"]
+            .as_str()
+            .unwrap()
+            .contains("no progress for 1s"),
+        "{rec}"
+    );
+}

@@ -111,25 +111,17 @@ fn launchd_plist_parses_and_names_absolute_paths() {
             .filter(|n| n.is_element())
             .map(|n| n.text().unwrap())
             .collect();
-        assert!(
-            std::path::Path::new(args[0]).is_absolute() && std::path::Path::new(args[0]).exists(),
-            "{args:?}"
-        );
-        assert_eq!(
-            args[1..3],
-            [
-                "--repo",
-                std::fs::canonicalize(&env.root).unwrap().to_str().unwrap()
-            ]
-        );
-        assert!(args.contains(&"--if-idle"));
+        // The wrapper that loads the environment file: no secret in the plist.
+        let wrapper = service_dir(&env).join(format!("{}.sh", unit_name(&env)));
+        assert_eq!(args, [wrapper.to_str().unwrap(), "--quiet"]);
+        assert!(!dict.contains_key("EnvironmentVariables"));
+        let note = doc
+            .descendants()
+            .find(|n| n.is_comment())
+            .and_then(|n| n.text())
+            .unwrap();
+        assert!(note.contains(": PATH"), "the variables are named: {note}");
         assert!(std::path::Path::new(dict["WorkingDirectory"].text().unwrap()).is_absolute());
-        let envd = plist_dict(dict["EnvironmentVariables"]);
-        assert_eq!(
-            envd["PATH"].text().unwrap(),
-            std::env::var("PATH").unwrap(),
-            "PATH is captured"
-        );
         if periodic {
             assert_eq!(dict["StartInterval"].text(), Some("600"));
             assert!(!dict.contains_key("KeepAlive"));
@@ -188,7 +180,10 @@ fn systemd_units_parse_and_verify() {
         exec.starts_with('/') && exec.contains(" run --if-idle"),
         "{exec}"
     );
-    assert!(svc["Service"]["Environment"].contains(&std::env::var("PATH").unwrap()));
+    assert_eq!(
+        std::path::Path::new(&svc["Service"]["EnvironmentFile"]),
+        service_dir(&env).join(format!("{}.env", unit_name(&env)))
+    );
     assert_eq!(svc["Service"]["StandardOutput"], "journal");
     let timer = sections(&files[1].1);
     assert_eq!(timer["Timer"]["OnUnitInactiveSec"], "900");
@@ -237,27 +232,21 @@ fn systemd_units_parse_and_verify() {
 #[test]
 fn cron_line_has_five_fields_absolute_paths_and_if_idle() {
     let env = TestEnv::new();
-    let line = env
+    let text = env
         .run(&["service", "print", "cron", "--interval", "120"])
         .stdout();
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(fields[..5], ["*/2", "*", "*", "*", "*"], "{line}");
-    let cmd = fields[5..].join(" ");
-    let root = std::fs::canonicalize(&env.root).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
     assert!(
-        cmd.starts_with(&format!("cd {} && PATH=", root.display())),
-        "{cmd}"
+        lines[0].starts_with("# car: Environment from ") && lines[0].contains("PATH"),
+        "a crontab comment naming the variables: {text}"
     );
-    assert!(
-        cmd.contains(" --if-idle --quiet >> ") && cmd.ends_with("cron.log 2>&1"),
-        "{cmd}"
-    );
-    let car = fields
-        .iter()
-        .find(|f| f.ends_with("car-dup"))
-        .expect("absolute car path");
-    assert!(car.starts_with('/'));
-    assert_eq!(line.lines().count(), 1);
+    let fields: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(fields[..5], ["*/2", "*", "*", "*", "*"], "{text}");
+    let wrapper = service_dir(&env).join(format!("{}.sh", unit_name(&env)));
+    assert_eq!(fields[5], wrapper.to_str().unwrap());
+    assert_eq!(fields[6..8], ["--quiet", ">>"]);
+    assert!(lines[1].ends_with("cron.log 2>&1"), "{text}");
 }
 
 #[test]
@@ -308,4 +297,141 @@ fn install_and_uninstall_into_a_temporary_home() {
     run(&["service", "uninstall"]);
     assert_eq!(std::fs::read_dir(&agents).unwrap().count(), 0);
     assert!(run(&["service", "uninstall"]).contains("no unit of this repository was installed"));
+}
+
+/// Where `car service` keeps a repository's environment file and wrapper.
+fn service_dir(env: &TestEnv) -> std::path::PathBuf {
+    env.home.join(".config/codex-autorunner/service")
+}
+
+/// The unit name of the test repository (`car-repo-<hash>`).
+fn unit_name(env: &TestEnv) -> String {
+    let out = env.run(&["service", "print", "systemd"]).stdout();
+    out.lines()
+        .find_map(|l| l.strip_prefix("# ~/.config/systemd/user/"))
+        .and_then(|n| n.strip_suffix(".service"))
+        .unwrap()
+        .to_string()
+}
+
+/// What the shell holds when `car service install` runs.
+const SHELL: &[(&str, &str)] = &[
+    ("CODEX_HOME", "/somewhere/codex-home"),
+    ("OPENAI_API_KEY", "sk-model-key-value"),
+    ("CAR_NTFY_TOPIC", "ntfy-topic-secret-value"),
+    ("CAR_TELEGRAM_BOT_TOKEN", "tg-token-secret-value"),
+    ("CAR_RUNNER__STOP_AFTER_RUNS", "1"),
+    ("UNRELATED_VAR", "unrelated-value"),
+];
+
+#[test]
+fn units_carry_an_environment_file_0600_and_print_names_not_values() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    env.config("notifications:\n  enabled: false\n");
+    let car = |args: &[&str]| {
+        let mut c = env.car(args);
+        c.envs(SHELL.iter().copied());
+        let out = crate::common::Run(c.output().unwrap());
+        out.expect_code(0);
+        out.stdout()
+    };
+    for kind in ["systemd", "launchd", "cron"] {
+        let printed = car(&["service", "print", kind]);
+        for name in [
+            "PATH",
+            "CODEX_HOME",
+            "OPENAI_API_KEY",
+            "CAR_NTFY_TOPIC",
+            "CAR_TELEGRAM_BOT_TOKEN",
+        ] {
+            assert!(printed.contains(name), "{kind} names {name}: {printed}");
+        }
+        for (_, value) in SHELL.iter().filter(|(_, v)| v.len() > 3) {
+            assert!(!printed.contains(value), "{kind} shows a value: {printed}");
+        }
+        assert!(!printed.contains("UNRELATED_VAR"), "{printed}");
+    }
+    let name = unit_name(&env);
+    let env_file = service_dir(&env).join(format!("{name}.env"));
+    let wrapper = service_dir(&env).join(format!("{name}.sh"));
+    assert!(!env_file.exists(), "print writes nothing");
+
+    let out = car(&["service", "install", "systemd"]);
+    for (_, value) in SHELL.iter().filter(|(_, v)| v.len() > 3) {
+        assert!(!out.contains(value), "install shows a value: {out}");
+    }
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&env_file), 0o600, "the environment file holds secrets");
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    for line in [
+        "CODEX_HOME=\"/somewhere/codex-home\"\n",
+        "OPENAI_API_KEY=\"sk-model-key-value\"\n",
+        "CAR_NTFY_TOPIC=\"ntfy-topic-secret-value\"\n",
+        "CAR_TELEGRAM_BOT_TOKEN=\"tg-token-secret-value\"\n",
+        &format!("PATH=\"{}\"\n", std::env::var("PATH").unwrap()),
+    ] {
+        assert!(text.contains(line), "missing {line:?} in {text}");
+    }
+    assert!(!text.contains("UNRELATED"), "{text}");
+    let unit = std::fs::read_to_string(
+        env.home
+            .join(format!(".config/systemd/user/{name}.service")),
+    )
+    .unwrap();
+    assert!(
+        unit.contains(&format!("EnvironmentFile={}\n", env_file.display())),
+        "{unit}"
+    );
+    assert!(!unit.contains("secret-value"), "{unit}");
+
+    // cron: the wrapper loads the file. Started with an empty environment,
+    // as cron would, the loop still finds PATH, CODEX_HOME, the key and its
+    // own CAR_* settings (one run: CAR_RUNNER__STOP_AFTER_RUNS).
+    let out = car(&["service", "install", "cron"]);
+    assert!(
+        out.contains(&format!("{} --quiet >> ", wrapper.display())),
+        "{out}"
+    );
+    assert_eq!(mode(&wrapper), 0o700);
+    assert_eq!(mode(&env_file), 0o600);
+    env.todo("- [ ] a\n- [ ] b\n");
+    env.script("env-all\ncheck-todo\n");
+    let run = std::process::Command::new(&wrapper)
+        .arg("--quiet")
+        .env_clear()
+        .env("HOME", &env.home)
+        .env("FAKE_AGENT_SCRIPT", &env.script)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        env.agent_runs(),
+        1,
+        "CAR_RUNNER__STOP_AFTER_RUNS=1 came from the file"
+    );
+    let log = env.read(".codex-autorunner/runs/1/output.log");
+    assert!(
+        log.contains("stdout: CODEX_HOME=/somewhere/codex-home\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("stdout: OPENAI_API_KEY=sk-model-key-value\n"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("secret-value"),
+        "car's secrets stay out of the agent: {log}"
+    );
+
+    car(&["service", "uninstall"]);
+    assert!(
+        !env_file.exists() && !wrapper.exists(),
+        "uninstall removes them"
+    );
 }

@@ -224,11 +224,14 @@ pub(crate) enum InstallKind {
     Launchd,
     /// A systemd user unit in ~/.config/systemd/user.
     Systemd,
+    /// The wrapper script a crontab line starts (the line is printed).
+    Cron,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ServiceCommand {
-    /// Print a ready unit for this repository.
+    /// Print a ready unit for this repository (it names the variables of its environment file,
+    /// never their values).
     Print {
         /// Which scheduler.
         kind: ServiceKind,
@@ -237,7 +240,9 @@ pub(crate) enum ServiceCommand {
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         interval: Option<u64>,
     },
-    /// Write the unit to your user's unit directory and print the command that enables it.
+    /// Write the unit to your user's unit directory, and the environment file it loads
+    /// (mode 0600: PATH, CODEX_HOME, model API keys, CAR_* variables of this shell), then print
+    /// the command that enables it.
     Install {
         /// Which scheduler.
         kind: InstallKind,
@@ -245,7 +250,7 @@ pub(crate) enum ServiceCommand {
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         interval: Option<u64>,
     },
-    /// Remove this repository's units (both kinds unless one is named).
+    /// Remove this repository's units (every kind, and the environment file, unless one is named).
     Uninstall {
         /// Which scheduler.
         kind: Option<InstallKind>,

@@ -55,6 +55,7 @@
 //! | `repeat-out N TEXT`                       | print TEXT N times, then `\n`, to stdout (one long line, written in 64 KiB blocks that may end inside a character) |
 //! | `raw-write PATH HEX`                      | create parent dirs, overwrite PATH with the hex-decoded bytes (whitespace ignored) |
 //! | `out-every SECS TEXT`                     | print `TEXT\n` to stdout every SECS seconds, forever |
+//! | `err-every SECS TEXT`                     | print `TEXT\n` to stderr every SECS seconds, forever |
 //! | `env-all`                                 | print every `NAME=value` of the environment, sorted, one a line |
 //! | `spawn-setsid PIDFILE SECS`               | start a copy of itself that calls `setsid` (a session of its own), writes its pid to PIDFILE and sleeps SECS; wait until PIDFILE exists |
 //! | `spawn-setsid-holding-pipes PIDFILE SECS` | same, but the copy inherits stdout and stderr |
@@ -144,6 +145,7 @@ enum Step {
     RepeatOut(usize, String),
     RawWrite(PathBuf, Vec<u8>),
     OutEvery(Duration, String),
+    ErrEvery(Duration, String),
     EnvAll,
     SpawnSetsid(PathBuf, String, bool),
     DoubleFork(PathBuf, String),
@@ -403,6 +405,10 @@ fn parse_step(line: &str) -> Res<Step> {
             let (secs, text) = split_word(rest.trim_start());
             Step::OutEvery(parse_secs(secs).ok_or_else(bad)?, text.to_owned())
         }
+        "err-every" => {
+            let (secs, text) = split_word(rest.trim_start());
+            Step::ErrEvery(parse_secs(secs).ok_or_else(bad)?, text.to_owned())
+        }
         "env-all" => no_args(Step::EnvAll)?,
         _ => return Err(bad()),
     };
@@ -558,6 +564,14 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
         }
         Step::OutEvery(every, text) => loop {
             write_stdout(&[text.as_bytes(), b"\n"])?;
+            std::thread::sleep(every);
+        },
+        Step::ErrEvery(every, text) => loop {
+            let mut err = io::stderr().lock();
+            err.write_all(text.as_bytes())?;
+            err.write_all(b"\n")?;
+            err.flush()?;
+            drop(err);
             std::thread::sleep(every);
         },
         Step::EnvAll => {

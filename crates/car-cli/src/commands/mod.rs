@@ -9,6 +9,7 @@ mod log;
 mod reply;
 mod run;
 mod service;
+mod service_env;
 mod status;
 
 use std::path::PathBuf;

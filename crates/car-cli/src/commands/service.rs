@@ -1,13 +1,16 @@
 //! `car service`: units that run this repository's loop unattended under
-//! launchd, systemd or cron. Every path is absolute and PATH is captured at
-//! generation time, so the agent (`codex`) is found where the scheduler's
-//! own short PATH would miss it.
+//! launchd, systemd or cron. Every path is absolute, and what the loop needs
+//! of the shell's environment (PATH, so `codex` is found where the
+//! scheduler's own short PATH would miss it; CODEX_HOME, the model's API
+//! key, car's notification variables) goes into an environment file the
+//! units load (see `service_env`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::service_env::{self, ServiceEnv};
 use crate::cli::{Global, InstallKind, ServiceCommand, ServiceKind};
 use crate::report::UsageError;
 
@@ -17,8 +20,12 @@ pub(crate) struct UnitSpec {
     pub(crate) car: PathBuf,
     /// The repository root (absolute).
     pub(crate) root: PathBuf,
-    /// PATH to give the loop.
-    pub(crate) path: String,
+    /// The environment file the units load (mode 0600).
+    pub(crate) env_file: PathBuf,
+    /// The script launchd and cron start: loads `env_file`, runs the loop.
+    pub(crate) wrapper: PathBuf,
+    /// The names of the variables in `env_file` (never their values).
+    pub(crate) env_names: Vec<String>,
     /// Seconds between starts, if periodic.
     pub(crate) interval: Option<u64>,
     /// Seconds the loop needs to stop its agent (for systemd's stop timeout).
@@ -53,6 +60,15 @@ impl UnitSpec {
     fn logs(&self) -> PathBuf {
         self.root.join(".codex-autorunner").join("logs")
     }
+
+    /// One line saying what the environment file carries, by name.
+    fn env_note(&self) -> String {
+        format!(
+            "Environment from {} (mode 0600, written by `car service install`): {}",
+            self.env_file.display(),
+            self.env_names.join(", ")
+        )
+    }
 }
 
 /// A stable hash (unlike std's, the same across Rust versions and runs).
@@ -72,17 +88,17 @@ fn xml(s: &str) -> String {
 /// The launchd agent plist.
 pub(crate) fn launchd_plist(spec: &UnitSpec) -> String {
     let label = format!("com.codex-autorunner.{}", spec.name());
-    let args = [
-        spec.car.display().to_string(),
-        "--repo".into(),
-        spec.root.display().to_string(),
-        "run".into(),
-        "--if-idle".into(),
-        "--quiet".into(),
-    ];
+    // The wrapper loads the environment file: the plist holds no secret.
+    let args = [spec.wrapper.display().to_string(), "--quiet".into()];
     let mut p = String::new();
     p.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     p.push_str("<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n");
+    let _ = writeln!(
+        p,
+        "<!-- {} (loaded by {}) -->",
+        xml(&spec.env_note()).replace("--", "- -"),
+        xml(&spec.wrapper.display().to_string()).replace("--", "- -")
+    );
     p.push_str("<plist version=\"1.0\">\n<dict>\n");
     let _ = writeln!(p, "  <key>Label</key>\n  <string>{}</string>", xml(&label));
     p.push_str("  <key>ProgramArguments</key>\n  <array>\n");
@@ -94,11 +110,6 @@ pub(crate) fn launchd_plist(spec: &UnitSpec) -> String {
         p,
         "  <key>WorkingDirectory</key>\n  <string>{}</string>",
         xml(&spec.root.display().to_string())
-    );
-    let _ = writeln!(
-        p,
-        "  <key>EnvironmentVariables</key>\n  <dict>\n    <key>PATH</key>\n    <string>{}</string>\n  </dict>",
-        xml(&spec.path)
     );
     p.push_str("  <key>RunAtLoad</key>\n  <true/>\n");
     match spec.interval {
@@ -171,10 +182,11 @@ pub(crate) fn systemd_units(spec: &UnitSpec) -> (String, Option<String>) {
         "Type=simple\n"
     });
     let _ = writeln!(svc, "WorkingDirectory={}", spec.root.display());
+    let _ = writeln!(svc, "# {}", spec.env_note());
     let _ = writeln!(
         svc,
-        "Environment={}",
-        systemd_word(&format!("PATH={}", spec.path))
+        "EnvironmentFile={}",
+        spec.env_file.display().to_string().replace('%', "%%")
     );
     let _ = writeln!(svc, "ExecStart={exec}");
     if spec.interval.is_none() {
@@ -211,7 +223,9 @@ fn sh_word(s: &str) -> String {
     quoted.replace('%', r"\%")
 }
 
-/// The crontab line (cron's period is in minutes; default every 5 minutes).
+/// The crontab entry: a comment naming what the environment carries, and
+/// the line that starts the wrapper (cron's period is in minutes; default
+/// every 5 minutes).
 pub(crate) fn cron_line(spec: &UnitSpec) -> String {
     let minutes = spec.interval.map_or(5, |s| s.div_ceil(60)).clamp(1, 59);
     let schedule = if minutes == 1 {
@@ -220,27 +234,61 @@ pub(crate) fn cron_line(spec: &UnitSpec) -> String {
         format!("*/{minutes} * * * *")
     };
     format!(
-        "{schedule} cd {root} && PATH={path} {car} --repo {root} run --if-idle --quiet >> {log} 2>&1",
-        root = sh_word(&spec.root.display().to_string()),
-        path = sh_word(&spec.path),
-        car = sh_word(&spec.car.display().to_string()),
+        "# car: {note} (loaded by the wrapper)\n{schedule} {wrapper} --quiet >> {log} 2>&1",
+        note = spec.env_note().replace('%', r"\%"),
+        wrapper = sh_word(&spec.wrapper.display().to_string()),
         log = sh_word(&spec.logs().join("cron.log").display().to_string()),
     )
 }
 
-fn spec(g: &Global, interval: Option<u64>) -> Result<UnitSpec> {
+/// The unit of this repository, and the environment it carries (captured
+/// from this process's environment).
+fn spec(g: &Global, interval: Option<u64>) -> Result<(UnitSpec, ServiceEnv)> {
     let repo = super::load(g, &[])?;
     let car = std::env::current_exe().context("cannot find the car binary's path")?;
     let car = std::fs::canonicalize(&car).unwrap_or(car);
     let root = std::fs::canonicalize(repo.root()).unwrap_or_else(|_| repo.root().to_path_buf());
-    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
-    Ok(UnitSpec {
+    let env = service_env::capture(std::env::vars_os(), &repo.config().secret_env_vars());
+    let mut spec = UnitSpec {
         car,
         root,
-        path,
+        env_file: PathBuf::new(),
+        wrapper: PathBuf::new(),
+        env_names: env.names().iter().map(|n| n.to_string()).collect(),
         interval,
         kill_grace: repo.config().runner.kill_grace.as_secs(),
-    })
+    };
+    let dir = service_env::service_dir()?;
+    spec.env_file = dir.join(format!("{}.env", spec.name()));
+    spec.wrapper = dir.join(format!("{}.sh", spec.name()));
+    Ok((spec, env))
+}
+
+/// Writes the environment file (0600) and, for launchd and cron, the wrapper.
+fn write_env(spec: &UnitSpec, env: &ServiceEnv, wrapper: bool) -> Result<()> {
+    service_env::write_private(
+        &spec.env_file,
+        &service_env::env_file_text(env, &spec.root),
+        0o600,
+    )?;
+    outln!(
+        "car: wrote {} (mode 0600): {}",
+        spec.env_file.display(),
+        env.names().join(", ")
+    );
+    for (name, why) in &env.skipped {
+        outln!("car: warning: {name} is not carried: {why}");
+    }
+    if wrapper {
+        let names = env.names();
+        service_env::write_private(
+            &spec.wrapper,
+            &service_env::wrapper_text(&spec.car, &spec.root, &spec.env_file, &names),
+            0o700,
+        )?;
+        outln!("car: wrote {}", spec.wrapper.display());
+    }
+    Ok(())
 }
 
 fn home() -> Result<PathBuf> {
@@ -272,7 +320,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
     match cmd {
         ServiceCommand::Print { kind, interval } => {
-            let spec = spec(g, interval)?;
+            let (spec, _) = spec(g, interval)?;
             match kind {
                 ServiceKind::Launchd => out!("{}", launchd_plist(&spec)),
                 ServiceKind::Systemd => {
@@ -288,10 +336,14 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
             }
         }
         ServiceCommand::Install { kind, interval } => {
-            let spec = spec(g, interval)?;
+            let (spec, env) = spec(g, interval)?;
             std::fs::create_dir_all(spec.logs())
                 .with_context(|| format!("cannot create {}", spec.logs().display()))?;
+            write_env(&spec, &env, kind != InstallKind::Systemd)?;
             match kind {
+                InstallKind::Cron => {
+                    outln!("Add these lines with `crontab -e`:\n{}", cron_line(&spec));
+                }
                 InstallKind::Launchd => {
                     let path =
                         launchd_dir()?.join(format!("com.codex-autorunner.{}.plist", spec.name()));
@@ -320,7 +372,7 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
             }
         }
         ServiceCommand::Uninstall { kind } => {
-            let spec = spec(g, None)?;
+            let (spec, _) = spec(g, None)?;
             let mut removed = 0;
             let mut remove = |p: PathBuf| -> Result<()> {
                 if p.exists() {
@@ -331,13 +383,22 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
                 }
                 Ok(())
             };
-            if kind != Some(InstallKind::Systemd) {
+            if kind.is_none() || kind == Some(InstallKind::Launchd) {
                 remove(launchd_dir()?.join(format!("com.codex-autorunner.{}.plist", spec.name())))?;
             }
-            if kind != Some(InstallKind::Launchd) {
+            if kind.is_none() || kind == Some(InstallKind::Systemd) {
                 let dir = systemd_dir()?;
                 remove(dir.join(format!("{}.timer", spec.name())))?;
                 remove(dir.join(format!("{}.service", spec.name())))?;
+            }
+            // The environment file and the wrapper serve every kind: they
+            // go with the last unit (uninstall without a kind).
+            if kind.is_none() {
+                remove(spec.env_file.clone())?;
+                remove(spec.wrapper.clone())?;
+            }
+            if kind == Some(InstallKind::Cron) {
+                outln!("car: remove the crontab line with `crontab -e`");
             }
             if removed == 0 {
                 outln!("car: no unit of this repository was installed");
@@ -360,7 +421,9 @@ mod tests {
         UnitSpec {
             car: "/opt/car bin/car".into(),
             root: "/home/me/my repo".into(),
-            path: "/opt/homebrew/bin:/usr/bin:/bin".into(),
+            env_file: "/home/me/.config/codex-autorunner/service/car-my-repo-1.env".into(),
+            wrapper: "/home/me/.config/codex-autorunner/service/car-my repo.sh".into(),
+            env_names: vec!["CODEX_HOME".into(), "PATH".into()],
             interval,
             kill_grace: 10,
         }
@@ -375,11 +438,20 @@ mod tests {
     }
 
     #[test]
-    fn cron_line_quotes_paths_and_uses_if_idle() {
-        let l = cron_line(&spec(Some(600)));
-        assert!(l.starts_with("*/10 * * * * cd '/home/me/my repo' && PATH=/opt/homebrew/bin:/usr/bin:/bin '/opt/car bin/car' --repo '/home/me/my repo' run --if-idle --quiet >> "), "{l}");
+    fn cron_line_quotes_paths_and_starts_the_wrapper() {
+        let text = cron_line(&spec(Some(600)));
+        let (note, l) = text.split_once('\n').unwrap();
+        assert!(
+            note.starts_with("# car: Environment from ")
+                && note.ends_with(": CODEX_HOME, PATH (loaded by the wrapper)"),
+            "{note}"
+        );
+        assert!(l.starts_with("*/10 * * * * '/home/me/.config/codex-autorunner/service/car-my repo.sh' --quiet >> "), "{l}");
         assert_eq!(
             cron_line(&spec(Some(30)))
+                .lines()
+                .nth(1)
+                .unwrap()
                 .split(' ')
                 .take(5)
                 .collect::<Vec<_>>(),
