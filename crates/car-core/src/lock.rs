@@ -585,6 +585,39 @@ mod tests {
     }
 
     #[test]
+    fn a_live_python_runner_is_respected_and_a_stray_pid_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RepoPaths::new(dir.path());
+        std::fs::create_dir_all(&paths.car_dir).unwrap();
+        let me = std::process::id();
+        // The Python 0.1.0 lock: no flock, no `command`.
+        let python = format!(
+            r#"{{"pid": {me}, "started_at": "2026-11-21T11:01:56Z", "host": "{}"}}"#,
+            process::hostname()
+        );
+        std::fs::write(paths.run_lock_file(), &python).unwrap();
+        // Not trusted while the state does not name that runner.
+        assert!(matches!(probe(&paths), LockStatus::Stale(Some(_))));
+        crate::state::StateStore::new(&paths)
+            .update(|s| {
+                s.status = crate::state::Status::Running;
+                s.runner_pid = Some(me);
+            })
+            .unwrap();
+        assert!(matches!(probe(&paths), LockStatus::Held(Some(_))));
+        match RunLock::acquire(&paths, "run") {
+            Err(LockError::Held {
+                holder: Some(h), ..
+            }) => assert_eq!(h.pid, me),
+            other => panic!("took the lock of a live Python runner: {other:?}"),
+        }
+        assert_eq!(
+            std::fs::read_to_string(paths.run_lock_file()).unwrap(),
+            python
+        );
+    }
+
+    #[test]
     fn stale_file_of_dead_runner_does_not_block() {
         let dir = tempfile::tempdir().unwrap();
         let paths = RepoPaths::new(dir.path());
