@@ -105,12 +105,14 @@ fn assert_disk_full_stop(env: &TestEnv, r: &Run, before: &[(PathBuf, Vec<u8>)], 
     assert!(!status.stdout().contains("crashed"), "{}", status.stdout());
 }
 
-fn resume_after_freeing(env: &TestEnv) {
+/// `car resume` once there is space: the last stop is reported as
+/// `last_stop`, and run 2 goes well.
+fn resume_after_freeing(env: &TestEnv, last_stop: &str) {
     env.script("check-todo\n");
     let r = env.run(&["resume", "--once"]);
     r.expect_code(0);
     assert!(
-        r.stdout().contains("last stop: disk_full"),
+        r.stdout().contains(&format!("last stop: {last_stop}")),
         "{}",
         r.stdout()
     );
@@ -119,8 +121,9 @@ fn resume_after_freeing(env: &TestEnv) {
     assert!(env.read(".codex-autorunner/TODO.md").contains("- [x] a"));
 }
 
-#[test]
-fn a_full_file_system_stops_the_loop_as_disk_full_and_resume_works_after() {
+/// A repo on a 16 MiB tmpfs, or `None` (with a message) where mounting one
+/// is not allowed.
+fn on_tmpfs() -> Option<(TestEnv, Tmpfs)> {
     let env = TestEnv::bare();
     let mnt = match Tmpfs::mount(&env.root, "16m") {
         Ok(m) => m,
@@ -129,28 +132,40 @@ fn a_full_file_system_stops_the_loop_as_disk_full_and_resume_works_after() {
                 "SKIPPED: cannot mount a tmpfs to fill ({why}); needs root or CAP_SYS_ADMIN. \
                  disk_full_from_the_file_size_limit covers the same path with EFBIG"
             );
-            return;
+            return None;
         }
     };
     env.init();
     env.todo("- [ ] a\n- [ ] b\n");
-    let before = docs(&env);
-    // Fill the file system, then give back a little: enough to start a
-    // run (and hold car's reserve), far too little for its output.
+    Some((env, mnt))
+}
+
+/// Fills the file system but for `left` bytes; returns the filler file.
+fn fill(env: &TestEnv, left: u64) -> PathBuf {
     let filler = env.path(".git/filler");
-    {
-        let mut f = std::fs::File::create(&filler).unwrap();
-        let block = vec![b'f'; 64 * 1024];
-        while f.write_all(&block).is_ok() {}
-        let len = f.metadata().unwrap().len();
-        f.set_len(len.saturating_sub(512 * 1024)).unwrap();
-    }
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let block = vec![b'f'; 64 * 1024];
+    while f.write_all(&block).is_ok() {}
+    let len = f.metadata().unwrap().len();
+    f.set_len(len.saturating_sub(left)).unwrap();
+    filler
+}
+
+#[test]
+fn a_full_file_system_stops_the_loop_as_disk_full_and_resume_works_after() {
+    let Some((env, mnt)) = on_tmpfs() else {
+        return;
+    };
+    let before = docs(&env);
+    // Enough to start a run (and hold car's reserve), far too little for
+    // its output.
+    let filler = fill(&env, 512 * 1024);
     env.script("flood 8000000 100\n");
     let r = env.run(&["once"]);
     assert_disk_full_stop(&env, &r, &before, "No space left on device");
     std::fs::remove_file(&filler).unwrap();
     std::fs::remove_dir_all(env.path(".codex-autorunner/runs/1")).unwrap();
-    resume_after_freeing(&env);
+    resume_after_freeing(&env, "disk_full");
     drop(mnt);
 }
 
@@ -182,5 +197,37 @@ fn disk_full_from_the_file_size_limit() {
     }
     let r = Run(cmd.output().unwrap());
     assert_disk_full_stop(&env, &r, &before, "File too large");
-    resume_after_freeing(&env);
+    resume_after_freeing(&env, "disk_full");
+}
+
+#[test]
+fn a_stop_that_cannot_be_recorded_for_space_is_said_on_stderr() {
+    let Some((env, mnt)) = on_tmpfs() else {
+        return;
+    };
+    let before = docs(&env);
+    // Too little room for car's reserve: nothing is left to record with.
+    let filler = fill(&env, 64 * 1024);
+    env.script("flood 8000000 100\n");
+    let r = env.run(&["once"]);
+    r.expect_code(1);
+    let err = r.stderr();
+    let log = env.path(".codex-autorunner/runs/1/output.log");
+    assert!(
+        err.contains(&format!(
+            "car: error: cannot write {}: No space left on device",
+            log.display()
+        )),
+        "the first error comes first: {err}"
+    );
+    assert!(
+        err.contains("the loop stopped (disk_full), but the stop could not be recorded"),
+        "{err}"
+    );
+    assert_eq!(docs(&env), before, "the docs changed");
+    std::fs::remove_file(&filler).unwrap();
+    std::fs::remove_dir_all(env.path(".codex-autorunner/runs/1")).unwrap();
+    // Unrecorded, the stop reads as a crash; resuming works all the same.
+    resume_after_freeing(&env, "crashed");
+    drop(mnt);
 }

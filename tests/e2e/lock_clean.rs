@@ -95,12 +95,68 @@ fn crash(env: &TestEnv) {
     );
 }
 
+/// The race made certain: `car status` has examined the dead runner and
+/// waits for the state lock, which is held while a new runner records
+/// itself (as `car resume` does); then `car status` goes on.
+#[test]
+fn status_never_records_a_crash_for_a_runner_that_started_after_it_looked() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    crash(&env);
+    let lock_path = env.path(".codex-autorunner/state.json.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    let status = env
+        .car(&["status"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let waiting = format!(" {} ", status.id());
+    env.wait_for(
+        "car status to wait for the state lock",
+        Duration::from_secs(10),
+        || {
+            std::fs::read_to_string("/proc/locks")
+                .unwrap()
+                .lines()
+                .any(|l| l.contains("-> FLOCK") && l.contains(&waiting))
+        },
+    );
+    // The new runner: alive, recorded while status waits.
+    let mut live = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    env.write(
+        ".codex-autorunner/state.json",
+        &format!(
+            r#"{{"status": "running", "runner_pid": {}, "last_run_id": 1, "loop_started_at": "2026-01-01T00:00:09Z"}}"#,
+            live.id()
+        ),
+    );
+    drop(held);
+    let out = status.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let s = env.state();
+    live.kill().unwrap();
+    live.wait().unwrap();
+    assert_eq!(s["status"], "running", "the live runner was marked: {s}");
+    assert_eq!(s["runner_pid"], live.id(), "{s}");
+    assert_eq!(s["stop_reason"], serde_json::Value::Null, "{s}");
+}
+
 #[test]
 fn status_racing_resume_never_records_a_crash_for_the_live_runner() {
     let env = TestEnv::new();
     env.todo(&"- [ ] item\n".repeat(40));
     env.script("sleep 0.3\ncheck-todo\n");
-    for trial in 0..12 {
+    for trial in 0..8 {
         crash(&env);
         let stop = Arc::new(AtomicBool::new(false));
         let statuses: Vec<_> = (0..2)

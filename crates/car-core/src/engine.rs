@@ -291,6 +291,7 @@ impl Engine {
             transient: 0,
             last_run_id: None,
             last_outcome: None,
+            unrecorded_run: None,
         };
         // The version check runs beside the first run: it only informs (the
         // state records it, an old version gets a warning), so it must not
@@ -315,6 +316,18 @@ impl Engine {
             ),
             Err(e) => (StopReason::Error, Some(error_chain(e))),
         };
+        // With the disk full, the reserve is given back to make room for
+        // the last records.
+        if reason == StopReason::DiskFull {
+            reserve.release();
+        }
+        if let (Some((run_id, kind)), Err(e)) = (ctx.unrecorded_run, &result) {
+            self.ledger_append(
+                "run_finished",
+                Some(run_id),
+                json!({"kind": kind_name(kind), "outcome": "error", "error": error_chain(e)}),
+            );
+        }
         let record = |reason: StopReason, detail: &Option<String>| {
             self.store.update(|s| {
                 s.record_stop(reason, detail.clone());
@@ -323,8 +336,6 @@ impl Engine {
                 s.no_progress_runs = ctx.no_progress;
             })
         };
-        // With the disk full, the reserve is given back to make room for
-        // the record (and the ledger lines after it).
         let recorded = match record(reason, &detail) {
             Err(e) if disk::is_disk_full(&e) && reserve.release() => record(reason, &detail),
             r => r,
@@ -439,13 +450,9 @@ impl Engine {
             {
                 Ok(r) => r,
                 Err(e) => {
-                    // The run ended without a record: say so in the ledger.
+                    // The run ended without a record (the ledger says so).
                     ctx.last_run_id = Some(run_id);
-                    self.ledger_append(
-                        "run_finished",
-                        Some(run_id),
-                        json!({"kind": kind_name(kind), "outcome": "error", "error": error_chain(&e)}),
-                    );
+                    ctx.unrecorded_run = Some((run_id, kind));
                     return Err(e);
                 }
             };
@@ -1320,6 +1327,8 @@ struct LoopCtx {
     transient: u32,
     last_run_id: Option<u64>,
     last_outcome: Option<RunOutcome>,
+    /// A run that ended in an error before it was recorded.
+    unrecorded_run: Option<(u64, RunKind)>,
 }
 
 fn wallclock_detail(cfg: &Config) -> String {

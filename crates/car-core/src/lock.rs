@@ -14,7 +14,7 @@
 //! it is alive, or (Linux) the process `/proc/locks` shows holding the lock.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -137,23 +137,40 @@ impl RunLock {
     /// Takes the lock of the repository at `paths`, or fails at once (after a
     /// short retry) naming the holder.
     pub(crate) fn acquire(paths: &RepoPaths, command: &str) -> Result<Self, LockError> {
+        Self::take(paths, command, true)
+    }
+
+    /// [`acquire`](Self::acquire); `lock_dir` false acts as on a file
+    /// system that cannot flock a directory (tests).
+    fn take(paths: &RepoPaths, command: &str, lock_dir: bool) -> Result<Self, LockError> {
         let path = paths.run_lock_file();
         std::fs::create_dir_all(&paths.car_dir)
             .with_path("cannot create directory", &paths.car_dir)?;
         let dir = File::open(&paths.car_dir).with_path("cannot open", &paths.car_dir)?;
         let deadline = Instant::now() + ACQUIRE_RETRY_FOR;
-        while FileExt::try_lock_exclusive(&dir).is_err() {
-            if Instant::now() >= deadline {
-                return Err(LockError::Held {
-                    holder: holder_of(paths, &dir, read_lock_file(&path)),
-                    path,
-                });
-            }
-            std::thread::sleep(ACQUIRE_RETRY_STEP);
-        }
+        let dir_locked = lock_dir
+            && loop {
+                match FileExt::try_lock_exclusive(&dir) {
+                    Ok(()) => break true,
+                    // NFS and CIFS emulate flock with byte-range locks, which
+                    // a directory opened for reading cannot take.
+                    Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => {
+                        tracing::warn!(dir = %paths.car_dir.display(), error = %e,
+                            "cannot flock the work directory; locking only the lock file, which deleting it defeats");
+                        break false;
+                    }
+                    Err(_) if Instant::now() < deadline => std::thread::sleep(ACQUIRE_RETRY_STEP),
+                    Err(_) => {
+                        return Err(LockError::Held {
+                            holder: holder_of(paths, &dir, read_lock_file(&path)),
+                            path,
+                        });
+                    }
+                }
+            };
         // Runners that do not lock the directory: an older car (it locks
         // the file) and the Python program (it locks nothing).
-        if let Some(holder) = legacy_holder(paths) {
+        if dir_locked && let Some(holder) = legacy_holder(paths) {
             let _ = FileExt::unlock(&dir);
             return Err(LockError::Held { holder, path });
         }
@@ -167,7 +184,12 @@ impl RunLock {
         };
         let mut text = serde_json::to_string(&info).unwrap_or_default();
         text.push('\n');
-        let record = Arc::new(Mutex::new(Some(write_record(&path, &text)?)));
+        let file = if dir_locked {
+            write_record(&path, &text)?
+        } else {
+            lock_file_only(paths, &path, &text, deadline)?
+        };
+        let record = Arc::new(Mutex::new(Some(file)));
         let keeper = {
             let (tx, rx) = mpsc::channel::<()>();
             let (record, path) = (record.clone(), path.clone());
@@ -219,6 +241,53 @@ fn write_record(path: &Path, text: &str) -> Result<File, PathError> {
     Ok(file)
 }
 
+/// Takes the lock where the directory cannot be locked: a flock on the lock
+/// file itself (which an older car also takes), written in place.
+fn lock_file_only(
+    paths: &RepoPaths,
+    path: &Path,
+    text: &str,
+    deadline: Instant,
+) -> Result<File, LockError> {
+    loop {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .with_path("cannot open lock file", path)?;
+        if FileExt::try_lock_exclusive(&file).is_err() {
+            if Instant::now() < deadline {
+                std::thread::sleep(ACQUIRE_RETRY_STEP);
+                continue;
+            }
+            return Err(LockError::Held {
+                holder: read_info(&mut file),
+                path: path.to_path_buf(),
+            });
+        }
+        // The holder removed the file between our open and our lock: we
+        // locked an orphan inode; start over.
+        if !same_file(&file, path) {
+            continue;
+        }
+        if let Some(python) = read_info(&mut file).filter(|i| is_python_runner(paths, i)) {
+            let _ = FileExt::unlock(&file);
+            return Err(LockError::Held {
+                holder: Some(python),
+                path: path.to_path_buf(),
+            });
+        }
+        let written = file
+            .set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(text.as_bytes()));
+        written.with_path("cannot write lock file", path)?;
+        return Ok(file);
+    }
+}
+
 /// The keeper thread: writes the lock file again whenever it is deleted or
 /// replaced, until the lock is dropped (the channel closes).
 fn keep_record(
@@ -266,10 +335,16 @@ pub(crate) fn probe(paths: &RepoPaths) -> LockStatus {
     let path = paths.run_lock_file();
     let file_info = read_lock_file(&path);
     if let Ok(dir) = File::open(&paths.car_dir) {
-        if FileExt::try_lock_shared(&dir).is_err() {
-            return LockStatus::Held(holder_of(paths, &dir, file_info));
+        match FileExt::try_lock_shared(&dir) {
+            Ok(()) => {
+                let _ = FileExt::unlock(&dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return LockStatus::Held(holder_of(paths, &dir, file_info));
+            }
+            // No directory locks here: the runner locks the file (below).
+            Err(_) => {}
         }
-        let _ = FileExt::unlock(&dir);
     }
     if let Some(holder) = legacy_holder(paths) {
         return LockStatus::Held(holder);
@@ -352,14 +427,13 @@ fn legacy_holder(paths: &RepoPaths) -> Option<Option<LockInfo>> {
         return Some(info);
     }
     let _ = FileExt::unlock(&file);
-    match info {
-        Some(i)
-            if i.command.is_none() && i.is_alive_here() && python_runner_recorded(paths, i.pid) =>
-        {
-            Some(Some(i))
-        }
-        _ => None,
-    }
+    info.filter(|i| is_python_runner(paths, i)).map(Some)
+}
+
+/// Whether the lock file content is a live Python 0.1.0 runner's (no
+/// `command`; trusted only when `state.json` names the same pid running).
+fn is_python_runner(paths: &RepoPaths, i: &LockInfo) -> bool {
+    i.command.is_none() && i.is_alive_here() && python_runner_recorded(paths, i.pid)
 }
 
 /// Returns whether `state.json` says a runner with `pid` is running: a
@@ -489,6 +563,58 @@ mod tests {
         assert!(paths.run_lock_file().exists(), "its file is left alone");
         FileExt::unlock(&old).unwrap();
         RunLock::acquire(&paths, "run").unwrap();
+    }
+
+    #[test]
+    fn without_directory_locks_the_file_lock_still_excludes() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RepoPaths::new(dir.path());
+        let first = RunLock::take(&paths, "run", false).unwrap();
+        assert!(matches!(probe(&paths), LockStatus::Held(Some(_))));
+        for lock_dir in [false, true] {
+            match RunLock::take(&paths, "run", lock_dir) {
+                Err(LockError::Held {
+                    holder: Some(h), ..
+                }) => assert_eq!(h.pid, std::process::id()),
+                other => panic!("a second runner got the lock: {other:?}"),
+            }
+        }
+        drop(first);
+        assert_eq!(probe(&paths), LockStatus::Free);
+        RunLock::take(&paths, "run", false).unwrap();
+    }
+
+    #[test]
+    fn a_live_python_runner_is_respected_and_a_stray_pid_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RepoPaths::new(dir.path());
+        std::fs::create_dir_all(&paths.car_dir).unwrap();
+        let me = std::process::id();
+        // The Python 0.1.0 lock: no flock, no `command`.
+        let python = format!(
+            r#"{{"pid": {me}, "started_at": "2026-11-21T11:01:56Z", "host": "{}"}}"#,
+            process::hostname()
+        );
+        std::fs::write(paths.run_lock_file(), &python).unwrap();
+        // Not trusted while the state does not name that runner.
+        assert!(matches!(probe(&paths), LockStatus::Stale(Some(_))));
+        crate::state::StateStore::new(&paths)
+            .update(|s| {
+                s.status = crate::state::Status::Running;
+                s.runner_pid = Some(me);
+            })
+            .unwrap();
+        assert!(matches!(probe(&paths), LockStatus::Held(Some(_))));
+        match RunLock::acquire(&paths, "run") {
+            Err(LockError::Held {
+                holder: Some(h), ..
+            }) => assert_eq!(h.pid, me),
+            other => panic!("took the lock of a live Python runner: {other:?}"),
+        }
+        assert_eq!(
+            std::fs::read_to_string(paths.run_lock_file()).unwrap(),
+            python
+        );
     }
 
     #[test]
