@@ -37,6 +37,7 @@ mod commands;
 mod logging;
 mod origin;
 mod report;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -55,6 +56,9 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Runs the `car` command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    // First, before any other work: from here on SIGINT, SIGTERM and SIGHUP
+    // never meet their default action (see signals.rs).
+    signals::install();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod abandon;
 mod agent;
 mod codex;
 mod config;
@@ -58,6 +59,7 @@ mod stop;
 mod templates;
 mod time;
 
+pub use abandon::Abandoned;
 pub use agent::AgentError;
 pub use codex::{CodexRun, CommandRun, FileChange, Terminal, TokenUsage, Verdict};
 pub use config::{

@@ -365,6 +365,18 @@ impl StateStore {
         &self,
         f: impl FnOnce(&mut State) -> R,
     ) -> Result<(State, R), StateError> {
+        let (state, r, lock) = self.update_and_hold(f)?;
+        let _ = FileExt::unlock(&lock);
+        Ok((state, r))
+    }
+
+    /// Like [`update`](Self::update), but keeps the state lock until the
+    /// returned file is dropped: no other writer, in this process or
+    /// another, changes the state before then (for a process about to exit).
+    pub(crate) fn update_and_hold<R>(
+        &self,
+        f: impl FnOnce(&mut State) -> R,
+    ) -> Result<(State, R, std::fs::File), StateError> {
         if let Some(dir) = self.lock_path.parent() {
             std::fs::create_dir_all(dir).with_path("cannot create directory", dir)?;
         }
@@ -390,8 +402,7 @@ impl StateStore {
         let mut text = serde_json::to_string_pretty(&state).unwrap_or_default();
         text.push('\n');
         write_atomic(&self.path, text.as_bytes())?;
-        let _ = FileExt::unlock(&lock);
-        Ok((state, r))
+        Ok((state, r, lock))
     }
 }
 

@@ -52,6 +52,7 @@
 //! | `spawn-detached PIDFILE SECS`             | spawn `sleep SECS` in a process group of its own (as `setsid cmd &` would), write its pid |
 //! | `wait-file PATH SECS`                     | wait until PATH exists (at most SECS seconds) |
 //! | `cat-prompt`                              | write the prompt bytes to stdout unchanged |
+//! | `sh TEXT`                                 | run `sh -c TEXT` with this process's stdio and wait for it (what it starts in the background keeps running; fails on a non-zero exit) |
 //!
 //! Pid files and the TODO file are written atomically (temp file + rename).
 //!
@@ -132,6 +133,7 @@ enum Step {
     LastMessage(String),
     WaitFile(PathBuf, Duration),
     SpawnDetached(PathBuf, String),
+    Sh(String),
 }
 
 fn main() -> ExitCode {
@@ -334,6 +336,7 @@ fn parse_step(line: &str) -> Res<Step> {
         "long-line" => Step::LongLine(one_arg()?.parse().map_err(|_| bad())?),
         "env-out" => Step::EnvOut(one_arg()?.to_owned()),
         "cat-prompt" => no_args(Step::CatPrompt)?,
+        "sh" if !rest.trim().is_empty() => Step::Sh(rest.to_owned()),
         "last-message" => Step::LastMessage(rest.to_owned()),
         "spawn-detached" => match args.as_slice() {
             [p, secs] => Step::SpawnDetached(PathBuf::from(p), (*secs).to_owned()),
@@ -492,6 +495,15 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
                 .stderr(std::process::Stdio::null())
                 .spawn()?;
             std::fs::write(&pidfile, child.id().to_string())
+        }
+        Step::Sh(text) => {
+            flush_std();
+            let status = Command::new("sh").arg("-c").arg(&text).status()?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(io::Error::other(format!("sh: {status}")))
+            }
         }
         Step::WaitFile(path, limit) => {
             let start = std::time::Instant::now();
