@@ -198,3 +198,36 @@ fn a_third_ctrl_c_records_the_stop_and_leaves_no_agent() {
     std::fs::remove_file(format!("{}.count", env.script.display())).unwrap();
     env.run(&["resume", "--once"]).expect_code(0);
 }
+
+#[test]
+fn a_sigterm_as_the_runner_starts_is_recorded_as_killed() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    let agent_pid = env.root.join("agent.pid");
+    env.script(&format!("write-pid {}\nsleep 60\n", agent_pid.display()));
+    let lock = env.path(".codex-autorunner/lock");
+    let mut car = env
+        .car(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The instant the run lock exists: the loop is starting, no agent yet
+    // (or just one).
+    while !lock.exists() {
+        assert!(car.try_wait().unwrap().is_none(), "car ended early");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    signal(&car, Signal::SIGTERM);
+    let status = car.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status}");
+    let s = env.state();
+    assert_eq!(s["stop_reason"], "killed", "{s}");
+    assert_eq!(s["runner_pid"], serde_json::Value::Null);
+    let events = env.read(".codex-autorunner/events.jsonl");
+    let last: serde_json::Value = serde_json::from_str(events.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "stopped", "{events}");
+    if agent_pid.exists() {
+        assert!(!alive(read_pid(&agent_pid)), "the agent outlived the stop");
+    }
+}
