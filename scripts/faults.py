@@ -21,6 +21,8 @@ Then it runs `car status` and checks, for that trial:
     rotations) parses, every runs/*/run.json parses;
   - the docs (TODO, PROGRESS, OPINIONS, SPEC, SUMMARY) are byte-identical
     to before the trial (the faulty agent writes no doc);
+  - the stop is recorded: state.json no longer says running, and three
+    SIGINTs leave `interrupted`, `car kill` leaves `killed`;
   - `car resume --once` with a quick agent (checks one TODO item) exits 0
     and leaves no process behind either.
 
@@ -69,10 +71,12 @@ class Trial:
         self.corrupt = []
         self.docs_changed = []
         self.resume_error = None
+        self.record_error = None
         self.notes = []
 
     def failed(self):
-        return bool(self.leftovers or self.corrupt or self.docs_changed or self.resume_error)
+        return bool(self.leftovers or self.corrupt or self.docs_changed or self.resume_error
+                    or self.record_error)
 
     def label(self):
         at = f" at {self.delay * 1000:.0f} ms" if self.delay is not None else ""
@@ -188,6 +192,24 @@ def check_files(root, trial):
             trial.corrupt.append(f"{rec}: {e}")
 
 
+# The stop each variant must leave recorded (after `car status`).
+EXPECTED_STOP = {"sigint3": "interrupted", "kill-frozen": "killed"}
+
+
+def check_record(root, trial):
+    """After the fault and `car status`, no state may claim a live runner,
+    and a stop car was asked for must be recorded as such."""
+    try:
+        state = json.loads((root / ".codex-autorunner" / "state.json").read_bytes())
+    except (OSError, ValueError):
+        return  # no state yet (car died before its loop), or reported as corrupt
+    if state.get("status") in ("running", "waiting_for_quota"):
+        trial.record_error = f"state still says {state.get('status')} after `car status`"
+    want = EXPECTED_STOP.get(trial.variant)
+    if want and state.get("stop_reason") != want:
+        trial.record_error = f"stop_reason is {state.get('stop_reason')!r}, expected {want!r}"
+
+
 def agent_script(trial, root, first=""):
     """The faulty agent: optional first step, then a grandchild, a double
     fork, a setsid daemon, and a long sleep."""
@@ -231,7 +253,13 @@ def inject(trial, car, root, env, rng):
         trial.agent_started = (root / "agent.pid").exists()
         p.kill()
     elif trial.variant == "agent-kills-car":
-        trial.agent_started = wait_for(started, 10)
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+        # Let an unsupervised agent go on to start its children.
+        time.sleep(0.3)
+        trial.agent_started = (root / "agent.pid").exists()
     elif trial.variant == "kill-frozen":
         trial.agent_started = wait_for(started, 10)
         os.kill(p.pid, signal.SIGSTOP)
@@ -280,6 +308,7 @@ def one_trial(trial, car, agent, base_env, rng):
             trial.leftovers = [line for _, line in left]
             kill_all(left)
         check_files(root, trial)
+        check_record(root, trial)
         after = snapshot_docs(root)
         trial.docs_changed = [d for d in DOCS if before[d] != after[d]]
 
@@ -353,11 +382,13 @@ def main():
     by_variant = {}
     for t in trials:
         v = by_variant.setdefault(t.variant, {"trials": 0, "left_a_process": 0, "corrupt": 0,
-                                               "docs_changed": 0, "failed_resumes": 0})
+                                               "docs_changed": 0, "stop_not_recorded": 0,
+                                               "failed_resumes": 0})
         v["trials"] += 1
         v["left_a_process"] += bool(t.leftovers)
         v["corrupt"] += bool(t.corrupt)
         v["docs_changed"] += bool(t.docs_changed)
+        v["stop_not_recorded"] += bool(t.record_error)
         v["failed_resumes"] += bool(t.resume_error)
 
     print()
@@ -365,7 +396,7 @@ def main():
     for name, v in by_variant.items():
         print(f"  {name:<16} {v['trials']:>4} trials; left a process: {v['left_a_process']}; "
               f"corrupt files: {v['corrupt']}; docs changed: {v['docs_changed']}; "
-              f"failed resumes: {v['failed_resumes']}")
+              f"stop not recorded: {v['stop_not_recorded']}; failed resumes: {v['failed_resumes']}")
     for t in trials:
         if not t.failed():
             continue
@@ -376,19 +407,23 @@ def main():
             print(f"    corrupt: {c}")
         for d in t.docs_changed:
             print(f"    doc changed: {d}")
+        if t.record_error:
+            print(f"    stop not recorded: {t.record_error}")
         if t.resume_error:
             print(f"    resume failed: {t.resume_error}")
     totals = {k: sum(v[k] for v in by_variant.values())
-              for k in ["left_a_process", "corrupt", "docs_changed", "failed_resumes"]}
+              for k in ["left_a_process", "corrupt", "docs_changed", "stop_not_recorded",
+                        "failed_resumes"]}
     print(f"total: {len(trials)} trials; left a process: {totals['left_a_process']}; "
           f"corrupt files: {totals['corrupt']}; docs changed: {totals['docs_changed']}; "
-          f"failed resumes: {totals['failed_resumes']}")
+          f"stop not recorded: {totals['stop_not_recorded']}; failed resumes: {totals['failed_resumes']}")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "seed": seed, "seconds": round(elapsed, 1), "by_variant": by_variant, "totals": totals,
             "failures": [{"trial": t.index, "variant": t.variant, "delay": t.delay,
                           "leftovers": t.leftovers, "corrupt": t.corrupt,
-                          "docs_changed": t.docs_changed, "resume_error": t.resume_error}
+                          "docs_changed": t.docs_changed, "record_error": t.record_error,
+                          "resume_error": t.resume_error}
                          for t in trials if t.failed()],
         }, indent=2) + "\n")
     return 1 if any(t.failed() for t in trials) else 0
