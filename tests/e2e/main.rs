@@ -28,6 +28,7 @@ mod processes;
 mod python_compat;
 mod real_codex;
 mod service;
+mod signals;
 mod stop_conditions;
 
 /// Every file in e2e/ must be a module above, so no test is forgotten.

@@ -37,6 +37,7 @@ mod commands;
 mod logging;
 mod origin;
 mod report;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -68,6 +69,9 @@ pub fn main() -> ExitCode {
         let code = car_core::supervisor_main(args);
         return ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE));
     }
+    // First, before any other work: from here on SIGINT, SIGTERM and SIGHUP
+    // never meet their default action (see signals.rs).
+    signals::install();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod abandon;
 mod agent;
 mod agent_env;
 mod codex;
@@ -66,6 +67,7 @@ mod supervisor;
 mod templates;
 mod time;
 
+pub use abandon::Abandoned;
 pub use agent::AgentError;
 pub use codex::{CodexRun, CommandRun, FileChange, Terminal, TokenUsage, Verdict};
 pub use config::{

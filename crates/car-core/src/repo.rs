@@ -141,6 +141,23 @@ impl Repo {
         self.run(opts, stop, on_event).await
     }
 
+    /// Abandons the loop this process runs here, for a program that must
+    /// exit now without waiting for it (a third Ctrl-C): kills the agent's
+    /// process group and records `cause` as the stop in `state.json` and the
+    /// ledger. Does nothing unless the state names this process as the
+    /// runner. Keep the result until the process exits (it holds the state
+    /// lock, so the loop cannot overwrite the record).
+    pub fn abandon(
+        &self,
+        cause: crate::stop::StopCause,
+    ) -> Result<crate::abandon::Abandoned, Error> {
+        Ok(crate::abandon::abandon(
+            &self.resolved.paths,
+            &self.resolved.config.events,
+            cause,
+        )?)
+    }
+
     /// Renders the prompt the next run would get (docs, previous output,
     /// pending reply), without running anything.
     pub fn render_prompt(&self) -> Result<String, Error> {

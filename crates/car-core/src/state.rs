@@ -400,6 +400,26 @@ impl StateStore {
         sync: Durability,
         f: impl FnOnce(&mut State) -> R,
     ) -> Result<(State, R), StateError> {
+        let (state, r, lock) = self.update_holding(sync, f)?;
+        let _ = FileExt::unlock(&lock);
+        Ok((state, r))
+    }
+
+    /// Like [`update`](Self::update), but keeps the state lock until the
+    /// returned file is dropped: no other writer, in this process or
+    /// another, changes the state before then (for a process about to exit).
+    pub(crate) fn update_and_hold<R>(
+        &self,
+        f: impl FnOnce(&mut State) -> R,
+    ) -> Result<(State, R, std::fs::File), StateError> {
+        self.update_holding(Durability::Durable, f)
+    }
+
+    fn update_holding<R>(
+        &self,
+        sync: Durability,
+        f: impl FnOnce(&mut State) -> R,
+    ) -> Result<(State, R, std::fs::File), StateError> {
         if let Some(dir) = self.lock_path.parent() {
             std::fs::create_dir_all(dir).with_path("cannot create directory", dir)?;
         }
@@ -432,8 +452,7 @@ impl StateStore {
             text.push('\n');
             write_atomic_with(&self.path, text.as_bytes(), sync)?;
         }
-        let _ = FileExt::unlock(&lock);
-        Ok((state, r))
+        Ok((state, r, lock))
     }
 }
 

@@ -62,6 +62,7 @@
 //! | `double-fork PIDFILE SECS`                | start a copy of itself that calls `setsid`, starts a `spawn-setsid` daemon and exits at once (the daemon's parent is gone); wait for that copy |
 //! | `kill-parent SIG`                         | send SIG to the parent process |
 //! | `kill-runner SIG`                         | send SIG to the car runner recorded in `.codex-autorunner/state.json` (`runner_pid`) |
+//! | `sh TEXT`                                 | run `sh -c TEXT` with this process's stdio and wait for it (what it starts in the background keeps running; fails on a non-zero exit) |
 //!
 //! Pid files and the TODO file are written atomically (temp file + rename).
 //!
@@ -151,6 +152,7 @@ enum Step {
     DoubleFork(PathBuf, String),
     KillParent(Signal),
     KillRunner(Signal),
+    Sh(String),
 }
 
 fn main() -> ExitCode {
@@ -377,6 +379,7 @@ fn parse_step(line: &str) -> Res<Step> {
             let (path, hex) = path_and_text()?;
             Step::RawWrite(path, decode_hex(&hex).ok_or_else(bad)?)
         }
+        "sh" if !rest.trim().is_empty() => Step::Sh(rest.to_owned()),
         "last-message" => Step::LastMessage(rest.to_owned()),
         "spawn-detached" => match args.as_slice() {
             [p, secs] => Step::SpawnDetached(PathBuf::from(p), (*secs).to_owned()),
@@ -625,6 +628,15 @@ fn execute(step: Step, prompt: &[u8]) -> io::Result<()> {
                 })
                 .ok_or_else(|| io::Error::other("no runner_pid in state.json"))?;
             signal::kill(Pid::from_raw(pid), sig).map_err(io::Error::from)
+        }
+        Step::Sh(text) => {
+            flush_std();
+            let status = Command::new("sh").arg("-c").arg(&text).status()?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(io::Error::other(format!("sh: {status}")))
+            }
         }
         Step::WaitFile(path, limit) => {
             let start = std::time::Instant::now();

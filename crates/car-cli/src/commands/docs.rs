@@ -15,10 +15,8 @@ fn block_on<T>(f: impl std::future::Future<Output = Result<T>>, stop: &StopHandl
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        super::run::install_signal_handlers(stop.clone())?;
-        f.await
-    })
+    let _routed = crate::signals::route_to(stop.clone(), None);
+    runtime.block_on(f)
 }
 
 pub(crate) fn snapshot(g: &Global, a: SnapshotArgs) -> Result<u8> {

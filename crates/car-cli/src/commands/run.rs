@@ -3,9 +3,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use car_core::{
-    Event, LockStatus, RunKind, RunOptions, RunOutcome, StopCause, StopHandle, StopLevel,
-};
+use car_core::{Event, LockStatus, RunKind, RunOptions, RunOutcome, StopCause, StopHandle};
 
 use crate::cli::{Global, RunFlags};
 
@@ -60,9 +58,10 @@ pub(crate) fn run(g: &Global, mode: Mode, flags: RunFlags) -> Result<u8> {
         started_by: Some(crate::origin::started_by()),
     };
     let quiet = flags.quiet;
+    let stop = StopHandle::new();
+    // From here a signal stops the loop (recorded) instead of exiting.
+    let _routed = crate::signals::route_to(stop.clone(), Some(last_resort(repo.clone())));
     let result = runtime.block_on(async {
-        let stop = StopHandle::new();
-        install_signal_handlers(stop.clone())?;
         repo.run(opts, &stop, move |e: &Event| {
             if !quiet {
                 print_event(e);
@@ -103,42 +102,32 @@ fn busy_line(holder: Option<&car_core::LockInfo>) -> String {
     )
 }
 
-pub(crate) fn install_signal_handlers(stop: StopHandle) -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
-    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-    // A closed terminal or dropped ssh session (SIGHUP) must stop the agent
-    // too: it runs in its own process group and would not get the signal.
-    let mut hup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
-    tokio::spawn(async move {
-        let mut interrupts = 0u32;
-        loop {
-            let cause = tokio::select! {
-                _ = int.recv() => StopCause::Interrupted,
-                _ = term.recv() => StopCause::Killed,
-                _ = hup.recv() => StopCause::Killed,
-            };
-            if cause == StopCause::Interrupted {
-                interrupts += 1;
-                if interrupts >= 3 {
-                    eprintln!("car: interrupted three times; exiting now");
-                    std::process::exit(i32::from(crate::EXIT_INTERRUPTED));
-                }
+/// The third stop signal: kill the agent's group and record the stop in the
+/// state and the ledger now, whatever the loop is stuck on.
+fn last_resort(repo: car_core::Repo) -> crate::signals::LastResort {
+    Box::new(move |cause| match repo.abandon(cause) {
+        Ok(done) => {
+            if done.recorded {
+                eprintln!(
+                    "car: recorded the stop ({}){}",
+                    match cause {
+                        StopCause::Interrupted => "interrupted",
+                        StopCause::Killed => "killed",
+                    },
+                    done.agent_group_killed
+                        .map(|g| format!("; killed the agent group {g}"))
+                        .unwrap_or_default()
+                );
             }
-            match stop.escalate(cause) {
-                StopLevel::Graceful => eprintln!(
-                    "car: stopping: the agent gets SIGTERM, then SIGKILL after the grace period{}",
-                    if cause == StopCause::Interrupted {
-                        " (Ctrl-C again to kill it now)"
-                    } else {
-                        ""
-                    }
-                ),
-                _ => eprintln!("car: killing the agent now"),
+            if let Some(e) = &done.ledger_error {
+                eprintln!("car: could not append the stop to the ledger: {e}");
             }
+            // It holds the state lock: keep it until the process exits, so
+            // the stuck loop cannot overwrite the record.
+            std::mem::forget(done);
         }
-    });
-    Ok(())
+        Err(e) => eprintln!("car: could not record the stop: {e}"),
+    })
 }
 
 fn print_event(e: &Event) {
