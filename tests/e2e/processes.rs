@@ -243,3 +243,37 @@ fn sigkill_of_car_at_random_instants_leaves_nothing() {
         "trials with a process alive a few seconds after the SIGKILL, and after car status"
     );
 }
+
+/// An upgrade renames a new binary over the running one: the runs after it
+/// still start their supervisor from the binary the loop started with.
+#[test]
+fn replacing_the_car_binary_mid_loop_keeps_the_runs_supervised() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n- [ ] b\n");
+    let bin = env.home.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let car = bin.join("car");
+    if std::fs::hard_link(crate::common::CAR, &car).is_err() {
+        std::fs::copy(crate::common::CAR, &car).unwrap();
+    }
+    let (started, go) = (env.root.join("started"), env.root.join("go"));
+    env.script(&format!(
+        "write {} yes\nwait-file {} 20\ncheck-todo\n---\ncheck-todo\n",
+        started.display(),
+        go.display()
+    ));
+    let mut runner = env
+        .car_at(&car, &["run", "--max-runs", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    env.wait_for("run 1", Duration::from_secs(10), || started.exists());
+    let new = bin.join("car.new");
+    std::fs::write(&new, "#!/bin/sh\nexit 97\n").unwrap();
+    std::fs::rename(&new, &car).unwrap();
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(runner.wait().unwrap().code(), Some(0));
+    assert_eq!(env.run_record(2)["outcome"], "ok", "{}", env.run_record(2));
+    assert_eq!(env.agent_runs(), 2);
+}
