@@ -327,7 +327,7 @@ async fn supervise(a: &Args) -> Report {
     } else {
         LEFTOVER_GRACE
     };
-    report.leftovers = end_tree(grace);
+    report.leftovers = end_tree(pgid, grace);
     report
 }
 
@@ -350,29 +350,35 @@ fn release_output() {
     }
 }
 
-/// Ends every live process below this one: SIGTERM and up to `grace` to
-/// exit, then SIGKILL round after round (a killed process's children come
-/// back to this subreaper) until none is left. Returns how many there were.
-fn end_tree(grace: Duration) -> usize {
+/// Ends every live process below this one and in the agent's group `pgid`:
+/// SIGTERM and up to `grace` to exit, then SIGKILL round after round (a
+/// killed process's children come back to this subreaper) until none is
+/// left. Returns how many there were.
+fn end_tree(pgid: u32, grace: Duration) -> usize {
     let me = std::process::id();
     let first = procfs::descendants(me);
-    if first.is_empty() {
+    if first.is_empty() && !process::group_exists(pgid) {
         reap();
         return 0;
     }
+    // The leader is reaped: signal its group only while members remain (an
+    // empty group's id may be reused).
+    let signal_group = |sig| process::group_exists(pgid) && process::signal_group(pgid, sig);
     if !grace.is_zero() {
+        signal_group(Signal::SIGTERM);
         for s in &first {
             process::signal_pid(s.pid, Signal::SIGTERM);
         }
         let until = Instant::now() + grace;
         while Instant::now() < until {
             reap();
-            if procfs::descendants(me).is_empty() {
+            if procfs::descendants(me).is_empty() && !process::group_exists(pgid) {
                 return first.len();
             }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    signal_group(Signal::SIGKILL);
     let mut seen = first.len();
     for _ in 0..KILL_ROUNDS {
         let left = procfs::descendants(me);
