@@ -277,3 +277,100 @@ fn replacing_the_car_binary_mid_loop_keeps_the_runs_supervised() {
     assert_eq!(env.run_record(2)["outcome"], "ok", "{}", env.run_record(2));
     assert_eq!(env.agent_runs(), 2);
 }
+
+/// `car __supervise` run by hand, as car runs it: control pipe on stdin.
+fn spawn_supervisor(env: &TestEnv, wrapper: Option<&str>) -> (Child, std::path::PathBuf) {
+    let prompt = env.root.join("prompt.md");
+    let status = env.root.join("supervisor.json");
+    std::fs::write(&prompt, "the prompt\n").unwrap();
+    let args = [
+        crate::common::CAR,
+        "__supervise",
+        "--stdin",
+        prompt.to_str().unwrap(),
+        "--status",
+        status.to_str().unwrap(),
+        "--",
+        crate::common::FAKE_AGENT,
+    ];
+    let mut cmd = match wrapper {
+        Some(w) => {
+            let mut c = std::process::Command::new("sh");
+            c.arg("-c")
+                .arg(format!("{w}; exec \"$@\""))
+                .arg("sh")
+                .args(args);
+            c
+        }
+        None => {
+            let mut c = std::process::Command::new(args[0]);
+            c.args(&args[1..]);
+            c
+        }
+    };
+    let child = cmd
+        .current_dir(&env.root)
+        .env("FAKE_AGENT_SCRIPT", &env.script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, status)
+}
+
+fn report(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn the_supervisor_starts_nothing_before_go_and_ends_the_tree_when_car_goes() {
+    let env = TestEnv::new();
+    let agent = env.root.join("agent.pid");
+    leave_processes_behind(&env, &format!("write-pid {}\nsleep 60\n", agent.display()));
+
+    // car died before saying go: the agent never starts.
+    let (mut sup, status) = spawn_supervisor(&env, None);
+    drop(sup.stdin.take());
+    assert_eq!(sup.wait().unwrap().code(), Some(125));
+    assert_eq!(report(&status)["started"], false);
+    assert_eq!(env.agent_runs(), 0);
+
+    // Go, then car dies: the whole tree ends at once.
+    let (mut sup, status) = spawn_supervisor(&env, None);
+    let mut control = sup.stdin.take().unwrap();
+    std::io::Write::write_all(&mut control, b"g").unwrap();
+    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    drop(control);
+    let t = Instant::now();
+    assert_eq!(sup.wait().unwrap().code(), Some(128 + 9));
+    assert!(t.elapsed() < A_FEW_SECONDS);
+    let r = report(&status);
+    assert_eq!(
+        (r["started"].clone(), r["orphaned"].clone()),
+        (true.into(), true.into())
+    );
+    assert_eq!(r["signal"], 9);
+    assert!(r["leftovers"].as_u64().unwrap() >= 2, "{r}");
+    assert_eq!(env.agent_processes(), Vec::<i32>::new());
+}
+
+#[test]
+fn a_signal_ignored_when_car_started_stays_ignored_for_the_agent() {
+    let env = TestEnv::new();
+    let agent = env.root.join("agent.pid");
+    env.script(&format!("write-pid {}\nsleep 60\n", agent.display()));
+    let (mut sup, _) = spawn_supervisor(&env, Some("trap '' HUP INT"));
+    let mut control = sup.stdin.take().unwrap();
+    std::io::Write::write_all(&mut control, b"g").unwrap();
+    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    let status = std::fs::read_to_string(format!("/proc/{}/status", read_pid(&agent))).unwrap();
+    let ign = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(|m| u64::from_str_radix(m.trim(), 16).unwrap())
+        .unwrap();
+    drop(control);
+    sup.wait().unwrap();
+    assert_eq!(ign & 0b11, 0b11, "SIGHUP and SIGINT stay ignored: {ign:x}");
+}

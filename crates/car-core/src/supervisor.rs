@@ -254,9 +254,20 @@ async fn supervise(a: &Args) -> Report {
     std::thread::spawn(move || read_control(tx));
     // The supervisor is in a group of its own: these come only from
     // someone who means it (`car kill`, a later car finding a stray).
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
+    // A signal ignored at start (`nohup car run`) stays ignored, for the
+    // supervisor and the agent alike.
+    let ignored = procfs::ignored_signals().unwrap_or(0);
+    let handle = |kind: SignalKind, sig: Signal| {
+        let bit = 1u64 << ((sig as i32) - 1);
+        if ignored & bit == 0 {
+            signal(kind).ok()
+        } else {
+            None
+        }
+    };
+    let mut term = handle(SignalKind::terminate(), Signal::SIGTERM);
+    let mut int = handle(SignalKind::interrupt(), Signal::SIGINT);
+    let mut hup = handle(SignalKind::hangup(), Signal::SIGHUP);
     let mut report = Report::default();
 
     // Wait for car's go: it has recorded this process before anything runs.
