@@ -374,3 +374,75 @@ fn a_signal_ignored_when_car_started_stays_ignored_for_the_agent() {
     sup.wait().unwrap();
     assert_eq!(ign & 0b11, 0b11, "SIGHUP and SIGINT stay ignored: {ign:x}");
 }
+
+/// Two loops in one process through the library, each agent under a
+/// supervisor (this test's `car`): the end of one run ends what its agent
+/// left running, and never the other loop's agent.
+#[test]
+fn two_supervised_loops_in_one_process_do_not_touch_each_other() {
+    use car_core::{LoadOptions, Repo, RunOptions, StopCause, StopHandle, StopLevel};
+
+    fn repo(env: &TestEnv, agent: &str) -> Repo {
+        let opts = LoadOptions {
+            env: Vec::new(),
+            cli: vec![
+                ("codex.binary".into(), "sh".into(), "test".into()),
+                (
+                    "codex.args".into(),
+                    serde_json::to_string(&["-c", agent]).unwrap(),
+                    "test".into(),
+                ),
+            ],
+        };
+        Repo::open_with(&env.root, &opts).unwrap()
+    }
+    let (a, b) = (TestEnv::new(), TestEnv::new());
+    a.todo("- [ ] a\n");
+    b.todo("- [ ] b\n");
+    let (a_left, b_pid) = (a.root.join("left.pid"), b.root.join("agent.pid"));
+    let repo_a = repo(
+        &a,
+        &format!(
+            "setsid sleep 60 & echo $! > {}; sed -i 's/- \\[ \\]/- [x]/' .codex-autorunner/TODO.md",
+            a_left.display()
+        ),
+    );
+    let repo_b = repo(&b, &format!("echo $$ > {}; exec sleep 60", b_pid.display()));
+    let opts = || {
+        RunOptions::default()
+            .max_runs(1)
+            .supervisor(crate::common::CAR)
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (stop_a, stop_b) = (StopHandle::new(), StopHandle::new());
+    let (out_b, (out_a, b_alive, left_alive)) = runtime.block_on(async {
+        let run_b = repo_b.run(opts(), &stop_b, |_| {});
+        let run_a = async {
+            while !b_pid.exists() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let out = repo_a.run(opts(), &stop_a, |_| {}).await;
+            let b_alive = alive(read_pid(&b_pid));
+            let left_alive = alive(read_pid(&a_left));
+            stop_b.request(StopLevel::Graceful, StopCause::Killed);
+            (out, b_alive, left_alive)
+        };
+        tokio::join!(run_b, run_a)
+    });
+    assert_eq!(out_a.unwrap().runs, 1);
+    assert!(b_alive, "ending loop A's run must not touch loop B's agent");
+    assert!(
+        !left_alive,
+        "what A's agent left in a session of its own ends with its run"
+    );
+    assert_eq!(out_b.unwrap().runs, 1);
+    assert_eq!(b.run_record(1)["outcome"], "killed");
+    assert_eq!(a.run_record(1)["outcome"], "ok");
+    assert!(
+        !alive(read_pid(&b_pid)),
+        "loop B's agent ends with its stop"
+    );
+}
