@@ -355,6 +355,35 @@ fn the_supervisor_starts_nothing_before_go_and_ends_the_tree_when_car_goes() {
     assert_eq!(env.agent_processes(), Vec::<i32>::new());
 }
 
+/// After `k` (kill now), what the agent left gets no grace period either.
+#[test]
+fn the_supervisor_kills_leftovers_at_once_after_a_kill_command() {
+    let env = TestEnv::new();
+    let agent = env.root.join("agent.pid");
+    let daemon = env.root.join("daemon.pid");
+    // Both ignore SIGTERM: only SIGKILL ends them.
+    env.script(&format!(
+        "ignore-term\nspawn-setsid {} 60\nwrite-pid {}\nsleep 60\n",
+        daemon.display(),
+        agent.display()
+    ));
+    let (mut sup, status) = spawn_supervisor(&env, None);
+    let mut control = sup.stdin.take().unwrap();
+    std::io::Write::write_all(&mut control, b"g").unwrap();
+    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    let t = Instant::now();
+    std::io::Write::write_all(&mut control, b"k").unwrap();
+    assert_eq!(sup.wait().unwrap().code(), Some(128 + 9));
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "took {:?}: leftovers were given a grace period",
+        t.elapsed()
+    );
+    drop(control);
+    assert_eq!(report(&status)["orphaned"], false);
+    assert!(!alive(read_pid(&daemon)));
+}
+
 #[test]
 fn a_signal_ignored_when_car_started_stays_ignored_for_the_agent() {
     let env = TestEnv::new();

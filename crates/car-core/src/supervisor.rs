@@ -309,13 +309,14 @@ async fn supervise(a: &Args) -> Report {
     release_output();
 
     let mut control_open = true;
+    let mut killed = false;
     let status = loop {
         tokio::select! {
             biased;
             status = child.wait() => break status,
             cmd = rx.recv(), if control_open => match cmd {
                 Some(Cmd::Term) => { process::signal_group(pgid, Signal::SIGTERM); }
-                Some(Cmd::Kill) => { process::signal_group(pgid, Signal::SIGKILL); }
+                Some(Cmd::Kill) => { killed = true; process::signal_group(pgid, Signal::SIGKILL); }
                 Some(Cmd::Go) => {}
                 None => {
                     control_open = false;
@@ -333,7 +334,9 @@ async fn supervise(a: &Args) -> Report {
         report.exit_code = s.code();
         report.signal = s.signal();
     }
-    let grace = if report.orphaned {
+    // Leftovers get a moment to exit cleanly, unless car (or the person
+    // behind it) asked for an immediate end.
+    let grace = if report.orphaned || killed {
         Duration::ZERO
     } else {
         LEFTOVER_GRACE
