@@ -60,7 +60,12 @@ impl TestEnv {
 
     /// A `car` command in the repo with a clean, predictable environment.
     pub(crate) fn car(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(CAR);
+        self.car_at(Path::new(CAR), args)
+    }
+
+    /// Like [`TestEnv::car`], with the `car` binary at `program`.
+    pub(crate) fn car_at(&self, program: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
         c.args(args)
             .current_dir(&self.root)
             .env_clear()

@@ -243,3 +243,235 @@ fn sigkill_of_car_at_random_instants_leaves_nothing() {
         "trials with a process alive a few seconds after the SIGKILL, and after car status"
     );
 }
+
+/// An upgrade renames a new binary over the running one: the runs after it
+/// still start their supervisor from the binary the loop started with.
+#[test]
+fn replacing_the_car_binary_mid_loop_keeps_the_runs_supervised() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n- [ ] b\n");
+    let bin = env.home.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let car = bin.join("car");
+    if std::fs::hard_link(crate::common::CAR, &car).is_err() {
+        std::fs::copy(crate::common::CAR, &car).unwrap();
+    }
+    let (started, go) = (env.root.join("started"), env.root.join("go"));
+    env.script(&format!(
+        "write {} yes\nwait-file {} 20\ncheck-todo\n---\ncheck-todo\n",
+        started.display(),
+        go.display()
+    ));
+    let mut runner = env
+        .car_at(&car, &["run", "--max-runs", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    env.wait_for("run 1", Duration::from_secs(10), || started.exists());
+    let new = bin.join("car.new");
+    std::fs::write(&new, "#!/bin/sh\nexit 97\n").unwrap();
+    std::fs::rename(&new, &car).unwrap();
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(runner.wait().unwrap().code(), Some(0));
+    assert_eq!(env.run_record(2)["outcome"], "ok", "{}", env.run_record(2));
+    assert_eq!(env.agent_runs(), 2);
+}
+
+/// `car __supervise` run by hand, as car runs it: control pipe on stdin.
+fn spawn_supervisor(env: &TestEnv, wrapper: Option<&str>) -> (Child, std::path::PathBuf) {
+    let prompt = env.root.join("prompt.md");
+    let status = env.root.join("supervisor.json");
+    std::fs::write(&prompt, "the prompt\n").unwrap();
+    let args = [
+        crate::common::CAR,
+        "__supervise",
+        "--stdin",
+        prompt.to_str().unwrap(),
+        "--status",
+        status.to_str().unwrap(),
+        "--",
+        crate::common::FAKE_AGENT,
+    ];
+    let mut cmd = match wrapper {
+        Some(w) => {
+            let mut c = std::process::Command::new("sh");
+            c.arg("-c")
+                .arg(format!("{w}; exec \"$@\""))
+                .arg("sh")
+                .args(args);
+            c
+        }
+        None => {
+            let mut c = std::process::Command::new(args[0]);
+            c.args(&args[1..]);
+            c
+        }
+    };
+    let child = cmd
+        .current_dir(&env.root)
+        .env("FAKE_AGENT_SCRIPT", &env.script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, status)
+}
+
+fn report(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn the_supervisor_starts_nothing_before_go_and_ends_the_tree_when_car_goes() {
+    let env = TestEnv::new();
+    let agent = env.root.join("agent.pid");
+    leave_processes_behind(&env, &format!("write-pid {}\nsleep 60\n", agent.display()));
+
+    // car died before saying go: the agent never starts.
+    let (mut sup, status) = spawn_supervisor(&env, None);
+    drop(sup.stdin.take());
+    assert_eq!(sup.wait().unwrap().code(), Some(125));
+    assert_eq!(report(&status)["started"], false);
+    assert_eq!(env.agent_runs(), 0);
+
+    // Go, then car dies: the whole tree ends at once.
+    let (mut sup, status) = spawn_supervisor(&env, None);
+    let mut control = sup.stdin.take().unwrap();
+    std::io::Write::write_all(&mut control, b"g").unwrap();
+    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    drop(control);
+    let t = Instant::now();
+    assert_eq!(sup.wait().unwrap().code(), Some(128 + 9));
+    assert!(t.elapsed() < A_FEW_SECONDS);
+    let r = report(&status);
+    assert_eq!(
+        (r["started"].clone(), r["orphaned"].clone()),
+        (true.into(), true.into())
+    );
+    assert_eq!(r["signal"], 9);
+    assert!(r["leftovers"].as_u64().unwrap() >= 2, "{r}");
+    assert_eq!(env.agent_processes(), Vec::<i32>::new());
+}
+
+/// After `k` (kill now), what the agent left gets no grace period either.
+#[test]
+fn the_supervisor_kills_leftovers_at_once_after_a_kill_command() {
+    let env = TestEnv::new();
+    let agent = env.root.join("agent.pid");
+    let daemon = env.root.join("daemon.pid");
+    // Both ignore SIGTERM: only SIGKILL ends them.
+    env.script(&format!(
+        "ignore-term\nspawn-setsid {} 60\nwrite-pid {}\nsleep 60\n",
+        daemon.display(),
+        agent.display()
+    ));
+    let (mut sup, status) = spawn_supervisor(&env, None);
+    let mut control = sup.stdin.take().unwrap();
+    std::io::Write::write_all(&mut control, b"g").unwrap();
+    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    let t = Instant::now();
+    std::io::Write::write_all(&mut control, b"k").unwrap();
+    assert_eq!(sup.wait().unwrap().code(), Some(128 + 9));
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "took {:?}: leftovers were given a grace period",
+        t.elapsed()
+    );
+    drop(control);
+    assert_eq!(report(&status)["orphaned"], false);
+    assert!(!alive(read_pid(&daemon)));
+}
+
+#[test]
+fn a_signal_ignored_when_car_started_stays_ignored_for_the_agent() {
+    let env = TestEnv::new();
+    let agent = env.root.join("agent.pid");
+    env.script(&format!("write-pid {}\nsleep 60\n", agent.display()));
+    let (mut sup, _) = spawn_supervisor(&env, Some("trap '' HUP INT"));
+    let mut control = sup.stdin.take().unwrap();
+    std::io::Write::write_all(&mut control, b"g").unwrap();
+    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    let status = std::fs::read_to_string(format!("/proc/{}/status", read_pid(&agent))).unwrap();
+    let ign = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(|m| u64::from_str_radix(m.trim(), 16).unwrap())
+        .unwrap();
+    drop(control);
+    sup.wait().unwrap();
+    assert_eq!(ign & 0b11, 0b11, "SIGHUP and SIGINT stay ignored: {ign:x}");
+}
+
+/// Two loops in one process through the library, each agent under a
+/// supervisor (this test's `car`): the end of one run ends what its agent
+/// left running, and never the other loop's agent.
+#[test]
+fn two_supervised_loops_in_one_process_do_not_touch_each_other() {
+    use car_core::{LoadOptions, Repo, RunOptions, StopCause, StopHandle, StopLevel};
+
+    fn repo(env: &TestEnv, agent: &str) -> Repo {
+        let opts = LoadOptions {
+            env: Vec::new(),
+            cli: vec![
+                ("codex.binary".into(), "sh".into(), "test".into()),
+                (
+                    "codex.args".into(),
+                    serde_json::to_string(&["-c", agent]).unwrap(),
+                    "test".into(),
+                ),
+            ],
+        };
+        Repo::open_with(&env.root, &opts).unwrap()
+    }
+    let (a, b) = (TestEnv::new(), TestEnv::new());
+    a.todo("- [ ] a\n");
+    b.todo("- [ ] b\n");
+    let (a_left, b_pid) = (a.root.join("left.pid"), b.root.join("agent.pid"));
+    let repo_a = repo(
+        &a,
+        &format!(
+            "setsid sleep 60 & echo $! > {}; sed -i 's/- \\[ \\]/- [x]/' .codex-autorunner/TODO.md",
+            a_left.display()
+        ),
+    );
+    let repo_b = repo(&b, &format!("echo $$ > {}; exec sleep 60", b_pid.display()));
+    let opts = || {
+        RunOptions::default()
+            .max_runs(1)
+            .supervisor(crate::common::CAR)
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (stop_a, stop_b) = (StopHandle::new(), StopHandle::new());
+    let (out_b, (out_a, b_alive, left_alive)) = runtime.block_on(async {
+        let run_b = repo_b.run(opts(), &stop_b, |_| {});
+        let run_a = async {
+            while !b_pid.exists() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let out = repo_a.run(opts(), &stop_a, |_| {}).await;
+            let b_alive = alive(read_pid(&b_pid));
+            let left_alive = alive(read_pid(&a_left));
+            stop_b.request(StopLevel::Graceful, StopCause::Killed);
+            (out, b_alive, left_alive)
+        };
+        tokio::join!(run_b, run_a)
+    });
+    assert_eq!(out_a.unwrap().runs, 1);
+    assert!(b_alive, "ending loop A's run must not touch loop B's agent");
+    assert!(
+        !left_alive,
+        "what A's agent left in a session of its own ends with its run"
+    );
+    assert_eq!(out_b.unwrap().runs, 1);
+    assert_eq!(b.run_record(1)["outcome"], "killed");
+    assert_eq!(a.run_record(1)["outcome"], "ok");
+    assert!(
+        !alive(read_pid(&b_pid)),
+        "loop B's agent ends with its stop"
+    );
+}

@@ -271,6 +271,56 @@ fn real_codex_stalled_stream_trips_the_watchdog_and_no_codex_survives() {
     assert!(left.is_empty(), "processes survived in the repo: {left:?}");
 }
 
+/// SIGKILL of car while the real Codex CLI waits on the model, after it ran
+/// a command that left a process in a session of its own: within a few
+/// seconds nothing Codex started is left (its run's supervisor sees car go),
+/// and `car status` records the crash.
+#[test]
+fn real_codex_sigkill_of_car_leaves_no_codex_process() {
+    let Some(codex) = codex_binary() else { return };
+    let r0 = TestEnv::bare();
+    let left = r0.root.join("left.pid");
+    let server = ModelServer::start(vec![
+        Reply::command(
+            "c1",
+            &format!(
+                "setsid sleep 60 >/dev/null 2>&1 & echo $! > {}",
+                left.display()
+            ),
+        ),
+        Reply::Stall,
+    ]);
+    let r = RealEnv::new(&codex, &server, 600_000);
+    r.env.todo("- [ ] only\n");
+    let mut car = r
+        .car(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    r.env
+        .wait_for("the command's process", Duration::from_secs(30), || {
+            std::fs::read_to_string(&left).is_ok_and(|t| t.ends_with('\n'))
+        });
+    let pid = crate::common::read_pid(&left);
+    assert!(alive(pid));
+    car.kill().unwrap();
+    car.wait().unwrap();
+    r.env.wait_for(
+        "the command's process to end",
+        Duration::from_secs(5),
+        || !alive(pid),
+    );
+    r.env
+        .expect_no_agent_process("after car was killed with SIGKILL", Duration::from_secs(5));
+    let status = r.run(&["status"]);
+    assert!(
+        status.stdout().contains("died without recording a stop"),
+        "{}",
+        status.stdout()
+    );
+}
+
 #[test]
 fn real_codex_unreachable_model_ends_within_the_idle_timeout_retries_and_stops() {
     let Some(codex) = codex_binary() else { return };

@@ -42,7 +42,16 @@ mod signals;
 use std::process::ExitCode;
 
 /// This program, as the supervisor of each agent run (`car __supervise`).
+///
+/// On Linux `/proc/self/exe`: the kernel resolves it at exec time to the
+/// binary this process runs, even after an upgrade replaced or deleted the
+/// file (where `current_exe()` would name the new binary or a path ending
+/// in ` (deleted)`).
 pub(crate) fn supervisor_program() -> Option<std::path::PathBuf> {
+    let own = std::path::Path::new("/proc/self/exe");
+    if own.exists() {
+        return Some(own.to_path_buf());
+    }
     std::env::current_exe().ok()
 }
 

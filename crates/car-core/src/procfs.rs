@@ -132,8 +132,30 @@ pub(crate) fn arg(pid: u32, index: usize) -> Option<String> {
         .map(|a| String::from_utf8_lossy(a).into_owned())
 }
 
+/// The signals this process ignores (`SigIgn` of `/proc/self/status`), as
+/// a bit mask (bit `n - 1` for signal `n`); `None` when unknown.
+pub(crate) fn ignored_signals() -> Option<u64> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_sig_ign(&status)
+}
+
+fn parse_sig_ign(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+    u64::from_str_radix(line.trim(), 16).ok()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ignored_signals_are_read_from_the_mask() {
+        let status = "Name:\tcar\nSigIgn:\t0000000000000005\nSigCgt:\t0\n";
+        assert_eq!(super::parse_sig_ign(status), Some(5));
+        assert_eq!(super::parse_sig_ign("Name: x\n"), None);
+    }
+
     use super::*;
 
     #[test]

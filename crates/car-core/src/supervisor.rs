@@ -254,9 +254,20 @@ async fn supervise(a: &Args) -> Report {
     std::thread::spawn(move || read_control(tx));
     // The supervisor is in a group of its own: these come only from
     // someone who means it (`car kill`, a later car finding a stray).
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
+    // A signal ignored at start (`nohup car run`) stays ignored, for the
+    // supervisor and the agent alike.
+    let ignored = procfs::ignored_signals().unwrap_or(0);
+    let handle = |kind: SignalKind, sig: Signal| {
+        let bit = 1u64 << ((sig as i32) - 1);
+        if ignored & bit == 0 {
+            signal(kind).ok()
+        } else {
+            None
+        }
+    };
+    let mut term = handle(SignalKind::terminate(), Signal::SIGTERM);
+    let mut int = handle(SignalKind::interrupt(), Signal::SIGINT);
+    let mut hup = handle(SignalKind::hangup(), Signal::SIGHUP);
     let mut report = Report::default();
 
     // Wait for car's go: it has recorded this process before anything runs.
@@ -298,13 +309,14 @@ async fn supervise(a: &Args) -> Report {
     release_output();
 
     let mut control_open = true;
+    let mut killed = false;
     let status = loop {
         tokio::select! {
             biased;
             status = child.wait() => break status,
             cmd = rx.recv(), if control_open => match cmd {
                 Some(Cmd::Term) => { process::signal_group(pgid, Signal::SIGTERM); }
-                Some(Cmd::Kill) => { process::signal_group(pgid, Signal::SIGKILL); }
+                Some(Cmd::Kill) => { killed = true; process::signal_group(pgid, Signal::SIGKILL); }
                 Some(Cmd::Go) => {}
                 None => {
                     control_open = false;
@@ -322,12 +334,14 @@ async fn supervise(a: &Args) -> Report {
         report.exit_code = s.code();
         report.signal = s.signal();
     }
-    let grace = if report.orphaned {
+    // Leftovers get a moment to exit cleanly, unless car (or the person
+    // behind it) asked for an immediate end.
+    let grace = if report.orphaned || killed {
         Duration::ZERO
     } else {
         LEFTOVER_GRACE
     };
-    report.leftovers = end_tree(grace);
+    report.leftovers = end_tree(pgid, grace);
     report
 }
 
@@ -350,29 +364,35 @@ fn release_output() {
     }
 }
 
-/// Ends every live process below this one: SIGTERM and up to `grace` to
-/// exit, then SIGKILL round after round (a killed process's children come
-/// back to this subreaper) until none is left. Returns how many there were.
-fn end_tree(grace: Duration) -> usize {
+/// Ends every live process below this one and in the agent's group `pgid`:
+/// SIGTERM and up to `grace` to exit, then SIGKILL round after round (a
+/// killed process's children come back to this subreaper) until none is
+/// left. Returns how many there were.
+fn end_tree(pgid: u32, grace: Duration) -> usize {
     let me = std::process::id();
     let first = procfs::descendants(me);
-    if first.is_empty() {
+    if first.is_empty() && !process::group_exists(pgid) {
         reap();
         return 0;
     }
+    // The leader is reaped: signal its group only while members remain (an
+    // empty group's id may be reused).
+    let signal_group = |sig| process::group_exists(pgid) && process::signal_group(pgid, sig);
     if !grace.is_zero() {
+        signal_group(Signal::SIGTERM);
         for s in &first {
             process::signal_pid(s.pid, Signal::SIGTERM);
         }
         let until = Instant::now() + grace;
         while Instant::now() < until {
             reap();
-            if procfs::descendants(me).is_empty() {
+            if procfs::descendants(me).is_empty() && !process::group_exists(pgid) {
                 return first.len();
             }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    signal_group(Signal::SIGKILL);
     let mut seen = first.len();
     for _ in 0..KILL_ROUNDS {
         let left = procfs::descendants(me);
