@@ -280,11 +280,13 @@ pub(crate) async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(launch.supervisor.is_none())
-        .env(crate::marker::MARKER_VAR, launch.marker.value());
+        .kill_on_drop(launch.supervisor.is_none());
     if let Some(p) = &cmd.path_env {
         command.env("PATH", p);
     }
+    // Set last: whatever environment the agent is given, it carries the
+    // run's marker (the supervisor passes its environment on unchanged).
+    command.env(crate::marker::MARKER_VAR, launch.marker.value());
     let mut child = command.spawn().map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => AgentError::NotFound {
             binary: spawned_program.display().to_string(),
