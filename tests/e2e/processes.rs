@@ -475,3 +475,35 @@ fn two_supervised_loops_in_one_process_do_not_touch_each_other() {
         "loop B's agent ends with its stop"
     );
 }
+
+/// Every agent process carries `CAR_RUN=<repo id>:<run>:<car pid>:<car start>`.
+#[test]
+fn the_agent_carries_the_run_marker() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n- [ ] b\n");
+    env.script("env-out CAR_RUN\ncheck-todo\n");
+    let car = env.car(&["once"]).stdout(Stdio::null()).spawn().unwrap();
+    let car_pid = car.id();
+    assert!(car.wait_with_output().unwrap().status.success());
+    let log = env.read(".codex-autorunner/runs/1/output.log");
+    let value = log
+        .lines()
+        .find_map(|l| l.split("stdout: CAR_RUN=").nth(1))
+        .unwrap_or_else(|| panic!("no marker in the agent's environment:\n{log}"));
+    let f: Vec<&str> = value.split(':').collect();
+    assert_eq!(f.len(), 4, "{value}");
+    assert!(
+        f[0].len() == 16 && f[0].chars().all(|c| c.is_ascii_hexdigit()),
+        "{value}"
+    );
+    assert_eq!(f[1], "1");
+    assert_eq!(f[2], car_pid.to_string());
+    assert!(f[3].parse::<u64>().unwrap() > 0, "{value}");
+    // The same repository has the same id on the next run.
+    env.run(&["once"]).expect_code(0);
+    let log = env.read(".codex-autorunner/runs/2/output.log");
+    assert!(
+        log.contains(&format!("stdout: CAR_RUN={}:2:", f[0])),
+        "{log}"
+    );
+}

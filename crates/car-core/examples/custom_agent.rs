@@ -8,11 +8,18 @@
 //! ```sh
 //! cargo run -p car-core --example custom_agent
 //! ```
+//!
+//! Run as a program, it also acts as the per-run supervisor of its agents
+//! (`car_core::supervisor_main`), as the `car` binary does: whatever the
+//! agent starts ends with its run, even if this program is killed.
 
 use car_core::{Event, InitOptions, LoadOptions, Repo, RunOptions, StopHandle, StopReason};
 
-/// Creates a sample repository, runs its loop to completion and returns why it stopped.
-fn run_demo() -> Result<StopReason, Box<dyn std::error::Error>> {
+/// Creates a sample repository, runs its loop to completion (each agent
+/// under `supervisor`, when given) and returns why it stopped.
+fn run_demo(
+    supervisor: Option<std::path::PathBuf>,
+) -> Result<StopReason, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let root = dir.path().join("demo");
 
@@ -49,22 +56,25 @@ fn run_demo() -> Result<StopReason, Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     let stop = StopHandle::new();
-    let summary =
-        runtime.block_on(repo.run(RunOptions::default(), &stop, |event| match event {
-            Event::RunStarted { run_id, todo, .. } => {
-                println!("run {run_id} starts: TODO {}/{}", todo.done, todo.total)
-            }
-            Event::RunFinished { record } => {
-                println!(
-                    "run {} ended {} after {} ms",
-                    record.id,
-                    record.outcome.as_str(),
-                    record.duration_ms
-                )
-            }
-            Event::Stopped { reason, .. } => println!("stopped: {reason}"),
-            _ => {}
-        }))?;
+    let run_opts = RunOptions {
+        supervisor,
+        ..RunOptions::default()
+    };
+    let summary = runtime.block_on(repo.run(run_opts, &stop, |event| match event {
+        Event::RunStarted { run_id, todo, .. } => {
+            println!("run {run_id} starts: TODO {}/{}", todo.done, todo.total)
+        }
+        Event::RunFinished { record } => {
+            println!(
+                "run {} ended {} after {} ms",
+                record.id,
+                record.outcome.as_str(),
+                record.duration_ms
+            )
+        }
+        Event::Stopped { reason, .. } => println!("stopped: {reason}"),
+        _ => {}
+    }))?;
     println!(
         "{} runs; TODO: {}",
         summary.runs,
@@ -74,10 +84,19 @@ fn run_demo() -> Result<StopReason, Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    run_demo().map(|_| ())
+    // First thing: this program is also its agents' supervisor.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().as_deref() == Some(car_core::SUPERVISOR_SUBCOMMAND.as_ref()) {
+        std::process::exit(car_core::supervisor_main(args));
+    }
+    run_demo(Some(std::env::current_exe()?)).map(|_| ())
 }
 
 #[test]
 fn the_example_loop_completes() {
-    assert_eq!(run_demo().expect("the example runs"), StopReason::Completed);
+    // The test harness cannot act as a supervisor: agents run as children.
+    assert_eq!(
+        run_demo(None).expect("the example runs"),
+        StopReason::Completed
+    );
 }

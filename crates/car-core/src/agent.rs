@@ -286,7 +286,8 @@ pub(crate) async fn run(
     if let Some(env) = &cmd.env {
         command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
     }
-    // After the environment is set: every process of the agent's tree carries it.
+    // Set last: whatever environment the agent is given, it carries the
+    // run's marker (the supervisor passes its environment on unchanged).
     command.env(crate::marker::MARKER_VAR, launch.marker.value());
     let mut child = command.spawn().map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => AgentError::NotFound {
