@@ -9,6 +9,7 @@ mod common;
 
 mod codex_driver;
 mod config;
+mod config_limits;
 mod doc_tools;
 mod fake_http;
 mod init;

@@ -443,7 +443,7 @@ fn widen_pipe(fd: &impl std::os::fd::AsFd) {
 
 fn begin_stop(pgid: u32, grace: Duration) -> Instant {
     process::signal_group(pgid, Signal::SIGTERM);
-    Instant::now() + grace
+    crate::time::deadline_in(grace)
 }
 
 async fn stop_leftovers(pgid: u32) {

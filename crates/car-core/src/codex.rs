@@ -348,7 +348,7 @@ pub(crate) fn parse_reset(message: &str, now: DateTime<Local>) -> Option<DateTim
     let at = if c.get(6).is_some() {
         at
     } else {
-        at + chrono::Duration::seconds(60)
+        at.checked_add_signed(chrono::Duration::seconds(60))?
     };
     Some(at.max(now))
 }

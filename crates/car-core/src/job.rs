@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::agent::{self, AgentCommand, EndCause, ExitKind, Limits};
 use crate::codex;
@@ -115,7 +115,7 @@ pub(crate) async fn run_job(
         path_env: Some(path_env),
     };
     let limits = Limits {
-        deadline: Some(Instant::now() + timeout),
+        deadline: Some(crate::time::deadline_in(timeout)),
         idle_timeout: cfg.codex.idle_timeout,
         grace: cfg.runner.kill_grace,
     };
