@@ -270,6 +270,16 @@ fn resolve(stack: layers::Stack, paths: &RepoPaths) -> Result<ResolvedConfig, Co
     })
 }
 
+/// Every leaf key of the built-in defaults (for the fuzz tests).
+#[cfg(test)]
+pub(crate) fn default_keys() -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(DEFAULTS_YAML) {
+        layers::leaves(&v, "", &mut |p, _| keys.push(p.to_string()));
+    }
+    keys
+}
+
 /// Parses a `KEY=VALUE` command-line override into `(key, value)`.
 pub fn parse_override(arg: &str) -> Result<(String, String), ConfigError> {
     match arg.split_once('=') {
