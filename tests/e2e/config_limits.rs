@@ -199,3 +199,17 @@ fn doctor_names_the_todo_file_of_a_failing_check() {
         r.stdout()
     );
 }
+
+#[test]
+fn a_huge_rotation_count_is_refused_instead_of_hanging_car_events() {
+    let env = TestEnv::new();
+    let start = Instant::now();
+    let r = env.run(&["-c", "events.keep=4294967295", "events"]);
+    assert!(start.elapsed() < Duration::from_secs(1));
+    r.expect_code(2);
+    assert!(
+        r.stderr().contains("`events.keep`") && r.stderr().contains("from 0 to 100"),
+        "{}",
+        r.stderr()
+    );
+}

@@ -125,6 +125,9 @@ pub struct WebhookConfig {
     pub url_env: String,
 }
 
+/// The most rotated ledger files kept (each is looked for by name).
+const MAX_KEEP: u64 = 100;
+
 /// The event classes car notifies about.
 pub(crate) const EVENT_CLASSES: &[&str] = &[
     "needs_input",
@@ -308,14 +311,10 @@ pub(super) fn build(r: &mut Reader<'_>, paths: &RepoPaths) -> Result<Config, Con
     match r.string("mode")?.as_str() {
         "repo" => {}
         "hub" => {
-            let path = match r.invalid("mode", "") {
-                ConfigError::Invalid {
-                    origin:
-                        ConfigSource::RootFile(p)
-                        | ConfigSource::OverrideFile(p)
-                        | ConfigSource::RepoFile(p),
-                    ..
-                } => p,
+            let path = match r.source("mode") {
+                ConfigSource::RootFile(p)
+                | ConfigSource::OverrideFile(p)
+                | ConfigSource::RepoFile(p) => p,
                 _ => paths.config_file(),
             };
             return Err(ConfigError::HubMode { path });
@@ -407,7 +406,7 @@ pub(super) fn build(r: &mut Reader<'_>, paths: &RepoPaths) -> Result<Config, Con
     };
     let events = EventsConfig {
         max_bytes: r.whole("events.max_bytes", 0)?,
-        keep: r.whole("events.keep", 0)?,
+        keep: r.whole_in("events.keep", 0, MAX_KEEP)?,
     };
     Ok(Config {
         root: root.clone(),

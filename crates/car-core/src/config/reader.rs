@@ -45,6 +45,11 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Where the value of `key` came from.
+    pub(super) fn source(&self, key: &str) -> ConfigSource {
+        layers::source_of(self.sources, key)
+    }
+
     /// Returns an error for `key` (its source and line found here).
     pub(super) fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
         self.invalid_at(key, key, message)
@@ -137,7 +142,16 @@ impl<'a> Reader<'a> {
         T: TryFrom<u64> + Bounded,
     {
         let v = self.value(key)?;
-        self.to_whole(key, v, min)
+        self.to_whole(key, v, min, T::MAX)
+    }
+
+    /// A whole number from `min` to `max`.
+    pub(super) fn whole_in<T>(&self, key: &str, min: u64, max: u64) -> Result<T, ConfigError>
+    where
+        T: TryFrom<u64> + Bounded,
+    {
+        let v = self.value(key)?;
+        self.to_whole(key, v, min, max.min(T::MAX))
     }
 
     /// A whole number from `min` to `T::MAX`, or null.
@@ -147,15 +161,15 @@ impl<'a> Reader<'a> {
     {
         match self.value(key)? {
             Value::Null => Ok(None),
-            v => self.to_whole(key, v, min).map(Some),
+            v => self.to_whole(key, v, min, T::MAX).map(Some),
         }
     }
 
-    fn to_whole<T>(&self, key: &str, v: &Value, min: u64) -> Result<T, ConfigError>
+    fn to_whole<T>(&self, key: &str, v: &Value, min: u64, max: u64) -> Result<T, ConfigError>
     where
         T: TryFrom<u64> + Bounded,
     {
-        let allowed = format!("expected a whole number from {min} to {}", T::MAX);
+        let allowed = format!("expected a whole number from {min} to {max}");
         let n = match v {
             Value::Number(n) => n.as_u64().or_else(|| {
                 n.as_f64()
@@ -166,7 +180,7 @@ impl<'a> Reader<'a> {
                 return Err(self.invalid(key, format!("is {}; {allowed}", describe(v))));
             }
         };
-        n.filter(|&n| n >= min)
+        n.filter(|&n| n >= min && n <= max)
             .and_then(|n| T::try_from(n).ok())
             .ok_or_else(|| self.invalid(key, format!("{} is out of range; {allowed}", scalar(v))))
     }
@@ -512,6 +526,8 @@ mod tests {
             assert!(e.contains("from 0 to 65535"), "{e}");
             assert_eq!(r.whole::<u32>("n.c", 1).unwrap(), 3);
             assert_eq!(r.whole::<u32>("n.d", 1).unwrap(), 2);
+            let e = r.whole_in::<u32>("n.b", 0, 100).unwrap_err().to_string();
+            assert!(e.contains("from 0 to 100") && e.contains("`70000`"), "{e}");
         });
     }
 }

@@ -420,15 +420,25 @@ pub(super) fn steps(path: &str) -> Vec<Step> {
             Some(i) => (&part[..i], &part[i..]),
             None => (part, ""),
         };
+        let mut indexes = Vec::new();
+        while rest.starts_with('[') {
+            let Some(i) = rest.find(']').and_then(|end| {
+                let i = rest[1..end].parse().ok()?;
+                rest = &rest[end + 1..];
+                Some(i)
+            }) else {
+                break;
+            };
+            indexes.push(Step::Index(i));
+        }
         if !name.is_empty() {
             out.push(Step::Key(name.to_string()));
         }
-        while let Some(end) = rest.find(']') {
-            match rest[1..end].parse() {
-                Ok(i) => out.push(Step::Index(i)),
-                Err(_) => out.push(Step::Key(rest[..=end].to_string())),
-            }
-            rest = &rest[end + 1..];
+        out.extend(indexes);
+        if !rest.is_empty() {
+            // Not an index: a key that holds brackets (the text of a list
+            // used as a key, say).
+            out.push(Step::Key(rest.to_string()));
         }
     }
     out
@@ -493,6 +503,12 @@ mod tests {
         assert_eq!(line_of(text, &steps("codex.args[1]")), Some(5));
         assert_eq!(line_of(text, &steps("codex.model")), None);
         assert_eq!(line_of("x: !t {y: 1}\n", &steps("x.y")), Some(1));
+        // Found by the fuzzer: a list as a key, whose text has brackets and
+        // multi-byte characters, made the path splitter panic.
+        assert_eq!(
+            steps("runner[\"]ᱍ\"]"),
+            vec![Step::Key("runner".into()), Step::Key("[\"]ᱍ\"]".into())]
+        );
         assert_eq!(
             steps("a.b[2][0].c"),
             vec![

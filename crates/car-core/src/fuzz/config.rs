@@ -292,3 +292,26 @@ fn fuzz_config_loader() {
         },
     );
 }
+
+/// Inputs the fuzzer found failing, kept as named regression tests (each
+/// is also a seed in `fuzz-corpus/config/`).
+mod regressions {
+    use super::*;
+
+    /// `runner: {["]ᱍ"]: null}`: the warning for a list used as a key
+    /// looked for its line with a path splitter that sliced inside `ᱍ`.
+    #[test]
+    fn list_key_with_multibyte_text_does_not_panic() {
+        let text = serde_yaml::to_string(
+            &serde_yaml::from_str::<Value>("runner:\n  ? [\"]\u{1c4d}\"]\n  : null\n")
+                .expect("valid YAML"),
+        )
+        .expect("serializes");
+        let scratch = Scratch::new();
+        scratch
+            .load_file(Which::Repo, text.as_bytes())
+            .expect("names the file");
+        let r = config::load(&scratch.paths, &LoadOptions::default()).expect("loads");
+        assert!(r.warnings[0].to_string().contains("is not a known key"));
+    }
+}

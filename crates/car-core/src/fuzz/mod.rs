@@ -84,9 +84,7 @@ impl Tally {
         let start = std::time::Instant::now();
         let result = runner.run(&strategy, |input| {
             self.runs.fetch_add(1, Ordering::Relaxed);
-            check(input).inspect_err(|_| {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-            })
+            check(input)
         });
         if std::env::var_os("CAR_FUZZ_TIMING").is_some() {
             eprintln!("fuzz {}/{name}: {:?}", self.target, start.elapsed());
@@ -94,6 +92,9 @@ impl Tally {
         match result {
             Ok(()) => {}
             Err(TestError::Fail(why, input)) => {
+                // One failure per strategy that found a failing input (the
+                // shrinking runs are not counted apart).
+                self.failures.fetch_add(1, Ordering::Relaxed);
                 self.print();
                 panic!(
                     "fuzz {}/{name} failed: {why}\nsmallest input: {input:?}",
