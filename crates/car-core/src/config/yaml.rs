@@ -48,6 +48,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Parsed, ConfigError> {
         budget: &budget,
         depth: 0,
         path: String::new(),
+        seen: None,
     }
     .deserialize(de);
     match result {
@@ -101,6 +102,8 @@ struct Node<'b> {
     budget: &'b Budget,
     depth: usize,
     path: String,
+    /// For a mapping key: the keys before it (a repeated key is an error).
+    seen: Option<&'b Mapping>,
 }
 
 impl<'b> Node<'b> {
@@ -110,6 +113,7 @@ impl<'b> Node<'b> {
             budget,
             depth: 0,
             path: String::new(),
+            seen: None,
         }
     }
 
@@ -127,7 +131,25 @@ impl<'b> Node<'b> {
             budget: self.budget,
             depth: self.depth + 1,
             path: join(&self.path, key),
+            seen: None,
         }
+    }
+
+    /// The node of a key of a mapping whose keys so far are `seen`.
+    fn key<'s>(&'s self, seen: &'s Mapping) -> Node<'s> {
+        Node {
+            seen: Some(seen),
+            ..self.child("?")
+        }
+    }
+
+    /// Returns the built value, refusing a repeated mapping key (raised
+    /// here, so the parser reports the key's own line).
+    fn done<E: de::Error>(&self, v: Value) -> Result<Value, E> {
+        if self.seen.is_some_and(|m| m.contains_key(&v)) {
+            return Err(E::custom(format!("duplicate key `{}`", key_text(&v))));
+        }
+        Ok(v)
     }
 
     fn enter<E: de::Error>(&self) -> Result<(), E> {
@@ -154,31 +176,31 @@ impl<'de> Visitor<'de> for Node<'_> {
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
         self.count()?;
-        Ok(Value::Bool(v))
+        self.done(Value::Bool(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
         self.count()?;
-        Ok(Value::from(v))
+        self.done(Value::from(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
         self.count()?;
-        Ok(Value::from(v))
+        self.done(Value::from(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         self.count()?;
-        Ok(Value::from(v))
+        self.done(Value::from(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
         self.count()?;
-        Ok(Value::String(v.to_string()))
+        self.done(Value::String(v.to_string()))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
         self.count()?;
-        Ok(Value::String(v))
+        self.done(Value::String(v))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
         self.count()?;
-        Ok(Value::Null)
+        self.done(Value::Null)
     }
     fn visit_none<E: de::Error>(self) -> Result<Value, E> {
         self.visit_unit()
@@ -192,16 +214,16 @@ impl<'de> Visitor<'de> for Node<'_> {
         while let Some(v) = seq.next_element_seed(self.child(&format!("[{}]", out.len())))? {
             out.push(v);
         }
-        Ok(Value::Sequence(out))
+        self.done(Value::Sequence(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         self.enter()?;
         let mut out = Mapping::new();
-        while let Some(k) = map.next_key_seed(self.child("?"))? {
+        while let Some(k) = map.next_key_seed(self.key(&out))? {
             let v = map.next_value_seed(self.child(&key_text(&k)))?;
             out.insert(k, v);
         }
-        Ok(Value::Mapping(out))
+        self.done(Value::Mapping(out))
     }
     fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
         // A tagged value (`!tag x`): keep the value, report the tag.
@@ -484,6 +506,15 @@ mod tests {
         }
         let e = p(&bomb).unwrap_err();
         assert!(matches!(e, ConfigError::TooManyValues { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_repeated_key_is_an_error_at_its_line() {
+        let e = p("a: 1\nb:\n  c: 1\n  c: 2\n").unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Syntax { line: 4, message, .. } if message.contains("duplicate key `c`")),
+            "{e}"
+        );
     }
 
     #[test]
