@@ -85,7 +85,11 @@ fn a_bad_codex_env_name_is_refused_naming_the_key_and_file() {
     );
     assert_eq!(env.agent_runs(), 0);
 
-    env.config("codex:\n  env:\n    NUMBER: 5\n");
+    // A value that is not text (a number is taken as its text) is refused.
+    env.config("codex:\n  env:\n    NESTED: {a: 1}\n");
     let err = env.run(&["once"]).stderr();
-    assert!(err.contains("codex.env.NUMBER"), "{err}");
+    assert!(
+        err.contains("codex.env.NESTED") && err.contains("expected a string"),
+        "{err}"
+    );
 }

@@ -11,6 +11,7 @@ mod agent_env;
 mod bytes;
 mod codex_driver;
 mod config;
+mod config_limits;
 mod disk_full;
 mod doc_tools;
 mod fake_http;

@@ -521,7 +521,7 @@ fn widen_pipe(fd: &impl std::os::fd::AsFd) {
 
 fn begin_stop(control: &mut Control, grace: Duration) -> Instant {
     control.signal(Signal::SIGTERM);
-    Instant::now() + grace
+    crate::time::deadline_in(grace)
 }
 
 /// How a supervised agent ended, from its supervisor's report (or, when the

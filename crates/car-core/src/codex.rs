@@ -356,11 +356,13 @@ pub(crate) fn classify(message: &str, now: DateTime<Local>) -> ErrorClass {
 /// the minute: the window resets within that minute, so the end of the
 /// minute is returned (never early). A time already passed means now.
 pub(crate) fn parse_reset(message: &str, now: DateTime<Local>) -> Option<DateTime<Local>> {
-    let re = Regex::new(
-        r"(?i)try again at\s+(?:([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4}),?\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]\.?M\.?)?",
-    )
-    .ok()?;
-    let c = re.captures(message)?;
+    static RESET: std::sync::LazyLock<Option<Regex>> = std::sync::LazyLock::new(|| {
+        Regex::new(
+            r"(?i)try again at\s+(?:([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4}),?\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]\.?M\.?)?",
+        )
+        .ok()
+    });
+    let c = RESET.as_ref()?.captures(message)?;
     let mut hour: u32 = c.get(4)?.as_str().parse().ok()?;
     let minute: u32 = c.get(5)?.as_str().parse().ok()?;
     let second: u32 = c.get(6).map_or(Some(0), |s| s.as_str().parse().ok())?;
@@ -386,7 +388,7 @@ pub(crate) fn parse_reset(message: &str, now: DateTime<Local>) -> Option<DateTim
     let at = if c.get(6).is_some() {
         at
     } else {
-        at + chrono::Duration::seconds(60)
+        at.checked_add_signed(chrono::Duration::seconds(60))?
     };
     Some(at.max(now))
 }

@@ -182,6 +182,7 @@ pub fn doctor(
                 Some("run `car init` to create them"),
             ));
         }
+        let todo = cfg.display_path(&cfg.docs.todo);
         match read_optional(&cfg.docs.todo).map(|b| b.map(String::from_utf8)) {
             Result::Ok(Some(Result::Ok(t))) => {
                 let s = docs::parse_todo(&t);
@@ -189,7 +190,7 @@ pub fn doctor(
                     checks.push(check(
                         "todo",
                         Fail,
-                        "no checkbox items",
+                        format!("{todo}: no checkbox items"),
                         Some("add tasks as `- [ ] task` lines, or run `car ingest-spec`"),
                     ));
                 } else if let Some(task) = crate::templates::placeholder_task(&t) {
@@ -208,7 +209,7 @@ pub fn doctor(
                     checks.push(check(
                         "todo",
                         Ok,
-                        format!("{}/{} done", s.done, s.total),
+                        format!("{todo}: {}/{} done", s.done, s.total),
                         None,
                     ));
                 }
@@ -216,11 +217,16 @@ pub fn doctor(
             Result::Ok(Some(Err(_))) => checks.push(check(
                 "todo",
                 Fail,
-                "not UTF-8 text",
+                format!("{todo}: not UTF-8 text"),
                 Some("re-save it as UTF-8"),
             )),
-            Result::Ok(None) => checks.push(check("todo", Fail, "missing", Some("run `car init`"))),
-            Err(e) => checks.push(check("todo", Fail, e.to_string(), None)),
+            Result::Ok(None) => checks.push(check(
+                "todo",
+                Fail,
+                format!("{todo}: missing"),
+                Some("run `car init`"),
+            )),
+            Err(e) => checks.push(check("todo", Fail, format!("{todo}: {e}"), None)),
         }
 
         let gitignore = std::fs::read_to_string(paths.gitignore()).unwrap_or_default();

@@ -284,7 +284,7 @@ impl Engine {
 
         let mut ctx = LoopCtx {
             started: Instant::now(),
-            deadline: self.config.runner.max_wallclock.map(|d| Instant::now() + d),
+            deadline: self.config.runner.max_wallclock.map(time::deadline_in),
             runs: 0,
             failures: 0,
             no_progress: 0,
@@ -659,7 +659,7 @@ impl Engine {
     }
 
     async fn sleep(&self, d: Duration, stop: &StopHandle, deadline: Option<Instant>) {
-        let mut until = Instant::now() + d;
+        let mut until = time::deadline_in(d);
         if let Some(dl) = deadline {
             until = until.min(dl);
         }
@@ -694,8 +694,12 @@ impl Engine {
             None => cfg.quota_retry,
         };
         let wait = wait.min(cfg.quota_wait_max).max(MIN_QUOTA_WAIT);
-        let until =
-            time::iso_seconds(time::now() + chrono::Duration::from_std(wait).unwrap_or_default());
+        let until = time::iso_seconds(
+            chrono::Duration::from_std(wait)
+                .ok()
+                .and_then(|w| time::now().checked_add_signed(w))
+                .unwrap_or_else(time::now),
+        );
         self.store.update_transient(|s| {
             s.status = Status::WaitingForQuota;
             s.quota_reset_at = Some(until.clone());
@@ -894,7 +898,7 @@ impl Engine {
         if codex_mode {
             log.parse_codex_events(&dir.join(record::CODEX_EVENTS_FILE))?;
         }
-        let run_deadline = cfg.codex.run_timeout.map(|t| Instant::now() + t);
+        let run_deadline = cfg.codex.run_timeout.map(time::deadline_in);
         let limits = Limits {
             deadline: [deadline, run_deadline].into_iter().flatten().min(),
             idle_timeout: cfg.codex.idle_timeout,
@@ -1315,7 +1319,7 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let jitter = f64::from(seed % 1000) / 1000.0 * 0.25;
-    exp.mul_f64(1.0 + jitter)
+    Duration::try_from_secs_f64(exp.as_secs_f64() * (1.0 + jitter)).unwrap_or(exp)
 }
 
 struct LoopCtx {

@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::agent::{self, AgentCommand, EndCause, ExitKind, Limits};
 use crate::codex;
@@ -118,7 +118,7 @@ pub(crate) async fn run_job(
         env: Some(crate::agent_env::for_agent(cfg, path_env)),
     };
     let limits = Limits {
-        deadline: Some(Instant::now() + timeout),
+        deadline: Some(crate::time::deadline_in(timeout)),
         idle_timeout: cfg.codex.idle_timeout,
         grace: cfg.runner.kill_grace,
     };

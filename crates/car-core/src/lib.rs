@@ -46,6 +46,8 @@ mod doctor;
 mod engine;
 mod error;
 mod fs_util;
+#[cfg(test)]
+mod fuzz;
 mod git;
 mod ingest;
 mod job;

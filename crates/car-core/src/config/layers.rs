@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
+use super::yaml::{self, join, key_text};
 use super::{ConfigError, DEFAULTS_YAML};
 
 /// Where a configuration value came from, in increasing precedence.
@@ -47,13 +48,33 @@ pub struct ConfigWarning {
     pub key: String,
     /// Where it was set.
     pub source: ConfigSource,
+    /// The 1-based line in the file it was set in, when known.
+    pub line: Option<usize>,
     /// What is wrong.
     pub message: String,
 }
 
 impl fmt::Display for ConfigWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: `{}` {}", self.source, self.key, self.message)
+        write!(
+            f,
+            "{}: `{}` {}",
+            At(&self.source, self.line),
+            self.key,
+            self.message
+        )
+    }
+}
+
+/// A source with its line: `/r/config.yml:3`, or the source alone.
+pub(super) struct At<'a>(pub(super) &'a ConfigSource, pub(super) Option<usize>);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            Some(line) => write!(f, "{}:{line}", self.0),
+            None => write!(f, "{}", self.0),
+        }
     }
 }
 
@@ -84,11 +105,24 @@ pub(super) struct Stack {
     merged: Value,
     sources: BTreeMap<String, ConfigSource>,
     warnings: Vec<ConfigWarning>,
+    /// The text of each config file read, to find the line of a key.
+    files: BTreeMap<PathBuf, String>,
 }
+
+/// What merging the layers gives.
+pub(super) struct Merged {
+    pub(super) value: Value,
+    pub(super) sources: BTreeMap<String, ConfigSource>,
+    pub(super) warnings: Vec<ConfigWarning>,
+    pub(super) files: BTreeMap<PathBuf, String>,
+}
+
+/// Warnings past this many are not located (each search reads the file).
+const LOCATED_WARNINGS: usize = 100;
 
 impl Stack {
     pub(super) fn new() -> Result<Self, ConfigError> {
-        let defaults = parse_yaml(DEFAULTS_YAML, Path::new("<built-in defaults>"))?;
+        let defaults = yaml::parse(DEFAULTS_YAML, Path::new("<built-in defaults>"))?.value;
         let mut sources = BTreeMap::new();
         leaves(&defaults, "", &mut |p, _| {
             sources.insert(p.to_string(), ConfigSource::Default);
@@ -98,6 +132,7 @@ impl Stack {
             defaults,
             sources,
             warnings: Vec::new(),
+            files: BTreeMap::new(),
         })
     }
 
@@ -107,15 +142,8 @@ impl Stack {
         path: &Path,
         source: ConfigSource,
     ) -> Result<(), ConfigError> {
-        let text = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source: e,
-                });
-            }
+        let Some(text) = super::limits::read_file(path)? else {
+            return Ok(());
         };
         let text = String::from_utf8(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
@@ -123,7 +151,9 @@ impl Stack {
             column: 1,
             message: "the file is not valid UTF-8".into(),
         })?;
-        let mut value = parse_yaml(&text, path)?;
+        let parsed = yaml::parse(&text, path)?;
+        self.files.insert(path.to_path_buf(), text);
+        let mut value = parsed.value;
         if value.is_null() {
             return Ok(()); // an empty file (or only comments)
         }
@@ -132,8 +162,17 @@ impl Stack {
                 path: path.to_path_buf(),
             });
         }
-        if !matches!(source, ConfigSource::RepoFile(_)) {
+        let sectioned = !matches!(source, ConfigSource::RepoFile(_)) && is_sectioned(&value);
+        if sectioned {
             value = select_section(value);
+        }
+        for (key, tag) in parsed.tags {
+            let key = match key.strip_prefix("repo.") {
+                Some(k) if sectioned => k.to_string(),
+                _ if sectioned => continue, // outside the section car reads
+                _ => key,
+            };
+            self.tag_warning(&key, &tag, &source);
         }
         self.check_known(&value, "", &source);
         merge(&mut self.merged, &value, "", &source, &mut self.sources);
@@ -168,8 +207,15 @@ impl Stack {
     fn add_scalar(&mut self, key: &str, raw: &str, source: ConfigSource) {
         // Values are YAML so `null`, `5`, `true` and `[a, b]` work; anything
         // that does not parse is taken as a plain string.
-        let value =
-            serde_yaml::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.into()));
+        let value = match yaml::parse(raw, Path::new(key)) {
+            Ok(parsed) => {
+                for (path, tag) in parsed.tags {
+                    self.tag_warning(&join(key, &path), &tag, &source);
+                }
+                parsed.value
+            }
+            Err(_) => Value::String(raw.into()),
+        };
         let mut layer = value;
         for part in key.split('.').rev() {
             let mut m = Mapping::new();
@@ -195,6 +241,7 @@ impl Stack {
                 None => self.warnings.push(ConfigWarning {
                     key: path,
                     source: source.clone(),
+                    line: None,
                     message: "is not a known key and is ignored".into(),
                 }),
                 Some(Value::Mapping(_)) => self.check_known(v, &path, source),
@@ -203,9 +250,38 @@ impl Stack {
         }
     }
 
-    pub(super) fn finish(self) -> (Value, BTreeMap<String, ConfigSource>, Vec<ConfigWarning>) {
-        (self.merged, self.sources, self.warnings)
+    fn tag_warning(&mut self, key: &str, tag: &str, source: &ConfigSource) {
+        self.warnings.push(ConfigWarning {
+            key: if key.is_empty() {
+                "(top level)".into()
+            } else {
+                key.to_string()
+            },
+            source: source.clone(),
+            line: None,
+            message: format!("has the tag {tag}, which car ignores (the value is read without it)"),
+        });
     }
+
+    pub(super) fn finish(self) -> Merged {
+        let mut warnings = self.warnings;
+        for w in warnings.iter_mut().take(LOCATED_WARNINGS) {
+            w.line = super::reader::line_in(&self.files, &w.source, &w.key);
+        }
+        Merged {
+            value: self.merged,
+            sources: self.sources,
+            warnings,
+            files: self.files,
+        }
+    }
+}
+
+/// Whether a root file is sectioned (`repo:`/`hub:` at the top).
+fn is_sectioned(value: &Value) -> bool {
+    value
+        .as_mapping()
+        .is_some_and(|m| m.contains_key("repo") || m.contains_key("hub"))
 }
 
 /// Uses the `repo:` section of a sectioned file, or the file itself when flat.
@@ -220,30 +296,6 @@ fn select_section(value: Value) -> Value {
     match map.get("repo") {
         Some(v @ Value::Mapping(_)) => v.clone(),
         _ => Value::Mapping(Mapping::new()),
-    }
-}
-
-fn parse_yaml(text: &str, path: &Path) -> Result<Value, ConfigError> {
-    serde_yaml::from_str::<Value>(text).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        ConfigError::Syntax {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: strip_location(&e.to_string()),
-        }
-    })
-}
-
-/// Removes the " at line L column C" suffix the parser adds, since the error
-/// prints the location itself.
-fn strip_location(msg: &str) -> String {
-    match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
     }
 }
 
@@ -262,6 +314,9 @@ fn merge(
     source: &ConfigSource,
     sources: &mut BTreeMap<String, ConfigSource>,
 ) {
+    if base.is_mapping() && layer.is_null() {
+        return; // an empty section (`runner:` with its keys commented out)
+    }
     let (Value::Mapping(base_map), Value::Mapping(layer_map)) = (&mut *base, layer) else {
         *base = layer.clone();
         set_source(sources, prefix, layer, source);
@@ -273,6 +328,8 @@ fn merge(
             Some(existing) if existing.is_mapping() && v.is_mapping() => {
                 merge(existing, v, &path, source, sources);
             }
+            // An empty section (`runner:` with its keys commented out).
+            Some(existing) if existing.is_mapping() && v.is_null() => {}
             _ => {
                 base_map.insert(k.clone(), v.clone());
                 set_source(sources, &path, v, source);
@@ -287,8 +344,19 @@ fn set_source(
     value: &Value,
     source: &ConfigSource,
 ) {
-    let below = format!("{path}.");
-    sources.retain(|k, _| k != path && !k.starts_with(&below));
+    // Forget the sources of the keys below `path` (a range of the sorted
+    // map, so replacing many keys stays linear).
+    for end in ['.', '['] {
+        let below = format!("{path}{end}");
+        let stale: Vec<String> = sources
+            .range(below.clone()..)
+            .take_while(|(k, _)| k.starts_with(&below))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            sources.remove(&k);
+        }
+    }
     sources.insert(path.to_string(), source.clone());
     leaves(value, path, &mut |p, _| {
         sources.insert(p.to_string(), source.clone());
@@ -302,9 +370,15 @@ pub(super) fn source_of(sources: &BTreeMap<String, ConfigSource>, key: &str) -> 
         if let Some(s) = sources.get(k) {
             return s.clone();
         }
-        match k.rfind('.') {
-            Some(i) => k = &k[..i],
-            None => return ConfigSource::Default,
+        // `a.b[2]` is in the list `a.b`; `a.b` in the mapping `a`.
+        let cut = if k.ends_with(']') {
+            k.rfind('[')
+        } else {
+            k.rfind('.')
+        };
+        match cut {
+            Some(i) if i > 0 => k = &k[..i],
+            _ => return ConfigSource::Default,
         }
     }
 }
@@ -327,23 +401,6 @@ pub(super) fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
         Value::Mapping(m) => m.get(part),
         _ => None,
     })
-}
-
-fn key_text(k: &Value) -> String {
-    match k {
-        Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default(),
-    }
-}
-
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_string()
-    } else {
-        format!("{prefix}.{key}")
-    }
 }
 
 #[cfg(test)]

@@ -10,12 +10,16 @@
 //! the top) or flat, as with the Python program.
 
 mod layers;
+mod limits;
 mod model;
+mod reader;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use layers::{ConfigSource, ConfigWarning};
+use limits::{MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES};
 pub use model::{
     CodexConfig, Config, DiscordConfig, DocsConfig, Enabled, EventsConfig, GitConfig, NotifyConfig,
     NtfyConfig, PromptConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramConfig,
@@ -133,14 +137,56 @@ pub enum ConfigError {
         /// The file.
         path: PathBuf,
     },
+    /// A config file is bigger than [`MAX_FILE_BYTES`].
+    #[error(
+        "config file {} is too big: {size} bytes, and the limit is {MAX_FILE_BYTES} (1 MiB){}",
+        path.display(),
+        longest.as_ref().map_or_else(String::new, |(line, key, bytes)| format!(
+            "; its longest line, line {line}{}, holds {bytes} bytes",
+            if key.is_empty() { String::new() } else { format!(" (`{key}`)") }
+        ))
+    )]
+    TooBig {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// Its longest line: (1-based line, key path guessed from the
+        /// indentation, bytes).
+        longest: Option<(usize, String, usize)>,
+    },
+    /// A config file nests lists and mappings deeper than [`MAX_DEPTH`].
+    #[error(
+        "config file {}:{line}: lists and mappings are nested more than {MAX_DEPTH} levels deep, the limit",
+        path.display()
+    )]
+    TooDeep {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line where the limit is passed.
+        line: usize,
+    },
+    /// A config file holds more than [`MAX_VALUES`] values (aliases expanded).
+    #[error(
+        "config file {}:{line}: more than {MAX_VALUES} values (aliases expanded), the limit",
+        path.display()
+    )]
+    TooManyValues {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line where the limit is passed.
+        line: usize,
+    },
     /// A key has a value of the wrong type or out of range.
-    #[error("invalid value for `{key}` (set in {origin}): {message}")]
+    #[error("invalid value for `{key}` (set in {}): {message}", layers::At(origin, *line))]
     Invalid {
         /// The dotted key path.
         key: String,
         /// Where the value came from.
         origin: ConfigSource,
-        /// What is wrong.
+        /// The 1-based line in the file it came from, when known.
+        line: Option<usize>,
+        /// What is wrong, and what is allowed.
         message: String,
     },
     /// A command-line `KEY=VALUE` could not be parsed.
@@ -206,8 +252,15 @@ pub(crate) fn defaults(paths: &RepoPaths) -> Result<ResolvedConfig, ConfigError>
 
 /// Merges the layers and builds the typed configuration.
 fn resolve(stack: layers::Stack, paths: &RepoPaths) -> Result<ResolvedConfig, ConfigError> {
-    let (merged, sources, warnings) = stack.finish();
-    let config = model::build(&merged, &sources, paths)?;
+    let layers::Merged {
+        value: merged,
+        sources,
+        mut warnings,
+        files,
+    } = stack.finish();
+    let mut reader = reader::Reader::new(&merged, &sources, &files);
+    let config = model::build(&mut reader, paths)?;
+    warnings.append(&mut reader.warnings);
     Ok(ResolvedConfig {
         config,
         paths: paths.clone(),
@@ -215,6 +268,16 @@ fn resolve(stack: layers::Stack, paths: &RepoPaths) -> Result<ResolvedConfig, Co
         merged,
         sources,
     })
+}
+
+/// Every leaf key of the built-in defaults (for the fuzz tests).
+#[cfg(test)]
+pub(crate) fn default_keys() -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(DEFAULTS_YAML) {
+        layers::leaves(&v, "", &mut |p, _| keys.push(p.to_string()));
+    }
+    keys
 }
 
 /// Parses a `KEY=VALUE` command-line override into `(key, value)`.

@@ -1,13 +1,13 @@
 //! The typed, validated configuration the engine uses.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
-use super::layers::{self, ConfigSource};
+use super::layers::ConfigSource;
+use super::reader::{Reader, Secs, describe, yaml11_bool};
 use crate::fs_util::normalize_under;
 use crate::paths::RepoPaths;
 
@@ -125,51 +125,8 @@ pub struct WebhookConfig {
     pub url_env: String,
 }
 
-#[derive(Deserialize)]
-struct RawNotify {
-    enabled: serde_yaml::Value,
-    events: Vec<String>,
-    throttle_seconds: f64,
-    quiet_hours: Option<String>,
-    escalate_after_seconds: Option<f64>,
-    timeout_seconds: f64,
-    retries: u32,
-    ntfy: RawNtfy,
-    telegram: RawTelegram,
-    discord: RawDiscord,
-    webhook: RawWebhook,
-}
-
-#[derive(Deserialize)]
-struct RawNtfy {
-    enabled: Option<bool>,
-    server: String,
-    topic_env: String,
-    token_env: String,
-}
-
-#[derive(Deserialize)]
-struct RawTelegram {
-    enabled: Option<bool>,
-    api_base: String,
-    bot_token_env: String,
-    chat_id_env: String,
-    thread_id_env: Option<String>,
-    thread_id: Option<i64>,
-    thread_id_map: std::collections::BTreeMap<String, i64>,
-}
-
-#[derive(Deserialize)]
-struct RawDiscord {
-    enabled: Option<bool>,
-    webhook_url_env: String,
-}
-
-#[derive(Deserialize)]
-struct RawWebhook {
-    enabled: Option<bool>,
-    url_env: String,
-}
+/// The most rotated ledger files kept (each is looked for by name).
+const MAX_KEEP: u64 = 100;
 
 /// The event classes car notifies about.
 pub(crate) const EVENT_CLASSES: &[&str] = &[
@@ -216,18 +173,6 @@ pub struct SnapshotConfig {
     pub change_lines: usize,
     /// `snapshot.timeout_seconds`: bound on the agent's run.
     pub timeout: Duration,
-}
-
-#[derive(Deserialize)]
-struct RawSnapshot {
-    max_depth: usize,
-    max_entries: usize,
-    excerpt_chars: usize,
-    readme_chars: usize,
-    max_file_bytes: u64,
-    max_total_bytes: u64,
-    change_lines: usize,
-    timeout_seconds: f64,
 }
 
 /// `events.*`: the event ledger.
@@ -287,7 +232,7 @@ pub struct CodexConfig {
     pub models_large: Option<String>,
     /// `codex.env`: variables set in the agent's environment (last, over
     /// the caller's; see the README's "The agent's environment").
-    pub env: BTreeMap<String, String>,
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 /// `prompt.*`.
@@ -358,102 +303,18 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Raw {
-    version: u32,
-    mode: String,
-    docs: RawDocs,
-    codex: RawCodex,
-    prompt: RawPrompt,
-    runner: RawRunner,
-    git: GitConfig,
-    server: ServerConfig,
-    events: EventsConfig,
-    snapshot: RawSnapshot,
-    notifications: RawNotify,
-}
-
-#[derive(Deserialize)]
-struct RawModels {
-    small: Option<String>,
-    large: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawCodex {
-    binary: String,
-    args: Vec<String>,
-    terminal_args: Vec<String>,
-    model: Option<String>,
-    reasoning: Option<String>,
-    idle_timeout_seconds: Option<f64>,
-    run_timeout_seconds: Option<f64>,
-    structured_verdict: bool,
-    models: RawModels,
-    env: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Deserialize)]
-struct RawDocs {
-    todo: String,
-    progress: String,
-    opinions: String,
-    spec: String,
-    summary: String,
-    snapshot: String,
-    snapshot_state: String,
-}
-
-#[derive(Deserialize)]
-struct RawPrompt {
-    prev_run_max_chars: usize,
-    template: String,
-    summary_template: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawRunner {
-    sleep_seconds: f64,
-    stop_after_runs: Option<u64>,
-    max_wallclock_seconds: Option<f64>,
-    max_consecutive_failures: u32,
-    no_progress_runs: u32,
-    kill_grace_seconds: f64,
-    max_tokens: Option<u64>,
-    quota_wait_max_seconds: f64,
-    quota_retry_seconds: f64,
-    transient_retries: u32,
-    transient_backoff_seconds: f64,
-}
-
-pub(super) fn build(
-    merged: &serde_yaml::Value,
-    sources: &BTreeMap<String, ConfigSource>,
-    paths: &RepoPaths,
-) -> Result<Config, ConfigError> {
-    let raw: Raw = serde_path_to_error::deserialize(merged.clone()).map_err(|e| {
-        let key = e.path().to_string();
-        ConfigError::Invalid {
-            origin: layers::source_of(sources, &key),
-            message: e.into_inner().to_string(),
-            key,
-        }
-    })?;
-    let invalid = |key: &str, message: String| ConfigError::Invalid {
-        key: key.to_string(),
-        origin: layers::source_of(sources, key),
-        message,
-    };
-    if raw.version != 2 {
-        return Err(invalid(
+pub(super) fn build(r: &mut Reader<'_>, paths: &RepoPaths) -> Result<Config, ConfigError> {
+    let version: u32 = r.whole("version", 0)?;
+    if version != 2 {
+        return Err(r.invalid(
             "version",
-            format!("unsupported version {}; expected 2", raw.version),
+            format!("unsupported version {version}; expected 2"),
         ));
     }
-    match raw.mode.as_str() {
+    match r.string("mode")?.as_str() {
         "repo" => {}
         "hub" => {
-            let path = match layers::source_of(sources, "mode") {
+            let path = match r.source("mode") {
                 ConfigSource::RootFile(p)
                 | ConfigSource::OverrideFile(p)
                 | ConfigSource::RepoFile(p) => p,
@@ -462,169 +323,165 @@ pub(super) fn build(
             return Err(ConfigError::HubMode { path });
         }
         other => {
-            return Err(invalid(
-                "mode",
-                format!("`{other}`; expected `repo` or `hub`"),
-            ));
+            return Err(r.invalid("mode", format!("is `{other}`; expected `repo` or `hub`")));
         }
     }
     let root = &paths.root;
-    let doc = |key: &str, value: &str| -> Result<PathBuf, ConfigError> {
-        if value.trim().is_empty() {
-            return Err(invalid(key, "must be a non-empty path".into()));
-        }
-        inside_root(root, value).ok_or_else(|| {
-            invalid(
-                key,
-                format!(
-                    "path `{value}` is outside the repository {}",
-                    root.display()
-                ),
-            )
-        })
+    let doc = |r: &Reader<'_>, key: &str| -> Result<PathBuf, ConfigError> {
+        let value = r.string(key)?;
+        doc_path(r, root, key, &value)
     };
     let docs = DocsConfig {
-        todo: doc("docs.todo", &raw.docs.todo)?,
-        progress: doc("docs.progress", &raw.docs.progress)?,
-        opinions: doc("docs.opinions", &raw.docs.opinions)?,
-        spec: doc("docs.spec", &raw.docs.spec)?,
-        summary: doc("docs.summary", &raw.docs.summary)?,
-        snapshot: doc("docs.snapshot", &raw.docs.snapshot)?,
-        snapshot_state: doc("docs.snapshot_state", &raw.docs.snapshot_state)?,
+        todo: doc(r, "docs.todo")?,
+        progress: doc(r, "docs.progress")?,
+        opinions: doc(r, "docs.opinions")?,
+        spec: doc(r, "docs.spec")?,
+        summary: doc(r, "docs.summary")?,
+        snapshot: doc(r, "docs.snapshot")?,
+        snapshot_state: doc(r, "docs.snapshot_state")?,
     };
-    if raw.codex.binary.trim().is_empty() {
-        return Err(invalid(
+    let binary = r.string("codex.binary")?;
+    if binary.trim().is_empty() {
+        return Err(r.invalid(
             "codex.binary",
-            "must name the agent program".into(),
+            "is empty; expected the name or path of the agent program",
         ));
     }
-    let seconds = |key: &str, v: f64| -> Result<Duration, ConfigError> {
-        if v.is_finite() && v >= 0.0 {
-            Ok(Duration::from_secs_f64(v))
-        } else {
-            Err(invalid(key, format!("{v} is not a number of seconds >= 0")))
-        }
-    };
-    if raw.runner.stop_after_runs == Some(0) {
-        return Err(invalid(
-            "runner.stop_after_runs",
-            "must be at least 1, or null for no limit".into(),
-        ));
-    }
-    if raw.runner.max_consecutive_failures == 0 {
-        return Err(invalid(
-            "runner.max_consecutive_failures",
-            "must be at least 1".into(),
-        ));
-    }
+    let stop_after_runs = r.opt_whole("runner.stop_after_runs", 1)?;
     let runner = RunnerConfig {
-        sleep: seconds("runner.sleep_seconds", raw.runner.sleep_seconds)?,
-        stop_after_runs: raw.runner.stop_after_runs,
-        max_wallclock: raw
-            .runner
-            .max_wallclock_seconds
-            .map(|v| seconds("runner.max_wallclock_seconds", v))
-            .transpose()?,
-        max_consecutive_failures: raw.runner.max_consecutive_failures,
-        no_progress_runs: raw.runner.no_progress_runs,
-        kill_grace: seconds("runner.kill_grace_seconds", raw.runner.kill_grace_seconds)?,
-        max_tokens: raw.runner.max_tokens,
-        quota_wait_max: seconds(
-            "runner.quota_wait_max_seconds",
-            raw.runner.quota_wait_max_seconds,
-        )?,
-        quota_retry: seconds("runner.quota_retry_seconds", raw.runner.quota_retry_seconds)?,
-        transient_retries: raw.runner.transient_retries,
-        transient_backoff: seconds(
-            "runner.transient_backoff_seconds",
-            raw.runner.transient_backoff_seconds,
-        )?,
+        sleep: r.seconds("runner.sleep_seconds")?,
+        stop_after_runs,
+        max_wallclock: r.opt_seconds("runner.max_wallclock_seconds", Secs::Any)?,
+        max_consecutive_failures: r.whole("runner.max_consecutive_failures", 1)?,
+        no_progress_runs: r.whole("runner.no_progress_runs", 0)?,
+        kill_grace: r.seconds("runner.kill_grace_seconds")?,
+        max_tokens: r.opt_whole("runner.max_tokens", 0)?,
+        quota_wait_max: r.seconds("runner.quota_wait_max_seconds")?,
+        quota_retry: r.seconds("runner.quota_retry_seconds")?,
+        transient_retries: r.whole("runner.transient_retries", 0)?,
+        transient_backoff: r.seconds("runner.transient_backoff_seconds")?,
     };
-    let positive = |key: &str, v: Option<f64>| -> Result<Option<Duration>, ConfigError> {
-        match v {
-            None => Ok(None),
-            Some(x) if x.is_finite() && x > 0.0 => Ok(Some(Duration::from_secs_f64(x))),
-            Some(x) => Err(invalid(
-                key,
-                format!("{x} is not a number of seconds > 0 (use null to turn it off)"),
-            )),
-        }
-    };
-    let env = raw.codex.env.unwrap_or_default();
+    let env = r.string_map("codex.env")?;
     for (name, value) in &env {
         let key = format!("codex.env.{name}");
-        crate::agent_env::check_name(name).map_err(|m| invalid(&key, m))?;
+        crate::agent_env::check_name(name).map_err(|m| r.invalid(&key, m))?;
         if value.contains('\0') {
-            return Err(invalid(
-                &key,
-                "the value must not contain a NUL byte".into(),
-            ));
+            return Err(r.invalid(&key, "contains a NUL byte; expected text without one"));
         }
     }
     let codex = CodexConfig {
-        binary: raw.codex.binary,
-        args: raw.codex.args,
-        terminal_args: raw.codex.terminal_args,
-        model: raw.codex.model,
-        reasoning: raw.codex.reasoning,
-        idle_timeout: positive("codex.idle_timeout_seconds", raw.codex.idle_timeout_seconds)?,
-        run_timeout: positive("codex.run_timeout_seconds", raw.codex.run_timeout_seconds)?,
-        structured_verdict: raw.codex.structured_verdict,
-        models_small: raw.codex.models.small,
-        models_large: raw.codex.models.large,
+        binary,
+        args: r.strings("codex.args")?,
+        terminal_args: r.strings("codex.terminal_args")?,
+        model: r.opt_string("codex.model")?,
+        reasoning: r.opt_string("codex.reasoning")?,
+        idle_timeout: r.opt_seconds("codex.idle_timeout_seconds", Secs::Positive)?,
+        run_timeout: r.opt_seconds("codex.run_timeout_seconds", Secs::Positive)?,
+        structured_verdict: r.flag("codex.structured_verdict")?,
+        models_small: r.opt_string("codex.models.small")?,
+        models_large: r.opt_string("codex.models.large")?,
         env,
     };
-    let sn = raw.snapshot;
-    if sn.max_depth == 0 || sn.max_entries == 0 {
-        return Err(invalid(
-            "snapshot.max_depth",
-            "the tree caps must be at least 1".into(),
-        ));
-    }
     let snapshot = SnapshotConfig {
-        max_depth: sn.max_depth,
-        max_entries: sn.max_entries,
-        excerpt_chars: sn.excerpt_chars,
-        readme_chars: sn.readme_chars,
-        max_file_bytes: sn.max_file_bytes,
-        max_total_bytes: sn.max_total_bytes,
-        change_lines: sn.change_lines,
-        timeout: seconds("snapshot.timeout_seconds", sn.timeout_seconds)?,
+        max_depth: r.whole("snapshot.max_depth", 1)?,
+        max_entries: r.whole("snapshot.max_entries", 1)?,
+        excerpt_chars: r.whole("snapshot.excerpt_chars", 0)?,
+        readme_chars: r.whole("snapshot.readme_chars", 0)?,
+        max_file_bytes: r.whole("snapshot.max_file_bytes", 0)?,
+        max_total_bytes: r.whole("snapshot.max_total_bytes", 0)?,
+        change_lines: r.whole("snapshot.change_lines", 0)?,
+        timeout: r.seconds("snapshot.timeout_seconds")?,
+    };
+    let summary_template = match r.opt_string("prompt.summary_template")? {
+        Some(v) => Some(doc_path(r, root, "prompt.summary_template", &v)?),
+        None => None,
     };
     let prompt = PromptConfig {
-        prev_run_max_chars: raw.prompt.prev_run_max_chars,
-        template: doc("prompt.template", &raw.prompt.template)?,
-        summary_template: raw
-            .prompt
-            .summary_template
-            .as_deref()
-            .map(|v| doc("prompt.summary_template", v))
-            .transpose()?,
+        prev_run_max_chars: r.whole("prompt.prev_run_max_chars", 0)?,
+        template: doc(r, "prompt.template")?,
+        summary_template,
     };
-    let n = raw.notifications;
-    let enabled = match &n.enabled {
+    let notifications = notify(r)?;
+    let server = ServerConfig {
+        host: r.string("server.host")?,
+        port: r.whole("server.port", 0)?,
+        base_path: normalize_base_path(&r.string("server.base_path")?),
+        access_log: r.flag("server.access_log")?,
+        auth_token_env: r.string("server.auth_token_env")?,
+        allowed_hosts: r.strings("server.allowed_hosts")?,
+        allowed_origins: r.strings("server.allowed_origins")?,
+        public_url: r.opt_string("server.public_url")?,
+    };
+    let git = GitConfig {
+        auto_commit: r.flag("git.auto_commit")?,
+        commit_message_template: r.string("git.commit_message_template")?,
+    };
+    let events = EventsConfig {
+        max_bytes: r.whole("events.max_bytes", 0)?,
+        keep: r.whole_in("events.keep", 0, MAX_KEEP)?,
+    };
+    Ok(Config {
+        root: root.clone(),
+        docs,
+        codex,
+        prompt,
+        runner,
+        git,
+        server,
+        events,
+        snapshot,
+        notifications,
+    })
+}
+
+/// A doc path: non-empty and inside the repository.
+fn doc_path(r: &Reader<'_>, root: &Path, key: &str, value: &str) -> Result<PathBuf, ConfigError> {
+    if value.trim().is_empty() {
+        return Err(r.invalid(key, "is empty; expected a path inside the repository"));
+    }
+    inside_root(root, value).ok_or_else(|| {
+        r.invalid(
+            key,
+            format!(
+                "path `{value}` is outside the repository {}; expected a path inside it",
+                root.display()
+            ),
+        )
+    })
+}
+
+/// `notifications.*`.
+fn notify(r: &mut Reader<'_>) -> Result<NotifyConfig, ConfigError> {
+    let enabled = match r.value("notifications.enabled")? {
         serde_yaml::Value::Bool(true) => Enabled::On,
         serde_yaml::Value::Bool(false) => Enabled::Off,
         serde_yaml::Value::Null => Enabled::Auto,
         serde_yaml::Value::String(s) if s == "auto" => Enabled::Auto,
+        serde_yaml::Value::String(s) if yaml11_bool(s).is_some() => {
+            let on = yaml11_bool(s) == Some(true);
+            let s = s.clone();
+            r.yaml11_warning("notifications.enabled", &s, on);
+            if on { Enabled::On } else { Enabled::Off }
+        }
         other => {
-            return Err(invalid(
+            return Err(r.invalid(
                 "notifications.enabled",
-                format!("{other:?} is not true, false or auto"),
+                format!("is {}; expected true, false or auto", describe(other)),
             ));
         }
     };
+    let listed = r.strings("notifications.events")?;
     // A list written for the Python program (it names run_error or a TUI
     // event) keeps its meaning there: run_finished was "the loop completed",
     // run_error "a run failed". In car's own lists run_finished is one run.
-    let python_list = n.events.iter().any(|e| {
+    let python_list = listed.iter().any(|e| {
         matches!(
             e.as_str(),
             "run_error" | "tui_idle" | "tui_session_finished"
         )
     });
     let mut events = Vec::new();
-    for e in &n.events {
+    for e in &listed {
         let mapped: &[&str] = match e.as_str() {
             "all" => EVENT_CLASSES,
             "run_finished" if python_list => &["completed"],
@@ -632,10 +489,10 @@ pub(super) fn build(
             "tui_idle" | "tui_session_finished" => &[],
             other if EVENT_CLASSES.contains(&other) => &[],
             other => {
-                return Err(invalid(
+                return Err(r.invalid(
                     "notifications.events",
                     format!(
-                        "unknown event `{other}`; known: {}",
+                        "unknown event `{other}`; expected a list of: all, {}",
                         EVENT_CLASSES.join(", ")
                     ),
                 ));
@@ -650,63 +507,52 @@ pub(super) fn build(
     if !events.iter().any(|e| e == "needs_input") {
         events.push("needs_input".into());
     }
-    let quiet_hours = match n.quiet_hours.as_deref() {
+    let quiet_hours = match r.opt_string("notifications.quiet_hours")?.as_deref() {
         None | Some("") => None,
         Some(q) => Some(parse_quiet_hours(q).ok_or_else(|| {
-            invalid(
+            r.invalid(
                 "notifications.quiet_hours",
-                format!("`{q}` is not HH:MM-HH:MM, e.g. 22:00-07:00"),
+                format!("is `{q}`; expected a string HH:MM-HH:MM, e.g. \"22:00-07:00\""),
             )
         })?),
     };
-    let notifications = NotifyConfig {
+    Ok(NotifyConfig {
         enabled,
         events,
-        throttle: seconds("notifications.throttle_seconds", n.throttle_seconds)?,
+        throttle: r.seconds("notifications.throttle_seconds")?,
         quiet_hours,
-        escalate_after: n
-            .escalate_after_seconds
-            .map(|v| seconds("notifications.escalate_after_seconds", v))
-            .transpose()?,
-        timeout: seconds("notifications.timeout_seconds", n.timeout_seconds)?,
-        retries: n.retries,
+        escalate_after: r.opt_seconds("notifications.escalate_after_seconds", Secs::Any)?,
+        timeout: r.seconds("notifications.timeout_seconds")?,
+        retries: r.whole("notifications.retries", 0)?,
         ntfy: NtfyConfig {
-            enabled: n.ntfy.enabled,
-            server: n.ntfy.server.trim_end_matches('/').to_string(),
-            topic_env: n.ntfy.topic_env,
-            token_env: n.ntfy.token_env,
+            enabled: r.opt_flag("notifications.ntfy.enabled")?,
+            server: r
+                .string("notifications.ntfy.server")?
+                .trim_end_matches('/')
+                .to_string(),
+            topic_env: r.string("notifications.ntfy.topic_env")?,
+            token_env: r.string("notifications.ntfy.token_env")?,
         },
         telegram: TelegramConfig {
-            enabled: n.telegram.enabled,
-            api_base: n.telegram.api_base.trim_end_matches('/').to_string(),
-            bot_token_env: n.telegram.bot_token_env,
-            chat_id_env: n.telegram.chat_id_env,
-            thread_id_env: n.telegram.thread_id_env,
-            thread_id: n.telegram.thread_id,
-            thread_id_map: n.telegram.thread_id_map,
+            enabled: r.opt_flag("notifications.telegram.enabled")?,
+            api_base: r
+                .string("notifications.telegram.api_base")?
+                .trim_end_matches('/')
+                .to_string(),
+            bot_token_env: r.string("notifications.telegram.bot_token_env")?,
+            chat_id_env: r.string("notifications.telegram.chat_id_env")?,
+            thread_id_env: r.opt_string("notifications.telegram.thread_id_env")?,
+            thread_id: r.opt_int("notifications.telegram.thread_id")?,
+            thread_id_map: r.int_map("notifications.telegram.thread_id_map")?,
         },
         discord: DiscordConfig {
-            enabled: n.discord.enabled,
-            webhook_url_env: n.discord.webhook_url_env,
+            enabled: r.opt_flag("notifications.discord.enabled")?,
+            webhook_url_env: r.string("notifications.discord.webhook_url_env")?,
         },
         webhook: WebhookConfig {
-            enabled: n.webhook.enabled,
-            url_env: n.webhook.url_env,
+            enabled: r.opt_flag("notifications.webhook.enabled")?,
+            url_env: r.string("notifications.webhook.url_env")?,
         },
-    };
-    let mut server = raw.server;
-    server.base_path = normalize_base_path(&server.base_path);
-    Ok(Config {
-        root: root.clone(),
-        docs,
-        codex,
-        prompt,
-        runner,
-        git: raw.git,
-        server,
-        events: raw.events,
-        snapshot,
-        notifications,
     })
 }
 

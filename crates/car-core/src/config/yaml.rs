@@ -1,0 +1,554 @@
+//! Parsing one YAML text into a value within the limits, and finding the
+//! line of a key in a config file.
+//!
+//! The value is built by a visitor of our own instead of the parser's
+//! `Value`, so that it can count values (aliases expanded: no "billion
+//! laughs"), bound the nesting, and drop tags (`!tag {...}` is read as the
+//! mapping it tags, and reported).
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::path::Path;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_yaml::{Mapping, Value};
+
+use super::ConfigError;
+use super::limits::{MAX_DEPTH, MAX_VALUES, flow_too_deep};
+
+/// A parsed config text.
+#[derive(Debug)]
+pub(super) struct Parsed {
+    /// The value (null for an empty text).
+    pub(super) value: Value,
+    /// Tags that were dropped: `(dotted key path, tag)`.
+    pub(super) tags: Vec<(String, String)>,
+}
+
+/// Why the visitor stopped; the parser adds the line.
+const TOO_DEEP: &str = "car: nesting limit";
+const TOO_MANY: &str = "car: value limit";
+/// The error a search raises at the key it looks for.
+const FOUND: &str = "car: found the key";
+
+/// Parses `text` (the content of `path`) within the limits.
+pub(super) fn parse(text: &str, path: &Path) -> Result<Parsed, ConfigError> {
+    if let Some(line) = flow_too_deep(text) {
+        return Err(ConfigError::TooDeep {
+            path: path.to_path_buf(),
+            line,
+        });
+    }
+    let budget = Budget {
+        values: Cell::new(0),
+        tags: RefCell::new(Vec::new()),
+    };
+    let de = serde_yaml::Deserializer::from_str(text);
+    let result = Node {
+        budget: &budget,
+        depth: 0,
+        path: String::new(),
+        seen: None,
+    }
+    .deserialize(de);
+    match result {
+        Ok(value) => Ok(Parsed {
+            value,
+            tags: budget.tags.into_inner(),
+        }),
+        Err(e) => {
+            let line = e.location().map_or(0, |l| l.line());
+            let message = e.to_string();
+            if message.contains(TOO_DEEP) || message.contains("recursion limit exceeded") {
+                Err(ConfigError::TooDeep {
+                    path: path.to_path_buf(),
+                    line,
+                })
+            } else if message.contains(TOO_MANY) || message.contains("repetition limit exceeded") {
+                Err(ConfigError::TooManyValues {
+                    path: path.to_path_buf(),
+                    line,
+                })
+            } else {
+                let column = e.location().map_or(0, |l| l.column());
+                Err(ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message: strip_location(&message),
+                })
+            }
+        }
+    }
+}
+
+/// Removes the " at line L column C" suffix the parser adds, since the error
+/// prints the location itself.
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+#[derive(Default)]
+struct Budget {
+    values: Cell<usize>,
+    tags: RefCell<Vec<(String, String)>>,
+}
+
+/// Builds one value at `path`, `depth` collections deep.
+struct Node<'b> {
+    budget: &'b Budget,
+    depth: usize,
+    path: String,
+    /// For a mapping key: the keys before it (a repeated key is an error).
+    seen: Option<&'b Mapping>,
+}
+
+impl<'b> Node<'b> {
+    /// A node that is not part of a document's value (a key being compared).
+    fn detached(budget: &'b Budget) -> Self {
+        Node {
+            budget,
+            depth: 0,
+            path: String::new(),
+            seen: None,
+        }
+    }
+
+    fn count<E: de::Error>(&self) -> Result<(), E> {
+        let n = self.budget.values.get() + 1;
+        self.budget.values.set(n);
+        if n > MAX_VALUES {
+            return Err(E::custom(TOO_MANY));
+        }
+        Ok(())
+    }
+
+    fn child(&self, key: &str) -> Node<'_> {
+        Node {
+            budget: self.budget,
+            depth: self.depth + 1,
+            path: join(&self.path, key),
+            seen: None,
+        }
+    }
+
+    /// The node of a key of a mapping whose keys so far are `seen`.
+    fn key<'s>(&'s self, seen: &'s Mapping) -> Node<'s> {
+        Node {
+            seen: Some(seen),
+            ..self.child("?")
+        }
+    }
+
+    /// Returns the built value, refusing a repeated mapping key (raised
+    /// here, so the parser reports the key's own line).
+    fn done<E: de::Error>(&self, v: Value) -> Result<Value, E> {
+        if self.seen.is_some_and(|m| m.contains_key(&v)) {
+            return Err(E::custom(format!("duplicate key `{}`", key_text(&v))));
+        }
+        Ok(v)
+    }
+
+    fn enter<E: de::Error>(&self) -> Result<(), E> {
+        self.count()?;
+        if self.depth >= MAX_DEPTH {
+            return Err(E::custom(TOO_DEEP));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Node<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Node<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        self.count()?;
+        self.done(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        self.count()?;
+        self.done(Value::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        self.count()?;
+        self.done(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        self.count()?;
+        self.done(Value::from(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        self.count()?;
+        self.done(Value::String(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        self.count()?;
+        self.done(Value::String(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        self.count()?;
+        self.done(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        self.visit_unit()
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.enter()?;
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(self.child(&format!("[{}]", out.len())))? {
+            out.push(v);
+        }
+        self.done(Value::Sequence(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.enter()?;
+        let mut out = Mapping::new();
+        while let Some(k) = map.next_key_seed(self.key(&out))? {
+            let v = map.next_value_seed(self.child(&key_text(&k)))?;
+            out.insert(k, v);
+        }
+        self.done(Value::Mapping(out))
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        // A tagged value (`!tag x`): keep the value, report the tag.
+        let (tag, contents) = data.variant::<String>()?;
+        self.budget
+            .tags
+            .borrow_mut()
+            .push((self.path.clone(), format!("!{tag}")));
+        de::VariantAccess::newtype_variant_seed(contents, self)
+    }
+}
+
+/// The text of a mapping key (non-string keys as YAML).
+pub(super) fn key_text(k: &Value) -> String {
+    match k {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+pub(super) fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else if key.starts_with('[') {
+        format!("{prefix}{key}")
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// One step of a key path: a mapping key or a list index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Returns the 1-based line of the key (or list item) at `path` in `text`,
+/// if the text holds it. It reads the text again with a visitor that stops
+/// with an error at the key, whose position the parser reports.
+pub(super) fn line_of(text: &str, path: &[Step]) -> Option<usize> {
+    if path.is_empty() || flow_too_deep(text).is_some() {
+        return None;
+    }
+    let de = serde_yaml::Deserializer::from_str(text);
+    match (Find { path }).deserialize(de) {
+        Ok(()) => None,
+        Err(e) if e.to_string().contains(FOUND) => e.location().map(|l| l.line()),
+        Err(_) => None,
+    }
+}
+
+struct Find<'p> {
+    path: &'p [Step],
+}
+
+impl<'de> DeserializeSeed<'de> for Find<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Find<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Some((Step::Index(want), rest)) = self.path.split_first() else {
+            return self.here();
+        };
+        let mut i = 0;
+        loop {
+            if i == *want {
+                return seq.next_element_seed(Find { path: rest }).map(|_| ());
+            }
+            if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some((Step::Key(want), rest)) = self.path.split_first() else {
+            return self.here();
+        };
+        while let Some(hit) = map.next_key_seed(KeyIs {
+            want,
+            last: rest.is_empty(),
+        })? {
+            if hit {
+                return map.next_value_seed(Find { path: rest });
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(())
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        let (_, contents) = data.variant::<IgnoredAny>()?;
+        de::VariantAccess::newtype_variant_seed(contents, self)
+    }
+}
+
+impl Find<'_> {
+    fn here<E: de::Error>(&self) -> Result<(), E> {
+        if self.path.is_empty() {
+            Err(E::custom(FOUND))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Reads a mapping key; stops with [`FOUND`] at the last key of the path.
+struct KeyIs<'w> {
+    want: &'w str,
+    last: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl KeyIs<'_> {
+    /// Compares inside the visitor, so the error carries the key's position.
+    fn is<E: de::Error>(&self, text: &str) -> Result<bool, E> {
+        let hit = text == self.want;
+        if hit && self.last {
+            return Err(E::custom(FOUND));
+        }
+        Ok(hit)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping key")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+        self.is(&v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+        self.is(&key_text(&Value::from(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+        self.is(&key_text(&Value::from(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
+        self.is(&key_text(&Value::from(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        self.is(v)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        self.is("null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        self.is("null")
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        let key = Node::detached(&Budget::default()).visit_seq(seq)?;
+        self.is(&key_text(&key))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
+        let key = Node::detached(&Budget::default()).visit_map(map)?;
+        self.is(&key_text(&key))
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<bool, A::Error> {
+        let (_, contents) = data.variant::<IgnoredAny>()?;
+        de::VariantAccess::newtype_variant_seed(contents, self)
+    }
+}
+
+/// Splits a dotted key path with `[i]` indexes into steps.
+pub(super) fn steps(path: &str) -> Vec<Step> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        let mut indexes = Vec::new();
+        while rest.starts_with('[') {
+            let Some(i) = rest.find(']').and_then(|end| {
+                let i = rest[1..end].parse().ok()?;
+                rest = &rest[end + 1..];
+                Some(i)
+            }) else {
+                break;
+            };
+            indexes.push(Step::Index(i));
+        }
+        if !name.is_empty() {
+            out.push(Step::Key(name.to_string()));
+        }
+        out.extend(indexes);
+        if !rest.is_empty() {
+            // Not an index: a key that holds brackets (the text of a list
+            // used as a key, say).
+            out.push(Step::Key(rest.to_string()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<Parsed, ConfigError> {
+        parse(text, Path::new("/r/c.yml"))
+    }
+
+    #[test]
+    fn parses_like_the_parser_and_drops_tags() {
+        let text = "a: 1\nb: [x, 2.5, null, true]\nc: !tag {d: e}\n";
+        let v = p(text).unwrap();
+        let plain: Value =
+            serde_yaml::from_str("a: 1\nb: [x, 2.5, null, true]\nc: {d: e}\n").expect("valid YAML");
+        assert_eq!(v.value, plain);
+        assert_eq!(v.tags, vec![("c".to_string(), "!tag".to_string())]);
+        assert!(p("").unwrap().value.is_null());
+    }
+
+    #[test]
+    fn nesting_and_alias_bombs_are_refused_with_the_line() {
+        let deep = format!("a: 1\nb:\n{}x\n", "  - ".repeat(MAX_DEPTH + 2));
+        assert!(matches!(
+            p(&deep),
+            Err(ConfigError::TooDeep { line: 3, .. })
+        ));
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let prev = if i == 1 {
+                "a".to_string()
+            } else {
+                format!("a{}", i - 1)
+            };
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                vec![format!("*{prev}"); 10].join(", ")
+            ));
+        }
+        let e = p(&bomb).unwrap_err();
+        assert!(matches!(e, ConfigError::TooManyValues { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_repeated_key_is_an_error_at_its_line() {
+        let e = p("a: 1\nb:\n  c: 1\n  c: 2\n").unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Syntax { line: 4, message, .. } if message.contains("duplicate key `c`")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_keep_line_and_column() {
+        let e = p("a: [1\nb: 2\n").unwrap_err();
+        assert!(
+            matches!(e, ConfigError::Syntax { line, .. } if line > 0),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn finds_the_line_of_a_key_or_item() {
+        let text = "# top\nrunner:\n  sleep_seconds: 5\ncodex: {args: [a,\n  [exec]]}\n";
+        assert_eq!(line_of(text, &steps("runner.sleep_seconds")), Some(3));
+        assert_eq!(line_of(text, &steps("runner")), Some(2));
+        assert_eq!(line_of(text, &steps("codex.args[1]")), Some(5));
+        assert_eq!(line_of(text, &steps("codex.model")), None);
+        assert_eq!(line_of("x: !t {y: 1}\n", &steps("x.y")), Some(1));
+        // Found by the fuzzer: a list as a key, whose text has brackets and
+        // multi-byte characters, made the path splitter panic.
+        assert_eq!(
+            steps("runner[\"]ᱍ\"]"),
+            vec![Step::Key("runner".into()), Step::Key("[\"]ᱍ\"]".into())]
+        );
+        assert_eq!(
+            steps("a.b[2][0].c"),
+            vec![
+                Step::Key("a".into()),
+                Step::Key("b".into()),
+                Step::Index(2),
+                Step::Index(0),
+                Step::Key("c".into())
+            ]
+        );
+    }
+}
