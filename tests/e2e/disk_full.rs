@@ -200,6 +200,37 @@ fn disk_full_from_the_file_size_limit() {
     resume_after_freeing(&env, "disk_full");
 }
 
+/// A plain `ulimit -f`, with `SIGXFSZ` at its default action (which kills
+/// the process): car still gets `EFBIG` and stops as `disk_full`.
+#[test]
+fn disk_full_from_the_file_size_limit_without_ignoring_sigxfsz() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: prlimit (util-linux) is not installed");
+        return;
+    }
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n- [ ] b\n");
+    let before = docs(&env);
+    env.script("flood 8000000 100\n");
+    let base = env.car(&[]);
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        r#"trap - XFSZ; exec prlimit --fsize=2000000 -- "$0" once"#,
+        CAR,
+    ])
+    .current_dir(&env.root)
+    .env_clear();
+    for (k, v) in base.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let r = Run(cmd.output().unwrap());
+    assert_disk_full_stop(&env, &r, &before, "File too large");
+    resume_after_freeing(&env, "disk_full");
+}
+
 #[test]
 fn a_stop_that_cannot_be_recorded_for_space_is_said_on_stderr() {
     let Some((env, mnt)) = on_tmpfs() else {

@@ -11,6 +11,9 @@
 //! act then.) The mask is unblocked again before any child starts, since
 //! children inherit it; exec resets handled signals to their defaults.
 //!
+//! SIGXFSZ is caught (and otherwise left alone), so a write past the file
+//! size limit fails with `EFBIG` (a `disk_full` stop) instead of killing car.
+//!
 //! A signal that was ignored when car started (`nohup` ignores SIGHUP) stays
 //! ignored: car reads the ignored set from `/proc/self/status` (Linux; `ps`
 //! elsewhere) and leaves those signals alone.
@@ -86,6 +89,18 @@ pub(crate) fn install() {
     if blocked {
         // Children start with this (empty) mask: exec keeps it.
         let _ = all.thread_unblock();
+    }
+    catch_file_size_limit();
+}
+
+/// A write past the file size limit (`ulimit -f`) must fail with `EFBIG`,
+/// which car records as a `disk_full` stop, instead of killing car by
+/// SIGXFSZ's default action. A handler, unlike an ignore, is reset to the
+/// default by exec, so the agent keeps the behaviour it started with.
+fn catch_file_size_limit() {
+    let noted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGXFSZ, noted) {
+        eprintln!("car: warning: cannot catch SIGXFSZ ({e}); the file size limit kills car");
     }
 }
 
