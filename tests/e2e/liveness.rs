@@ -152,3 +152,22 @@ fn stderr_noise_is_not_progress_for_codex() {
         "{rec}"
     );
 }
+
+#[test]
+fn a_codex_run_with_only_stderr_is_reported_as_no_progress_not_no_output() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.config(
+        "codex:\n  args: [exec]\n  idle_timeout_seconds: 1\n  run_timeout_seconds: 20\nrunner:\n  max_consecutive_failures: 1\n  kill_grace_seconds: 1\n",
+    );
+    // No event at all: the agent printed, on stderr, so "no output" would be false.
+    env.script("err-every 0.2 still starting\n");
+    env.run(&["run"]).expect_code(1);
+    let rec = env.run_record(1);
+    assert_eq!(rec["outcome"], "hung", "{rec}");
+    let error = rec["error"].as_str().unwrap();
+    assert!(
+        error.contains("no progress (no event and no output on stdout) for 1s"),
+        "{rec}"
+    );
+}

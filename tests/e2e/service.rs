@@ -288,6 +288,10 @@ fn install_and_uninstall_into_a_temporary_home() {
 
     let out = run(&["service", "uninstall", "systemd"]);
     assert!(out.contains("removed"), "{out}");
+    assert!(
+        out.contains("the environment file and wrapper stay"),
+        "a kind's uninstall says what it leaves: {out}"
+    );
     assert_eq!(std::fs::read_dir(&unit_dir).unwrap().count(), 0);
     assert_eq!(
         std::fs::read_dir(&agents).unwrap().count(),

@@ -864,6 +864,7 @@ impl Engine {
             s.last_exit_code = None;
             s.agent_pgid = None;
             s.agent_supervisor_pid = None;
+            s.agent_supervisor_start = None;
         })?;
         self.ledger_append(
             "run_started",
@@ -1118,6 +1119,7 @@ impl Engine {
             s.last_run_finished_at = Some(time::iso_seconds(finished_at));
             s.agent_pgid = None;
             s.agent_supervisor_pid = None;
+            s.agent_supervisor_start = None;
             s.last_outcome = Some(outcome.as_str().to_string());
             s.last_run_duration_ms = Some(rec.duration_ms);
             s.todo_done = Some(todo_after.done);
@@ -1298,6 +1300,11 @@ fn class_name(c: &ErrorClass) -> &'static str {
 fn hung_message(cfg: &Config, codex_run: Option<&codex::CodexRun>) -> String {
     let secs = cfg.codex.idle_timeout.map_or(0, |d| d.as_secs());
     match codex_run {
+        // Without Codex events: a plain agent's watchdog counts any output,
+        // a Codex run's only its stdout (stderr is retry chatter and logs).
+        None if codex::runs_exec(&cfg.codex.args) => format!(
+            "no progress (no event and no output on stdout) for {secs}s (codex.idle_timeout_seconds); the agent was stopped"
+        ),
         None => {
             format!("no output for {secs}s (codex.idle_timeout_seconds); the agent was stopped")
         }

@@ -285,6 +285,7 @@ impl State {
         self.runner_host = None;
         self.agent_pgid = None;
         self.agent_supervisor_pid = None;
+        self.agent_supervisor_start = None;
         self.quota_reset_at = None;
         self.last_run_finished_at
             .get_or_insert_with(|| crate::time::iso_seconds(crate::time::now()));

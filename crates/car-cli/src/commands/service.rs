@@ -400,7 +400,13 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
             if kind == Some(InstallKind::Cron) {
                 outln!("car: remove the crontab line with `crontab -e`");
             }
-            if removed == 0 {
+            let shared_left = kind.is_some() && (spec.env_file.exists() || spec.wrapper.exists());
+            if shared_left {
+                outln!(
+                    "car: the environment file and wrapper stay for the other kinds; `car service uninstall` (no kind) removes them"
+                );
+            }
+            if removed == 0 && kind != Some(InstallKind::Cron) {
                 outln!("car: no unit of this repository was installed");
             } else {
                 outln!(
