@@ -156,8 +156,7 @@ fn a_third_ctrl_c_records_the_stop_and_leaves_no_agent() {
     let grandchild = env.root.join("grandchild.pid");
     let daemon = env.root.join("daemon.pid");
     // The agent ignores SIGTERM, and a daemon in a session of its own holds
-    // the agent's output pipes: after the agent is killed, car's loop waits
-    // for the pipes, which is when an impatient person presses Ctrl-C again.
+    // the agent's output pipes (the run's supervisor ends it).
     env.script(&format!(
         "ignore-term\nspawn-grandchild {} 60\nsh setsid sleep 30 & echo $! > {}\nwrite-pid {}\nsleep 60\n",
         grandchild.display(),
@@ -179,8 +178,6 @@ fn a_third_ctrl_c_records_the_stop_and_leaves_no_agent() {
     }
     let out = car.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let daemon_pid = read_pid(&daemon);
-    let _ = kill(Pid::from_raw(daemon_pid), Signal::SIGKILL);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(5), "{stderr}");
     let s = env.state();
@@ -193,10 +190,67 @@ fn a_third_ctrl_c_records_the_stop_and_leaves_no_agent() {
     assert_eq!(last["reason"], "interrupted");
     env.wait_for("the agent to end", Duration::from_secs(3), || !alive(agent));
     assert!(!alive(read_pid(&grandchild)), "the grandchild survived");
+    // The daemon in a session of its own is ended too (by the run's
+    // supervisor), without a later car command.
+    let daemon_pid = read_pid(&daemon);
+    env.wait_for("the setsid daemon to end", Duration::from_secs(5), || {
+        !alive(daemon_pid)
+    });
     // The next runner starts cleanly after it.
     env.script("check-todo\n");
     std::fs::remove_file(format!("{}.count", env.script.display())).unwrap();
     env.run(&["resume", "--once"]).expect_code(0);
+}
+
+/// The loop is stuck because the run's supervisor does not act (frozen
+/// with SIGSTOP): the second Ctrl-C's kill never reaches the agent and the
+/// loop waits for it. The third records the stop and exits; the frozen
+/// supervisor is then in an orphaned process group, which the kernel sends
+/// SIGHUP and SIGCONT, and it ends the agent's whole tree.
+#[test]
+fn a_third_ctrl_c_ends_the_agent_even_when_its_supervisor_is_stuck() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.config("runner:\n  kill_grace_seconds: 30\n");
+    let agent_pid = env.root.join("agent.pid");
+    let daemon = env.root.join("daemon.pid");
+    env.script(&format!(
+        "ignore-term\nsh setsid sleep 60 & echo $! > {}\nwrite-pid {}\nsleep 60\n",
+        daemon.display(),
+        agent_pid.display()
+    ));
+    let car = env
+        .car(&["run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.wait_for("the agent", Duration::from_secs(10), || agent_pid.exists());
+    let agent = read_pid(&agent_pid);
+    let daemon_pid = read_pid(&daemon);
+    let supervisor = env.state()["agent_supervisor_pid"]
+        .as_i64()
+        .expect("a supervised run records its supervisor") as i32;
+    let _ = kill(Pid::from_raw(supervisor), Signal::SIGSTOP);
+    for _ in 0..3 {
+        signal(&car, Signal::SIGINT);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let out = car.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let agent_gone = (0..120).any(|_| {
+        std::thread::sleep(Duration::from_millis(25));
+        !alive(agent) && !alive(daemon_pid)
+    });
+    // Clean up whatever is left before asserting.
+    for pid in [agent, daemon_pid, supervisor] {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let _ = kill(Pid::from_raw(supervisor), Signal::SIGCONT);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("recorded the stop"), "{stderr}");
+    assert_eq!(env.state()["stop_reason"], "interrupted");
+    assert!(agent_gone, "the agent or its daemon outlived car\n{stderr}");
 }
 
 #[test]
