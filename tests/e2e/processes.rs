@@ -519,3 +519,60 @@ fn a_live_runner_that_inherited_a_stale_marker_is_never_swept() {
     assert!(agent_alive, "car status killed the live runner's agent");
     env.expect_no_agent_process("after the runner stopped", A_FEW_SECONDS);
 }
+
+/// `Repo::abandon` (what a third Ctrl-C runs) ends a supervised agent by
+/// itself: the embedding program need not exit for the agent to go.
+#[test]
+fn abandoning_a_supervised_loop_ends_its_agent() {
+    use car_core::{LoadOptions, Repo, RunOptions, StopCause, StopHandle, StopLevel};
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    let pid_file = env.root.join("agent.pid");
+    let agent_cmd = format!(
+        "echo $$ > {}.tmp; mv {}.tmp {}; exec sleep 60",
+        pid_file.display(),
+        pid_file.display(),
+        pid_file.display()
+    );
+    let opts = LoadOptions {
+        env: Vec::new(),
+        cli: vec![
+            ("codex.binary".into(), "sh".into(), "test".into()),
+            (
+                "codex.args".into(),
+                serde_json::to_string(&["-c", &agent_cmd]).unwrap(),
+                "test".into(),
+            ),
+        ],
+    };
+    let repo = Repo::open_with(&env.root, &opts).unwrap();
+    let stop = StopHandle::new();
+    let runner = {
+        let (repo, stop) = (repo.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let opts = RunOptions::default()
+                .max_runs(1)
+                .supervisor(crate::common::CAR);
+            runtime.block_on(repo.run(opts, &stop, |_| {})).is_ok()
+        })
+    };
+    env.wait_for("the agent", Duration::from_secs(10), || pid_file.exists());
+    let agent = read_pid(&pid_file);
+    let done = repo.abandon(StopCause::Interrupted).unwrap();
+    assert!(done.recorded);
+    let start = Instant::now();
+    while alive(agent) && start.elapsed() < A_FEW_SECONDS {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let gone = !alive(agent);
+    // Let the loop go (and end the agent, if abandon did not).
+    drop(done);
+    stop.request(StopLevel::Immediate, StopCause::Interrupted);
+    let _ = runner.join();
+    assert!(gone, "the agent outlived abandon");
+    assert_eq!(env.state()["stop_reason"], "interrupted");
+}

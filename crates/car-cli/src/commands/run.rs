@@ -116,6 +116,9 @@ fn last_resort(repo: car_core::Repo) -> crate::signals::LastResort {
                     },
                     done.agent_group_killed
                         .map(|g| format!("; killed the agent group {g}"))
+                        .or(done
+                            .agent_supervisor_stopped
+                            .map(|p| format!("; the agent's supervisor {p} ends the agent")))
                         .unwrap_or_default()
                 );
             }
