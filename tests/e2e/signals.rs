@@ -291,3 +291,54 @@ fn a_sigterm_as_the_runner_starts_is_recorded_as_killed() {
         assert!(!alive(read_pid(&agent_pid)), "the agent outlived the stop");
     }
 }
+
+/// `car run 2>&1 | tee log` and Ctrl-C: the terminal's SIGINT also ends
+/// `tee`, so car's stderr is a closed pipe when it says what a signal does.
+/// The second signal must still kill the agent now, and the third exit car.
+#[test]
+fn signals_act_when_stderr_is_a_closed_pipe() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.config("runner:\n  kill_grace_seconds: 30\n");
+    let agent_pid = env.root.join("agent.pid");
+    env.script(&format!(
+        "ignore-term\nwrite-pid {}\nsleep 60\n",
+        agent_pid.display()
+    ));
+    let mut car = env
+        .car(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody reads car's stderr any more: writes to it fail with EPIPE.
+    drop(car.stderr.take());
+    env.wait_for("the agent", Duration::from_secs(10), || agent_pid.exists());
+    let agent = read_pid(&agent_pid);
+    signal(&car, Signal::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&car, Signal::SIGINT);
+    let started = std::time::Instant::now();
+    let mut status = None;
+    while started.elapsed() < Duration::from_secs(10) {
+        status = car.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if status.is_none() {
+        // The third signal, then clean up whatever is left.
+        signal(&car, Signal::SIGINT);
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = car.kill();
+        let _ = car.wait();
+        let _ = kill(Pid::from_raw(agent), Signal::SIGKILL);
+        panic!("the second Ctrl-C did not kill the agent: car still waits for the grace period");
+    }
+    // Reaped by try_wait already; wait returns the same status.
+    let status = car.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(!alive(agent), "the agent outlived car");
+    assert_eq!(env.state()["stop_reason"], "interrupted");
+}
