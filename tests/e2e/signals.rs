@@ -294,7 +294,7 @@ fn a_sigterm_as_the_runner_starts_is_recorded_as_killed() {
 
 /// `car run 2>&1 | tee log` and Ctrl-C: the terminal's SIGINT also ends
 /// `tee`, so car's stderr is a closed pipe when it says what a signal does.
-/// The second signal must still kill the agent now, and the third exit car.
+/// Later signals must still act (kill the agent now, exit car).
 #[test]
 fn signals_act_when_stderr_is_a_closed_pipe() {
     let env = TestEnv::new();
@@ -315,30 +315,24 @@ fn signals_act_when_stderr_is_a_closed_pipe() {
     drop(car.stderr.take());
     env.wait_for("the agent", Duration::from_secs(10), || agent_pid.exists());
     let agent = read_pid(&agent_pid);
-    signal(&car, Signal::SIGINT);
-    std::thread::sleep(Duration::from_millis(300));
-    signal(&car, Signal::SIGINT);
+    // A second signal kills the agent now (a third exits car): one every
+    // 300 ms, so that two merged by a loaded machine still count.
     let started = std::time::Instant::now();
     let mut status = None;
-    while started.elapsed() < Duration::from_secs(10) {
+    while status.is_none() && started.elapsed() < Duration::from_secs(10) {
+        signal(&car, Signal::SIGINT);
+        std::thread::sleep(Duration::from_millis(300));
         status = car.try_wait().unwrap();
-        if status.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
     if status.is_none() {
-        // The third signal, then clean up whatever is left.
-        signal(&car, Signal::SIGINT);
-        std::thread::sleep(Duration::from_millis(500));
         let _ = car.kill();
         let _ = car.wait();
         let _ = kill(Pid::from_raw(agent), Signal::SIGKILL);
-        panic!("the second Ctrl-C did not kill the agent: car still waits for the grace period");
+        panic!("car ignored every Ctrl-C after the first: it waits for the 30 s grace period");
     }
     // Reaped by try_wait already; wait returns the same status.
     let status = car.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    assert!(!alive(agent), "the agent outlived car");
+    env.wait_for("the agent to end", Duration::from_secs(5), || !alive(agent));
     assert_eq!(env.state()["stop_reason"], "interrupted");
 }
