@@ -507,3 +507,104 @@ fn the_agent_carries_the_run_marker() {
         "{log}"
     );
 }
+
+/// The repository id in the run marker: FNV-1a 64 of the canonical root.
+fn repo_id(root: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let canonical = std::fs::canonicalize(root).unwrap();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in canonical.as_os_str().as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// A runner whose own environment carries the marker of a run whose car is
+/// gone (it was started from a shell an agent had opened, or by a unit whose
+/// environment file captured the variable) is a live runner, not a stray:
+/// `car status` kills neither it nor its agent.
+#[test]
+fn a_live_runner_that_inherited_a_stale_marker_is_never_swept() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    let agent = env.root.join("agent.pid");
+    env.script(&format!("write-pid {}\nsleep 60\n", agent.display()));
+    // Owned by this test process, but with another start time: a dead owner.
+    let stale = format!("{}:9:{}:1", repo_id(&env.root), std::process::id());
+    let mut runner = env
+        .car(&["run"])
+        .env("CAR_RUN", &stale)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    let agent_pid = read_pid(&agent);
+    env.run(&["status"]).expect_code(0);
+    std::thread::sleep(Duration::from_millis(300));
+    let runner_alive = runner.try_wait().unwrap().is_none();
+    let agent_alive = alive(agent_pid);
+    let _ = kill(Pid::from_raw(runner.id() as i32), Signal::SIGTERM);
+    runner.wait().unwrap();
+    assert!(runner_alive, "car status killed the live runner");
+    assert!(agent_alive, "car status killed the live runner's agent");
+    env.expect_no_agent_process("after the runner stopped", A_FEW_SECONDS);
+}
+
+/// `Repo::abandon` (what a third Ctrl-C runs) ends a supervised agent by
+/// itself: the embedding program need not exit for the agent to go.
+#[test]
+fn abandoning_a_supervised_loop_ends_its_agent() {
+    use car_core::{LoadOptions, Repo, RunOptions, StopCause, StopHandle, StopLevel};
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    let pid_file = env.root.join("agent.pid");
+    let agent_cmd = format!(
+        "echo $$ > {}.tmp; mv {}.tmp {}; exec sleep 60",
+        pid_file.display(),
+        pid_file.display(),
+        pid_file.display()
+    );
+    let opts = LoadOptions {
+        env: Vec::new(),
+        cli: vec![
+            ("codex.binary".into(), "sh".into(), "test".into()),
+            (
+                "codex.args".into(),
+                serde_json::to_string(&["-c", &agent_cmd]).unwrap(),
+                "test".into(),
+            ),
+        ],
+    };
+    let repo = Repo::open_with(&env.root, &opts).unwrap();
+    let stop = StopHandle::new();
+    let runner = {
+        let (repo, stop) = (repo.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let opts = RunOptions::default()
+                .max_runs(1)
+                .supervisor(crate::common::CAR);
+            runtime.block_on(repo.run(opts, &stop, |_| {})).is_ok()
+        })
+    };
+    env.wait_for("the agent", Duration::from_secs(10), || pid_file.exists());
+    let agent = read_pid(&pid_file);
+    let done = repo.abandon(StopCause::Interrupted).unwrap();
+    assert!(done.recorded);
+    let start = Instant::now();
+    while alive(agent) && start.elapsed() < A_FEW_SECONDS {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let gone = !alive(agent);
+    // Let the loop go (and end the agent, if abandon did not).
+    drop(done);
+    stop.request(StopLevel::Immediate, StopCause::Interrupted);
+    let _ = runner.join();
+    assert!(gone, "the agent outlived abandon");
+    assert_eq!(env.state()["stop_reason"], "interrupted");
+}

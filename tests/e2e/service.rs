@@ -325,6 +325,9 @@ const SHELL: &[(&str, &str)] = &[
     ("CAR_NTFY_TOPIC", "ntfy-topic-secret-value"),
     ("CAR_TELEGRAM_BOT_TOKEN", "tg-token-secret-value"),
     ("CAR_RUNNER__STOP_AFTER_RUNS", "1"),
+    // An agent's run marker (a shell an agent opened): never carried, or
+    // every runner the unit starts would look like that run's stray.
+    ("CAR_RUN", "0123456789abcdef:3:1:1"),
     ("UNRELATED_VAR", "unrelated-value"),
 ];
 
@@ -378,6 +381,10 @@ fn units_carry_an_environment_file_0600_and_print_names_not_values() {
         assert!(text.contains(line), "missing {line:?} in {text}");
     }
     assert!(!text.contains("UNRELATED"), "{text}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("CAR_RUN=")),
+        "the run marker is not the loop's: {text}"
+    );
     let unit = std::fs::read_to_string(
         env.home
             .join(format!(".config/systemd/user/{name}.service")),

@@ -156,8 +156,7 @@ fn a_third_ctrl_c_records_the_stop_and_leaves_no_agent() {
     let grandchild = env.root.join("grandchild.pid");
     let daemon = env.root.join("daemon.pid");
     // The agent ignores SIGTERM, and a daemon in a session of its own holds
-    // the agent's output pipes: after the agent is killed, car's loop waits
-    // for the pipes, which is when an impatient person presses Ctrl-C again.
+    // the agent's output pipes (the run's supervisor ends it).
     env.script(&format!(
         "ignore-term\nspawn-grandchild {} 60\nsh setsid sleep 30 & echo $! > {}\nwrite-pid {}\nsleep 60\n",
         grandchild.display(),
@@ -179,8 +178,6 @@ fn a_third_ctrl_c_records_the_stop_and_leaves_no_agent() {
     }
     let out = car.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let daemon_pid = read_pid(&daemon);
-    let _ = kill(Pid::from_raw(daemon_pid), Signal::SIGKILL);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(5), "{stderr}");
     let s = env.state();
@@ -193,10 +190,73 @@ fn a_third_ctrl_c_records_the_stop_and_leaves_no_agent() {
     assert_eq!(last["reason"], "interrupted");
     env.wait_for("the agent to end", Duration::from_secs(3), || !alive(agent));
     assert!(!alive(read_pid(&grandchild)), "the grandchild survived");
+    // The daemon in a session of its own is ended too (by the run's
+    // supervisor), without a later car command.
+    let daemon_pid = read_pid(&daemon);
+    env.wait_for("the setsid daemon to end", Duration::from_secs(5), || {
+        !alive(daemon_pid)
+    });
     // The next runner starts cleanly after it.
     env.script("check-todo\n");
     std::fs::remove_file(format!("{}.count", env.script.display())).unwrap();
     env.run(&["resume", "--once"]).expect_code(0);
+}
+
+/// The loop is stuck because the run's supervisor does not act (frozen
+/// with SIGSTOP): the second Ctrl-C's kill never reaches the agent and the
+/// loop waits for it. The third records the stop and exits; the frozen
+/// supervisor is then in an orphaned process group, which the kernel sends
+/// SIGHUP and SIGCONT, and it ends the agent's whole tree.
+#[test]
+fn a_third_ctrl_c_ends_the_agent_even_when_its_supervisor_is_stuck() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.config("runner:\n  kill_grace_seconds: 30\n");
+    let agent_pid = env.root.join("agent.pid");
+    let daemon = env.root.join("daemon.pid");
+    env.script(&format!(
+        "ignore-term\nsh setsid sleep 60 & echo $! > {}\nwrite-pid {}\nsleep 60\n",
+        daemon.display(),
+        agent_pid.display()
+    ));
+    let car = env
+        .car(&["run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.wait_for("the agent", Duration::from_secs(10), || agent_pid.exists());
+    let agent = read_pid(&agent_pid);
+    let daemon_pid = read_pid(&daemon);
+    let supervisor = env.state()["agent_supervisor_pid"]
+        .as_i64()
+        .expect("a supervised run records its supervisor") as i32;
+    let _ = kill(Pid::from_raw(supervisor), Signal::SIGSTOP);
+    // Three signals, more if a loaded machine merged two of them (the loop
+    // cannot end by itself: it waits for the frozen supervisor).
+    let mut car = car;
+    for _ in 0..20 {
+        signal(&car, Signal::SIGINT);
+        std::thread::sleep(Duration::from_millis(150));
+        if car.try_wait().unwrap().is_some() {
+            break;
+        }
+    }
+    let out = car.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let agent_gone = (0..120).any(|_| {
+        std::thread::sleep(Duration::from_millis(25));
+        !alive(agent) && !alive(daemon_pid)
+    });
+    // Clean up whatever is left before asserting.
+    for pid in [agent, daemon_pid, supervisor] {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let _ = kill(Pid::from_raw(supervisor), Signal::SIGCONT);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("recorded the stop"), "{stderr}");
+    assert_eq!(env.state()["stop_reason"], "interrupted");
+    assert!(agent_gone, "the agent or its daemon outlived car\n{stderr}");
 }
 
 #[test]
@@ -230,4 +290,49 @@ fn a_sigterm_as_the_runner_starts_is_recorded_as_killed() {
     if agent_pid.exists() {
         assert!(!alive(read_pid(&agent_pid)), "the agent outlived the stop");
     }
+}
+
+/// `car run 2>&1 | tee log` and Ctrl-C: the terminal's SIGINT also ends
+/// `tee`, so car's stderr is a closed pipe when it says what a signal does.
+/// Later signals must still act (kill the agent now, exit car).
+#[test]
+fn signals_act_when_stderr_is_a_closed_pipe() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.config("runner:\n  kill_grace_seconds: 30\n");
+    let agent_pid = env.root.join("agent.pid");
+    env.script(&format!(
+        "ignore-term\nwrite-pid {}\nsleep 60\n",
+        agent_pid.display()
+    ));
+    let mut car = env
+        .car(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody reads car's stderr any more: writes to it fail with EPIPE.
+    drop(car.stderr.take());
+    env.wait_for("the agent", Duration::from_secs(10), || agent_pid.exists());
+    let agent = read_pid(&agent_pid);
+    // A second signal kills the agent now (a third exits car): one every
+    // 300 ms, so that two merged by a loaded machine still count.
+    let started = std::time::Instant::now();
+    let mut status = None;
+    while status.is_none() && started.elapsed() < Duration::from_secs(10) {
+        signal(&car, Signal::SIGINT);
+        std::thread::sleep(Duration::from_millis(300));
+        status = car.try_wait().unwrap();
+    }
+    if status.is_none() {
+        let _ = car.kill();
+        let _ = car.wait();
+        let _ = kill(Pid::from_raw(agent), Signal::SIGKILL);
+        panic!("car ignored every Ctrl-C after the first: it waits for the 30 s grace period");
+    }
+    // Reaped by try_wait already; wait returns the same status.
+    let status = car.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    env.wait_for("the agent to end", Duration::from_secs(5), || !alive(agent));
+    assert_eq!(env.state()["stop_reason"], "interrupted");
 }

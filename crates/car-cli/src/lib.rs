@@ -32,6 +32,16 @@ macro_rules! out {
     }};
 }
 
+/// Like `eprintln!`, but a stderr that cannot be written (a closed pipe:
+/// `car run 2>&1 | tee log` after Ctrl-C ended `tee`) is ignored instead of
+/// a panic, which would kill the thread that acts on signals.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod commands;
 mod logging;

@@ -79,12 +79,12 @@ pub(crate) fn install() {
                     }
                 });
             if let Err(e) = spawned {
-                eprintln!(
+                errln!(
                     "car: warning: cannot start the signal thread ({e}); signals are not acted on"
                 );
             }
         }
-        Err(e) => eprintln!("car: warning: cannot handle signals ({e}); they stop car at once"),
+        Err(e) => errln!("car: warning: cannot handle signals ({e}); they stop car at once"),
     }
     if blocked {
         // Children start with this (empty) mask: exec keeps it.
@@ -146,7 +146,7 @@ fn on_signal(sig: Signal) {
     };
     *received += 1;
     if *received >= 3 {
-        eprintln!("car: third stop signal: recording the stop and exiting now");
+        errln!("car: third stop signal: recording the stop and exiting now");
         if let Some(f) = last_resort.take() {
             let (tx, rx) = std::sync::mpsc::channel();
             let worker = std::thread::Builder::new()
@@ -156,7 +156,7 @@ fn on_signal(sig: Signal) {
                     let _ = tx.send(());
                 });
             if worker.is_ok() && rx.recv_timeout(LAST_RESORT_LIMIT).is_err() {
-                eprintln!(
+                errln!(
                     "car: could not record the stop within {}s; exiting anyway (the next `car status` records it as crashed)",
                     LAST_RESORT_LIMIT.as_secs()
                 );
@@ -166,7 +166,7 @@ fn on_signal(sig: Signal) {
         std::process::exit(i32::from(crate::EXIT_INTERRUPTED));
     }
     match stop.escalate(cause) {
-        StopLevel::Graceful => eprintln!(
+        StopLevel::Graceful => errln!(
             "car: stopping: the agent gets SIGTERM, then SIGKILL after the grace period{}",
             if cause == StopCause::Interrupted {
                 " (Ctrl-C again to kill it now)"
@@ -174,7 +174,7 @@ fn on_signal(sig: Signal) {
                 ""
             }
         ),
-        _ => eprintln!("car: killing the agent now (a third signal exits car at once)"),
+        _ => errln!("car: killing the agent now (a third signal exits car at once)"),
     }
 }
 

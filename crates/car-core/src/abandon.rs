@@ -5,7 +5,8 @@
 //! be stuck: on a pipe a daemon of the agent holds open, on a slow disk.
 //! [`abandon`] does the part that must never be skipped, on the caller's
 //! thread, without the loop: it kills the agent's process group recorded
-//! in `state.json`, records the stop there and appends a `stopped` event to
+//! in `state.json` (or has the run's supervisor end the agent's tree),
+//! records the stop there and appends a `stopped` event to
 //! the ledger. It acts only when the state names this process as the
 //! runner, so it never touches another runner's loop. The state lock stays
 //! held by the returned [`Abandoned`] until it is dropped (the process
@@ -28,6 +29,9 @@ pub struct Abandoned {
     pub recorded: bool,
     /// The agent process group that was killed, if one was alive.
     pub agent_group_killed: Option<u32>,
+    /// The run's supervisor that was told (SIGTERM) to end the agent's
+    /// whole tree, if one was alive.
+    pub agent_supervisor_stopped: Option<u32>,
     /// The run in progress (or the last one), when there was one.
     pub run_id: Option<u64>,
     /// The ledger could not be written (the state was).
@@ -59,23 +63,35 @@ pub(crate) fn abandon(
         if let Some(g) = group {
             crate::process::signal_group(g, Signal::SIGKILL);
         }
+        // A supervised agent: its supervisor ends the agent's whole tree at
+        // once on SIGTERM (and again when this process exits).
+        let supervisor = s
+            .agent_supervisor_pid
+            .filter(|&p| crate::process::same_process(p, s.agent_supervisor_start));
+        if let Some(p) = supervisor {
+            crate::process::signal_pid(p, Signal::SIGTERM);
+        }
         let detail = format!(
-            "{what} three times: car exited at once{}{}",
+            "{what} three times: car exited at once{}{}{}",
             s.last_run_id
                 .map(|id| format!(", without waiting for run {id}'s record"))
                 .unwrap_or_default(),
             group
                 .map(|g| format!("; its agent group {g} was killed"))
+                .unwrap_or_default(),
+            supervisor
+                .map(|p| format!("; its agent's supervisor {p} was told to end the agent"))
                 .unwrap_or_default()
         );
         s.record_stop(reason, Some(detail.clone()));
-        Some((group, detail))
+        Some((group, supervisor, detail))
     })?;
-    let Some((group, detail)) = outcome else {
+    let Some((group, supervisor, detail)) = outcome else {
         drop(lock);
         return Ok(Abandoned {
             recorded: false,
             agent_group_killed: None,
+            agent_supervisor_stopped: None,
             run_id: state.last_run_id,
             ledger_error: None,
             _state_lock: None,
@@ -98,6 +114,7 @@ pub(crate) fn abandon(
     Ok(Abandoned {
         recorded: true,
         agent_group_killed: group,
+        agent_supervisor_stopped: supervisor,
         run_id: state.last_run_id,
         ledger_error,
         _state_lock: Some(lock),

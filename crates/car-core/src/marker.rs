@@ -16,7 +16,8 @@
 //! recorded or stopped by anyone else, so any later car command of the same
 //! repository that reconciles (`status`, `run`, `once`, `resume`, `kill`)
 //! kills it. A process whose owner lives is never touched by another car: the
-//! owner stops its own run's processes.
+//! owner stops its own run's processes. Nor is the repository's live runner,
+//! or anything below it, whatever marker it inherited.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -132,7 +133,14 @@ pub(crate) fn kill_marked(marker: &RunMarker) -> usize {
 pub(crate) fn kill_strays(root: &Path) -> usize {
     let repo = repo_id(root);
     let is_stray = |m: &RunMarker| m.repo == repo && !m.owner_alive();
-    let found = marked(&is_stray);
+    // Never the live runner or what it started, whatever marker they
+    // inherited (a runner started from a shell an agent had opened carries
+    // that agent's marker; its owner may be long gone).
+    let mut found = marked(&is_stray);
+    if !found.is_empty() {
+        let spared = protected(root);
+        found.retain(|(pid, _)| !spared.contains(pid));
+    }
     if found.is_empty() {
         return 0;
     }
@@ -148,7 +156,7 @@ pub(crate) fn kill_strays(root: &Path) -> usize {
     while Instant::now() < until && supervisors.iter().any(|&p| process::is_alive(p)) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let killed = kill_rounds(&is_stray);
+    let killed = kill_rounds_sparing(&is_stray, &|| protected(root));
     tracing::info!(
         found = found.len(),
         killed,
@@ -158,9 +166,18 @@ pub(crate) fn kill_strays(root: &Path) -> usize {
 }
 
 fn kill_rounds(pick: &dyn Fn(&RunMarker) -> bool) -> usize {
+    kill_rounds_sparing(pick, &Vec::new)
+}
+
+/// [`kill_rounds`], sparing the pids `spared` returns (asked each round).
+fn kill_rounds_sparing(pick: &dyn Fn(&RunMarker) -> bool, spared: &dyn Fn() -> Vec<u32>) -> usize {
     let mut total = 0;
     for _ in 0..KILL_ROUNDS {
-        let found = marked(pick);
+        let mut found = marked(pick);
+        if !found.is_empty() {
+            let spared = spared();
+            found.retain(|(pid, _)| !spared.contains(pid));
+        }
         if found.is_empty() {
             break;
         }
@@ -171,6 +188,31 @@ fn kill_rounds(pick: &dyn Fn(&RunMarker) -> bool) -> usize {
         std::thread::sleep(Duration::from_millis(10));
     }
     total
+}
+
+/// The processes a stray sweep of the repository at `root` never touches:
+/// this process, the repository's live runner (the one `state.json` names,
+/// when it is that same process, and the run lock's holder), and every
+/// process below them.
+fn protected(root: &Path) -> Vec<u32> {
+    let paths = crate::paths::RepoPaths::new(root);
+    let mut roots = vec![std::process::id()];
+    if let Ok(loaded) = crate::state::StateStore::new(&paths).load()
+        && let Some(pid) = loaded.state.runner_pid
+        && process::same_process(pid, loaded.state.runner_pid_start)
+    {
+        roots.push(pid);
+    }
+    if let crate::lock::LockStatus::Held(Some(holder)) = crate::lock::probe(&paths)
+        && holder.is_alive_here()
+    {
+        roots.push(holder.pid);
+    }
+    let mut out = roots.clone();
+    for r in roots {
+        out.extend(procfs::descendants(r).into_iter().map(|s| s.pid));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -143,7 +143,8 @@ impl Repo {
 
     /// Abandons the loop this process runs here, for a program that must
     /// exit now without waiting for it (a third Ctrl-C): kills the agent's
-    /// process group and records `cause` as the stop in `state.json` and the
+    /// process group (or has the run's supervisor end the agent's tree) and
+    /// records `cause` as the stop in `state.json` and the
     /// ledger. Does nothing unless the state names this process as the
     /// runner. Keep the result until the process exits (it holds the state
     /// lock, so the loop cannot overwrite the record).

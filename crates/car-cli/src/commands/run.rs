@@ -108,7 +108,7 @@ fn last_resort(repo: car_core::Repo) -> crate::signals::LastResort {
     Box::new(move |cause| match repo.abandon(cause) {
         Ok(done) => {
             if done.recorded {
-                eprintln!(
+                errln!(
                     "car: recorded the stop ({}){}",
                     match cause {
                         StopCause::Interrupted => "interrupted",
@@ -116,17 +116,20 @@ fn last_resort(repo: car_core::Repo) -> crate::signals::LastResort {
                     },
                     done.agent_group_killed
                         .map(|g| format!("; killed the agent group {g}"))
+                        .or(done
+                            .agent_supervisor_stopped
+                            .map(|p| format!("; the agent's supervisor {p} ends the agent")))
                         .unwrap_or_default()
                 );
             }
             if let Some(e) = &done.ledger_error {
-                eprintln!("car: could not append the stop to the ledger: {e}");
+                errln!("car: could not append the stop to the ledger: {e}");
             }
             // It holds the state lock: keep it until the process exits, so
             // the stuck loop cannot overwrite the record.
             std::mem::forget(done);
         }
-        Err(e) => eprintln!("car: could not record the stop: {e}"),
+        Err(e) => errln!("car: could not record the stop: {e}"),
     })
 }
 

@@ -55,6 +55,12 @@ impl ServiceEnv {
 /// Returns whether the loop needs variable `name` (`secrets`: the variables
 /// the configuration names as secret sources, such as a custom `url_env`).
 pub(crate) fn wanted(name: &str, secrets: &[String]) -> bool {
+    // An agent's run marker (the shell is one an agent opened) is never the
+    // loop's: carried, it would make every runner the unit starts look like
+    // a stray of that run to the next car command.
+    if name == car_core::MARKER_VAR {
+        return false;
+    }
     NAMES.contains(&name)
         || PREFIXES.iter().any(|p| name.starts_with(p))
         || SUFFIXES.iter().any(|s| name.ends_with(s))
@@ -231,6 +237,7 @@ mod tests {
                 ("HOME", "/home/me"),
                 ("TERM", "xterm"),
                 ("CAR_MULTI", "a\nb"),
+                ("CAR_RUN", "0123456789abcdef:3:1:1"),
             ]),
             &["TEAM_HOOK".to_string()],
         );
