@@ -327,6 +327,24 @@ mod regressions {
         assert!(r.warnings[0].to_string().contains("is not a known key"));
     }
 
+    /// `-c mode=hub`: the error blamed the repo config file.
+    #[test]
+    fn hub_mode_from_the_command_line_names_the_flag() {
+        let scratch = Scratch::new();
+        std::fs::write(scratch.paths.config_file(), "version: 2\n").expect("write");
+        let flag = "-c mode=hub".to_string();
+        let opts = LoadOptions {
+            env: Vec::new(),
+            cli: vec![("mode".into(), "hub".into(), flag.clone())],
+        };
+        let result = config::load(&scratch.paths, &opts);
+        check_names(&result, &flag).expect("names the flag");
+        // Set in a file, it names the file.
+        std::fs::write(scratch.paths.config_file(), "version: 2\nmode: hub\n").expect("write");
+        let e = config::load(&scratch.paths, &LoadOptions::default()).expect_err("hub");
+        assert!(matches!(e, ConfigError::HubMode { .. }), "{e}");
+    }
+
     /// `-c runner.sleep_seconds=\u{af640}`: the message shows the value
     /// escaped, and the first check for Rust type names took its `f64` for
     /// serde's `expected f64`; the message is right, in YAML words.
