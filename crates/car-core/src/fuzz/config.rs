@@ -210,6 +210,18 @@ fn which() -> impl Strategy<Value = Which> {
     prop_oneof![3 => Just(Which::Repo), 1 => Just(Which::Root)]
 }
 
+/// What serde's messages say where a person needs YAML words.
+const RUST_WORDS: &[&str] = &[
+    "invalid type:",
+    "expected f64",
+    "expected u16",
+    "expected u32",
+    "expected u64",
+    "expected usize",
+    "expected i64",
+    "struct Raw",
+];
+
 /// An error must name where the bad value is; so must every warning.
 fn check_names(
     result: &Result<config::ResolvedConfig, ConfigError>,
@@ -228,7 +240,7 @@ fn check_names(
             let msg = e.to_string();
             prop_assert!(msg.contains(origin), "error does not name {origin}: {msg}");
             prop_assert!(
-                !msg.contains("f64") && !msg.contains("struct Raw") && !msg.contains("u32"),
+                !RUST_WORDS.iter().any(|w| msg.contains(w)),
                 "error not in YAML words: {msg}"
             );
         }
@@ -313,5 +325,52 @@ mod regressions {
             .expect("names the file");
         let r = config::load(&scratch.paths, &LoadOptions::default()).expect("loads");
         assert!(r.warnings[0].to_string().contains("is not a known key"));
+    }
+
+    /// `-c mode=hub`: the error blamed the repo config file.
+    #[test]
+    fn hub_mode_from_the_command_line_names_the_flag() {
+        let scratch = Scratch::new();
+        std::fs::write(scratch.paths.config_file(), "version: 2\n").expect("write");
+        let flag = "-c mode=hub".to_string();
+        let opts = LoadOptions {
+            env: Vec::new(),
+            cli: vec![("mode".into(), "hub".into(), flag.clone())],
+        };
+        let result = config::load(&scratch.paths, &opts);
+        check_names(&result, &flag).expect("names the flag");
+        // Set in a file, it names the file.
+        std::fs::write(scratch.paths.config_file(), "version: 2\nmode: hub\n").expect("write");
+        let e = config::load(&scratch.paths, &LoadOptions::default()).expect_err("hub");
+        assert!(matches!(e, ConfigError::HubMode { .. }), "{e}");
+    }
+
+    /// `-c runner.sleep_seconds=\u{af640}`: the message shows the value
+    /// escaped, and the first check for Rust type names took its `f64` for
+    /// serde's `expected f64`; the message is right, in YAML words.
+    #[test]
+    fn a_non_ascii_value_for_seconds_is_named_in_yaml_words() {
+        let scratch = Scratch::new();
+        std::fs::write(scratch.paths.config_file(), "version: 2\n").expect("write");
+        let flag = "-c runner.sleep_seconds=...".to_string();
+        let opts = LoadOptions {
+            env: Vec::new(),
+            cli: vec![(
+                "runner.sleep_seconds".into(),
+                "\u{af640}".into(),
+                flag.clone(),
+            )],
+        };
+        let result = config::load(&scratch.paths, &opts);
+        let msg = result
+            .as_ref()
+            .map(|_| ())
+            .expect_err("not seconds")
+            .to_string();
+        assert!(
+            msg.contains("(a string); expected a number of seconds"),
+            "{msg}"
+        );
+        check_names(&result, &flag).expect("YAML words");
     }
 }
