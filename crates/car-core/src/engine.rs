@@ -365,7 +365,7 @@ impl Engine {
         drop(lock);
         if let Some(n) = &notifier {
             n.tick();
-            n.finish(NOTIFY_FLUSH);
+            n.finish(NOTIFY_FLUSH).await;
         }
         let summary = LoopSummary {
             reason,

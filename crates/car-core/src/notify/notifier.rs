@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Local;
 use serde_json::json;
+use tokio::sync::oneshot;
 
 use super::providers::{self, Provider};
 use super::{Context, Notification, NotifyState, decide, from_event, tick};
@@ -63,13 +64,50 @@ impl Queue {
     }
 }
 
+/// A provider's delivery thread; `done` resolves (its sender is dropped)
+/// when the thread ends, however it ends, so it can be awaited.
+struct Worker {
+    handle: JoinHandle<()>,
+    done: oneshot::Receiver<()>,
+}
+
+impl Queue {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            items: Mutex::new(VecDeque::new()),
+            wake: Condvar::new(),
+            closed: AtomicBool::new(false),
+        })
+    }
+}
+
+/// Starts the delivery thread of one provider: it hands each queued
+/// notification to `send` until the queue is closed and empty.
+fn spawn_worker(
+    name: &str,
+    queue: Arc<Queue>,
+    mut send: impl FnMut(&Notification) + Send + 'static,
+) -> Option<Worker> {
+    let (done_tx, done) = oneshot::channel::<()>();
+    let handle = std::thread::Builder::new()
+        .name(format!("notify-{name}"))
+        .spawn(move || {
+            let _done = done_tx;
+            while let Some(n) = queue.pop() {
+                send(&n);
+            }
+        })
+        .ok()?;
+    Some(Worker { handle, done })
+}
+
 /// Sends notifications for one loop.
 pub(crate) struct Notifier {
     cfg: NotifyConfig,
     cx: Context,
     state_path: PathBuf,
     queues: Vec<(&'static str, Arc<Queue>)>,
-    workers: Mutex<Vec<JoinHandle<()>>>,
+    workers: Mutex<Vec<Worker>>,
     ledger: Ledger,
     closed: Arc<AtomicBool>,
 }
@@ -89,23 +127,13 @@ impl Notifier {
         let mut workers = Vec::new();
         for p in providers {
             let name = p.name;
-            let q = Arc::new(Queue {
-                items: Mutex::new(VecDeque::new()),
-                wake: Condvar::new(),
-                closed: AtomicBool::new(false),
-            });
-            let (timeout, retries, ledger, wq) =
-                (cfg.timeout, cfg.retries, ledger.clone(), q.clone());
-            let handle = std::thread::Builder::new()
-                .name(format!("notify-{name}"))
-                .spawn(move || {
-                    while let Some(n) = wq.pop() {
-                        deliver(&p, &n, timeout, retries, &ledger);
-                    }
-                })
-                .ok()?;
+            let q = Queue::new();
+            let (timeout, retries, ledger) = (cfg.timeout, cfg.retries, ledger.clone());
+            let worker = spawn_worker(name, q.clone(), move |n| {
+                deliver(&p, n, timeout, retries, &ledger);
+            })?;
             queues.push((name, q));
-            workers.push(handle);
+            workers.push(worker);
         }
         let repo = config
             .root
@@ -210,21 +238,33 @@ impl Notifier {
 
     /// Lets queued notifications go out, waiting at most `wait`; what is
     /// still queued then is kept for the next car process to send.
-    pub(crate) fn finish(&self, wait: Duration) {
+    ///
+    /// The waiting is async: the delivery threads are awaited, never polled
+    /// with a sleep, so the runtime's other tasks keep running meanwhile.
+    pub(crate) async fn finish(&self, wait: Duration) {
         self.closed.store(true, Ordering::SeqCst);
         for (_, q) in &self.queues {
             q.closed.store(true, Ordering::SeqCst);
             q.wake.notify_all();
         }
-        let deadline = Instant::now() + wait;
-        if let Ok(mut workers) = self.workers.lock() {
-            while workers.iter().any(|w| !w.is_finished()) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
+        let workers: Vec<Worker> = self
+            .workers
+            .lock()
+            .map(|mut w| w.drain(..).collect())
+            .unwrap_or_default();
+        let (handles, done): (Vec<_>, Vec<_>) =
+            workers.into_iter().map(|w| (w.handle, w.done)).unzip();
+        let all_done = async {
+            for d in done {
+                // Err only means the thread ended: the sender was dropped.
+                let _ = d.await;
             }
-            for w in workers.drain(..) {
-                if w.is_finished() {
-                    let _ = w.join();
-                }
+        };
+        let _ = tokio::time::timeout(wait, all_done).await;
+        for h in handles {
+            // A thread still delivering is left to end with the process.
+            if h.is_finished() {
+                let _ = h.join();
             }
         }
         let mut left = Vec::new();
@@ -279,5 +319,107 @@ fn deliver(p: &Provider, n: &Notification, timeout: Duration, retries: u32, ledg
         }
         let backoff = RETRY_BASE.saturating_mul(1 << (attempt - 1).min(6));
         std::thread::sleep(wait.unwrap_or(backoff));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    fn note(class: &str) -> Notification {
+        Notification {
+            class: class.into(),
+            title: format!("t {class}"),
+            body: "b".into(),
+            priority: super::super::Priority::Default,
+            tags: vec![],
+            click: None,
+            repo: "r".into(),
+            run_id: Some(3),
+        }
+    }
+
+    /// A notifier whose one provider takes `per_item` to deliver each
+    /// notification.
+    fn slow_notifier(dir: &std::path::Path, per_item: Duration) -> Notifier {
+        let paths = RepoPaths::new(dir);
+        let cfg = crate::config::load(&paths, &Default::default())
+            .unwrap()
+            .config
+            .notifications;
+        let q = Queue::new();
+        let worker =
+            spawn_worker("slow", q.clone(), move |_| std::thread::sleep(per_item)).unwrap();
+        Notifier {
+            cfg,
+            cx: Context {
+                repo: "r".into(),
+                loop_started: Instant::now(),
+                public_url: None,
+                summary_path: dir.join("SUMMARY.md"),
+                paths: paths.clone(),
+            },
+            state_path: dir.join("notify_state.json"),
+            queues: vec![("slow", q)],
+            workers: Mutex::new(vec![worker]),
+            ledger: Ledger::new(dir.join("events.jsonl"), 1 << 20, 1),
+            closed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// On a one-thread runtime (as `car run` uses), a flush waiting for a
+    /// slow provider lets other tasks run, ends at its bound, and keeps what
+    /// was not sent for the next process.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_flush_waits_without_blocking_the_runtime_and_keeps_what_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = slow_notifier(dir.path(), Duration::from_secs(2));
+        n.enqueue(vec![note("failed"), note("completed")]);
+        let ticks = Arc::new(AtomicU32::new(0));
+        let counter = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let started = Instant::now();
+        n.finish(Duration::from_millis(300)).await;
+        let took = started.elapsed();
+        ticker.abort();
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_millis(1500), "{took:?}");
+        assert!(
+            ticks.load(Ordering::SeqCst) >= 5,
+            "other tasks ran only {} times during the flush",
+            ticks.load(Ordering::SeqCst)
+        );
+        let state: NotifyState =
+            serde_json::from_slice(&std::fs::read(dir.path().join("notify_state.json")).unwrap())
+                .unwrap();
+        let left: Vec<&str> = state
+            .pending
+            .iter()
+            .map(|(_, n)| n.class.as_str())
+            .collect();
+        assert_eq!(
+            left,
+            ["completed"],
+            "the one being delivered is not kept twice"
+        );
+    }
+
+    /// A flush ends as soon as the queues are delivered, not at its bound.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_flush_ends_when_everything_is_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = slow_notifier(dir.path(), Duration::from_millis(20));
+        n.enqueue(vec![note("failed"), note("completed")]);
+        let started = Instant::now();
+        n.finish(Duration::from_secs(15)).await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(!dir.path().join("notify_state.json").exists());
+        assert!(n.workers.lock().unwrap().is_empty());
     }
 }
