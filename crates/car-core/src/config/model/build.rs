@@ -1,0 +1,187 @@
+//! Building the typed configuration from the merged layers: every key
+//! read, checked and, for paths, made absolute inside the repository.
+
+use std::path::{Path, PathBuf};
+
+use super::notify::notify;
+use super::sections::{
+    CodexConfig, Config, DocsConfig, EventsConfig, GitConfig, PromptConfig, RunnerConfig,
+    ServerConfig, SnapshotConfig,
+};
+use crate::config::ConfigError;
+use crate::config::layers::ConfigSource;
+use crate::config::reader::{Reader, Secs};
+use crate::fs_util::normalize_under;
+use crate::paths::RepoPaths;
+
+/// The most rotated ledger files kept (each is looked for by name).
+const MAX_KEEP: u64 = 100;
+
+pub(in crate::config) fn build(
+    r: &mut Reader<'_>,
+    paths: &RepoPaths,
+) -> Result<Config, ConfigError> {
+    let version: u32 = r.whole("version", 0)?;
+    if version != 2 {
+        return Err(r.invalid(
+            "version",
+            format!("unsupported version {version}; expected 2"),
+        ));
+    }
+    match r.string("mode")?.as_str() {
+        "repo" => {}
+        "hub" => {
+            return Err(match r.source("mode") {
+                ConfigSource::RootFile(path)
+                | ConfigSource::OverrideFile(path)
+                | ConfigSource::RepoFile(path) => ConfigError::HubMode { path },
+                // Set by a variable or flag: name that, not a file.
+                _ => r.invalid(
+                    "mode",
+                    "is `hub` (a directory of repositories); expected `repo` for this command",
+                ),
+            });
+        }
+        other => {
+            return Err(r.invalid("mode", format!("is `{other}`; expected `repo` or `hub`")));
+        }
+    }
+    let root = &paths.root;
+    let doc = |r: &Reader<'_>, key: &str| -> Result<PathBuf, ConfigError> {
+        let value = r.string(key)?;
+        doc_path(r, root, key, &value)
+    };
+    let docs = DocsConfig {
+        todo: doc(r, "docs.todo")?,
+        progress: doc(r, "docs.progress")?,
+        opinions: doc(r, "docs.opinions")?,
+        spec: doc(r, "docs.spec")?,
+        summary: doc(r, "docs.summary")?,
+        snapshot: doc(r, "docs.snapshot")?,
+        snapshot_state: doc(r, "docs.snapshot_state")?,
+    };
+    let binary = r.string("codex.binary")?;
+    if binary.trim().is_empty() {
+        return Err(r.invalid(
+            "codex.binary",
+            "is empty; expected the name or path of the agent program",
+        ));
+    }
+    let stop_after_runs = r.opt_whole("runner.stop_after_runs", 1)?;
+    let runner = RunnerConfig {
+        sleep: r.seconds("runner.sleep_seconds")?,
+        stop_after_runs,
+        max_wallclock: r.opt_seconds("runner.max_wallclock_seconds", Secs::Any)?,
+        max_consecutive_failures: r.whole("runner.max_consecutive_failures", 1)?,
+        no_progress_runs: r.whole("runner.no_progress_runs", 0)?,
+        kill_grace: r.seconds("runner.kill_grace_seconds")?,
+        max_tokens: r.opt_whole("runner.max_tokens", 0)?,
+        quota_wait_max: r.seconds("runner.quota_wait_max_seconds")?,
+        quota_retry: r.seconds("runner.quota_retry_seconds")?,
+        transient_retries: r.whole("runner.transient_retries", 0)?,
+        transient_backoff: r.seconds("runner.transient_backoff_seconds")?,
+    };
+    let env = r.string_map("codex.env")?;
+    for (name, value) in &env {
+        let key = format!("codex.env.{name}");
+        crate::agent_env::check_name(name).map_err(|m| r.invalid(&key, m))?;
+        if value.contains('\0') {
+            return Err(r.invalid(&key, "contains a NUL byte; expected text without one"));
+        }
+    }
+    let codex = CodexConfig {
+        binary,
+        args: r.strings("codex.args")?,
+        terminal_args: r.strings("codex.terminal_args")?,
+        model: r.opt_string("codex.model")?,
+        reasoning: r.opt_string("codex.reasoning")?,
+        idle_timeout: r.opt_seconds("codex.idle_timeout_seconds", Secs::Positive)?,
+        run_timeout: r.opt_seconds("codex.run_timeout_seconds", Secs::Positive)?,
+        structured_verdict: r.flag("codex.structured_verdict")?,
+        models_small: r.opt_string("codex.models.small")?,
+        models_large: r.opt_string("codex.models.large")?,
+        env,
+    };
+    let snapshot = SnapshotConfig {
+        max_depth: r.whole("snapshot.max_depth", 1)?,
+        max_entries: r.whole("snapshot.max_entries", 1)?,
+        excerpt_chars: r.whole("snapshot.excerpt_chars", 0)?,
+        readme_chars: r.whole("snapshot.readme_chars", 0)?,
+        max_file_bytes: r.whole("snapshot.max_file_bytes", 0)?,
+        max_total_bytes: r.whole("snapshot.max_total_bytes", 0)?,
+        change_lines: r.whole("snapshot.change_lines", 0)?,
+        timeout: r.seconds("snapshot.timeout_seconds")?,
+    };
+    let summary_template = match r.opt_string("prompt.summary_template")? {
+        Some(v) => Some(doc_path(r, root, "prompt.summary_template", &v)?),
+        None => None,
+    };
+    let prompt = PromptConfig {
+        prev_run_max_chars: r.whole("prompt.prev_run_max_chars", 0)?,
+        template: doc(r, "prompt.template")?,
+        summary_template,
+    };
+    let notifications = notify(r)?;
+    let server = ServerConfig {
+        host: r.string("server.host")?,
+        port: r.whole("server.port", 0)?,
+        base_path: normalize_base_path(&r.string("server.base_path")?),
+        access_log: r.flag("server.access_log")?,
+        auth_token_env: r.string("server.auth_token_env")?,
+        allowed_hosts: r.strings("server.allowed_hosts")?,
+        allowed_origins: r.strings("server.allowed_origins")?,
+        public_url: r.opt_string("server.public_url")?,
+    };
+    let git = GitConfig {
+        auto_commit: r.flag("git.auto_commit")?,
+        commit_message_template: r.string("git.commit_message_template")?,
+    };
+    let events = EventsConfig {
+        max_bytes: r.whole("events.max_bytes", 0)?,
+        keep: r.whole_in("events.keep", 0, MAX_KEEP)?,
+    };
+    Ok(Config {
+        root: root.clone(),
+        docs,
+        codex,
+        prompt,
+        runner,
+        git,
+        server,
+        events,
+        snapshot,
+        notifications,
+    })
+}
+
+/// A doc path: non-empty and inside the repository.
+fn doc_path(r: &Reader<'_>, root: &Path, key: &str, value: &str) -> Result<PathBuf, ConfigError> {
+    if value.trim().is_empty() {
+        return Err(r.invalid(key, "is empty; expected a path inside the repository"));
+    }
+    inside_root(root, value).ok_or_else(|| {
+        r.invalid(
+            key,
+            format!(
+                "path `{value}` is outside the repository {}; expected a path inside it",
+                root.display()
+            ),
+        )
+    })
+}
+
+/// Resolves `value` against `root` and returns it only if it stays inside.
+fn inside_root(root: &Path, value: &str) -> Option<PathBuf> {
+    let p = normalize_under(root, Path::new(value));
+    p.starts_with(root).then_some(p)
+}
+
+/// Normalises a base path to `""` or `/x` without a trailing slash.
+fn normalize_base_path(p: &str) -> String {
+    let t = p.trim().trim_matches('/');
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("/{t}")
+    }
+}

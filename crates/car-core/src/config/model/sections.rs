@@ -1,0 +1,193 @@
+//! The typed, validated configuration the engine uses: one struct per
+//! section, with paths made absolute.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::NotifyConfig;
+
+/// The configuration of one repository, validated, with paths made absolute.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// The repository root.
+    pub root: PathBuf,
+    /// Work doc locations.
+    pub docs: DocsConfig,
+    /// How the agent is run.
+    pub codex: CodexConfig,
+    /// Prompt settings.
+    pub prompt: PromptConfig,
+    /// Loop settings.
+    pub runner: RunnerConfig,
+    /// Git settings.
+    pub git: GitConfig,
+    /// HTTP server settings.
+    pub server: ServerConfig,
+    /// Event ledger settings.
+    pub events: EventsConfig,
+    /// Snapshot settings.
+    pub snapshot: SnapshotConfig,
+    /// Notification settings.
+    pub notifications: NotifyConfig,
+}
+
+/// `snapshot.*`: the bounded seed context of `car snapshot`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotConfig {
+    /// `snapshot.max_depth`: tree outline depth.
+    pub max_depth: usize,
+    /// `snapshot.max_entries`: tree outline entries.
+    pub max_entries: usize,
+    /// `snapshot.excerpt_chars`: characters of each work doc excerpt.
+    pub excerpt_chars: usize,
+    /// `snapshot.readme_chars`: characters of the README and manifest excerpts.
+    pub readme_chars: usize,
+    /// `snapshot.max_file_bytes`: larger files are skipped.
+    pub max_file_bytes: u64,
+    /// `snapshot.max_total_bytes`: all reads together.
+    pub max_total_bytes: u64,
+    /// `snapshot.change_lines`: lines of the change summary.
+    pub change_lines: usize,
+    /// `snapshot.timeout_seconds`: bound on the agent's run.
+    pub timeout: Duration,
+}
+
+/// `events.*`: the event ledger.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventsConfig {
+    /// `events.max_bytes`: rotate past this size.
+    pub max_bytes: u64,
+    /// `events.keep`: rotated files kept.
+    pub keep: u32,
+}
+
+/// `docs.*`: where the work docs live (absolute paths inside the repository).
+#[derive(Debug, Clone, Serialize)]
+pub struct DocsConfig {
+    /// `docs.todo`.
+    pub todo: PathBuf,
+    /// `docs.progress`.
+    pub progress: PathBuf,
+    /// `docs.opinions`.
+    pub opinions: PathBuf,
+    /// `docs.spec`.
+    pub spec: PathBuf,
+    /// `docs.summary`.
+    pub summary: PathBuf,
+    /// `docs.snapshot`.
+    pub snapshot: PathBuf,
+    /// `docs.snapshot_state`.
+    pub snapshot_state: PathBuf,
+}
+
+/// `codex.*`: the agent command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodexConfig {
+    /// `codex.binary`: a name looked up on PATH, or a path (relative to the root).
+    pub binary: String,
+    /// `codex.args`: arguments before the prompt.
+    pub args: Vec<String>,
+    /// `codex.terminal_args`: arguments for interactive sessions.
+    pub terminal_args: Vec<String>,
+    /// `codex.model`: injected as `--model` unless the args carry one.
+    pub model: Option<String>,
+    /// `codex.reasoning`: accepted for compatibility; current Codex has no such flag.
+    pub reasoning: Option<String>,
+    /// `codex.idle_timeout_seconds`: the no-output watchdog.
+    #[serde(skip)]
+    pub idle_timeout: Option<Duration>,
+    /// `codex.run_timeout_seconds`: bound on one run.
+    #[serde(skip)]
+    pub run_timeout: Option<Duration>,
+    /// `codex.structured_verdict`: ask for a JSON verdict.
+    pub structured_verdict: bool,
+    /// `codex.models.small`: model for small helper jobs.
+    #[serde(skip)]
+    pub models_small: Option<String>,
+    /// `codex.models.large`: model for large jobs (snapshot, ingest-spec).
+    #[serde(skip)]
+    pub models_large: Option<String>,
+    /// `codex.env`: variables set in the agent's environment (last, over
+    /// the caller's; see the README's "The agent's environment").
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+/// `prompt.*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptConfig {
+    /// `prompt.prev_run_max_chars`: how much of the previous run's final output goes into the prompt.
+    pub prev_run_max_chars: usize,
+    /// `prompt.template`: a custom loop prompt, used when the file exists.
+    pub template: PathBuf,
+    /// `prompt.summary_template`: a custom final-summary prompt.
+    pub summary_template: Option<PathBuf>,
+}
+
+/// `runner.*`: loop limits.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunnerConfig {
+    /// `runner.sleep_seconds`: pause between runs.
+    pub sleep: Duration,
+    /// `runner.stop_after_runs`: runs per invocation (null = no limit).
+    pub stop_after_runs: Option<u64>,
+    /// `runner.max_wallclock_seconds`: bound on one invocation, a run in progress included.
+    pub max_wallclock: Option<Duration>,
+    /// `runner.max_consecutive_failures`: failed runs in a row before stopping as `failed`.
+    pub max_consecutive_failures: u32,
+    /// `runner.no_progress_runs`: runs in a row without any change before stopping as `stalled` (0 = off).
+    pub no_progress_runs: u32,
+    /// `runner.kill_grace_seconds`: time between SIGTERM and SIGKILL of the agent.
+    pub kill_grace: Duration,
+    /// `runner.max_tokens`: token budget over all runs (null = none).
+    pub max_tokens: Option<u64>,
+    /// `runner.quota_wait_max_seconds`: longest wait for a usage window.
+    pub quota_wait_max: Duration,
+    /// `runner.quota_retry_seconds`: wait after "try again later".
+    pub quota_retry: Duration,
+    /// `runner.transient_retries`: retries of transient failures.
+    pub transient_retries: u32,
+    /// `runner.transient_backoff_seconds`: first backoff of a retry.
+    pub transient_backoff: Duration,
+}
+
+/// `git.*`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GitConfig {
+    /// `git.auto_commit`: commit the work tree after each successful run.
+    pub auto_commit: bool,
+    /// `git.commit_message_template`: `{run_id}` is replaced by the run id.
+    pub commit_message_template: String,
+}
+
+/// `server.*`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerConfig {
+    /// `server.host`.
+    pub host: String,
+    /// `server.port`.
+    pub port: u16,
+    /// `server.base_path`.
+    pub base_path: String,
+    /// `server.access_log`.
+    pub access_log: bool,
+    /// `server.auth_token_env`: the name of the env var holding the bearer token.
+    pub auth_token_env: String,
+    /// `server.allowed_hosts`.
+    pub allowed_hosts: Vec<String>,
+    /// `server.allowed_origins`.
+    pub allowed_origins: Vec<String>,
+    /// `server.public_url`: where people reach the server; links in notifications.
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// Returns `path` relative to the repository root when it is inside it.
+    pub fn display_path(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+}
