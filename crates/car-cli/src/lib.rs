@@ -58,11 +58,7 @@ use std::process::ExitCode;
 /// file (where `current_exe()` would name the new binary or a path ending
 /// in ` (deleted)`).
 pub(crate) fn supervisor_program() -> Option<std::path::PathBuf> {
-    let own = std::path::Path::new("/proc/self/exe");
-    if own.exists() {
-        return Some(own.to_path_buf());
-    }
-    std::env::current_exe().ok()
+    car_core::procfs::self_exe().or_else(|| std::env::current_exe().ok())
 }
 
 use clap::Parser;

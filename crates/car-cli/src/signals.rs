@@ -180,7 +180,11 @@ fn on_signal(sig: Signal) {
 
 /// The handled signals whose disposition was "ignore" when car started.
 fn ignored_at_start() -> SigSet {
-    let mask = ignored_mask().unwrap_or(0);
+    handled_in(ignored_mask().unwrap_or(0))
+}
+
+/// The handled signals set in `mask` (bit n-1 for signal n).
+fn handled_in(mask: u64) -> SigSet {
     HANDLED
         .into_iter()
         .filter(|&s| mask & (1u64 << (s as i32 - 1)) != 0)
@@ -190,8 +194,7 @@ fn ignored_at_start() -> SigSet {
 /// The ignored-signal mask (bit n-1 for signal n) from `/proc/self/status`.
 #[cfg(target_os = "linux")]
 fn ignored_mask() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    parse_sigign(&status)
+    car_core::procfs::ignored_signals()
 }
 
 /// The ignored-signal mask from `ps` (macOS and the BSDs have no /proc).
@@ -206,27 +209,18 @@ fn ignored_mask() -> Option<u64> {
     u64::from_str_radix(text.trim(), 16).ok()
 }
 
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-fn parse_sigign(status: &str) -> Option<u64> {
-    let hex = status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigIgn:"))?
-        .trim();
-    u64::from_str_radix(hex, 16).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_ignored_mask_is_read_from_proc_status() {
-        let status =
-            "Name:\tcar\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000001001\nSigCgt:\t0\n";
-        let mask = parse_sigign(status).unwrap_or(0);
-        // SIGHUP (1) and SIGPIPE (13).
-        assert_eq!(mask, 0x1001);
-        assert_eq!(mask & (1 << (Signal::SIGHUP as i32 - 1)), 1);
-        assert_eq!(parse_sigign("Name:\tcar\n"), None);
+    fn only_handled_signals_of_the_mask_count_as_ignored() {
+        // SIGHUP (1) and SIGPIPE (13): only SIGHUP is one car handles.
+        let set = handled_in(0x1001);
+        assert!(set.contains(Signal::SIGHUP));
+        assert!(!set.contains(Signal::SIGINT));
+        assert!(!set.contains(Signal::SIGTERM));
+        assert!(!set.contains(Signal::SIGPIPE));
+        assert!(!handled_in(0).contains(Signal::SIGHUP));
     }
 }

@@ -57,7 +57,7 @@ mod marker;
 mod notify;
 mod paths;
 mod process;
-mod procfs;
+pub mod procfs;
 mod prompt;
 mod record;
 mod repo;

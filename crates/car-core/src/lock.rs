@@ -395,20 +395,11 @@ fn flock_holder(dir: &File) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
     let md = dir.metadata().ok()?;
     let dev = md.dev();
-    let want = format!(
-        "{:02x}:{:02x}:{}",
+    crate::procfs::flock_holder(
         nix::sys::stat::major(dev),
         nix::sys::stat::minor(dev),
-        md.ino()
-    );
-    let table = std::fs::read_to_string("/proc/locks").ok()?;
-    table.lines().find_map(|line| {
-        // `1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF`; waiters have `->`.
-        let f: Vec<&str> = line.split_whitespace().collect();
-        (f.len() >= 6 && f[1] == "FLOCK" && f[3] == "WRITE" && f[5] == want)
-            .then(|| f[4].parse().ok())
-            .flatten()
-    })
+        md.ino(),
+    )
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -1,13 +1,18 @@
-//! The one reader of `/proc` (Linux): a process's stat fields, one
-//! variable of its environment, its command line, and the process table as
-//! a list of stats (for descendants and group members). Elsewhere every
-//! reader answers "unknown" (`None` or empty).
+//! The one reader of `/proc` (Linux): a process's stat fields, command
+//! name, one variable of its environment and its command line; the process
+//! table as a list of stats (for descendants and group members); the
+//! flock table; and, for this process, its ignored signals, its binary,
+//! what its stdin is and its cgroup. Elsewhere every reader answers
+//! "unknown" (`None` or empty).
+//!
+//! Every read of `/proc` by car goes through here, the `car` binary's
+//! included.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The fields of `/proc/<pid>/stat` car uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stat {
+pub struct Stat {
     /// The process id.
     pub pid: u32,
     /// The state letter (`R`, `S`, `Z`, ...).
@@ -22,13 +27,13 @@ pub(crate) struct Stat {
 
 impl Stat {
     /// Whether the process is a zombie (dead, not yet reaped).
-    pub(crate) fn is_zombie(&self) -> bool {
+    pub fn is_zombie(&self) -> bool {
         self.state == 'Z'
     }
 }
 
 /// Parses the content of a `/proc/<pid>/stat` file.
-pub(crate) fn parse_stat(pid: u32, text: &str) -> Option<Stat> {
+pub fn parse_stat(pid: u32, text: &str) -> Option<Stat> {
     // The state follows the command name, which is in parentheses and may
     // itself contain spaces or parentheses: split after the last `)`.
     let after = &text[text.rfind(')')? + 1..];
@@ -50,7 +55,7 @@ pub(crate) fn parse_stat(pid: u32, text: &str) -> Option<Stat> {
 
 /// Reads `/proc/<pid>/stat`; `None` when the process does not exist (or
 /// not on Linux).
-pub(crate) fn stat(pid: u32) -> Option<Stat> {
+pub fn stat(pid: u32) -> Option<Stat> {
     if !cfg!(target_os = "linux") {
         return None;
     }
@@ -134,7 +139,7 @@ pub(crate) fn arg(pid: u32, index: usize) -> Option<String> {
 
 /// The signals this process ignores (`SigIgn` of `/proc/self/status`), as
 /// a bit mask (bit `n - 1` for signal `n`); `None` when unknown.
-pub(crate) fn ignored_signals() -> Option<u64> {
+pub fn ignored_signals() -> Option<u64> {
     if !cfg!(target_os = "linux") {
         return None;
     }
@@ -145,6 +150,66 @@ pub(crate) fn ignored_signals() -> Option<u64> {
 fn parse_sig_ign(status: &str) -> Option<u64> {
     let line = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
     u64::from_str_radix(line.trim(), 16).ok()
+}
+
+/// The command name of `pid` (`/proc/<pid>/comm`, without the newline).
+pub fn comm(pid: u32) -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(text.trim_end_matches('\n').to_string())
+}
+
+/// `/proc/self/exe` when it exists: a name for the binary this process
+/// runs that the kernel resolves at exec time, even after an upgrade
+/// replaced or deleted the file.
+pub fn self_exe() -> Option<PathBuf> {
+    let own = Path::new("/proc/self/exe");
+    (cfg!(target_os = "linux") && own.exists()).then(|| own.to_path_buf())
+}
+
+/// What this process's stdin (fd 0) is: the target of `/proc/self/fd/0`,
+/// such as `/dev/pts/3` for a terminal, `/dev/null` or `pipe:[1234]`.
+pub fn stdin_target() -> Option<PathBuf> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    std::fs::read_link("/proc/self/fd/0").ok()
+}
+
+/// This process's control groups (`/proc/self/cgroup`, as written there:
+/// one `id:controllers:path` line each).
+pub fn self_cgroup() -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    std::fs::read_to_string("/proc/self/cgroup").ok()
+}
+
+/// The pid `/proc/locks` shows holding an exclusive flock on the file with
+/// device `major:minor` and inode `ino`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) fn flock_holder(major: u64, minor: u64, ino: u64) -> Option<u32> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let table = std::fs::read_to_string("/proc/locks").ok()?;
+    parse_flock_holder(&table, major, minor, ino)
+}
+
+/// Finds, in the text of `/proc/locks`, the holder of an exclusive flock on
+/// `major:minor:ino`. Lines look like `1: FLOCK  ADVISORY  WRITE 1234
+/// 00:2a:5678 0 EOF`; a waiter's line has `->` after the number, so it
+/// never matches.
+fn parse_flock_holder(table: &str, major: u64, minor: u64, ino: u64) -> Option<u32> {
+    let want = format!("{major:02x}:{minor:02x}:{ino}");
+    table.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() >= 6 && f[1] == "FLOCK" && f[3] == "WRITE" && f[5] == want)
+            .then(|| f[4].parse().ok())
+            .flatten()
+    })
 }
 
 #[cfg(test)]
@@ -178,6 +243,54 @@ mod tests {
         assert_eq!(s.pid, me);
         assert!(!s.is_zombie());
         assert!(arg(me, 0).is_some());
+    }
+
+    #[test]
+    fn the_flock_holder_is_the_writer_of_that_file_not_a_waiter() {
+        let table = "1: POSIX  ADVISORY  WRITE 11 00:2a:99 0 EOF\n\
+                     2: FLOCK  ADVISORY  READ  12 fd:01:99 0 EOF\n\
+                     3: FLOCK  ADVISORY  WRITE 13 fd:01:99 0 EOF\n\
+                     3: -> FLOCK  ADVISORY  WRITE 14 fd:01:99 0 EOF\n\
+                     4: FLOCK  ADVISORY  WRITE 15 fd:01:990 0 EOF\n";
+        assert_eq!(parse_flock_holder(table, 0xfd, 1, 99), Some(13));
+        assert_eq!(parse_flock_holder(table, 0xfd, 1, 990), Some(15));
+        // A POSIX lock, or another device, is not it.
+        assert_eq!(parse_flock_holder(table, 0, 0x2a, 99), None);
+        assert_eq!(parse_flock_holder(table, 0xfd, 2, 99), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn own_flock_is_found() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::File::create(dir.path().join("lock")).unwrap();
+        let md = file.metadata().unwrap();
+        let (major, minor) = (
+            nix::sys::stat::major(md.dev()),
+            nix::sys::stat::minor(md.dev()),
+        );
+        assert_eq!(flock_holder(major, minor, md.ino()), None);
+        fs2::FileExt::try_lock_exclusive(&file).unwrap();
+        assert_eq!(
+            flock_holder(major, minor, md.ino()),
+            Some(std::process::id())
+        );
+    }
+
+    #[test]
+    fn own_command_name_and_binary_are_read() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let me = std::process::id();
+        let comm = comm(me).unwrap();
+        assert!(!comm.is_empty() && !comm.ends_with('\n'));
+        // The kernel keeps the first 15 bytes of the binary's name.
+        let exe = std::fs::canonicalize(self_exe().unwrap()).unwrap();
+        let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with(&comm), "{name} vs {comm}");
+        assert!(self_cgroup().is_some_and(|c| c.contains(':')));
     }
 
     #[test]
