@@ -239,7 +239,7 @@ pub fn doctor(
             ));
         }
         if crate::git::is_repo(&cfg.root) {
-            match crate::snapshot::seed::git_out(&cfg.root, &["status", "--porcelain"]) {
+            match crate::git::query(&cfg.root, &["status", "--porcelain"]) {
                 None => checks.push(check("git", Ok, "a repository, clean", None)),
                 Some(s) => checks.push(check(
                     "git",

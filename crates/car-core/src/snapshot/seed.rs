@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
@@ -105,7 +104,12 @@ pub(crate) fn collect(cfg: &Config) -> Seed {
     } else {
         (None, None)
     };
-    let mut files = if git { git_files(root) } else { None }.unwrap_or_else(|| walk_files(root));
+    let mut files = if git {
+        crate::git::tracked_files(root)
+    } else {
+        None
+    }
+    .unwrap_or_else(|| walk_files(root));
     files.retain(|f| !is_secret_path(f) && !f.starts_with(".codex-autorunner/"));
     files.sort_unstable();
     files.dedup();
@@ -329,39 +333,9 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// A read-only git query's output (see [`crate::git::query`]).
 pub(crate) fn git_out(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    // Only the end is trimmed: porcelain lines start with meaningful spaces.
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim_end().to_string())
-        .filter(|s| !s.trim().is_empty())
-}
-
-fn git_files(root: &Path) -> Option<Vec<String>> {
-    let out = Command::new("git")
-        .args(["ls-files", "-z"])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    Some(
-        out.stdout
-            .split(|&b| b == 0)
-            .filter(|s| !s.is_empty())
-            .map(|s| String::from_utf8_lossy(s).into_owned())
-            .collect(),
-    )
+    crate::git::query(root, args)
 }
 
 fn walk_files(root: &Path) -> Vec<String> {
