@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::codex::TokenUsage;
 use crate::fs_util::{Durability, IoResultExt, PathError, read_optional, write_atomic_with};
 use crate::paths::RepoPaths;
+use crate::stop::{PendingStop, RequestedBy, SIGNAL_STOP_DETAIL, StopCause};
 
 /// The version of car's additions to the state file.
 pub(crate) const STATE_VERSION: u32 = 1;
@@ -201,6 +202,16 @@ pub struct State {
     /// A sentence about the stop (the error, the limit).
     #[serde(default)]
     pub stop_detail: Option<String>,
+    /// Who asked for the last stop (cli, api, bot, schedule); none when the
+    /// loop stopped by itself.
+    #[serde(default)]
+    pub stop_requested_by: Option<RequestedBy>,
+    /// Where that request came from (a terminal, an ssh session, a unit).
+    #[serde(default)]
+    pub stop_origin: Option<String>,
+    /// A stop asked of the running loop by another process, not yet honoured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_request: Option<PendingStop>,
     /// The host of the runner while it runs.
     #[serde(default)]
     pub runner_host: Option<String>,
@@ -276,8 +287,37 @@ pub struct State {
 
 impl State {
     /// Records that the loop stopped (by itself, or found dead or killed by
-    /// another car process): the status, the reason, and no runner or agent.
-    pub(crate) fn record_stop(&mut self, reason: StopReason, detail: Option<String>) {
+    /// another car process): the status, the reason, who asked, and no
+    /// runner or agent. A pending request of another process that this
+    /// stop honours names who asked; a stop by signal nobody announced is
+    /// a person's (cli); a loop that stopped by itself names nobody.
+    pub(crate) fn record_stop(&mut self, reason: StopReason, mut detail: Option<String>) {
+        let pending = self
+            .stop_request
+            .take()
+            .filter(|p| Some(p.runner_pid) == self.runner_pid && p.kind.explains(reason));
+        let cause = match reason {
+            StopReason::Killed => Some(StopCause::Killed),
+            StopReason::Interrupted => Some(StopCause::Interrupted),
+            _ => None,
+        };
+        let by = match (pending, cause) {
+            (Some(p), Some(cause)) => {
+                // The loop describes every SIGTERM alike: say who sent it.
+                if detail.as_deref() == Some(SIGNAL_STOP_DETAIL) {
+                    detail = Some(cause.detail(Some(&p.by)));
+                }
+                Some(p.by)
+            }
+            (Some(p), None) => Some(p.by),
+            (None, Some(cause)) => Some(cause.unannounced()),
+            (None, None) if reason == StopReason::StopRequested => {
+                Some(crate::stop::Requester::default())
+            }
+            (None, None) => None,
+        };
+        self.stop_requested_by = by.as_ref().map(|b| b.requested_by);
+        self.stop_origin = by.and_then(|b| b.origin);
         self.status = reason.status();
         self.stop_reason = Some(reason);
         self.stop_detail = detail;
@@ -502,6 +542,94 @@ mod tests {
                     .starts_with("state.json.corrupt-")
             });
         assert!(kept, "the corrupt file must be kept");
+    }
+
+    fn pending(kind: crate::stop::StopKind, pid: u32) -> PendingStop {
+        PendingStop {
+            by: crate::stop::Requester::new(RequestedBy::Api, "test"),
+            kind,
+            runner_pid: pid,
+            requested_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_pending_request_names_who_asked_for_the_stop_it_explains() {
+        use crate::stop::StopKind;
+        let mut s = State {
+            runner_pid: Some(7),
+            stop_request: Some(pending(StopKind::Now, 7)),
+            ..State::default()
+        };
+        s.record_stop(StopReason::Killed, Some(SIGNAL_STOP_DETAIL.into()));
+        assert_eq!(s.stop_requested_by, Some(RequestedBy::Api));
+        assert_eq!(s.stop_origin.as_deref(), Some("test"));
+        assert_eq!(
+            s.stop_detail.as_deref(),
+            Some("stopped at the request of api (test)")
+        );
+        assert_eq!(s.stop_request, None);
+
+        // Another runner's request, or one this stop does not honour, is
+        // dropped: the stop is a signal nobody announced.
+        for p in [pending(StopKind::Now, 8), pending(StopKind::AfterRun, 7)] {
+            let mut s = State {
+                runner_pid: Some(7),
+                stop_request: Some(p),
+                ..State::default()
+            };
+            s.record_stop(StopReason::Killed, Some(SIGNAL_STOP_DETAIL.into()));
+            assert_eq!(s.stop_requested_by, Some(RequestedBy::Cli));
+            assert_eq!(s.stop_detail.as_deref(), Some(SIGNAL_STOP_DETAIL));
+            assert_eq!(s.stop_request, None);
+        }
+
+        // A loop that stopped by itself names nobody.
+        let mut s = State {
+            stop_requested_by: Some(RequestedBy::Bot),
+            ..State::default()
+        };
+        s.record_stop(StopReason::Completed, None);
+        assert_eq!(s.stop_requested_by, None);
+        assert_eq!(s.stop_origin, None);
+    }
+
+    #[test]
+    fn requested_by_round_trips_through_the_state_file_and_old_files_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RepoPaths::new(dir.path());
+        std::fs::create_dir_all(&paths.car_dir).unwrap();
+        // A state file written before the fields existed.
+        std::fs::write(
+            paths.state_file(),
+            r#"{"status": "killed", "stop_reason": "killed", "car_state_version": 1}"#,
+        )
+        .unwrap();
+        let store = StateStore::new(&paths);
+        let old = store.load().unwrap();
+        assert!(old.corrupt.is_none());
+        assert_eq!(old.state.stop_requested_by, None);
+        assert_eq!(old.state.stop_request, None);
+        store
+            .update(|s| {
+                s.runner_pid = Some(3);
+                s.stop_request = Some(pending(crate::stop::StopKind::Kill, 3));
+            })
+            .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(paths.state_file()).unwrap()).unwrap();
+        assert_eq!(v["stop_request"]["requested_by"], "api");
+        assert_eq!(v["stop_request"]["kind"], "kill");
+        store
+            .update(|s| s.record_stop(StopReason::Killed, None))
+            .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(paths.state_file()).unwrap()).unwrap();
+        assert_eq!(v["stop_requested_by"], "api");
+        assert_eq!(v["stop_origin"], "test");
+        assert!(v.get("stop_request").is_none());
+        let back = store.load().unwrap().state;
+        assert_eq!(back.stop_requested_by, Some(RequestedBy::Api));
     }
 
     #[test]
