@@ -184,3 +184,123 @@ fn spawn_detached(program: &Path, root: &Path) -> Result<u32, crate::fs_util::Pa
     }
     Ok(pid)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{StateStore, StopReason};
+    use crate::stop::RequestedBy;
+
+    fn control(by: RequestedBy) -> (tempfile::TempDir, Control) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = RepoPaths::new(dir.path());
+        std::fs::create_dir_all(&paths.car_dir).unwrap();
+        let ledger = Ledger::new(paths.events_file(), 1 << 20, 2);
+        let c = Control {
+            paths,
+            grace: Duration::from_secs(1),
+            ledger,
+            by: Requester::new(by, "unit test"),
+        };
+        (dir, c)
+    }
+
+    #[test]
+    fn a_stop_after_run_writes_the_stop_file_with_who_asked() {
+        let (_dir, c) = control(RequestedBy::Bot);
+        assert_eq!(c.stop_after_run().unwrap(), StopReport::NotRunning);
+        let text = std::fs::read_to_string(c.paths.stop_file()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["requested_by"], "bot");
+        assert_eq!(v["origin"], "unit test");
+        let read = super::super::request::read_stop_file(&c.paths)
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.by, c.by);
+        // No runner: nothing is announced to one.
+        let state = StateStore::new(&c.paths).load().unwrap().state;
+        assert_eq!(state.stop_request, None);
+    }
+
+    #[test]
+    fn an_old_stop_file_reads_as_a_request_from_the_command_line() {
+        let (_dir, c) = control(RequestedBy::Api);
+        std::fs::write(c.paths.stop_file(), "2026-01-01T00:00:00Z\n").unwrap();
+        let read = super::super::request::read_stop_file(&c.paths)
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.by.requested_by, RequestedBy::Cli);
+        assert_eq!(read.requested_at, "2026-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn the_runner_records_who_asked_it_to_stop_after_its_run() {
+        let (_dir, c) = control(RequestedBy::Schedule);
+        let me = std::process::id();
+        let lock = crate::lock::RunLock::acquire(&c.paths, "run").unwrap();
+        let store = StateStore::new(&c.paths);
+        store.update(|s| s.runner_pid = Some(me)).unwrap();
+        assert_eq!(
+            c.stop_after_run().unwrap(),
+            StopReport::Requested { pid: me }
+        );
+        assert!(c.paths.stop_file().exists());
+        // A resume is refused while the runner lives.
+        assert_eq!(
+            c.resume("/bin/true").unwrap(),
+            ResumeReport::AlreadyRunning { pid: me }
+        );
+        // What the loop does when it finds the stop file.
+        store
+            .update(|s| s.record_stop(StopReason::StopRequested, None))
+            .unwrap();
+        drop(lock);
+        let s = store.load().unwrap().state;
+        assert_eq!(s.stop_requested_by, Some(RequestedBy::Schedule));
+        assert_eq!(s.stop_origin.as_deref(), Some("unit test"));
+        assert_eq!(s.stop_request, None);
+    }
+
+    #[test]
+    fn a_reply_is_recorded_with_who_gave_it() {
+        let (_dir, c) = control(RequestedBy::Bot);
+        let store = StateStore::new(&c.paths);
+        store
+            .update(|s| {
+                s.pending_question = Some(crate::state::PendingQuestion {
+                    run_id: 2,
+                    question: "which port?".into(),
+                    asked_at: "2026-01-01T00:00:00Z".into(),
+                });
+            })
+            .unwrap();
+        let report = c.reply("8080").unwrap();
+        assert_eq!(report.question.unwrap().question, "which port?");
+        let s = store.load().unwrap().state;
+        assert_eq!(s.pending_question, None);
+        let r = s.user_reply.unwrap();
+        assert_eq!(r.text, "8080");
+        assert_eq!(r.question.as_deref(), Some("which port?"));
+        let ledger = std::fs::read_to_string(c.paths.events_file()).unwrap();
+        let last: serde_json::Value = serde_json::from_str(ledger.lines().last().unwrap()).unwrap();
+        assert_eq!(last["type"], "reply");
+        assert_eq!(last["run_id"], 2);
+        assert_eq!(last["requested_by"], "bot");
+    }
+
+    #[test]
+    fn without_a_runner_stop_now_and_kill_find_nothing_and_resume_starts_one() {
+        let (_dir, c) = control(RequestedBy::Api);
+        assert_eq!(c.stop_now().unwrap(), StopReport::NotRunning);
+        assert_eq!(c.kill().unwrap(), KillReport::NotRunning { cleaned: None });
+        assert!(!c.is_running());
+        match c.resume("/bin/true").unwrap() {
+            ResumeReport::Started { pid, reconciled } => {
+                assert!(pid > 0);
+                assert_eq!(reconciled, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(c.resume("/nonexistent/car"), Err(Error::Io(_))));
+    }
+}
