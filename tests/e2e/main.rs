@@ -12,6 +12,7 @@ mod bytes;
 mod codex_driver;
 mod config;
 mod config_limits;
+mod control;
 mod disk_full;
 mod doc_tools;
 mod fake_http;

@@ -107,6 +107,8 @@ pub(crate) fn abandon(
                 "detail": detail,
                 "runs": state.loop_runs,
                 "abandoned": true,
+                "requested_by": state.stop_requested_by,
+                "origin": state.stop_origin,
             }),
         )
         .err()
@@ -157,6 +159,8 @@ mod tests {
         let last: serde_json::Value = serde_json::from_str(ledger.lines().last().unwrap()).unwrap();
         assert_eq!(last["type"], "stopped");
         assert_eq!(last["reason"], "interrupted");
+        assert_eq!(last["requested_by"], "cli");
+        assert_eq!(state.stop_requested_by, Some(crate::stop::RequestedBy::Cli));
         // Nobody else may write the state while the result is alive.
         let lock = std::fs::File::open(paths.state_lock_file()).unwrap();
         assert!(fs2::FileExt::try_lock_exclusive(&lock).is_err());

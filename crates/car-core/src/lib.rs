@@ -79,8 +79,8 @@ pub use config::{
 };
 pub use config::{DiscordConfig, Enabled, NotifyConfig, NtfyConfig, TelegramConfig, WebhookConfig};
 pub use control::{
-    ClearReport, InitError, InitOptions, InitReport, KillReport, PendingQuestionView, ReplyReport,
-    StatusReport,
+    ClearReport, Control, InitError, InitOptions, InitReport, KillReport, PendingQuestionView,
+    ReplyReport, ResumeReport, StatusReport, StopFileContent, StopReport,
 };
 pub use docs::{DocError, DocKind, TodoStatus, parse_todo};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor};
@@ -98,5 +98,7 @@ pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};
 pub use repo::{Repo, RunOptions};
 pub use snapshot::{SnapshotBudget, SnapshotError, SnapshotOptions, SnapshotReport, SnapshotState};
 pub use state::{PendingQuestion, State, StateError, Status, StopReason, UserReply};
-pub use stop::{StopCause, StopHandle, StopLevel, StopRequest};
+pub use stop::{
+    PendingStop, RequestedBy, Requester, StopCause, StopHandle, StopKind, StopLevel, StopRequest,
+};
 pub use supervisor::{SUBCOMMAND as SUPERVISOR_SUBCOMMAND, supervisor_main};

@@ -11,7 +11,7 @@ use crate::ledger::{self, Ledger};
 use crate::lock::{self, LockStatus};
 use crate::record::{self, RunRecord};
 use crate::state::{State, StateStore};
-use crate::stop::StopHandle;
+use crate::stop::{RequestedBy, Requester, StopHandle};
 
 /// A repository with a `.codex-autorunner/` directory and its loaded
 /// configuration.
@@ -166,17 +166,19 @@ impl Repo {
         Ok(engine.preview_prompt()?)
     }
 
-    /// Asks a running loop (in any process) to stop after its current run.
+    /// Asks a running loop (in any process) to stop after its current run,
+    /// as the api; [`Repo::control`] names who asks.
     pub fn request_stop(&self) -> Result<(), Error> {
-        Ok(control::request_stop(&self.resolved.paths)?)
+        self.control(Requester::this_process(RequestedBy::Api))
+            .stop_after_run()
+            .map(drop)
     }
 
-    /// Stops the running loop now (SIGTERM, then SIGKILL); see `car kill`.
+    /// Stops the running loop now (SIGTERM, then SIGKILL) as the api; see
+    /// `car kill`, and [`Repo::control`] to name who asks.
     pub fn kill(&self) -> Result<KillReport, Error> {
-        Ok(control::kill(
-            &self.resolved.paths,
-            self.resolved.config.runner.kill_grace,
-        )?)
+        self.control(Requester::this_process(RequestedBy::Api))
+            .kill()
     }
 
     /// Builds the status report, repairing the state of a dead runner.
@@ -198,9 +200,11 @@ impl Repo {
         Ok(StateStore::new(&self.resolved.paths).load()?.state)
     }
 
-    /// Records a person's answer to the agent's question.
+    /// Records a person's answer to the agent's question (as the api;
+    /// [`Repo::control`] names who answers).
     pub fn reply(&self, text: &str) -> Result<ReplyReport, Error> {
-        Ok(control::reply(&self.resolved.paths, &self.ledger(), text)?)
+        self.control(Requester::this_process(RequestedBy::Api))
+            .reply(text)
     }
 
     /// Returns who holds the run lock, if anyone.

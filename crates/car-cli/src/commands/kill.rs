@@ -1,14 +1,14 @@
 //! `car kill` and `car stop`.
 
 use anyhow::Result;
-use car_core::{KillReport, LockStatus};
+use car_core::{KillReport, StopReport};
 
 use crate::cli::Global;
 
 pub(crate) fn kill(g: &Global) -> Result<u8> {
     let repo = super::load(g, &[])?;
     crate::logging::init(Some(&repo.logs_dir()));
-    match repo.kill()? {
+    match repo.control(crate::origin::requester()).kill()? {
         KillReport::NotRunning { cleaned: None } => outln!("car: no runner is active"),
         KillReport::NotRunning {
             cleaned: Some(what),
@@ -30,14 +30,13 @@ pub(crate) fn kill(g: &Global) -> Result<u8> {
 
 pub(crate) fn stop(g: &Global) -> Result<u8> {
     let repo = super::load(g, &[])?;
-    repo.request_stop()?;
-    match repo.lock_status() {
-        LockStatus::Held(_) => {
+    match repo.control(crate::origin::requester()).stop_after_run()? {
+        StopReport::Requested { .. } => {
             outln!(
                 "car: stop requested; the runner stops after its current run (use `car kill` to stop now)"
             );
         }
-        _ => outln!(
+        StopReport::NotRunning => outln!(
             "car: stop requested; no runner is active now (the next `car run` clears the request)"
         ),
     }

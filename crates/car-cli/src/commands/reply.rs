@@ -26,7 +26,9 @@ pub(crate) fn run(g: &Global, args: ReplyArgs) -> Result<u8> {
     if text.trim().is_empty() {
         return Err(UsageError("the answer is empty".into()).into());
     }
-    let report = repo.reply(text.trim_end())?;
+    let report = repo
+        .control(crate::origin::requester())
+        .reply(text.trim_end())?;
     match report.question {
         Some(q) => outln!("car: answered run {}'s question: {}", q.run_id, q.question),
         None => outln!("car: no question was open; the answer is kept for the next run anyway"),

@@ -48,6 +48,14 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
             outln!("Stop detail: {d}");
         }
     }
+    if !report.running
+        && let Some(by) = s.stop_requested_by
+    {
+        match &s.stop_origin {
+            Some(o) => outln!("Stopped by:  {by} ({o})"),
+            None => outln!("Stopped by:  {by}"),
+        }
+    }
     if let Some(q) = &s.pending_question {
         outln!("Question:    run {} asks: {}", q.run_id, q.question);
         outln!("             answer with `car reply \"...\"`, then `car resume`");
@@ -78,7 +86,15 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
         (None, None) => outln!("Runner:      none"),
     }
     if report.stop_requested {
-        outln!("Stop:        requested (honoured after the current run)");
+        // A request from the command line reads as it always did.
+        let by = report
+            .stop_request
+            .as_ref()
+            .map(|r| &r.by)
+            .filter(|b| b.requested_by != car_core::RequestedBy::Cli)
+            .map(|b| format!(" by {}", b.describe()))
+            .unwrap_or_default();
+        outln!("Stop:        requested{by} (honoured after the current run)");
     }
     match (s.last_run_id, &report.last_run) {
         (Some(id), Some(rec)) => outln!(
