@@ -21,8 +21,7 @@ pub(crate) fn started_by() -> String {
     if parents.iter().any(|c| c == "cron" || c == "crond") {
         return "cron".to_string();
     }
-    let tty = std::fs::read_link("/proc/self/fd/0")
-        .ok()
+    let tty = procfs::stdin_target()
         .map(|p| p.display().to_string())
         .filter(|p| p.starts_with("/dev/pts") || p.starts_with("/dev/tty"));
     match (tty, parents.first()) {
@@ -35,8 +34,7 @@ pub(crate) fn started_by() -> String {
 
 /// The systemd unit of this process, from its cgroup (Linux).
 fn systemd_unit() -> Option<String> {
-    let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    unit_of_cgroup(&cgroup)
+    unit_of_cgroup(&procfs::self_cgroup()?)
 }
 
 /// The last `.service` or `.scope` name of a `/proc/<pid>/cgroup` text.
@@ -57,7 +55,7 @@ fn parent_commands() -> Vec<String> {
         if ppid <= 1 {
             break;
         }
-        if let Some(comm) = command_name(ppid) {
+        if let Some(comm) = procfs::comm(ppid) {
             out.push(comm);
         }
         pid = ppid;
@@ -67,13 +65,6 @@ fn parent_commands() -> Vec<String> {
 
 fn parent_pid(pid: u32) -> Option<u32> {
     procfs::stat(pid).map(|s| s.ppid)
-}
-
-/// `/proc/<pid>/comm`: the process's command name (Linux).
-fn command_name(pid: u32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .ok()
-        .map(|c| c.trim().to_string())
 }
 
 #[cfg(test)]
