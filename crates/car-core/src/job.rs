@@ -7,12 +7,13 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::agent::{self, AgentCommand, EndCause, ExitKind, Limits};
+use crate::agent::{self, ExitKind};
 use crate::codex;
 use crate::config::Config;
 use crate::engine::EngineError;
 use crate::fs_util::PathError;
 use crate::paths::RepoPaths;
+use crate::record::RunOutcome;
 use crate::stop::StopHandle;
 
 /// Errors of a job.
@@ -40,6 +41,12 @@ impl From<PathError> for JobError {
 impl From<crate::agent::AgentError> for JobError {
     fn from(e: crate::agent::AgentError) -> Self {
         Self::Engine(EngineError::Agent(e))
+    }
+}
+
+impl From<codex::InvokeError> for JobError {
+    fn from(e: codex::InvokeError) -> Self {
+        Self::Engine(e.into())
     }
 }
 
@@ -92,99 +99,56 @@ pub(crate) async fn run_job(
         source,
     })?;
     crate::fs_util::write_atomic(&dir.join("prompt.md"), prompt.as_bytes())?;
-    let (program, path_env) = agent::resolve_binary(&cfg.codex.binary, &cfg.root, path_env)?;
-    let codex_mode = codex::runs_exec(&cfg.codex.args);
-    let mut args = agent::apply_model(&cfg.codex.args, model.or(cfg.codex.model.as_deref()));
-    let last_message = dir.join("last_message.md");
-    if codex_mode {
-        args.extend([
-            "--json".into(),
-            "-o".into(),
-            last_message.display().to_string(),
-        ]);
-        if args.last().map(String::as_str) != Some("-") {
-            args.push("-".into());
-        }
-    }
-    let log_path = dir.join("output.log");
+    let invocation = codex::Invocation {
+        cfg,
+        dir: &dir,
+        marker: name,
+        model: model.or(cfg.codex.model.as_deref()),
+        path_env,
+        supervisor,
+        verdict_schema: false,
+    };
+    let command = invocation.command()?;
+    let log_path = dir.join(crate::record::OUTPUT_FILE);
     let mut log = agent::OutputLog::open(&log_path)?;
-    if codex_mode {
-        log.parse_codex_events(&dir.join("codex-events.jsonl"))?;
-    }
-    let command = AgentCommand {
-        program,
-        args,
-        cwd: cfg.root.clone(),
-        env: Some(crate::agent_env::for_agent(cfg, path_env)),
-    };
-    let limits = Limits {
-        deadline: Some(crate::time::deadline_in(timeout)),
-        idle_timeout: cfg.codex.idle_timeout,
-        grace: cfg.runner.kill_grace,
-    };
-    let launch = crate::supervisor::Launch {
-        marker: crate::marker::RunMarker::new(&cfg.root, name),
-        supervisor: supervisor.map(|program| crate::supervisor::Supervision {
-            program: program.to_path_buf(),
-            prompt_file: dir.join("prompt.md"),
-            status_file: dir.join(crate::record::SUPERVISOR_FILE),
-        }),
-    };
-    let out = agent::run(
-        &command,
-        &launch,
-        prompt.as_bytes().to_vec(),
-        &mut log,
-        stop.subscribe(),
-        limits,
-        |_| {},
-    )
-    .await?;
-    let codex_run = log.take_codex().filter(|c| c.events > 0);
+    let run = invocation
+        .run(
+            &command,
+            prompt.as_bytes().to_vec(),
+            &mut log,
+            stop,
+            Some(crate::time::deadline_in(timeout)),
+            |_| {},
+        )
+        .await?;
     log.flush()?;
-    let failed = |what: String| JobError::Failed {
-        what,
-        log: log_path.clone(),
-    };
-    match out.cause {
-        EndCause::Exited => {}
-        EndCause::TimedOut => {
-            return Err(failed(format!(
-                "did not finish within {}s",
-                timeout.as_secs()
-            )));
-        }
-        EndCause::Idle => {
-            return Err(failed(
-                "printed nothing for codex.idle_timeout_seconds".into(),
-            ));
-        }
-        EndCause::Stopped => return Err(failed("was stopped".into())),
+    match failure(&run, timeout) {
+        Some(what) => Err(JobError::Failed {
+            what,
+            log: log_path,
+        }),
+        None => Ok(JobOutput {
+            text: run.final_output.text,
+            dir,
+        }),
     }
-    match codex_run
-        .as_ref()
-        .map(|c| (&c.terminal, c.failure_message()))
-    {
-        Some((Some(codex::Terminal::Completed), _)) => {}
-        Some((_, msg)) => {
-            return Err(failed(format!(
+}
+
+/// What went wrong with a job's run, in the words of its error (None: it
+/// went well).
+fn failure(run: &codex::Invoked, timeout: Duration) -> Option<String> {
+    Some(match run.outcome {
+        RunOutcome::Ok => return None,
+        RunOutcome::Interrupted | RunOutcome::Killed => "was stopped".into(),
+        RunOutcome::TimedOut => format!("did not finish within {}s", timeout.as_secs()),
+        RunOutcome::Hung => "printed nothing for codex.idle_timeout_seconds".into(),
+        RunOutcome::Failed => match (&run.codex, run.out.exit) {
+            (Some(c), _) => format!(
                 "failed: {}",
-                msg.unwrap_or("the turn did not complete")
-            )));
-        }
-        None if out.exit == ExitKind::Code(0) => {}
-        None => {
-            let code = match out.exit {
-                ExitKind::Code(c) => format!("exited with code {c}"),
-                ExitKind::Signal(s) => format!("was killed by signal {s}"),
-            };
-            return Err(failed(code));
-        }
-    }
-    let text = std::fs::read_to_string(&last_message)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .or_else(|| codex_run.and_then(|c| c.agent_messages.last().cloned()))
-        .unwrap_or(out.stdout_tail);
-    Ok(JobOutput { text, dir })
+                c.failure_message().unwrap_or("the turn did not complete")
+            ),
+            (None, ExitKind::Code(c)) => format!("exited with code {c}"),
+            (None, ExitKind::Signal(s)) => format!("was killed by signal {s}"),
+        },
+    })
 }
