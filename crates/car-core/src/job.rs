@@ -152,3 +152,98 @@ fn failure(run: &codex::Invoked, timeout: Duration) -> Option<String> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::{AgentOutcome, EndCause};
+    use crate::codex::{CodexRun, Invoked};
+
+    fn invoked(outcome: RunOutcome, exit: ExitKind, events: &[&str]) -> Invoked {
+        let mut codex = CodexRun::default();
+        for e in events {
+            codex.feed(e.as_bytes());
+        }
+        Invoked {
+            out: AgentOutcome {
+                exit,
+                cause: EndCause::Exited,
+                escalated: false,
+                pgid: 1,
+                stdout_bytes: 0,
+                stderr_bytes: 0,
+                stdout_tail: String::new(),
+                duration: Duration::ZERO,
+            },
+            codex: (codex.events > 0).then_some(codex),
+            outcome,
+            final_output: codex::FinalOutput::pick(Some("text".into()), None, ""),
+        }
+    }
+
+    #[test]
+    fn a_failed_job_says_what_went_wrong() {
+        let failed = r#"{"type":"turn.failed","error":{"message":"model overloaded"}}"#;
+        let unfinished = r#"{"type":"turn.started"}"#;
+        let minute = Duration::from_secs(60);
+        let table: &[(RunOutcome, ExitKind, &[&str], Option<&str>)] = &[
+            (RunOutcome::Ok, ExitKind::Code(0), &[], None),
+            (
+                RunOutcome::Interrupted,
+                ExitKind::Signal(15),
+                &[],
+                Some("was stopped"),
+            ),
+            (
+                RunOutcome::Killed,
+                ExitKind::Signal(15),
+                &[],
+                Some("was stopped"),
+            ),
+            (
+                RunOutcome::TimedOut,
+                ExitKind::Signal(15),
+                &[],
+                Some("did not finish within 60s"),
+            ),
+            (
+                RunOutcome::Hung,
+                ExitKind::Signal(15),
+                &[],
+                Some("printed nothing for codex.idle_timeout_seconds"),
+            ),
+            (
+                RunOutcome::Failed,
+                ExitKind::Code(1),
+                &[failed],
+                Some("failed: model overloaded"),
+            ),
+            (
+                RunOutcome::Failed,
+                ExitKind::Code(0),
+                &[unfinished],
+                Some("failed: the turn did not complete"),
+            ),
+            (
+                RunOutcome::Failed,
+                ExitKind::Code(3),
+                &[],
+                Some("exited with code 3"),
+            ),
+            (
+                RunOutcome::Failed,
+                ExitKind::Signal(9),
+                &[],
+                Some("was killed by signal 9"),
+            ),
+        ];
+        for (outcome, exit, events, want) in table {
+            let run = invoked(*outcome, *exit, events);
+            assert_eq!(
+                failure(&run, minute).as_deref(),
+                *want,
+                "{outcome:?} {exit:?}"
+            );
+        }
+    }
+}

@@ -16,6 +16,8 @@ pub(crate) use classify::{ErrorClass, classify};
 pub(crate) use events::Parsed;
 pub use events::{CodexRun, CommandRun, FileChange, Terminal, TokenUsage};
 pub(crate) use invoke::{Invocation, InvokeError, Invoked, runs_exec};
+#[cfg(test)]
+pub(crate) use outcome::FinalOutput;
 pub(crate) use outcome::{class_name, error_class, question, run_error};
 pub use verdict::Verdict;
 pub(crate) use verdict::{VERDICT_SCHEMA, need_input_question, parse_verdict};

@@ -478,3 +478,7 @@ pub(crate) fn error_stop(disk_full: bool, error: String) -> Stop {
 #[cfg(test)]
 #[path = "decide_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "decide_flow_tests.rs"]
+mod flow_tests;
