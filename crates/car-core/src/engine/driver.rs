@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use super::blocking::unblock;
 use super::decide::{self, Between, Counters, Next, Policy, RunFacts, Stop, TodoFacts};
 use super::error::EngineError;
 use super::event::{Event, EventSink};
@@ -138,7 +139,8 @@ impl Engine {
             match decision.next {
                 Next::Stop(s) => return Ok(s),
                 Next::FinishSummary(s) => {
-                    self.finalize_summary(Some(run_id))?;
+                    let engine = self.clone();
+                    unblock(move || engine.finalize_summary(Some(run_id))).await?;
                     return Ok(s);
                 }
                 Next::WaitForQuota { reset, message } => {

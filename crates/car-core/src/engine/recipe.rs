@@ -40,29 +40,19 @@ impl Engine {
         events: &EventSink,
         deadline: Option<Instant>,
     ) -> Result<RunReport, EngineError> {
-        let cfg = &self.config;
         let dir = self.paths.run_dir(run_id);
         let marker = run_id.to_string();
-        let invocation = Invocation {
-            cfg,
-            dir: &dir,
-            marker: &marker,
-            model: cfg.codex.model.as_deref(),
-            path_env: opts.path_env.as_ref(),
-            supervisor: opts.supervisor.as_deref(),
-            verdict_schema: cfg.codex.structured_verdict,
-        };
+        let invocation = self.invocation(&dir, &marker, opts);
         let command = invocation.command()?;
-        let next = self.next_prompt(run_id, kind, docs)?;
+        let mut next = self.next_prompt(run_id, kind, docs)?;
         write_prompt(&dir, &next.prompt)?;
         invocation.prepare_dir()?;
         let fingerprint_before = self.worktree_fingerprint().await;
         let started_at = self.mark_started(run_id, kind, todo, events).await?;
         tracing::info!(run_id, ?kind, program = %command.program.display(), "run started");
         let mut log = open_log(&dir, run_id, kind, &command, &next)?;
-        let run_deadline = cfg.codex.run_timeout.map(time::deadline_in);
-        let deadline = [deadline, run_deadline].into_iter().flatten().min();
-        let prompt = next.prompt.clone().into_bytes();
+        let prompt = std::mem::take(&mut next.prompt).into_bytes();
+        let deadline = self.run_deadline(deadline);
         let (on_start, recorded) = self.on_agent_start();
         let run = invocation
             .run(&command, prompt, &mut log, stop, deadline, on_start)
@@ -84,6 +74,32 @@ impl Engine {
         self.conclude(&dir, &report, &next, &mut log, events)
             .await?;
         Ok(report)
+    }
+
+    /// The agent invocation of a run whose files are in `dir`.
+    fn invocation<'a>(
+        &'a self,
+        dir: &'a Path,
+        marker: &'a str,
+        opts: &'a LoopOptions,
+    ) -> Invocation<'a> {
+        let cfg = &*self.config;
+        Invocation {
+            cfg,
+            dir,
+            marker,
+            model: cfg.codex.model.as_deref(),
+            path_env: opts.path_env.as_ref(),
+            supervisor: opts.supervisor.as_deref(),
+            verdict_schema: cfg.codex.structured_verdict,
+        }
+    }
+
+    /// When the run must end: the loop's deadline or
+    /// `codex.run_timeout_seconds` from now, the earlier.
+    fn run_deadline(&self, loop_deadline: Option<Instant>) -> Option<Instant> {
+        let run_deadline = self.config.codex.run_timeout.map(time::deadline_in);
+        [loop_deadline, run_deadline].into_iter().flatten().min()
     }
 
     /// Records that run `run_id` starts (state, ledger, event); returns when.
