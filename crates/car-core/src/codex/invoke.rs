@@ -175,3 +175,95 @@ impl Invocation<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paths::RepoPaths;
+
+    fn config(root: &Path, args: &[&str]) -> Config {
+        let mut cfg = crate::config::load(&RepoPaths::new(root), &Default::default())
+            .unwrap()
+            .config;
+        cfg.codex.binary = "/bin/sh".into();
+        cfg.codex.args = args.iter().map(|a| a.to_string()).collect();
+        cfg
+    }
+
+    fn args_of(cfg: &Config, dir: &Path, model: Option<&str>, verdict_schema: bool) -> Vec<String> {
+        let invocation = Invocation {
+            cfg,
+            dir,
+            marker: "1",
+            model,
+            path_env: None,
+            supervisor: None,
+            verdict_schema,
+        };
+        invocation.command().unwrap().args
+    }
+
+    #[test]
+    fn codex_exec_gets_the_model_json_last_message_schema_and_stdin() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("runs/1");
+        let at = |name: &str| dir.join(name).display().to_string();
+        let exec = config(root.path(), &["exec", "--full-auto"]);
+        assert_eq!(
+            args_of(&exec, &dir, Some("m1"), true),
+            [
+                "--model".to_string(),
+                "m1".into(),
+                "exec".into(),
+                "--full-auto".into(),
+                "--json".into(),
+                "-o".into(),
+                at(record::LAST_MESSAGE_FILE),
+                "--output-schema".into(),
+                at(record::VERDICT_SCHEMA_FILE),
+                "-".into(),
+            ]
+        );
+        let stdin_given = config(root.path(), &["exec", "-"]);
+        assert_eq!(
+            args_of(&stdin_given, &dir, None, false),
+            [
+                "exec".to_string(),
+                "-".into(),
+                "--json".into(),
+                "-o".into(),
+                at(record::LAST_MESSAGE_FILE),
+                "-".into()
+            ],
+            "a `-` that is not last is repeated at the end"
+        );
+        let plain = config(root.path(), &["-c", "cat"]);
+        assert_eq!(
+            args_of(&plain, &dir, None, true),
+            ["-c".to_string(), "cat".into()],
+            "a plain agent gets its args as they are"
+        );
+    }
+
+    #[test]
+    fn preparing_the_directory_clears_an_old_last_message_and_writes_the_schema() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("runs/1");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(record::LAST_MESSAGE_FILE), "old").unwrap();
+        let cfg = config(root.path(), &["exec"]);
+        let invocation = Invocation {
+            cfg: &cfg,
+            dir: &dir,
+            marker: "1",
+            model: None,
+            path_env: None,
+            supervisor: None,
+            verdict_schema: true,
+        };
+        invocation.prepare_dir().unwrap();
+        assert!(!dir.join(record::LAST_MESSAGE_FILE).exists());
+        let schema = std::fs::read_to_string(dir.join(record::VERDICT_SCHEMA_FILE)).unwrap();
+        assert_eq!(schema, VERDICT_SCHEMA);
+    }
+}
