@@ -7,12 +7,13 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::agent::{self, AgentCommand, EndCause, ExitKind, Limits};
+use crate::agent::{self, ExitKind};
 use crate::codex;
 use crate::config::Config;
 use crate::engine::EngineError;
 use crate::fs_util::PathError;
 use crate::paths::RepoPaths;
+use crate::record::RunOutcome;
 use crate::stop::StopHandle;
 
 /// Errors of a job.
@@ -40,6 +41,12 @@ impl From<PathError> for JobError {
 impl From<crate::agent::AgentError> for JobError {
     fn from(e: crate::agent::AgentError) -> Self {
         Self::Engine(EngineError::Agent(e))
+    }
+}
+
+impl From<codex::InvokeError> for JobError {
+    fn from(e: codex::InvokeError) -> Self {
+        Self::Engine(e.into())
     }
 }
 
@@ -92,99 +99,151 @@ pub(crate) async fn run_job(
         source,
     })?;
     crate::fs_util::write_atomic(&dir.join("prompt.md"), prompt.as_bytes())?;
-    let (program, path_env) = agent::resolve_binary(&cfg.codex.binary, &cfg.root, path_env)?;
-    let codex_mode = codex::runs_exec(&cfg.codex.args);
-    let mut args = agent::apply_model(&cfg.codex.args, model.or(cfg.codex.model.as_deref()));
-    let last_message = dir.join("last_message.md");
-    if codex_mode {
-        args.extend([
-            "--json".into(),
-            "-o".into(),
-            last_message.display().to_string(),
-        ]);
-        if args.last().map(String::as_str) != Some("-") {
-            args.push("-".into());
-        }
-    }
-    let log_path = dir.join("output.log");
+    let invocation = codex::Invocation {
+        cfg,
+        dir: &dir,
+        marker: name,
+        model: model.or(cfg.codex.model.as_deref()),
+        path_env,
+        supervisor,
+        verdict_schema: false,
+    };
+    let command = invocation.command()?;
+    let log_path = dir.join(crate::record::OUTPUT_FILE);
     let mut log = agent::OutputLog::open(&log_path)?;
-    if codex_mode {
-        log.parse_codex_events(&dir.join("codex-events.jsonl"))?;
-    }
-    let command = AgentCommand {
-        program,
-        args,
-        cwd: cfg.root.clone(),
-        env: Some(crate::agent_env::for_agent(cfg, path_env)),
-    };
-    let limits = Limits {
-        deadline: Some(crate::time::deadline_in(timeout)),
-        idle_timeout: cfg.codex.idle_timeout,
-        grace: cfg.runner.kill_grace,
-    };
-    let launch = crate::supervisor::Launch {
-        marker: crate::marker::RunMarker::new(&cfg.root, name),
-        supervisor: supervisor.map(|program| crate::supervisor::Supervision {
-            program: program.to_path_buf(),
-            prompt_file: dir.join("prompt.md"),
-            status_file: dir.join(crate::record::SUPERVISOR_FILE),
-        }),
-    };
-    let out = agent::run(
-        &command,
-        &launch,
-        prompt.as_bytes().to_vec(),
-        &mut log,
-        stop.subscribe(),
-        limits,
-        |_| {},
-    )
-    .await?;
-    let codex_run = log.take_codex().filter(|c| c.events > 0);
+    let run = invocation
+        .run(
+            &command,
+            prompt.as_bytes().to_vec(),
+            &mut log,
+            stop,
+            Some(crate::time::deadline_in(timeout)),
+            |_| {},
+        )
+        .await?;
     log.flush()?;
-    let failed = |what: String| JobError::Failed {
-        what,
-        log: log_path.clone(),
-    };
-    match out.cause {
-        EndCause::Exited => {}
-        EndCause::TimedOut => {
-            return Err(failed(format!(
-                "did not finish within {}s",
-                timeout.as_secs()
-            )));
-        }
-        EndCause::Idle => {
-            return Err(failed(
-                "printed nothing for codex.idle_timeout_seconds".into(),
-            ));
-        }
-        EndCause::Stopped => return Err(failed("was stopped".into())),
+    match failure(&run, timeout) {
+        Some(what) => Err(JobError::Failed {
+            what,
+            log: log_path,
+        }),
+        None => Ok(JobOutput {
+            text: run.final_output.text,
+            dir,
+        }),
     }
-    match codex_run
-        .as_ref()
-        .map(|c| (&c.terminal, c.failure_message()))
-    {
-        Some((Some(codex::Terminal::Completed), _)) => {}
-        Some((_, msg)) => {
-            return Err(failed(format!(
+}
+
+/// What went wrong with a job's run, in the words of its error (None: it
+/// went well).
+fn failure(run: &codex::Invoked, timeout: Duration) -> Option<String> {
+    Some(match run.outcome {
+        RunOutcome::Ok => return None,
+        RunOutcome::Interrupted | RunOutcome::Killed => "was stopped".into(),
+        RunOutcome::TimedOut => format!("did not finish within {}s", timeout.as_secs()),
+        RunOutcome::Hung => "printed nothing for codex.idle_timeout_seconds".into(),
+        RunOutcome::Failed => match (&run.codex, run.out.exit) {
+            (Some(c), _) => format!(
                 "failed: {}",
-                msg.unwrap_or("the turn did not complete")
-            )));
+                c.failure_message().unwrap_or("the turn did not complete")
+            ),
+            (None, ExitKind::Code(c)) => format!("exited with code {c}"),
+            (None, ExitKind::Signal(s)) => format!("was killed by signal {s}"),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::{AgentOutcome, EndCause};
+    use crate::codex::{CodexRun, Invoked};
+
+    fn invoked(outcome: RunOutcome, exit: ExitKind, events: &[&str]) -> Invoked {
+        let mut codex = CodexRun::default();
+        for e in events {
+            codex.feed(e.as_bytes());
         }
-        None if out.exit == ExitKind::Code(0) => {}
-        None => {
-            let code = match out.exit {
-                ExitKind::Code(c) => format!("exited with code {c}"),
-                ExitKind::Signal(s) => format!("was killed by signal {s}"),
-            };
-            return Err(failed(code));
+        Invoked {
+            out: AgentOutcome {
+                exit,
+                cause: EndCause::Exited,
+                escalated: false,
+                pgid: 1,
+                stdout_bytes: 0,
+                stderr_bytes: 0,
+                stdout_tail: String::new(),
+                duration: Duration::ZERO,
+            },
+            codex: (codex.events > 0).then_some(codex),
+            outcome,
+            final_output: codex::FinalOutput::pick(Some("text".into()), None, ""),
         }
     }
-    let text = std::fs::read_to_string(&last_message)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .or_else(|| codex_run.and_then(|c| c.agent_messages.last().cloned()))
-        .unwrap_or(out.stdout_tail);
-    Ok(JobOutput { text, dir })
+
+    #[test]
+    fn a_failed_job_says_what_went_wrong() {
+        let failed = r#"{"type":"turn.failed","error":{"message":"model overloaded"}}"#;
+        let unfinished = r#"{"type":"turn.started"}"#;
+        let minute = Duration::from_secs(60);
+        let table: &[(RunOutcome, ExitKind, &[&str], Option<&str>)] = &[
+            (RunOutcome::Ok, ExitKind::Code(0), &[], None),
+            (
+                RunOutcome::Interrupted,
+                ExitKind::Signal(15),
+                &[],
+                Some("was stopped"),
+            ),
+            (
+                RunOutcome::Killed,
+                ExitKind::Signal(15),
+                &[],
+                Some("was stopped"),
+            ),
+            (
+                RunOutcome::TimedOut,
+                ExitKind::Signal(15),
+                &[],
+                Some("did not finish within 60s"),
+            ),
+            (
+                RunOutcome::Hung,
+                ExitKind::Signal(15),
+                &[],
+                Some("printed nothing for codex.idle_timeout_seconds"),
+            ),
+            (
+                RunOutcome::Failed,
+                ExitKind::Code(1),
+                &[failed],
+                Some("failed: model overloaded"),
+            ),
+            (
+                RunOutcome::Failed,
+                ExitKind::Code(0),
+                &[unfinished],
+                Some("failed: the turn did not complete"),
+            ),
+            (
+                RunOutcome::Failed,
+                ExitKind::Code(3),
+                &[],
+                Some("exited with code 3"),
+            ),
+            (
+                RunOutcome::Failed,
+                ExitKind::Signal(9),
+                &[],
+                Some("was killed by signal 9"),
+            ),
+        ];
+        for (outcome, exit, events, want) in table {
+            let run = invoked(*outcome, *exit, events);
+            assert_eq!(
+                failure(&run, minute).as_deref(),
+                *want,
+                "{outcome:?} {exit:?}"
+            );
+        }
+    }
 }

@@ -233,7 +233,7 @@ fn print_event(e: &Event) {
             reason: car_core::StopReason::Error,
             ..
         } => Ok(()),
-        Event::Stopped { reason, detail } => match detail {
+        Event::Stopped { reason, detail, .. } => match detail {
             Some(d) => writeln!(out, "car: stopped: {reason}: {d}"),
             None => writeln!(out, "car: stopped: {reason}"),
         },

@@ -90,7 +90,7 @@ pub(crate) fn from_event(e: &Event, cx: &Context) -> Option<Notification> {
             Priority::Low,
             "zzz",
         ),
-        Event::Stopped { reason, detail } => {
+        Event::Stopped { reason, detail, .. } => {
             let d = detail.clone().unwrap_or_default();
             let (class, prio, tag, what) = match reason {
                 StopReason::Completed => ("completed", Priority::Default, "tada", "completed"),

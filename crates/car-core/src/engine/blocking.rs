@@ -1,0 +1,93 @@
+//! The engine's blocking work, off its async task: state writes (flock and
+//! fsync), ledger appends (flock), git, work-tree walks and the last flush
+//! of notifications run on tokio's blocking threads.
+
+use serde_json::Value;
+
+use super::driver::Engine;
+use super::error::error_chain;
+use crate::state::{State, StateError};
+
+/// Runs `f` on a blocking thread and returns its result (a panic in `f`
+/// is the caller's panic).
+pub(crate) async fn unblock<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || span.in_scope(f)).await {
+        Ok(v) => v,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Only a runtime shutting down cancels a blocking task.
+            Err(e) => panic!("a blocking task of the loop was cancelled: {e}"),
+        },
+    }
+}
+
+impl Engine {
+    /// Reads the state.
+    pub(super) async fn load_state(&self) -> Result<State, StateError> {
+        let store = self.store.clone();
+        unblock(move || store.load().map(|l| l.state)).await
+    }
+
+    /// Changes the state durably (see `StateStore::update`).
+    pub(super) async fn update_state(
+        &self,
+        f: impl FnOnce(&mut State) + Send + 'static,
+    ) -> Result<State, StateError> {
+        let store = self.store.clone();
+        unblock(move || store.update(f).map(|(s, ())| s)).await
+    }
+
+    /// Changes fields that only matter while the runner lives (see
+    /// `StateStore::update_transient`).
+    pub(super) async fn update_transient(
+        &self,
+        f: impl FnOnce(&mut State) + Send + 'static,
+    ) -> Result<(), StateError> {
+        let store = self.store.clone();
+        unblock(move || store.update_transient(f).map(|_| ())).await
+    }
+
+    /// Appends an event to the ledger; a failure is logged, not fatal.
+    pub(super) async fn ledger_append(
+        &self,
+        kind: &'static str,
+        run_id: Option<u64>,
+        fields: Value,
+    ) {
+        let ledger = self.ledger.clone();
+        let appended = unblock(move || ledger.append(kind, run_id, fields)).await;
+        if let Err(e) = appended {
+            tracing::warn!(error = %error_chain(&e), "cannot append to the event ledger");
+        }
+    }
+
+    /// A fingerprint of the work tree (it walks every file).
+    pub(super) async fn worktree_fingerprint(&self) -> u64 {
+        let root = self.config.root.clone();
+        unblock(move || crate::record::worktree_fingerprint(&root)).await
+    }
+
+    /// With `git.auto_commit`, commits the work tree after run `run_id`:
+    /// the commit, or a note of why it failed.
+    pub(super) async fn auto_commit(&self, run_id: u64) -> (Option<String>, Option<String>) {
+        let cfg = self.config.clone();
+        unblock(move || {
+            if !cfg.git.auto_commit || !crate::git::is_repo(&cfg.root) {
+                return (None, None);
+            }
+            let msg = cfg
+                .git
+                .commit_message_template
+                .replace("{run_id}", &run_id.to_string());
+            match crate::git::commit_all(&cfg.root, &msg) {
+                Ok(sha) => (sha, None),
+                Err(e) => {
+                    tracing::info!(run_id, error = %e, "git auto-commit failed");
+                    (None, Some(e.to_string()))
+                }
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,21 @@
+//! The loop: take the lock, then run the agent over the work docs until a
+//! stop condition holds, recording every run and keeping the state current.
+
+mod blocking;
+mod conclude;
+mod decide;
+mod driver;
+mod error;
+mod event;
+mod lifecycle;
+mod prompt;
+mod recipe;
+mod report;
+mod summary;
+mod version;
+mod wait;
+
+pub(crate) use driver::{Engine, LoopOptions};
+pub use error::EngineError;
+pub(crate) use error::error_chain;
+pub use event::{Event, LoopSummary};
