@@ -38,6 +38,11 @@ impl Ledger {
         }
     }
 
+    /// The live file's path (`events.jsonl`).
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Appends one event. `fields` must serialise to a JSON object.
     pub(crate) fn append(
         &self,
@@ -88,7 +93,7 @@ impl Ledger {
     /// The `seq` of the last event written: from the live file, else (a
     /// new or empty live file, just rotated) from `events.jsonl.1`. `None`
     /// for a new ledger or one written before `seq` existed.
-    fn last_seq(&self) -> Option<u64> {
+    pub(crate) fn last_seq(&self) -> Option<u64> {
         [self.path.clone(), rotated(&self.path, 1)]
             .iter()
             .find_map(|p| match std::fs::metadata(p) {
@@ -141,7 +146,7 @@ pub(crate) fn rotated(path: &Path, i: u32) -> PathBuf {
 
 /// Reads the `seq` of the last line that has one, from the file's tail
 /// (growing the window until a whole line with a `seq` is found).
-fn last_seq_in(path: &Path) -> Option<u64> {
+pub(crate) fn last_seq_in(path: &Path) -> Option<u64> {
     let mut f = std::fs::File::open(path).ok()?;
     let len = f.metadata().ok()?.len();
     let mut window: u64 = 4096;
@@ -375,7 +380,9 @@ mod tests {
         l.append("note", None, serde_json::json!({})).unwrap();
         assert_eq!(last_seq_in(&path), Some(4));
         assert_eq!(
-            render(&parse_line(r#"{"v":1,"seq":9,"ts":"t","type":"x","run_id":2,"a":"b"}"#).unwrap()),
+            render(
+                &parse_line(r#"{"v":1,"seq":9,"ts":"t","type":"x","run_id":2,"a":"b"}"#).unwrap()
+            ),
             "t x run=2 a=b",
             "people see no seq"
         );
