@@ -75,8 +75,9 @@ impl Ledger {
             path: lock_path.clone(),
             source,
         })?;
-        self.rotate_if_needed()?;
+        // Read before rotating: with `keep` 0 the old file is gone after.
         let seq = self.last_seq().map_or(1, |s| s + 1);
+        self.rotate_if_needed()?;
         obj.insert("seq".into(), seq.into());
         let mut line = serde_json::to_vec(&Value::Object(obj)).unwrap_or_default();
         line.push(b'\n');
@@ -350,6 +351,14 @@ mod tests {
         assert!(l.files().len() > 5, "{:?}", l.files());
         let want: Vec<Option<u64>> = (1..=40).map(Some).collect();
         assert_eq!(seqs(&l), want);
+        // Keeping no rotated file: the count still goes on.
+        let none_kept = Ledger::new(dir.path().join("other.jsonl"), 150, 0);
+        for i in 0..10 {
+            none_kept
+                .append("run_started", Some(i), serde_json::json!({}))
+                .unwrap();
+        }
+        assert_eq!(seqs(&none_kept).last(), Some(&Some(10)));
     }
 
     #[test]

@@ -58,19 +58,22 @@ fn run(
 ) {
     let dir = ledger.path().parent().unwrap_or(Path::new("."));
     wake.watch(&[dir]);
-    if replay && !catch_up(ledger, &mut lines, feed) {
+    if replay && !lines.catch_up(ledger, feed) {
         return;
     }
     loop {
         let more = tail.read(&mut |c| match c {
-            Change::Data { bytes, .. } => lines.push(&bytes, feed),
+            Change::Data { bytes, .. } => lines.push(ledger, &bytes, feed),
             Change::Truncated => {
                 lines.partial.clear();
                 true
             }
             // The ledger rotated, maybe more than once since the last look:
             // the files between the one read and the new one come first.
-            Change::Replaced => catch_up(ledger, &mut lines, feed),
+            Change::Replaced => {
+                lines.partial.clear();
+                lines.catch_up(ledger, feed)
+            }
         });
         if !more || feed.closed() {
             return;
@@ -80,38 +83,10 @@ fn run(
     }
 }
 
-/// Delivers the events of the rotated files not delivered yet, oldest
-/// first: those of the newest files whose last `seq` is one still wanted
-/// (all of them, when nothing was delivered yet: lines without `seq` may
-/// be wanted). False when the reader is gone.
-fn catch_up(ledger: &Ledger, lines: &mut Lines, feed: &Feed<Value>) -> bool {
-    let live = ledger.path();
-    let mut todo: Vec<PathBuf> = Vec::new();
-    for f in ledger.files().into_iter().rev().filter(|f| f != live) {
-        let wanted = match (lines.last_seq, last_seq_in(&f)) {
-            (None, _) => true,
-            (Some(last), Some(s)) => s > last,
-            (Some(_), None) => false,
-        };
-        if !wanted {
-            break;
-        }
-        todo.push(f);
-    }
-    for f in todo.iter().rev() {
-        lines.partial.clear();
-        if let Ok(bytes) = std::fs::read(f)
-            && !lines.push(&bytes, feed)
-        {
-            return false;
-        }
-    }
-    lines.partial.clear();
-    true
-}
-
-/// Splits bytes into ledger lines and delivers the events kept.
+/// Splits the live file into lines and delivers the events wanted, each
+/// once, in `seq` order.
 struct Lines {
+    /// The live file's last line, until it is whole.
     partial: Vec<u8>,
     /// The first `seq` wanted.
     since: u64,
@@ -131,36 +106,103 @@ impl Lines {
         }
     }
 
-    /// Delivers the whole lines of `partial` + `bytes`; false when the
-    /// reader is gone.
-    fn push(&mut self, bytes: &[u8], feed: &Feed<Value>) -> bool {
+    /// Delivers the whole lines of `partial` + `bytes` (from the live
+    /// file); false when the reader is gone.
+    fn push(&mut self, ledger: &Ledger, bytes: &[u8], feed: &Feed<Value>) -> bool {
         self.partial.extend_from_slice(bytes);
         let Some(end) = memchr::memrchr(b'\n', &self.partial) else {
             return true;
         };
         let rest = self.partial.split_off(end + 1);
         let whole = std::mem::replace(&mut self.partial, rest);
-        for line in whole.split(|&b| b == b'\n') {
-            let Some(v) = std::str::from_utf8(line).ok().and_then(parse_line) else {
-                continue;
-            };
-            if self.keep(&v) && !feed.send(v) {
+        for v in whole.split(|&b| b == b'\n').filter_map(parse) {
+            // A gap: rotations went by faster than this follower looked
+            // (or while it opened the new file); the rotated files have
+            // the events missed.
+            let gap = matches!((self.last_seq, seq_of(&v)), (Some(l), Some(s)) if s > l + 1);
+            if gap && !self.catch_up(ledger, feed) {
+                return false;
+            }
+            if !self.deliver(v, feed) {
                 return false;
             }
         }
         true
     }
 
-    fn keep(&mut self, v: &Value) -> bool {
-        match seq_of(v) {
+    /// Delivers the events of the rotated files not delivered yet, oldest
+    /// first: the files, newest first, whose last `seq` is still wanted
+    /// (all of them when nothing was delivered yet, since lines without
+    /// `seq` may be wanted). False when the reader is gone.
+    fn catch_up(&mut self, ledger: &Ledger, feed: &Feed<Value>) -> bool {
+        // A rotation while the files are read shifts their names: a gap in
+        // what was read says so, and the files are listed again.
+        // The last try delivers across a gap: events rotated out of the
+        // kept files are gone for good.
+        for attempt in (0..3).rev() {
+            match self.catch_up_once(ledger, feed, attempt == 0) {
+                CatchUp::Done => return true,
+                CatchUp::Gone => return false,
+                CatchUp::Gap => {}
+            }
+        }
+        true
+    }
+
+    fn catch_up_once(&mut self, ledger: &Ledger, feed: &Feed<Value>, across_gaps: bool) -> CatchUp {
+        let live = ledger.path();
+        let mut todo: Vec<PathBuf> = Vec::new();
+        for f in ledger.files().into_iter().rev().filter(|f| f != live) {
+            let wanted = match (self.last_seq, last_seq_in(&f)) {
+                (None, _) => true,
+                (Some(last), Some(s)) => s > last,
+                (Some(_), None) => false,
+            };
+            if !wanted {
+                break;
+            }
+            todo.push(f);
+        }
+        for f in todo.iter().rev() {
+            let Ok(bytes) = std::fs::read(f) else {
+                continue;
+            };
+            for v in bytes.split(|&b| b == b'\n').filter_map(parse) {
+                let gap = matches!((self.last_seq, seq_of(&v)), (Some(l), Some(s)) if s > l + 1);
+                if gap && !across_gaps {
+                    return CatchUp::Gap;
+                }
+                if !self.deliver(v, feed) {
+                    return CatchUp::Gone;
+                }
+            }
+        }
+        CatchUp::Done
+    }
+
+    /// Sends `v` when it is wanted and new; false when the reader is gone.
+    fn deliver(&mut self, v: Value, feed: &Feed<Value>) -> bool {
+        let wanted = match seq_of(&v) {
             None => self.legacy && self.last_seq.is_none(),
             Some(s) if s < self.since || self.last_seq.is_some_and(|l| s <= l) => false,
             Some(s) => {
                 self.last_seq = Some(s);
                 true
             }
-        }
+        };
+        !wanted || feed.send(v)
     }
+}
+
+enum CatchUp {
+    Done,
+    Gap,
+    /// The reader is gone.
+    Gone,
+}
+
+fn parse(line: &[u8]) -> Option<Value> {
+    std::str::from_utf8(line).ok().and_then(parse_line)
 }
 
 #[cfg(test)]
@@ -168,7 +210,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::follow::stream::next_within;
+    use crate::follow::stream::take_within;
 
     fn ledger(dir: &Path, max_bytes: u64) -> Ledger {
         Ledger::new(dir.join("events.jsonl"), max_bytes, 100)
@@ -181,9 +223,7 @@ mod tests {
 
     /// The next `count` events' seqs, failing after 5 s without one.
     fn take(f: &mut Follow<Value>, count: usize) -> Vec<Option<u64>> {
-        (0..count)
-            .map(|_| seq_of(&next_within(f).expect("the stream goes on")))
-            .collect()
+        take_within(f, count).iter().map(seq_of).collect()
     }
 
     fn seqs(r: std::ops::RangeInclusive<u64>) -> Vec<Option<u64>> {

@@ -75,16 +75,37 @@ impl<T> futures_core::Stream for Follow<T> {
     }
 }
 
-/// The next item within 5 s, for tests: panics when none comes in time.
+/// The next `count` items, or those that came before 5 s went by without
+/// one, or before the stream ended (for tests).
 #[cfg(test)]
-pub(crate) fn next_within<T>(f: &mut Follow<T>) -> Option<T> {
+pub(crate) fn take_within<T>(f: &mut Follow<T>, count: usize) -> Vec<T> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .expect("a runtime");
     rt.block_on(async {
-        tokio::time::timeout(std::time::Duration::from_secs(5), f.next())
-            .await
-            .expect("an item or the end within 5 s")
+        let mut got = Vec::new();
+        while got.len() < count {
+            match tokio::time::timeout(std::time::Duration::from_secs(5), f.next()).await {
+                Ok(Some(item)) => got.push(item),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        got
+    })
+}
+
+/// Whether the stream ends within 5 s with no further item (for tests).
+#[cfg(test)]
+pub(crate) fn ends_within<T>(f: &mut Follow<T>) -> bool {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), f.next()).await,
+            Ok(None)
+        )
     })
 }

@@ -85,12 +85,15 @@ impl Tail {
                 return true;
             }
             // Renamed away: what the old file got before the rename is read
-            // above; go on with the new file from its start.
+            // above; go on with the new file from its start. It is opened
+            // before `Replaced` is told, so whatever went between the two
+            // files is in the rotated ones by then.
             if !self.drain(each) {
                 return false;
             }
             self.file = None;
             self.pos = 0;
+            self.open();
             if !each(Change::Replaced) {
                 return false;
             }
