@@ -15,6 +15,7 @@ mod config_limits;
 mod disk_full;
 mod doc_tools;
 mod fake_http;
+mod follow;
 mod fsync_count;
 mod init;
 mod liveness;
