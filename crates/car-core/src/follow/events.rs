@@ -297,4 +297,20 @@ mod tests {
         std::fs::write(l.path(), "{\"seq\":7,\"type\":\"x\"}\n").unwrap();
         assert_eq!(take(&mut f, 1), seqs(7..=7));
     }
+
+    #[test]
+    fn events_rotated_out_of_the_kept_files_leave_a_gap_not_a_stall() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = ledger(dir.path(), 0);
+        let line = |seq: u64| format!("{{\"seq\":{seq},\"type\":\"x\"}}\n");
+        let live = l.path().to_path_buf();
+        std::fs::write(dir.path().join("events.jsonl.2"), line(1) + &line(2)).unwrap();
+        // Seqs 3 and 4 were in a file no longer kept.
+        std::fs::write(dir.path().join("events.jsonl.1"), line(5) + &line(6)).unwrap();
+        std::fs::write(&live, line(7)).unwrap();
+        let mut f = follow_events(l.clone(), Some(0));
+        assert_eq!(take(&mut f, 5), [1, 2, 5, 6, 7].map(Some));
+        append(&l, 8);
+        assert_eq!(take(&mut f, 1), seqs(8..=8));
+    }
 }
