@@ -1,10 +1,15 @@
 //! The event ledger: `.codex-autorunner/events.jsonl`, one JSON object per
-//! line (`v`, `ts`, `type`, `run_id`, then the event's fields), for tools to
-//! read. It is only ever appended to; past `max_bytes` it is renamed to
-//! `events.jsonl.1` (older files shift up, `keep` are kept) and a new file
+//! line (`v`, `seq`, `ts`, `type`, `run_id`, then the event's fields), for
+//! tools to read. It is only ever appended to; past `max_bytes` it is renamed
+//! to `events.jsonl.1` (older files shift up, `keep` are kept) and a new file
 //! starts. No file is rewritten in place.
+//!
+//! `seq` numbers the events of a repository from 1, without gaps, across
+//! rotations: each append, under the ledger's lock, reads the last `seq` from
+//! the tail of the live file (or of `events.jsonl.1` when the live file is
+//! new) and writes the next. Lines written before `seq` existed have none.
 
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -33,6 +38,11 @@ impl Ledger {
         }
     }
 
+    /// The live file's path (`events.jsonl`).
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Appends one event. `fields` must serialise to a JSON object.
     pub(crate) fn append(
         &self,
@@ -42,6 +52,8 @@ impl Ledger {
     ) -> Result<(), PathError> {
         let mut obj = Map::new();
         obj.insert("v".into(), LEDGER_VERSION.into());
+        // Replaced under the lock, once the last seq is known.
+        obj.insert("seq".into(), Value::Null);
         obj.insert(
             "ts".into(),
             crate::time::iso_millis(crate::time::now()).into(),
@@ -53,8 +65,6 @@ impl Ledger {
                 obj.entry(k).or_insert(v);
             }
         }
-        let mut line = serde_json::to_vec(&Value::Object(obj)).unwrap_or_default();
-        line.push(b'\n');
         // The runner and `car reply` may append at once: size check,
         // rotation and append happen under one flock, so a rotated file is
         // never overwritten and no event is lost.
@@ -65,7 +75,12 @@ impl Ledger {
             path: lock_path.clone(),
             source,
         })?;
+        // Read before rotating: with `keep` 0 the old file is gone after.
+        let seq = self.last_seq().map_or(1, |s| s + 1);
         self.rotate_if_needed()?;
+        obj.insert("seq".into(), seq.into());
+        let mut line = serde_json::to_vec(&Value::Object(obj)).unwrap_or_default();
+        line.push(b'\n');
         // One write of the whole line with O_APPEND: concurrent writers
         // (the runner and `car reply`) never interleave within a line.
         let mut f = open_append(&self.path)?;
@@ -74,6 +89,19 @@ impl Ledger {
             path: self.path.clone(),
             source,
         })
+    }
+
+    /// The `seq` of the last event written: from the live file, else (a
+    /// new or empty live file, just rotated) from `events.jsonl.1`. `None`
+    /// for a new ledger or one written before `seq` existed.
+    pub(crate) fn last_seq(&self) -> Option<u64> {
+        [self.path.clone(), rotated(&self.path, 1)]
+            .iter()
+            .find_map(|p| match std::fs::metadata(p) {
+                Ok(m) if m.len() > 0 => Some(last_seq_in(p)),
+                _ => None,
+            })
+            .flatten()
     }
 
     fn rotate_if_needed(&self) -> Result<(), PathError> {
@@ -112,8 +140,44 @@ impl Ledger {
     }
 }
 
-fn rotated(path: &Path, i: u32) -> PathBuf {
+/// Returns the `i`th rotated file of the ledger at `path` (`events.jsonl.i`).
+pub(crate) fn rotated(path: &Path, i: u32) -> PathBuf {
     PathBuf::from(format!("{}.{i}", path.display()))
+}
+
+/// Reads the `seq` of the last line that has one, from the file's tail
+/// (growing the window until a whole line with a `seq` is found).
+pub(crate) fn last_seq_in(path: &Path) -> Option<u64> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let mut window: u64 = 4096;
+    loop {
+        let start = len.saturating_sub(window);
+        f.seek(SeekFrom::Start(start)).ok()?;
+        let mut buf = Vec::new();
+        (&mut f).take(len - start).read_to_end(&mut buf).ok()?;
+        // The first line of a partial window may be cut: skip it.
+        let whole = if start == 0 {
+            &buf[..]
+        } else {
+            let cut = memchr::memchr(b'\n', &buf).map_or(buf.len(), |i| i + 1);
+            &buf[cut..]
+        };
+        let found = whole
+            .split(|&b| b == b'\n')
+            .rev()
+            .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+            .find_map(|v| v.get("seq").and_then(Value::as_u64));
+        if found.is_some() || start == 0 {
+            return found;
+        }
+        window = window.saturating_mul(4);
+    }
+}
+
+/// Returns an event's `seq`, `None` for a line written before `seq` existed.
+pub(crate) fn seq_of(event: &Value) -> Option<u64> {
+    event.get("seq").and_then(Value::as_u64)
 }
 
 /// Reads every event of the ledger files (oldest first), skipping lines
@@ -181,7 +245,7 @@ pub fn render(v: &Value) -> String {
     }
     if let Some(obj) = v.as_object() {
         for (k, val) in obj {
-            if matches!(k.as_str(), "v" | "ts" | "type" | "run_id") || val.is_null() {
+            if matches!(k.as_str(), "v" | "seq" | "ts" | "type" | "run_id") || val.is_null() {
                 continue;
             }
             let text = match val {
@@ -260,5 +324,76 @@ mod tests {
             }
         }
         assert_eq!(last, Some(19));
+    }
+
+    fn seqs(l: &Ledger) -> Vec<Option<u64>> {
+        l.files()
+            .iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(f)
+                    .unwrap()
+                    .lines()
+                    .map(|line| seq_of(&parse_line(line).unwrap()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn seq_counts_from_one_without_gaps_across_rotations() {
+        let dir = tempfile::tempdir().unwrap();
+        // Small files: most appends rotate, some into an empty live file.
+        let l = Ledger::new(dir.path().join("events.jsonl"), 150, 50);
+        for i in 0..40 {
+            l.append("run_started", Some(i), serde_json::json!({"n": i}))
+                .unwrap();
+        }
+        assert!(l.files().len() > 5, "{:?}", l.files());
+        let want: Vec<Option<u64>> = (1..=40).map(Some).collect();
+        assert_eq!(seqs(&l), want);
+        // Keeping no rotated file: the count still goes on.
+        let none_kept = Ledger::new(dir.path().join("other.jsonl"), 150, 0);
+        for i in 0..10 {
+            none_kept
+                .append("run_started", Some(i), serde_json::json!({}))
+                .unwrap();
+        }
+        assert_eq!(seqs(&none_kept).last(), Some(&Some(10)));
+    }
+
+    #[test]
+    fn seq_goes_on_after_old_lines_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(
+            &path,
+            "{\"v\":1,\"type\":\"loop_started\",\"run_id\":null}\nnot json\n",
+        )
+        .unwrap();
+        let l = Ledger::new(path.clone(), 0, 3);
+        l.append("run_started", Some(1), serde_json::json!({}))
+            .unwrap();
+        l.append("stopped", Some(1), serde_json::json!({})).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let got: Vec<_> = text
+            .lines()
+            .filter_map(parse_line)
+            .map(|v| seq_of(&v))
+            .collect();
+        assert_eq!(got, [None, Some(1), Some(2)]);
+        // A long last line: the tail window grows until it holds one whole.
+        let big = "x".repeat(20_000);
+        l.append("note", None, serde_json::json!({ "text": big }))
+            .unwrap();
+        assert_eq!(last_seq_in(&path), Some(3));
+        l.append("note", None, serde_json::json!({})).unwrap();
+        assert_eq!(last_seq_in(&path), Some(4));
+        assert_eq!(
+            render(
+                &parse_line(r#"{"v":1,"seq":9,"ts":"t","type":"x","run_id":2,"a":"b"}"#).unwrap()
+            ),
+            "t x run=2 a=b",
+            "people see no seq"
+        );
     }
 }

@@ -45,6 +45,7 @@ mod docs;
 mod doctor;
 mod engine;
 mod error;
+mod follow;
 mod fs_util;
 #[cfg(test)]
 mod fuzz;
@@ -86,6 +87,7 @@ pub use docs::{DocError, DocKind, TodoStatus, parse_todo};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor};
 pub use engine::{EngineError, Event, LoopSummary};
 pub use error::Error;
+pub use follow::{Follow, OutputChunk, OutputOf};
 pub use fs_util::{PathError, write_atomic};
 pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
 pub use job::JobError;

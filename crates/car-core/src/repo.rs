@@ -248,6 +248,23 @@ impl Repo {
         ledger::read_all(&self.ledger(), filter)
     }
 
+    /// Follows the ledger: with `since_seq` `None`, the events appended from
+    /// now on; with `Some(n)`, the stored events from `seq` `n` on, then the
+    /// new ones (see [`Follow`](crate::Follow)).
+    pub fn follow_events(&self, since_seq: Option<u64>) -> crate::Follow<serde_json::Value> {
+        crate::follow::follow_events(self.ledger(), since_seq)
+    }
+
+    /// Follows a run's output log (or the latest run's, moving on to each
+    /// new run) from `byte_offset`; see [`OutputOf`](crate::OutputOf).
+    pub fn follow_output(
+        &self,
+        of: crate::OutputOf,
+        byte_offset: u64,
+    ) -> crate::Follow<crate::OutputChunk> {
+        crate::follow::follow_output(self.resolved.paths.clone(), of, byte_offset)
+    }
+
     /// Returns the path of a work doc.
     pub fn doc_path(&self, kind: crate::docs::DocKind) -> &Path {
         kind.path(&self.resolved.config.docs)

@@ -1,15 +1,11 @@
 //! `car log`.
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use crate::cli::{Global, LogArgs};
 use crate::report::UsageError;
-
-/// How often `--follow` looks for new output.
-const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
 pub(crate) fn run(g: &Global, args: LogArgs) -> Result<u8> {
     let repo = super::load(g, &[])?;
@@ -50,30 +46,18 @@ pub(crate) fn run(g: &Global, args: LogArgs) -> Result<u8> {
     }
     // Stream until the run is recorded as finished (run.json exists) and
     // nothing more arrives, or no runner holds the lock any more.
-    let mut pos = file.seek(SeekFrom::End(0))?;
-    loop {
-        let finished = repo.run_record(id).is_some()
-            || !matches!(repo.lock_status(), car_core::LockStatus::Held(_));
-        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(pos);
-        if len > pos {
-            file.seek(SeekFrom::Start(pos))?;
-            let mut buf = Vec::new();
-            (&mut file).take(len - pos).read_to_end(&mut buf)?;
-            pos = len;
-            if stdout
-                .write_all(&buf)
-                .and_then(|()| stdout.flush())
-                .is_err()
-            {
-                return Ok(crate::EXIT_OK); // the reader went away (broken pipe)
-            }
-            continue;
+    let pos = file.seek(SeekFrom::End(0))?;
+    let mut output = repo.follow_output(car_core::OutputOf::Run(id), pos);
+    while let Some(chunk) = output.next_blocking() {
+        if stdout
+            .write_all(&chunk.bytes)
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            break; // the reader went away (broken pipe)
         }
-        if finished {
-            return Ok(crate::EXIT_OK);
-        }
-        std::thread::sleep(FOLLOW_POLL);
     }
+    Ok(crate::EXIT_OK)
 }
 
 /// Returns the last `n` lines of the file, reading backwards in blocks so a

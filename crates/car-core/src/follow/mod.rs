@@ -1,0 +1,13 @@
+//! Followers: the ledger's events and the runs' output as they are written,
+//! for any process (a loop is observed through its files, never its memory).
+
+mod events;
+mod output;
+mod stream;
+mod tail;
+mod wake;
+
+pub(crate) use events::follow_events;
+pub(crate) use output::follow_output;
+pub use output::{OutputChunk, OutputOf};
+pub use stream::Follow;
