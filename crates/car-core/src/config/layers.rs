@@ -1,5 +1,6 @@
-//! Reading config layers, merging them in order and remembering the source
-//! of every key; unknown keys become warnings.
+//! The stack of config layers: reading each (file, environment variable,
+//! command-line value), checking its keys against the built-in defaults
+//! (unknown keys and dropped tags become warnings) and merging it on top.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
