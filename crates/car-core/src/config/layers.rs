@@ -1,82 +1,17 @@
-//! Reading config layers, merging them in order and remembering the source
-//! of every key; unknown keys become warnings.
+//! The stack of config layers: reading each (file, environment variable,
+//! command-line value), checking its keys against the built-in defaults
+//! (unknown keys and dropped tags become warnings) and merging it on top.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
-use super::yaml::{self, join, key_text};
-use super::{ConfigError, DEFAULTS_YAML};
-
-/// Where a configuration value came from, in increasing precedence.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(tag = "kind", content = "origin", rename_all = "snake_case")]
-pub enum ConfigSource {
-    /// The built-in defaults.
-    Default,
-    /// `<root>/codex-autorunner.yml`.
-    RootFile(PathBuf),
-    /// `<root>/codex-autorunner.override.yml`.
-    OverrideFile(PathBuf),
-    /// `<root>/.codex-autorunner/config.yml`.
-    RepoFile(PathBuf),
-    /// A `CAR_<SECTION>__<KEY>` environment variable (its name).
-    Env(String),
-    /// A command-line flag (its spelling).
-    Cli(String),
-}
-
-impl fmt::Display for ConfigSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Default => f.write_str("built-in default"),
-            Self::RootFile(p) | Self::OverrideFile(p) | Self::RepoFile(p) => {
-                write!(f, "{}", p.display())
-            }
-            Self::Env(v) => write!(f, "environment variable {v}"),
-            Self::Cli(flag) => write!(f, "command line {flag}"),
-        }
-    }
-}
-
-/// A problem in a config layer that does not stop loading.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigWarning {
-    /// The dotted key path.
-    pub key: String,
-    /// Where it was set.
-    pub source: ConfigSource,
-    /// The 1-based line in the file it was set in, when known.
-    pub line: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: `{}` {}",
-            At(&self.source, self.line),
-            self.key,
-            self.message
-        )
-    }
-}
-
-/// A source with its line: `/r/config.yml:3`, or the source alone.
-pub(super) struct At<'a>(pub(super) &'a ConfigSource, pub(super) Option<usize>);
-
-impl fmt::Display for At<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.1 {
-            Some(line) => write!(f, "{}:{line}", self.0),
-            None => write!(f, "{}", self.0),
-        }
-    }
-}
+use super::keypath::{join, key_text};
+use super::merge::{leaves, lookup, merge};
+use super::position::{line_in, line_of_offset};
+use super::source::{ConfigSource, ConfigWarning};
+use super::{ConfigError, DEFAULTS_YAML, yaml};
 
 /// Top-level sections that the Python program reads and `car` does not
 /// (yet) use. A config written by Python's `car init` holds all of them, so
@@ -266,7 +201,7 @@ impl Stack {
     pub(super) fn finish(self) -> Merged {
         let mut warnings = self.warnings;
         for w in warnings.iter_mut().take(LOCATED_WARNINGS) {
-            w.line = super::reader::line_in(&self.files, &w.source, &w.key);
+            w.line = line_in(&self.files, &w.source, &w.key);
         }
         Merged {
             value: self.merged,
@@ -286,121 +221,13 @@ fn is_sectioned(value: &Value) -> bool {
 
 /// Uses the `repo:` section of a sectioned file, or the file itself when flat.
 fn select_section(value: Value) -> Value {
-    let Value::Mapping(map) = &value else {
-        return value;
-    };
-    let sectioned = map.contains_key("repo") || map.contains_key("hub");
-    if !sectioned {
+    if !is_sectioned(&value) {
         return value;
     }
-    match map.get("repo") {
+    match value.get("repo") {
         Some(v @ Value::Mapping(_)) => v.clone(),
         _ => Value::Mapping(Mapping::new()),
     }
-}
-
-fn line_of_offset(bytes: &[u8], offset: usize) -> usize {
-    bytes[..offset.min(bytes.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-fn merge(
-    base: &mut Value,
-    layer: &Value,
-    prefix: &str,
-    source: &ConfigSource,
-    sources: &mut BTreeMap<String, ConfigSource>,
-) {
-    if base.is_mapping() && layer.is_null() {
-        return; // an empty section (`runner:` with its keys commented out)
-    }
-    let (Value::Mapping(base_map), Value::Mapping(layer_map)) = (&mut *base, layer) else {
-        *base = layer.clone();
-        set_source(sources, prefix, layer, source);
-        return;
-    };
-    for (k, v) in layer_map {
-        let path = join(prefix, &key_text(k));
-        match base_map.get_mut(k) {
-            Some(existing) if existing.is_mapping() && v.is_mapping() => {
-                merge(existing, v, &path, source, sources);
-            }
-            // An empty section (`runner:` with its keys commented out).
-            Some(existing) if existing.is_mapping() && v.is_null() => {}
-            _ => {
-                base_map.insert(k.clone(), v.clone());
-                set_source(sources, &path, v, source);
-            }
-        }
-    }
-}
-
-fn set_source(
-    sources: &mut BTreeMap<String, ConfigSource>,
-    path: &str,
-    value: &Value,
-    source: &ConfigSource,
-) {
-    // Forget the sources of the keys below `path` (a range of the sorted
-    // map, so replacing many keys stays linear).
-    for end in ['.', '['] {
-        let below = format!("{path}{end}");
-        let stale: Vec<String> = sources
-            .range(below.clone()..)
-            .take_while(|(k, _)| k.starts_with(&below))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in stale {
-            sources.remove(&k);
-        }
-    }
-    sources.insert(path.to_string(), source.clone());
-    leaves(value, path, &mut |p, _| {
-        sources.insert(p.to_string(), source.clone());
-    });
-}
-
-/// Returns the source of `key`, or of its nearest ancestor with one.
-pub(super) fn source_of(sources: &BTreeMap<String, ConfigSource>, key: &str) -> ConfigSource {
-    let mut k = key;
-    loop {
-        if let Some(s) = sources.get(k) {
-            return s.clone();
-        }
-        // `a.b[2]` is in the list `a.b`; `a.b` in the mapping `a`.
-        let cut = if k.ends_with(']') {
-            k.rfind('[')
-        } else {
-            k.rfind('.')
-        };
-        match cut {
-            Some(i) if i > 0 => k = &k[..i],
-            _ => return ConfigSource::Default,
-        }
-    }
-}
-
-/// Calls `f` with every leaf (non-mapping value, or empty mapping) and its path.
-pub(super) fn leaves(value: &Value, prefix: &str, f: &mut dyn FnMut(&str, &Value)) {
-    match value {
-        Value::Mapping(m) if !m.is_empty() => {
-            for (k, v) in m {
-                leaves(v, &join(prefix, &key_text(k)), f);
-            }
-        }
-        _ if prefix.is_empty() => {}
-        other => f(prefix, other),
-    }
-}
-
-pub(super) fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(value, |v, part| match v {
-        Value::Mapping(m) => m.get(part),
-        _ => None,
-    })
 }
 
 #[cfg(test)]
@@ -425,27 +252,6 @@ mod tests {
             );
         }
         assert_eq!(lookup(&v, "version"), Some(&Value::from(2)));
-    }
-
-    #[test]
-    fn merge_replaces_lists_and_merges_maps_and_tracks_sources() {
-        let mut stack = Stack::new().unwrap();
-        let layer: Value =
-            serde_yaml::from_str("codex:\n  args: [exec, --foo]\nrunner:\n  sleep_seconds: 1\n")
-                .unwrap();
-        let src = ConfigSource::RepoFile("/r/c.yml".into());
-        merge(&mut stack.merged, &layer, "", &src, &mut stack.sources);
-        let args = lookup(&stack.merged, "codex.args").unwrap();
-        assert_eq!(args.as_sequence().unwrap().len(), 2);
-        assert_eq!(
-            lookup(&stack.merged, "codex.binary").unwrap().as_str(),
-            Some("codex")
-        );
-        assert_eq!(source_of(&stack.sources, "codex.args"), src);
-        assert_eq!(
-            source_of(&stack.sources, "codex.binary"),
-            ConfigSource::Default
-        );
     }
 
     #[test]

@@ -9,22 +9,26 @@
 //! scalars replace. The two root files may be *sectioned* (`repo:`/`hub:` at
 //! the top) or flat, as with the Python program.
 
+mod keypath;
 mod layers;
 mod limits;
+mod merge;
 mod model;
+mod position;
 mod reader;
+mod source;
 mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use layers::{ConfigSource, ConfigWarning};
 use limits::{MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES};
 pub use model::{
     CodexConfig, Config, DiscordConfig, DocsConfig, Enabled, EventsConfig, GitConfig, NotifyConfig,
     NtfyConfig, PromptConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramConfig,
     WebhookConfig,
 };
+pub use source::{ConfigSource, ConfigWarning};
 
 use crate::paths::RepoPaths;
 
@@ -77,7 +81,7 @@ impl ResolvedConfig {
     /// Returns every leaf key (dotted path), its value as YAML text and its source.
     pub fn entries(&self) -> Vec<(String, String, ConfigSource)> {
         let mut out = Vec::new();
-        layers::leaves(&self.merged, "", &mut |path, value| {
+        merge::leaves(&self.merged, "", &mut |path, value| {
             // Lists and maps in flow style (`[a, b]`), on one line.
             let text = match value {
                 serde_yaml::Value::Sequence(_) | serde_yaml::Value::Mapping(_) => {
@@ -94,7 +98,7 @@ impl ResolvedConfig {
 
     /// Returns the source of the value at a dotted key path.
     pub fn source_of(&self, key: &str) -> ConfigSource {
-        layers::source_of(&self.sources, key)
+        source::source_of(&self.sources, key)
     }
 }
 
@@ -178,7 +182,7 @@ pub enum ConfigError {
         line: usize,
     },
     /// A key has a value of the wrong type or out of range.
-    #[error("invalid value for `{key}` (set in {}): {message}", layers::At(origin, *line))]
+    #[error("invalid value for `{key}` (set in {}): {message}", source::At(origin, *line))]
     Invalid {
         /// The dotted key path.
         key: String,
@@ -275,7 +279,7 @@ fn resolve(stack: layers::Stack, paths: &RepoPaths) -> Result<ResolvedConfig, Co
 pub(crate) fn default_keys() -> Vec<String> {
     let mut keys = Vec::new();
     if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(DEFAULTS_YAML) {
-        layers::leaves(&v, "", &mut |p, _| keys.push(p.to_string()));
+        merge::leaves(&v, "", &mut |p, _| keys.push(p.to_string()));
     }
     keys
 }

@@ -1,5 +1,4 @@
-//! Parsing one YAML text into a value within the limits, and finding the
-//! line of a key in a config file.
+//! Parsing one YAML text into a value within the limits.
 //!
 //! The value is built by a visitor of our own instead of the parser's
 //! `Value`, so that it can count values (aliases expanded: no "billion
@@ -10,10 +9,11 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::path::Path;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_yaml::{Mapping, Value};
 
 use super::ConfigError;
+use super::keypath::{join, key_text};
 use super::limits::{MAX_DEPTH, MAX_VALUES, flow_too_deep};
 
 /// A parsed config text.
@@ -28,8 +28,6 @@ pub(super) struct Parsed {
 /// Why the visitor stopped; the parser adds the line.
 const TOO_DEEP: &str = "car: nesting limit";
 const TOO_MANY: &str = "car: value limit";
-/// The error a search raises at the key it looks for.
-const FOUND: &str = "car: found the key";
 
 /// Parses `text` (the content of `path`) within the limits.
 pub(super) fn parse(text: &str, path: &Path) -> Result<Parsed, ConfigError> {
@@ -190,21 +188,13 @@ impl<'de> Visitor<'de> for Node<'_> {
         self.count()?;
         self.done(Value::from(v))
     }
-    // Integers past 64 bits (`18446744073709551616`) become floats, so a
-    // key that wants a number says it is out of range.
-    #[allow(clippy::cast_precision_loss, reason = "only its size matters then")]
     fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
-        match i64::try_from(v) {
-            Ok(n) => self.visit_i64(n),
-            Err(_) => self.visit_f64(v as f64),
-        }
+        self.count()?;
+        self.done(wide_int(v))
     }
-    #[allow(clippy::cast_precision_loss, reason = "only its size matters then")]
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
-        match u64::try_from(v) {
-            Ok(n) => self.visit_u64(n),
-            Err(_) => self.visit_f64(v as f64),
-        }
+        self.count()?;
+        self.done(wide_uint(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
         self.count()?;
@@ -252,255 +242,28 @@ impl<'de> Visitor<'de> for Node<'_> {
     }
 }
 
-/// The text of a mapping key (non-string keys as YAML).
-pub(super) fn key_text(k: &Value) -> String {
-    match k {
-        Value::String(s) => s.clone(),
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        other => serde_json::to_string(other).unwrap_or_default(),
-    }
+/// Reads a mapping key that is a list, as a value is read (to compare it).
+pub(super) fn seq_key<'de, A: SeqAccess<'de>>(seq: A) -> Result<Value, A::Error> {
+    Node::detached(&Budget::default()).visit_seq(seq)
 }
 
-pub(super) fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_string()
-    } else if key.starts_with('[') {
-        format!("{prefix}{key}")
-    } else {
-        format!("{prefix}.{key}")
-    }
+/// Reads a mapping key that is a mapping, as a value is read (to compare it).
+pub(super) fn map_key<'de, A: MapAccess<'de>>(map: A) -> Result<Value, A::Error> {
+    Node::detached(&Budget::default()).visit_map(map)
 }
 
-/// One step of a key path: a mapping key or a list index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Step {
-    Key(String),
-    Index(usize),
+/// A signed integer as a value: past 64 bits (`-9223372036854775809`) it
+/// becomes a float, so a key that wants a number says it is out of range.
+#[allow(clippy::cast_precision_loss, reason = "only its size matters then")]
+pub(super) fn wide_int(v: i128) -> Value {
+    i64::try_from(v).map_or_else(|_| Value::from(v as f64), Value::from)
 }
 
-/// Returns the 1-based line of the key (or list item) at `path` in `text`,
-/// if the text holds it. It reads the text again with a visitor that stops
-/// with an error at the key, whose position the parser reports.
-pub(super) fn line_of(text: &str, path: &[Step]) -> Option<usize> {
-    if path.is_empty() || flow_too_deep(text).is_some() {
-        return None;
-    }
-    let de = serde_yaml::Deserializer::from_str(text);
-    match (Find { path }).deserialize(de) {
-        Ok(()) => None,
-        Err(e) if e.to_string().contains(FOUND) => e.location().map(|l| l.line()),
-        Err(_) => None,
-    }
-}
-
-struct Find<'p> {
-    path: &'p [Step],
-}
-
-impl<'de> DeserializeSeed<'de> for Find<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Find<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a YAML value")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_i128<E: de::Error>(self, _: i128) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_u128<E: de::Error>(self, _: u128) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let Some((Step::Index(want), rest)) = self.path.split_first() else {
-            return self.here();
-        };
-        let mut i = 0;
-        loop {
-            if i == *want {
-                return seq.next_element_seed(Find { path: rest }).map(|_| ());
-            }
-            if seq.next_element::<IgnoredAny>()?.is_none() {
-                return Ok(());
-            }
-            i += 1;
-        }
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Some((Step::Key(want), rest)) = self.path.split_first() else {
-            return self.here();
-        };
-        while let Some(hit) = map.next_key_seed(KeyIs {
-            want,
-            last: rest.is_empty(),
-        })? {
-            if hit {
-                return map.next_value_seed(Find { path: rest });
-            }
-            map.next_value::<IgnoredAny>()?;
-        }
-        Ok(())
-    }
-    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
-        let (_, contents) = data.variant::<IgnoredAny>()?;
-        de::VariantAccess::newtype_variant_seed(contents, self)
-    }
-}
-
-impl Find<'_> {
-    fn here<E: de::Error>(&self) -> Result<(), E> {
-        if self.path.is_empty() {
-            Err(E::custom(FOUND))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// Reads a mapping key; stops with [`FOUND`] at the last key of the path.
-struct KeyIs<'w> {
-    want: &'w str,
-    last: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
-    type Value = bool;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl KeyIs<'_> {
-    /// Compares inside the visitor, so the error carries the key's position.
-    fn is<E: de::Error>(&self, text: &str) -> Result<bool, E> {
-        let hit = text == self.want;
-        if hit && self.last {
-            return Err(E::custom(FOUND));
-        }
-        Ok(hit)
-    }
-}
-
-impl<'de> Visitor<'de> for KeyIs<'_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a mapping key")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
-        self.is(&v.to_string())
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
-        self.is(&key_text(&Value::from(v)))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
-        self.is(&key_text(&Value::from(v)))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
-        self.is(&key_text(&Value::from(v)))
-    }
-    // As `Node` reads them, so the texts match.
-    #[allow(clippy::cast_precision_loss, reason = "as Node reads it")]
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<bool, E> {
-        match i64::try_from(v) {
-            Ok(n) => self.visit_i64(n),
-            Err(_) => self.visit_f64(v as f64),
-        }
-    }
-    #[allow(clippy::cast_precision_loss, reason = "as Node reads it")]
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<bool, E> {
-        match u64::try_from(v) {
-            Ok(n) => self.visit_u64(n),
-            Err(_) => self.visit_f64(v as f64),
-        }
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        self.is(v)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        self.is("null")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
-        self.is("null")
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
-        let key = Node::detached(&Budget::default()).visit_seq(seq)?;
-        self.is(&key_text(&key))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
-        let key = Node::detached(&Budget::default()).visit_map(map)?;
-        self.is(&key_text(&key))
-    }
-    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<bool, A::Error> {
-        let (_, contents) = data.variant::<IgnoredAny>()?;
-        de::VariantAccess::newtype_variant_seed(contents, self)
-    }
-}
-
-/// Splits a dotted key path with `[i]` indexes into steps.
-pub(super) fn steps(path: &str) -> Vec<Step> {
-    let mut out = Vec::new();
-    for part in path.split('.') {
-        let (name, mut rest) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        let mut indexes = Vec::new();
-        while rest.starts_with('[') {
-            let Some(i) = rest.find(']').and_then(|end| {
-                let i = rest[1..end].parse().ok()?;
-                rest = &rest[end + 1..];
-                Some(i)
-            }) else {
-                break;
-            };
-            indexes.push(Step::Index(i));
-        }
-        if !name.is_empty() {
-            out.push(Step::Key(name.to_string()));
-        }
-        out.extend(indexes);
-        if !rest.is_empty() {
-            // Not an index: a key that holds brackets (the text of a list
-            // used as a key, say).
-            out.push(Step::Key(rest.to_string()));
-        }
-    }
-    out
+/// An unsigned integer as a value: past 64 bits (`18446744073709551616`)
+/// it becomes a float, so a key that wants a number says it is out of range.
+#[allow(clippy::cast_precision_loss, reason = "only its size matters then")]
+pub(super) fn wide_uint(v: u128) -> Value {
+    u64::try_from(v).map_or_else(|_| Value::from(v as f64), Value::from)
 }
 
 #[cfg(test)]
@@ -572,32 +335,6 @@ mod tests {
         assert!(
             matches!(e, ConfigError::Syntax { line, .. } if line > 0),
             "{e}"
-        );
-    }
-
-    #[test]
-    fn finds_the_line_of_a_key_or_item() {
-        let text = "# top\nrunner:\n  sleep_seconds: 5\ncodex: {args: [a,\n  [exec]]}\n";
-        assert_eq!(line_of(text, &steps("runner.sleep_seconds")), Some(3));
-        assert_eq!(line_of(text, &steps("runner")), Some(2));
-        assert_eq!(line_of(text, &steps("codex.args[1]")), Some(5));
-        assert_eq!(line_of(text, &steps("codex.model")), None);
-        assert_eq!(line_of("x: !t {y: 1}\n", &steps("x.y")), Some(1));
-        // Found by the fuzzer: a list as a key, whose text has brackets and
-        // multi-byte characters, made the path splitter panic.
-        assert_eq!(
-            steps("runner[\"]ᱍ\"]"),
-            vec![Step::Key("runner".into()), Step::Key("[\"]ᱍ\"]".into())]
-        );
-        assert_eq!(
-            steps("a.b[2][0].c"),
-            vec![
-                Step::Key("a".into()),
-                Step::Key("b".into()),
-                Step::Index(2),
-                Step::Index(0),
-                Step::Key("c".into())
-            ]
         );
     }
 }

@@ -9,7 +9,7 @@ use super::sections::{
     ServerConfig, SnapshotConfig,
 };
 use crate::config::ConfigError;
-use crate::config::layers::ConfigSource;
+use crate::config::ConfigSource;
 use crate::config::reader::{Reader, Secs};
 use crate::fs_util::normalize_under;
 use crate::paths::RepoPaths;
