@@ -9,8 +9,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 cargo build --quiet --bin car --bin fake-agent
-car="$here/target/debug/car"
-agent="$here/target/debug/fake-agent"
+target="${CARGO_TARGET_DIR:-$here/target}"
+car="$target/debug/car"
+agent="$target/debug/fake-agent"
 
 demo=${1:-$(mktemp -d "${TMPDIR:-/tmp}/car-demo.XXXXXX")}
 mkdir -p "$demo/repo"
