@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::state::SnapshotState;
 use super::{changes, prompt, redact, seed};
-use crate::config::Config;
+use crate::config::{Config, DocsConfig};
+use crate::engine::unblock;
 use crate::fs_util::{read_optional, write_atomic};
 use crate::job::{self, JobError};
 use crate::paths::RepoPaths;
@@ -69,22 +70,13 @@ pub(crate) async fn generate(
     opts: &SnapshotOptions,
     stop: &StopHandle,
 ) -> Result<SnapshotReport, SnapshotError> {
-    let t = Instant::now();
-    let seed = seed::collect(cfg);
-    let seed_ms = t.elapsed().as_secs_f64() * 1000.0;
-    let previous = if opts.from_scratch {
-        None
-    } else {
-        read_optional(&cfg.docs.snapshot)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .filter(|s| !s.trim().is_empty())
-    };
-    let prev_state: Option<SnapshotState> =
-        read_optional(&cfg.docs.snapshot_state)?.and_then(|b| serde_json::from_slice(&b).ok());
-    let changes = previous
-        .as_ref()
-        .map(|_| changes::change_summary(cfg, &seed, prev_state.as_ref()));
-    let prompt = prompt::render_prompt(&seed.text, previous.as_deref(), changes.as_deref());
+    let (owned, from_scratch) = (cfg.clone(), opts.from_scratch);
+    let Prepared {
+        seed,
+        seed_ms,
+        previous,
+        prompt,
+    } = unblock(move || prepare(&owned, from_scratch)).await?;
     let model = cfg.codex.models_large.as_deref();
     let out = job::run_job(
         cfg,
@@ -109,7 +101,6 @@ pub(crate) async fn generate(
     let written_to = if opts.dry {
         None
     } else {
-        write_atomic(&cfg.docs.snapshot, content.as_bytes())?;
         let state = SnapshotState {
             generated_at: crate::time::iso_seconds(crate::time::now()),
             head_sha: seed.head.clone(),
@@ -123,9 +114,8 @@ pub(crate) async fn generate(
             truncated,
             truncations: seed.truncations.clone(),
         };
-        let mut json = serde_json::to_string_pretty(&state).unwrap_or_default();
-        json.push('\n');
-        write_atomic(&cfg.docs.snapshot_state, json.as_bytes())?;
+        let (docs, text) = (cfg.docs.clone(), content.clone());
+        unblock(move || write(&docs, &text, &state)).await?;
         Some(cfg.docs.snapshot.clone())
     };
     Ok(SnapshotReport {
@@ -136,4 +126,48 @@ pub(crate) async fn generate(
         seed_ms,
         files: seed.file_count,
     })
+}
+
+/// What the agent's job starts from.
+struct Prepared {
+    seed: seed::Seed,
+    seed_ms: f64,
+    previous: Option<String>,
+    prompt: String,
+}
+
+/// Collects the seed, reads the previous snapshot (unless `from_scratch`)
+/// and its state, and renders the prompt (it reads files and runs git).
+fn prepare(cfg: &Config, from_scratch: bool) -> Result<Prepared, SnapshotError> {
+    let t = Instant::now();
+    let seed = seed::collect(cfg);
+    let seed_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let previous = if from_scratch {
+        None
+    } else {
+        read_optional(&cfg.docs.snapshot)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .filter(|s| !s.trim().is_empty())
+    };
+    let prev_state: Option<SnapshotState> =
+        read_optional(&cfg.docs.snapshot_state)?.and_then(|b| serde_json::from_slice(&b).ok());
+    let changes = previous
+        .as_ref()
+        .map(|_| changes::change_summary(cfg, &seed, prev_state.as_ref()));
+    let prompt = prompt::render_prompt(&seed.text, previous.as_deref(), changes.as_deref());
+    Ok(Prepared {
+        seed,
+        seed_ms,
+        previous,
+        prompt,
+    })
+}
+
+/// Writes SNAPSHOT.md, then its state, each atomically.
+fn write(docs: &DocsConfig, content: &str, state: &SnapshotState) -> Result<(), SnapshotError> {
+    write_atomic(&docs.snapshot, content.as_bytes())?;
+    let mut json = serde_json::to_string_pretty(state).unwrap_or_default();
+    json.push('\n');
+    write_atomic(&docs.snapshot_state, json.as_bytes())?;
+    Ok(())
 }
