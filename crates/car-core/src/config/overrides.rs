@@ -11,3 +11,34 @@ pub fn parse_override(arg: &str) -> Result<(String, String), ConfigError> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_override_splits_at_the_first_equals_sign() {
+        let ok = |arg: &str| parse_override(arg).ok();
+        let pair = |k: &str, v: &str| Some((k.to_string(), v.to_string()));
+        assert_eq!(
+            ok("runner.sleep_seconds=0"),
+            pair("runner.sleep_seconds", "0")
+        );
+        // The key is trimmed; the value is kept as given, `=` and spaces too.
+        assert_eq!(ok(" codex.args = [a=b] "), pair("codex.args", " [a=b] "));
+        assert_eq!(ok("git.auto_commit="), pair("git.auto_commit", ""));
+        for bad in ["runner.sleep_seconds", "=0", " =0", ""] {
+            let err = parse_override(bad).err().map(|e| e.to_string());
+            assert_eq!(
+                err.as_deref(),
+                Some(
+                    format!(
+                        "invalid config override `{bad}`: expected KEY=VALUE, e.g. runner.sleep_seconds=0"
+                    )
+                    .as_str()
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+}
