@@ -4,13 +4,13 @@
 //! `.codex-autorunner/jobs/<name>/` (replaced by the next job of that name).
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::agent::{self, ExitKind};
 use crate::codex;
 use crate::config::Config;
-use crate::engine::EngineError;
+use crate::engine::{EngineError, unblock};
 use crate::fs_util::PathError;
 use crate::paths::RepoPaths;
 use crate::record::RunOutcome;
@@ -92,13 +92,8 @@ pub(crate) async fn run_job(
         supervisor,
     } = job;
     let dir = paths.car_dir.join("jobs").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|source| PathError {
-        action: "cannot create directory",
-        path: dir.clone(),
-        source,
-    })?;
-    crate::fs_util::write_atomic(&dir.join("prompt.md"), prompt.as_bytes())?;
+    let (setup_dir, setup_prompt) = (dir.clone(), prompt.to_owned());
+    unblock(move || set_up_dir(&setup_dir, &setup_prompt)).await?;
     let invocation = codex::Invocation {
         cfg,
         dir: &dir,
@@ -132,6 +127,17 @@ pub(crate) async fn run_job(
             dir,
         }),
     }
+}
+
+/// Replaces the job's directory with a fresh one holding its prompt.
+fn set_up_dir(dir: &Path, prompt: &str) -> Result<(), PathError> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|source| PathError {
+        action: "cannot create directory",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    crate::fs_util::write_atomic(&dir.join("prompt.md"), prompt.as_bytes())
 }
 
 /// What went wrong with a job's run, in the words of its error (None: it

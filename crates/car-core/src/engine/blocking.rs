@@ -1,11 +1,15 @@
 //! The engine's blocking work, off its async task: state writes (flock and
-//! fsync), ledger appends (flock), git, work-tree walks and the last flush
-//! of notifications run on tokio's blocking threads.
+//! fsync), ledger appends (flock), git, work-tree walks, doc reads, prompt
+//! writes and the last flush of notifications run on tokio's blocking
+//! threads.
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::driver::Engine;
 use super::error::error_chain;
+use crate::docs::{DocError, Docs};
 use crate::state::{State, StateError};
 
 /// Runs `f` on a blocking thread and returns its result (a panic in `f`
@@ -60,6 +64,19 @@ impl Engine {
         if let Err(e) = appended {
             tracing::warn!(error = %error_chain(&e), "cannot append to the event ledger");
         }
+    }
+
+    /// Reads the docs.
+    pub(super) async fn load_docs(&self) -> Result<Docs, DocError> {
+        let config = Arc::clone(&self.config);
+        unblock(move || Docs::load(&config.docs)).await
+    }
+
+    /// Reads the docs whatever they hold, with what could not be read
+    /// cleanly (see `Docs::load_lossy`).
+    pub(super) async fn load_docs_lossy(&self) -> (Docs, Vec<String>) {
+        let config = Arc::clone(&self.config);
+        unblock(move || Docs::load_lossy(&config.docs)).await
     }
 
     /// A fingerprint of the work tree (it walks every file).

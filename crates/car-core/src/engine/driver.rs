@@ -12,7 +12,7 @@ use super::decide::{self, Between, Counters, Next, Policy, RunFacts, Stop, TodoF
 use super::error::EngineError;
 use super::event::{Event, EventSink};
 use crate::config::Config;
-use crate::docs::{self, Docs};
+use crate::docs;
 use crate::ledger::Ledger;
 use crate::paths::RepoPaths;
 use crate::record::{RunKind, RunOutcome};
@@ -98,7 +98,7 @@ impl Engine {
             if let Some(s) = self.stop_check(stop, policy, ctx).await? {
                 return Ok(s);
             }
-            let docs = Docs::load(&cfg.docs)?;
+            let docs = self.load_docs().await?;
             let todo = docs::parse_todo(&docs.todo);
             let placeholder = crate::templates::placeholder_task(&docs.todo);
             let path = cfg.display_path(&cfg.docs.todo);
@@ -111,13 +111,14 @@ impl Engine {
                 // old marker final).
                 summary_final: todo.is_complete()
                     && placeholder.is_none()
-                    && self.summary_is_final(&docs)?,
+                    && self.summary_is_final(&docs).await?,
             };
             let kind = match decide::next_run(&facts) {
                 Ok(kind) => kind,
                 Err(s) => return Ok(s),
             };
-            let run_id = self.next_run_id()?;
+            let engine = self.clone();
+            let run_id = unblock(move || engine.next_run_id()).await?;
             let span = tracing::info_span!("run", run_id);
             let run = self.run_one(run_id, kind, &docs, &todo, opts, stop, events, ctx.deadline);
             let report = match tracing::Instrument::instrument(run, span).await {

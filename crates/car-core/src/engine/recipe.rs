@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use serde_json::json;
 
+use super::blocking::unblock;
 use super::driver::{Engine, LoopOptions};
 use super::error::EngineError;
 use super::event::{Event, EventSink};
@@ -44,8 +45,13 @@ impl Engine {
         let marker = run_id.to_string();
         let invocation = self.invocation(&dir, &marker, opts);
         let command = invocation.command()?;
-        let mut next = self.next_prompt(run_id, kind, docs)?;
-        write_prompt(&dir, &next.prompt)?;
+        let (engine, docs_now, run_dir) = (self.clone(), docs.clone(), dir.clone());
+        let mut next = unblock(move || -> Result<NextPrompt, EngineError> {
+            let next = engine.next_prompt(run_id, kind, &docs_now)?;
+            write_prompt(&run_dir, &next.prompt)?;
+            Ok(next)
+        })
+        .await?;
         invocation.prepare_dir()?;
         let fingerprint_before = self.worktree_fingerprint().await;
         let started_at = self.mark_started(run_id, kind, todo, events).await?;

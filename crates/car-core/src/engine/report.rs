@@ -95,7 +95,7 @@ impl Engine {
         let tokens = codex_run.as_ref().and_then(|c| c.usage);
 
         // The run happened: whatever the docs now hold, record it.
-        let (after, doc_problems) = Docs::load_lossy(&cfg.docs);
+        let (after, doc_problems) = self.load_docs_lossy().await;
         for p in &doc_problems {
             log.note(&format!("warning: {p}"))?;
             tracing::warn!(run_id, problem = %p, "a doc could not be read cleanly after the run");

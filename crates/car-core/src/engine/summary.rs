@@ -1,6 +1,7 @@
 //! SUMMARY's marker: whether SUMMARY is final for the TODO as it is, and
 //! marking it final once the summary run wrote it.
 
+use super::blocking::unblock;
 use super::driver::Engine;
 use super::error::EngineError;
 use crate::docs::Docs;
@@ -10,13 +11,14 @@ impl Engine {
     /// Returns whether SUMMARY's marker is for the TODO as it is in `docs`.
     /// A marker from before markers named their TODO (the Python program's)
     /// is final, as it was there, and is tied to this TODO from now on.
-    pub(super) fn summary_is_final(&self, docs: &Docs) -> Result<bool, EngineError> {
+    pub(super) async fn summary_is_final(&self, docs: &Docs) -> Result<bool, EngineError> {
         let fingerprint = summary_marker::todo_fingerprint(&docs.todo);
         Ok(
             match summary_marker::state(docs.summary.as_bytes(), &fingerprint) {
                 MarkerState::Current => true,
                 MarkerState::Legacy => {
-                    self.finalize_summary(None)?;
+                    let engine = self.clone();
+                    unblock(move || engine.finalize_summary(None)).await?;
                     true
                 }
                 MarkerState::Stale | MarkerState::Missing => false,

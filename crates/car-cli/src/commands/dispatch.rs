@@ -1,0 +1,56 @@
+//! Which subcommand runs, and where a command logs.
+
+use anyhow::Result;
+
+use super::{config, docs, events, init, kill, log, notify, reply, run, service, status};
+use crate::cli::{Cli, Command, ConfigCommand};
+
+/// Runs the parsed command; returns the exit code.
+pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
+    let g = &cli.global;
+    // Commands that run the loop or signal it also log to the repo's
+    // logs/ (they set up logging themselves); the rest log to stderr.
+    match cli.command {
+        Command::Once(_)
+        | Command::Run(_)
+        | Command::Resume(_)
+        | Command::Kill
+        | Command::Snapshot(_)
+        | Command::IngestSpec(_) => {}
+        _ => crate::logging::init(None),
+    }
+    match cli.command {
+        Command::Init(args) => init::run(g, args),
+        Command::Once(flags) => run::run(g, run::Mode::Once, flags),
+        Command::Run(args) => run::run(
+            g,
+            run::Mode::Run {
+                max_runs: args.max_runs,
+            },
+            args.flags,
+        ),
+        Command::Resume(args) => run::run(
+            g,
+            run::Mode::Resume {
+                max_runs: if args.once { Some(1) } else { args.max_runs },
+            },
+            args.flags,
+        ),
+        Command::Kill => kill::kill(g),
+        Command::Stop => kill::stop(g),
+        Command::Status(a) => status::run(g, a.json),
+        Command::Log(a) => log::run(g, a),
+        Command::Reply(a) => reply::run(g, a),
+        Command::Events(a) => events::run(g, a),
+        Command::Config(ConfigCommand::Show(a)) => config::show(g, a.json),
+        Command::Service(cmd) => service::run(g, cmd),
+        Command::Notify(crate::cli::NotifyCommand::Test { provider }) => {
+            notify::test(g, provider.as_deref())
+        }
+        Command::Snapshot(a) => docs::snapshot(g, a),
+        Command::IngestSpec(a) => docs::ingest(g, a),
+        Command::Edit(a) => docs::edit(g, a),
+        Command::ClearDocs(a) => docs::clear(g, a),
+        Command::Doctor(a) => docs::doctor(g, a.json),
+    }
+}
