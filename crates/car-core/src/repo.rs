@@ -275,8 +275,11 @@ impl Repo {
         &self,
         opts: &crate::snapshot::SnapshotOptions,
         stop: &StopHandle,
-    ) -> Result<crate::snapshot::SnapshotReport, crate::snapshot::SnapshotError> {
-        crate::snapshot::generate(&self.resolved.config, &self.resolved.paths, opts, stop).await
+    ) -> Result<crate::snapshot::SnapshotReport, Error> {
+        Ok(
+            crate::snapshot::generate(&self.resolved.config, &self.resolved.paths, opts, stop)
+                .await?,
+        )
     }
 
     /// Collects the snapshot's seed context only, without the agent;
@@ -292,8 +295,8 @@ impl Repo {
         &self,
         opts: &crate::ingest::IngestOptions,
         stop: &StopHandle,
-    ) -> Result<crate::ingest::IngestReport, crate::ingest::IngestError> {
-        crate::ingest::ingest(&self.resolved.config, &self.resolved.paths, opts, stop).await
+    ) -> Result<crate::ingest::IngestReport, Error> {
+        Ok(crate::ingest::ingest(&self.resolved.config, &self.resolved.paths, opts, stop).await?)
     }
 
     /// Resets TODO, PROGRESS and OPINIONS to their templates, with backups.

@@ -16,6 +16,5 @@ mod version;
 mod wait;
 
 pub(crate) use driver::{Engine, LoopOptions};
-pub use error::EngineError;
 pub(crate) use error::error_chain;
 pub use event::{Event, LoopSummary};
