@@ -124,7 +124,7 @@ impl Repo {
             started_by: opts.started_by,
             supervisor: opts.supervisor,
         };
-        Ok(engine.run_loop(loop_opts, stop, Arc::new(on_event)).await?)
+        engine.run_loop(loop_opts, stop, Arc::new(on_event)).await
     }
 
     /// Runs exactly one iteration (one agent run at most).
@@ -163,7 +163,7 @@ impl Repo {
     /// pending reply), without running anything.
     pub fn render_prompt(&self) -> Result<String, Error> {
         let engine = Engine::new(self.resolved.config.clone(), self.resolved.paths.clone());
-        Ok(engine.preview_prompt()?)
+        engine.preview_prompt()
     }
 
     /// Asks a running loop (in any process) to stop after its current run,
