@@ -62,7 +62,7 @@ pub(crate) fn advice(h: Hint) -> &'static str {
     match h {
         Hint::AnswerThenResume => "answer with `car reply \"...\"`, then `car resume`",
         Hint::InstallCodex => {
-            "install it (`npm install -g @openai/codex`) or set codex.binary to its path"
+            "install Codex (`npm install -g @openai/codex`) or set codex.binary to its path"
         }
         Hint::UpgradeCodex => "upgrade it: `npm install -g @openai/codex`",
         Hint::FreeSpaceThenResume => "free space on that file system, then `car resume`",
