@@ -161,9 +161,13 @@ fn the_template_todo_is_refused_before_any_run() {
     assert!(
         detail.contains(".codex-autorunner/TODO.md")
             && detail.contains("Replace this item with your first task")
-            && detail.contains("car edit todo"),
+            && !detail.contains("car "),
         "{detail}"
     );
+    // The command line adds the advice, to the stop and to the status.
+    assert!(r.stdout().contains("(`car edit todo`)"), "{}", r.stdout());
+    let st = env.run(&["status"]).stdout();
+    assert!(st.contains("Hint:        add your own tasks"), "{st}");
     let d = env.run(&["doctor"]);
     d.expect_code(1);
     let out = d.stdout();

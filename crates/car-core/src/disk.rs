@@ -106,9 +106,9 @@ mod tests {
             path: "/r/runs/1/output.log".into(),
             source: io,
         };
-        let wrapped = crate::engine::EngineError::Io(e);
+        let wrapped = crate::Error::Io(e);
         assert!(is_disk_full(&wrapped));
-        let other = crate::engine::EngineError::Io(PathError {
+        let other = crate::Error::Io(PathError {
             action: "cannot write",
             path: "/r/x".into(),
             source: std::io::Error::from_raw_os_error(nix::errno::Errno::EACCES as i32),

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::config::{self, LoadOptions};
 use crate::docs::{self, DocKind};
 use crate::fs_util::read_optional;
+use crate::hint::Hint;
 use crate::lock::{self, LockStatus};
 use crate::paths::RepoPaths;
 use crate::state::{StateStore, Status};
@@ -40,8 +41,17 @@ pub struct DoctorCheck {
     pub status: CheckStatus,
     /// What was found.
     pub detail: String,
-    /// How to fix it.
+    /// How to fix it, in words any front end can show.
     pub hint: Option<String>,
+    /// What would fix it, for a front end to say in its own words.
+    pub advice: Option<Hint>,
+}
+
+impl DoctorCheck {
+    fn advise(mut self, h: Hint) -> Self {
+        self.advice = Some(h);
+        self
+    }
 }
 
 /// All checks.
@@ -64,6 +74,7 @@ fn check(
         status,
         detail: detail.into(),
         hint: hint.map(str::to_string),
+        advice: None,
     }
 }
 
@@ -76,15 +87,18 @@ pub fn doctor(
     use CheckStatus::{Fail, Ok, Warn};
     let mut checks = Vec::new();
     let Some(paths) = RepoPaths::discover(start) else {
-        checks.push(check(
-            "repository",
-            Fail,
-            format!(
-                "no .codex-autorunner/config.yml in {} or its parents",
-                start.display()
-            ),
-            Some("run `car init` in your repository"),
-        ));
+        checks.push(
+            check(
+                "repository",
+                Fail,
+                format!(
+                    "no .codex-autorunner/config.yml in {} or its parents",
+                    start.display()
+                ),
+                None,
+            )
+            .advise(Hint::InitRepo),
+        );
         return DoctorReport { checks, ok: false };
     };
     checks.push(check(
@@ -136,19 +150,14 @@ pub fn doctor(
                         "agent",
                         Warn,
                         format!("{} ({v})", program.display()),
-                        Some("older than the oldest version car is tested with (0.169.0): npm install -g @openai/codex"),
-                    )),
+                        Some("older than the oldest version car is tested with (0.169.0)"),
+                    ).advise(Hint::UpgradeCodex)),
                     (Result::Ok(v), _) => checks.push(check("agent", Ok, format!("{} ({v})", program.display()), None)),
                 }
             }
-            Err(e) => checks.push(check(
-                "agent",
-                Fail,
-                e.to_string(),
-                Some(
-                    "install Codex (npm install -g @openai/codex) or set codex.binary to its path",
-                ),
-            )),
+            Err(e) => {
+                checks.push(check("agent", Fail, e.to_string(), None).advise(Hint::InstallCodex))
+            }
         }
     }
 
@@ -175,36 +184,38 @@ pub fn doctor(
         } else if missing.is_empty() {
             checks.push(check("docs", Ok, "all five present", None));
         } else {
-            checks.push(check(
-                "docs",
-                Warn,
-                format!("missing: {}", missing.join(", ")),
-                Some("run `car init` to create them"),
-            ));
+            checks.push(
+                check(
+                    "docs",
+                    Warn,
+                    format!("missing: {}", missing.join(", ")),
+                    None,
+                )
+                .advise(Hint::InitRepo),
+            );
         }
         let todo = cfg.display_path(&cfg.docs.todo);
         match read_optional(&cfg.docs.todo).map(|b| b.map(String::from_utf8)) {
             Result::Ok(Some(Result::Ok(t))) => {
                 let s = docs::parse_todo(&t);
                 if s.total == 0 {
-                    checks.push(check(
-                        "todo",
-                        Fail,
-                        format!("{todo}: no checkbox items"),
-                        Some("add tasks as `- [ ] task` lines, or run `car ingest-spec`"),
-                    ));
+                    checks.push(
+                        check("todo", Fail, format!("{todo}: no checkbox items"), None)
+                            .advise(Hint::WriteTodo),
+                    );
                 } else if let Some(task) = crate::templates::placeholder_task(&t) {
-                    checks.push(check(
-                        "todo",
-                        Fail,
-                        format!(
-                            "{} still holds the template item \"{task}\"",
-                            cfg.display_path(&cfg.docs.todo)
-                        ),
-                        Some(
-                            "replace it with your own tasks (`car edit todo`), or run `car ingest-spec`",
-                        ),
-                    ));
+                    checks.push(
+                        check(
+                            "todo",
+                            Fail,
+                            format!(
+                                "{} still holds the template item \"{task}\"",
+                                cfg.display_path(&cfg.docs.todo)
+                            ),
+                            None,
+                        )
+                        .advise(Hint::WriteTodo),
+                    );
                 } else {
                     checks.push(check(
                         "todo",
@@ -220,12 +231,8 @@ pub fn doctor(
                 format!("{todo}: not UTF-8 text"),
                 Some("re-save it as UTF-8"),
             )),
-            Result::Ok(None) => checks.push(check(
-                "todo",
-                Fail,
-                format!("{todo}: missing"),
-                Some("run `car init`"),
-            )),
+            Result::Ok(None) => checks
+                .push(check("todo", Fail, format!("{todo}: missing"), None).advise(Hint::InitRepo)),
             Err(e) => checks.push(check("todo", Fail, format!("{todo}: {e}"), None)),
         }
 
@@ -235,8 +242,9 @@ pub fn doctor(
                 "gitignore",
                 Warn,
                 ".codex-autorunner/.gitignore ignores everything (the Python program's), so the docs are not versioned",
-                Some("run `car init` to replace it (a backup is kept)"),
-            ));
+                None,
+            )
+            .advise(Hint::ReinitRepo));
         }
         if crate::git::is_repo(&cfg.root) {
             match crate::git::query(&cfg.root, &["status", "--porcelain"]) {
@@ -298,25 +306,31 @@ pub fn doctor(
             (None, Status::Running | Status::WaitingForQuota)
                 if !matches!(lock::probe(&paths), LockStatus::Held(_)) =>
             {
-                checks.push(check(
+                checks.push(
+                    check(
+                        "state",
+                        Warn,
+                        "says running, but no runner holds the lock",
+                        None,
+                    )
+                    .advise(Hint::RepairState),
+                )
+            }
+            (None, _) if l.state.pending_question.is_some() => checks.push(
+                check(
                     "state",
                     Warn,
-                    "says running, but no runner holds the lock",
-                    Some("`car status` repairs it"),
-                ))
-            }
-            (None, _) if l.state.pending_question.is_some() => checks.push(check(
-                "state",
-                Warn,
-                format!(
-                    "an open question: {}",
-                    l.state
-                        .pending_question
-                        .map(|q| q.question)
-                        .unwrap_or_default()
-                ),
-                Some("answer with `car reply`, then `car resume`"),
-            )),
+                    format!(
+                        "an open question: {}",
+                        l.state
+                            .pending_question
+                            .map(|q| q.question)
+                            .unwrap_or_default()
+                    ),
+                    None,
+                )
+                .advise(Hint::AnswerThenResume),
+            ),
             (None, st) => checks.push(check("state", Ok, st.as_str(), None)),
         },
         Err(e) => checks.push(check("state", Fail, e.to_string(), None)),

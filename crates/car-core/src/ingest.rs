@@ -61,19 +61,19 @@ pub struct IngestReport {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// The spec does not exist.
-    #[error("SPEC not found at {}; write it first (or pass --spec PATH)", path.display())]
+    #[error("SPEC not found at {}", path.display())]
     SpecMissing {
         /// Where it was looked for.
         path: PathBuf,
     },
     /// The spec is empty.
-    #[error("SPEC at {} is empty (or still the template of `car init`); write what must be true first", path.display())]
+    #[error("SPEC at {} is empty (or still the template)", path.display())]
     SpecEmpty {
         /// The spec.
         path: PathBuf,
     },
     /// Docs hold content and `--force` was not given.
-    #[error("{} already hold content; rerun with --force to overwrite them (each is backed up first)", docs.join(", "))]
+    #[error("{} already hold content", docs.join(", "))]
     NotEmpty {
         /// The docs with content.
         docs: Vec<String>,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::agent::{self, ExitKind};
 use crate::codex;
 use crate::config::Config;
-use crate::engine::{EngineError, unblock};
+use crate::engine::unblock;
 use crate::fs_util::PathError;
 use crate::paths::RepoPaths;
 use crate::record::RunOutcome;
@@ -19,9 +19,12 @@ use crate::stop::StopHandle;
 /// Errors of a job.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    /// The agent could not be started, or a file could not be written.
+    /// The agent could not be started.
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Agent(#[from] crate::agent::AgentError),
+    /// A file could not be written.
+    #[error(transparent)]
+    Io(#[from] PathError),
     /// The agent ran but did not succeed.
     #[error("the agent {what}; its output is in {}", log.display())]
     Failed {
@@ -32,21 +35,12 @@ pub enum JobError {
     },
 }
 
-impl From<PathError> for JobError {
-    fn from(e: PathError) -> Self {
-        Self::Engine(EngineError::Io(e))
-    }
-}
-
-impl From<crate::agent::AgentError> for JobError {
-    fn from(e: crate::agent::AgentError) -> Self {
-        Self::Engine(EngineError::Agent(e))
-    }
-}
-
 impl From<codex::InvokeError> for JobError {
     fn from(e: codex::InvokeError) -> Self {
-        Self::Engine(e.into())
+        match e {
+            codex::InvokeError::Agent(e) => Self::Agent(e),
+            codex::InvokeError::Io(e) => Self::Io(e),
+        }
     }
 }
 

@@ -45,11 +45,13 @@ mod docs;
 mod doctor;
 mod engine;
 mod error;
+mod error_kinds;
 mod follow;
 mod fs_util;
 #[cfg(test)]
 mod fuzz;
 mod git;
+mod hint;
 mod ingest;
 mod job;
 mod ledger;
@@ -85,10 +87,11 @@ pub use control::{
 };
 pub use docs::{DocError, DocKind, TodoStatus, parse_todo};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor};
-pub use engine::{EngineError, Event, LoopSummary};
-pub use error::Error;
+pub use engine::{Event, LoopSummary};
+pub use error::{Error, ErrorKind};
 pub use follow::{Follow, OutputChunk, OutputOf};
 pub use fs_util::{PathError, write_atomic};
+pub use hint::Hint;
 pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
 pub use job::JobError;
 pub use ledger::{SinceFilter, parse_line as parse_event_line, render as render_event};

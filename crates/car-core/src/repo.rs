@@ -124,7 +124,7 @@ impl Repo {
             started_by: opts.started_by,
             supervisor: opts.supervisor,
         };
-        Ok(engine.run_loop(loop_opts, stop, Arc::new(on_event)).await?)
+        engine.run_loop(loop_opts, stop, Arc::new(on_event)).await
     }
 
     /// Runs exactly one iteration (one agent run at most).
@@ -163,7 +163,7 @@ impl Repo {
     /// pending reply), without running anything.
     pub fn render_prompt(&self) -> Result<String, Error> {
         let engine = Engine::new(self.resolved.config.clone(), self.resolved.paths.clone());
-        Ok(engine.preview_prompt()?)
+        engine.preview_prompt()
     }
 
     /// Asks a running loop (in any process) to stop after its current run,
@@ -275,8 +275,11 @@ impl Repo {
         &self,
         opts: &crate::snapshot::SnapshotOptions,
         stop: &StopHandle,
-    ) -> Result<crate::snapshot::SnapshotReport, crate::snapshot::SnapshotError> {
-        crate::snapshot::generate(&self.resolved.config, &self.resolved.paths, opts, stop).await
+    ) -> Result<crate::snapshot::SnapshotReport, Error> {
+        Ok(
+            crate::snapshot::generate(&self.resolved.config, &self.resolved.paths, opts, stop)
+                .await?,
+        )
     }
 
     /// Collects the snapshot's seed context only, without the agent;
@@ -292,8 +295,8 @@ impl Repo {
         &self,
         opts: &crate::ingest::IngestOptions,
         stop: &StopHandle,
-    ) -> Result<crate::ingest::IngestReport, crate::ingest::IngestError> {
-        crate::ingest::ingest(&self.resolved.config, &self.resolved.paths, opts, stop).await
+    ) -> Result<crate::ingest::IngestReport, Error> {
+        Ok(crate::ingest::ingest(&self.resolved.config, &self.resolved.paths, opts, stop).await?)
     }
 
     /// Resets TODO, PROGRESS and OPINIONS to their templates, with backups.

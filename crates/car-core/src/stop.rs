@@ -31,7 +31,7 @@ pub enum StopCause {
 
 /// The stop detail of a loop stopped by SIGTERM from a person's shell or
 /// `car kill` (unchanged for requests made from the command line).
-pub(crate) const SIGNAL_STOP_DETAIL: &str = "stopped by SIGTERM (car kill)";
+pub(crate) const SIGNAL_STOP_DETAIL: &str = "stopped by SIGTERM";
 
 /// The stop detail of a loop stopped by Ctrl-C.
 pub(crate) const INTERRUPT_STOP_DETAIL: &str = "interrupted (Ctrl-C)";

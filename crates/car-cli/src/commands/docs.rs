@@ -180,8 +180,14 @@ pub(crate) fn doctor(g: &Global, json: bool) -> Result<u8> {
                 CheckStatus::Fail => "FAIL",
             };
             outln!("{mark} {:<10} {}", c.name, c.detail);
-            if let Some(h) = &c.hint {
-                outln!("     {:<10} fix: {h}", "");
+            let fix: Vec<&str> = c
+                .hint
+                .as_deref()
+                .into_iter()
+                .chain(c.advice.map(crate::report::advice))
+                .collect();
+            if !fix.is_empty() {
+                outln!("     {:<10} fix: {}", "", fix.join("; "));
             }
         }
         outln!(

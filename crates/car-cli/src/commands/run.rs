@@ -79,7 +79,7 @@ pub(crate) fn run(g: &Global, mode: Mode, flags: RunFlags) -> Result<u8> {
         {
             Ok(crate::EXIT_FAILURE)
         }
-        Ok(summary) => Ok(summary.reason.exit_code()),
+        Ok(summary) => Ok(crate::report::stop_exit_code(summary.reason)),
         // The lock was taken between the probe and the start: still idle-safe.
         Err(e) if flags.if_idle && crate::report::lock_held(&e).is_some() => {
             outln!(
@@ -223,10 +223,10 @@ fn print_event(e: &Event) {
             "car: usage limit reached ({message}); waiting {:.0}s, until {until}",
             wait.as_secs_f64()
         ),
-        Event::NeedsInput { run_id, question } => writeln!(
-            out,
-            "car: run {run_id} needs a person: {question}\n     answer with `car reply \"...\"`, then `car resume`"
-        ),
+        // The advice follows the stop (its hint).
+        Event::NeedsInput { run_id, question } => {
+            writeln!(out, "car: run {run_id} needs a person: {question}")
+        }
         Event::Warning { message } => writeln!(out, "car: warning: {message}"),
         // A loop ended by an error: car prints the error itself, on stderr.
         Event::Stopped {
@@ -236,7 +236,11 @@ fn print_event(e: &Event) {
         Event::Stopped { reason, detail, .. } => match detail {
             Some(d) => writeln!(out, "car: stopped: {reason}: {d}"),
             None => writeln!(out, "car: stopped: {reason}"),
-        },
+        }
+        .and_then(|()| match reason.hint() {
+            Some(h) => writeln!(out, "     {}", crate::report::advice(h)),
+            None => Ok(()),
+        }),
     };
     let _ = out.flush();
 }

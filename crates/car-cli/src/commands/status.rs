@@ -48,6 +48,13 @@ pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
             outln!("Stop detail: {d}");
         }
     }
+    // The advice for the stop; a question's is with the question below.
+    if !report.running
+        && let Some(h) = s.stop_reason.and_then(car_core::StopReason::hint)
+        && h != car_core::Hint::AnswerThenResume
+    {
+        outln!("Hint:        {}", crate::report::advice(h));
+    }
     if !report.running
         && let Some(by) = s.stop_requested_by
     {

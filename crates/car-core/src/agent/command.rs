@@ -56,7 +56,7 @@ pub(crate) fn resolve_binary(
         .map(|p| (p, joined.clone()))
         .ok_or_else(|| AgentError::NotFound {
             binary: binary.into(),
-            hint: "; searched PATH and /opt/homebrew/bin, /usr/local/bin, /opt/local/bin; install it (`npm install -g @openai/codex`) or set codex.binary to its path".into(),
+            hint: "; searched PATH and /opt/homebrew/bin, /usr/local/bin, /opt/local/bin".into(),
         })
 }
 

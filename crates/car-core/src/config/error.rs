@@ -10,7 +10,7 @@ use super::source::{self, ConfigSource};
 pub enum ConfigError {
     /// No `.codex-autorunner/config.yml` was found.
     #[error(
-        "not a car repository: no .codex-autorunner/config.yml in {} or any parent directory (run `car init` first)",
+        "not a car repository: no .codex-autorunner/config.yml in {} or any parent directory",
         start.display()
     )]
     NotFound {

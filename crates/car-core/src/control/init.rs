@@ -16,7 +16,7 @@ use crate::templates;
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
     /// No git repository and `--git-init` not given.
-    #[error("no git repository at or above {}; rerun with --git-init to create one", path.display())]
+    #[error("no git repository at or above {}", path.display())]
     NoGit {
         /// Where init was asked to run.
         path: PathBuf,

@@ -154,10 +154,7 @@ pub(crate) fn open_question(resuming: bool, q: Option<&PendingQuestion>) -> Opti
     let q = q.filter(|_| !resuming)?;
     Some(Stop::new(
         StopReason::NeedsInput,
-        format!(
-            "run {}'s question is still open: {}; answer with `car reply`, then `car resume`",
-            q.run_id, q.question
-        ),
+        format!("run {}'s question is still open: {}", q.run_id, q.question),
     ))
 }
 
@@ -185,22 +182,16 @@ pub(crate) fn next_run(todo: &TodoFacts<'_>) -> Result<RunKind, Stop> {
         return Err(Stop::new(
             StopReason::TodoInvalid,
             if todo.exists {
-                format!(
-                    "{path} has no checkbox items; add tasks as `- [ ] task` lines, or run `car ingest-spec`"
-                )
+                format!("{path} has no checkbox items (`- [ ] task` lines)")
             } else {
-                format!(
-                    "{path} does not exist; run `car init` or create it with `- [ ] task` items"
-                )
+                format!("{path} does not exist")
             },
         ));
     }
     if let Some(task) = todo.placeholder {
         return Err(Stop::new(
             StopReason::TodoInvalid,
-            format!(
-                "{path} still holds the template item \"{task}\"; replace it with your own tasks (`car edit todo`), or run `car ingest-spec`"
-            ),
+            format!("{path} still holds the template item \"{task}\""),
         ));
     }
     match (todo.status.is_complete(), todo.summary_final) {
@@ -359,9 +350,7 @@ pub(crate) fn after_run(p: &Policy, c: &mut Counters, r: &RunFacts<'_>, jitter: 
             ErrorClass::Billing => {
                 return Next::Stop(Stop::new(
                     StopReason::QuotaExhausted,
-                    format!(
-                        "the agent's plan allows no more use ({message}); check your plan and billing, then `car resume`"
-                    ),
+                    format!("the agent's plan allows no more use ({message})"),
                 ))
                 .into();
             }
@@ -461,13 +450,10 @@ pub(crate) fn backoff(base: Duration, attempt: u32, jitter: f64) -> Duration {
 }
 
 /// The stop for an error that ended the loop: a full disk is a stop with a
-/// reason (free space, then resume); anything else is an error.
+/// reason (its hint: free space, then resume); anything else is an error.
 pub(crate) fn error_stop(disk_full: bool, error: String) -> Stop {
     if disk_full {
-        Stop::new(
-            StopReason::DiskFull,
-            format!("{error}; free space on that file system, then `car resume`"),
-        )
+        Stop::new(StopReason::DiskFull, error)
     } else {
         Stop::new(StopReason::Error, error)
     }

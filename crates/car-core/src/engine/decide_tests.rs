@@ -269,11 +269,7 @@ fn every_stop_reason_is_decided_by_the_loop_except_a_crash() {
 fn each_stop_has_its_reason_and_detail() {
     let want: &[(&str, StopReason, &str)] = &[
         ("ctrl-c", StopReason::Interrupted, "interrupted (Ctrl-C)"),
-        (
-            "sigterm",
-            StopReason::Killed,
-            "stopped by SIGTERM (car kill)",
-        ),
+        ("sigterm", StopReason::Killed, "stopped by SIGTERM"),
         (
             "stop file",
             StopReason::StopRequested,
@@ -293,22 +289,18 @@ fn each_stop_has_its_reason_and_detail() {
         (
             "open question",
             StopReason::NeedsInput,
-            "run 3's question is still open: which db?; answer with `car reply`, then `car resume`",
+            "run 3's question is still open: which db?",
         ),
-        (
-            "no todo",
-            StopReason::TodoInvalid,
-            "TODO.md does not exist; run `car init` or create it with `- [ ] task` items",
-        ),
+        ("no todo", StopReason::TodoInvalid, "TODO.md does not exist"),
         (
             "no checkbox",
             StopReason::TodoInvalid,
-            "TODO.md has no checkbox items; add tasks as `- [ ] task` lines, or run `car ingest-spec`",
+            "TODO.md has no checkbox items (`- [ ] task` lines)",
         ),
         (
             "template item",
             StopReason::TodoInvalid,
-            "TODO.md still holds the template item \"Describe\"; replace it with your own tasks (`car edit todo`), or run `car ingest-spec`",
+            "TODO.md still holds the template item \"Describe\"",
         ),
         (
             "summary final",
@@ -335,7 +327,7 @@ fn each_stop_has_its_reason_and_detail() {
         (
             "billing",
             StopReason::QuotaExhausted,
-            "the agent's plan allows no more use (Quota exceeded); check your plan and billing, then `car resume`",
+            "the agent's plan allows no more use (Quota exceeded)",
         ),
         (
             "summary written",
@@ -355,7 +347,7 @@ fn each_stop_has_its_reason_and_detail() {
         (
             "disk full",
             StopReason::DiskFull,
-            "cannot write run.json: No space left; free space on that file system, then `car resume`",
+            "cannot write run.json: No space left",
         ),
         ("error", StopReason::Error, "cannot start the agent"),
     ];

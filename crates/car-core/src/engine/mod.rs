@@ -17,6 +17,5 @@ mod wait;
 
 pub(crate) use blocking::unblock;
 pub(crate) use driver::{Engine, LoopOptions};
-pub use error::EngineError;
 pub(crate) use error::error_chain;
 pub use event::{Event, LoopSummary};

@@ -51,7 +51,7 @@ impl Engine {
             Some(v) if v < codex::OLDEST_TESTED_VERSION => {
                 let (a, b, c) = codex::OLDEST_TESTED_VERSION;
                 let message = format!(
-                    "{text} is older than {a}.{b}.{c}, the oldest version car is tested with; consider `npm install -g @openai/codex`"
+                    "{text} is older than {a}.{b}.{c}, the oldest version car is tested with; consider upgrading it"
                 );
                 tracing::info!(%message);
                 events(&Event::Warning { message });

@@ -27,7 +27,7 @@ const ACQUIRE_RETRY_STEP: Duration = Duration::from_millis(20);
 pub enum LockError {
     /// Another runner holds the lock.
     #[error(
-        "another car runner is active in this repository ({}; lock {}); wait for it, or stop it with `car kill`",
+        "another car runner is active in this repository ({}; lock {})",
         holder.as_ref().map_or_else(|| "holder unknown".to_string(), LockInfo::describe),
         path.display()
     )]

@@ -41,7 +41,7 @@ pub(crate) fn from_event(e: &Event, cx: &Context) -> Option<Notification> {
             "needs_input",
             Some(*run_id),
             format!("car: {} needs you (run {run_id})", cx.repo),
-            format!("Question: {question}\nAnswer: car reply \"...\" then car resume"),
+            format!("Question: {question}\nReply to answer, then resume the loop."),
             Priority::Urgent,
             "question",
         ),

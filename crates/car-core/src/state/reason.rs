@@ -57,7 +57,7 @@ pub enum StopReason {
     StopRequested,
     /// Ctrl-C.
     Interrupted,
-    /// SIGTERM (`car kill`).
+    /// SIGTERM (a kill request, a service manager).
     Killed,
     /// `runner.max_consecutive_failures` failed runs in a row.
     Failed,
@@ -69,7 +69,7 @@ pub enum StopReason {
     Error,
     /// The runner died without recording why (found by `car status`).
     Crashed,
-    /// The agent asked a person a question (`car reply`, then `car resume`).
+    /// The agent asked a person a question (answer it, then resume).
     NeedsInput,
     /// The agent's verdict says it is blocked.
     Blocked,
@@ -78,7 +78,7 @@ pub enum StopReason {
     /// `runner.max_tokens` was reached.
     Budget,
     /// A file could not be written for lack of space (or quota, or the
-    /// file size limit); free space, then `car resume`.
+    /// file size limit); free space, then resume.
     DiskFull,
 }
 
@@ -122,23 +122,27 @@ impl StopReason {
         }
     }
 
-    /// Returns the process exit code for this reason (the README's table).
-    pub fn exit_code(self) -> u8 {
+    /// Returns what would help a person after a stop for this reason, when
+    /// something would (front ends say it in their own words).
+    pub fn hint(self) -> Option<crate::hint::Hint> {
+        use crate::hint::Hint;
         match self {
+            Self::NeedsInput => Some(Hint::AnswerThenResume),
+            Self::TodoInvalid => Some(Hint::WriteTodo),
+            Self::QuotaExhausted => Some(Hint::CheckPlanThenResume),
+            Self::DiskFull => Some(Hint::FreeSpaceThenResume),
             Self::Completed
             | Self::RunLimit
             | Self::Wallclock
             | Self::StopRequested
-            | Self::Budget => 0,
-            Self::Failed
+            | Self::Interrupted
+            | Self::Killed
+            | Self::Failed
             | Self::Stalled
-            | Self::TodoInvalid
             | Self::Error
             | Self::Crashed
-            | Self::QuotaExhausted
-            | Self::DiskFull => 1,
-            Self::NeedsInput | Self::Blocked => 3,
-            Self::Interrupted | Self::Killed => 130,
+            | Self::Blocked
+            | Self::Budget => None,
         }
     }
 }
