@@ -15,6 +15,7 @@ mod config_limits;
 mod control;
 mod disk_full;
 mod doc_tools;
+mod embed;
 mod fake_http;
 mod follow;
 mod fsync_count;

@@ -1,35 +1,59 @@
 //! The engine of `car` (codex-autorunner), usable as a library.
 //!
-//! [`Repo`] is the entry point: open a repository, read its configuration,
-//! run one iteration or the loop while observing [`Event`]s, and stop it with
-//! a [`StopHandle`]. One iteration, in order: take the run lock, read the
-//! work docs, render the prompt, run the agent as the leader of its own
-//! process group (under a per-run supervisor process when
-//! [`RunOptions::supervisor`] names one, see [`supervisor_main`]) with its
-//! output streamed to disk, record the run under
-//! `.codex-autorunner/runs/<id>/`, update `state.json` atomically, and
-//! optionally commit the work tree. The loop repeats that until a stop
-//! condition holds and returns a [`LoopSummary`] saying why it stopped.
+//! A loop is one runner process, and everything about it is on disk under
+//! `<repo>/.codex-autorunner/`: `state.json`, the event ledger
+//! (`events.jsonl`, each event numbered by `seq`), and one directory per run
+//! (`runs/<id>/`). Any program observes a loop through those files and
+//! drives it through the same file and signal protocol, so a loop started
+//! in a terminal can be followed and stopped from a server or a bot, and
+//! the reverse (`docs/architecture.md` describes the protocol). What an
+//! embedder does, in a few types:
+//!
+//! - **Open a repository**: [`Repo::open`] (or [`Repo::init`] to create one)
+//!   loads its configuration ([`Repo::config`]).
+//! - **Start a loop process**: [`Repo::launch`] starts `car run`, `car once`
+//!   or `car resume` ([`LoopCommand`]) as a process in a session of its own
+//!   and returns its pid; the loop then lives on its own, so a server
+//!   restart never stops it. [`Repo::run`] runs the loop in this process
+//!   instead, calling back with each [`Event`] and cancelled through a
+//!   [`StopHandle`].
+//! - **Follow**: [`Repo::follow_events`] streams the ledger's events from a
+//!   `seq` on or from now on, and [`Repo::follow_output`] a run's output
+//!   log ([`OutputOf`]), as they are written, across rotation and
+//!   truncation; both return a [`Follow`] stream.
+//! - **Control**: [`Repo::control`] gives a [`Control`] for a [`Requester`]:
+//!   stop after the run, stop now, kill, reply to the agent's question,
+//!   resume, from any process, recording who asked.
+//! - **Read**: [`Repo::state`] (`state.json` as a [`State`]),
+//!   [`Repo::status`], [`Repo::run_ids`] and [`Repo::run_record`]
+//!   ([`RunRecord`]), [`Repo::output_log`], [`Repo::events`] and the work
+//!   docs ([`Repo::doc_path`], [`DocKind`], [`parse_todo`]).
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), car_core::Error> {
-//! use car_core::{Event, Repo, StopHandle};
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use car_core::{LaunchReport, LoopCommand, OutputOf, Repo, RequestedBy, Requester};
 //!
 //! let repo = Repo::open("/path/to/repo")?;
-//! let stop = StopHandle::new();
-//! let summary = repo
-//!     .run_once(&stop, |event| {
-//!         if let Event::RunFinished { record } = event {
-//!             println!("run {} ended: {}", record.id, record.outcome.as_str());
-//!         }
-//!     })
-//!     .await?;
-//! assert_eq!(summary.runs, 1);
+//! if let LaunchReport::Started { pid } = repo.launch("car", LoopCommand::Run { max_runs: None })? {
+//!     println!("runner {pid} started");
+//! }
+//! let mut events = repo.follow_events(Some(1)); // every event, then the new ones
+//! let mut output = repo.follow_output(OutputOf::Current, 0);
+//! while let Some(event) = events.next().await {
+//!     println!("{event:?}");
+//!     # break;
+//! }
+//! if let Some(chunk) = output.next().await {
+//!     print!("{}", String::from_utf8_lossy(&chunk.bytes));
+//! }
+//! repo.control(Requester::new(RequestedBy::Api, "web ui")).stop_after_run()?;
 //! # Ok(()) }
 //! ```
 //!
-//! This crate parses no command line and prints nothing for people: the
-//! `car` binary (crate `car-cli`) does that with the values returned here.
+//! `examples/follow.rs` is a complete follower of a loop another process
+//! runs. This crate parses no command line and prints nothing for people:
+//! the `car` binary (crate `car-cli`) does that with the values returned
+//! here; the items hidden from these docs are there for it.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -54,12 +78,14 @@ mod git;
 mod hint;
 mod ingest;
 mod job;
+mod launch;
 mod ledger;
 mod lock;
 mod marker;
 mod notify;
 mod paths;
 mod process;
+#[doc(hidden)]
 pub mod procfs;
 mod prompt;
 mod record;
@@ -72,38 +98,49 @@ mod supervisor;
 mod templates;
 mod time;
 
+// What an embedder does (see the crate docs).
+pub use control::{Control, KillReport, ReplyReport, ResumeReport, StatusReport, StopReport};
+pub use error::Error;
+pub use follow::{Follow, OutputChunk, OutputOf};
+pub use launch::{LaunchReport, LoopCommand};
+pub use repo::{Repo, RunOptions};
+pub use stop::{RequestedBy, Requester, StopHandle};
+
+// The values the API above takes and returns.
 pub use abandon::Abandoned;
 pub use agent::AgentError;
 pub use codex::{CodexRun, CommandRun, FileChange, Terminal, TokenUsage, Verdict};
 pub use config::{
-    CodexConfig, Config, ConfigError, ConfigSource, ConfigWarning, DocsConfig, EventsConfig,
-    GitConfig, LoadOptions, PromptConfig, ResolvedConfig, RunnerConfig, ServerConfig,
-    SnapshotConfig, parse_override,
+    CodexConfig, Config, ConfigError, ConfigSource, ConfigWarning, DiscordConfig, DocsConfig,
+    Enabled, EventsConfig, GitConfig, LoadOptions, NotifyConfig, NtfyConfig, PromptConfig,
+    ResolvedConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramConfig, WebhookConfig,
 };
-pub use config::{DiscordConfig, Enabled, NotifyConfig, NtfyConfig, TelegramConfig, WebhookConfig};
 pub use control::{
-    ClearReport, Control, InitError, InitOptions, InitReport, KillReport, PendingQuestionView,
-    ReplyReport, ResumeReport, StatusReport, StopFileContent, StopReport,
+    ClearReport, InitError, InitOptions, InitReport, PendingQuestionView, StopFileContent,
 };
 pub use docs::{DocError, DocKind, TodoStatus, parse_todo};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor};
 pub use engine::{Event, LoopSummary};
-pub use error::{Error, ErrorKind};
-pub use follow::{Follow, OutputChunk, OutputOf};
-pub use fs_util::{PathError, write_atomic};
+pub use error::ErrorKind;
+pub use fs_util::PathError;
 pub use hint::Hint;
 pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
 pub use job::JobError;
-pub use ledger::{SinceFilter, parse_line as parse_event_line, render as render_event};
+pub use ledger::{SinceFilter, parse_line as parse_event_line};
 pub use lock::{LockError, LockInfo, LockStatus};
 pub use marker::MARKER_VAR;
 pub use notify::{Notification, Priority};
 pub use prompt::PromptError;
 pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};
-pub use repo::{Repo, RunOptions};
 pub use snapshot::{SnapshotBudget, SnapshotError, SnapshotOptions, SnapshotReport, SnapshotState};
 pub use state::{PendingQuestion, State, StateError, Status, StopReason, UserReply};
-pub use stop::{
-    PendingStop, RequestedBy, Requester, StopCause, StopHandle, StopKind, StopLevel, StopRequest,
-};
+pub use stop::{PendingStop, StopCause, StopKind, StopLevel, StopRequest};
 pub use supervisor::{SUBCOMMAND as SUPERVISOR_SUBCOMMAND, supervisor_main};
+
+// Plumbing the `car` binary shares with the engine.
+#[doc(hidden)]
+pub use config::parse_override;
+#[doc(hidden)]
+pub use fs_util::write_atomic;
+#[doc(hidden)]
+pub use ledger::render as render_event;

@@ -14,7 +14,11 @@ use crate::state::{State, StateStore};
 use crate::stop::{RequestedBy, Requester, StopHandle};
 
 /// A repository with a `.codex-autorunner/` directory and its loaded
-/// configuration.
+/// configuration: the entry point for running a loop here ([`Repo::run`]),
+/// starting one as a process of its own ([`Repo::launch`]), following one
+/// ([`Repo::follow_events`], [`Repo::follow_output`]), driving one
+/// ([`Repo::control`]) and reading its records ([`Repo::state`],
+/// [`Repo::run_record`]).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), car_core::Error> {

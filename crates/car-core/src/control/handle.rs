@@ -11,7 +11,7 @@
 //! - reply: the answer is stored in `state.json` for the next run;
 //! - resume: a new runner process is started.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -136,16 +136,20 @@ impl Control {
         Ok(reply(&self.paths, &self.ledger, text, &self.by)?)
     }
 
-    /// Starts a runner process that resumes the loop: `program resume
-    /// --quiet` in the repository, in a session of its own, with no
-    /// terminal (`program` is the `car` binary, or one that behaves alike).
-    /// Nothing is started while a runner is active.
+    /// Starts a runner process that resumes the loop: `program --repo
+    /// <root> resume --quiet`, in a session of its own, with no terminal
+    /// (`program` is the `car` binary, or one that behaves alike; see
+    /// [`Repo::launch`]). Nothing is started while a runner is active.
     pub fn resume(&self, program: impl AsRef<Path>) -> Result<ResumeReport, Error> {
         if let Some(r) = live_runner(&self.paths)? {
             return Ok(ResumeReport::AlreadyRunning { pid: r.pid });
         }
         let reconciled = reconcile(&self.paths)?;
-        let pid = spawn_detached(program.as_ref(), &self.paths.root)?;
+        let pid = crate::launch::spawn_runner(
+            program.as_ref(),
+            &self.paths.root,
+            crate::launch::LoopCommand::Resume { max_runs: None },
+        )?;
         Ok(ResumeReport::Started { pid, reconciled })
     }
 
@@ -153,36 +157,6 @@ impl Control {
     pub fn is_running(&self) -> bool {
         matches!(crate::lock::probe(&self.paths), LockStatus::Held(_))
     }
-}
-
-/// Starts `program resume --quiet` in `root`, detached from this process's
-/// terminal and process group; a thread reaps it when it ends.
-fn spawn_detached(program: &Path, root: &Path) -> Result<u32, crate::fs_util::PathError> {
-    use std::os::unix::process::CommandExt;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(program)
-        .args(["resume", "--quiet"])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|source| crate::fs_util::PathError {
-            action: "cannot start",
-            path: PathBuf::from(program),
-            source,
-        })?;
-    let pid = child.id();
-    let reaper = std::thread::Builder::new()
-        .name("car-resume-reaper".into())
-        .spawn(move || {
-            let _ = child.wait();
-        });
-    if let Err(e) = reaper {
-        tracing::warn!(error = %e, "cannot start a thread to reap the resumed runner");
-    }
-    Ok(pid)
 }
 
 #[cfg(test)]

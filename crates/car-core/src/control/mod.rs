@@ -19,6 +19,7 @@ pub use handle::{Control, ResumeReport, StopReport};
 pub use init::{InitError, InitOptions, InitReport};
 pub(crate) use init::{backup_path, init};
 pub use kill::KillReport;
+pub(crate) use kill::live_runner;
 pub(crate) use origin::started_by;
 pub(crate) use reconcile::reconcile;
 pub use reply::{PendingQuestionView, ReplyReport};
