@@ -1,7 +1,7 @@
 //! The engine of `car` (codex-autorunner), usable as a library.
 //!
 //! [`Repo`] is the entry point: open a repository, read its configuration,
-//! run one iteration or the loop while observing [`Event`]s, and stop it with
+//! run one iteration or the loop while observing [`LoopEvent`]s, and stop it with
 //! a [`StopHandle`]. One iteration, in order: take the run lock, read the
 //! work docs, render the prompt, run the agent as the leader of its own
 //! process group (under a per-run supervisor process when
@@ -13,14 +13,14 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), car_core::Error> {
-//! use car_core::{Event, Repo, StopHandle};
+//! use car_core::{LoopEvent, Repo, StopHandle};
 //!
 //! let repo = Repo::open("/path/to/repo")?;
 //! let stop = StopHandle::new();
 //! let summary = repo
 //!     .run_once(&stop, |event| {
-//!         if let Event::RunFinished { record } = event {
-//!             println!("run {} ended: {}", record.id, record.outcome.as_str());
+//!         if let LoopEvent::RunFinished(run) = &event.event {
+//!             println!("run {:?} ended: {}", event.run_id, run.outcome.as_str());
 //!         }
 //!     })
 //!     .await?;
@@ -96,8 +96,8 @@ pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
 pub use job::JobError;
 pub use lock::{LockError, LockInfo, LockStatus};
 pub use marker::MARKER_VAR;
-pub use notify::{Notification, Priority};
 pub use notify::NotifyClass;
+pub use notify::{Notification, Priority};
 pub use prompt::PromptError;
 pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};
 pub use repo::{Repo, RunOptions};

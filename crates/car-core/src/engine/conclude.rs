@@ -102,7 +102,7 @@ impl Engine {
             exit = exit_code,
             "run finished"
         );
-        let finished = LoopEvent::RunFinished(RunFigures::of(&rec));
+        let finished = LoopEvent::RunFinished(RunFigures::of(rec));
         self.emit(events, Some(run_id), finished).await;
         Ok(())
     }
