@@ -1,6 +1,6 @@
-//! The event ledger: `.codex-autorunner/events.jsonl`, one JSON object per
-//! line (`v`, `seq`, `ts`, `type`, `run_id`, then the event's fields), for
-//! tools to read. It is only ever appended to; past `max_bytes` it is renamed
+//! The event ledger: `.codex-autorunner/events.jsonl`, one
+//! [`EventEnvelope`] per line (`v`, `seq`, `ts`, `run_id`, then the event's
+//! `type` and fields; see `docs/events.md`), for tools to read. It is only ever appended to; past `max_bytes` it is renamed
 //! to `events.jsonl.1` (older files shift up, `keep` are kept) and a new file
 //! starts. No file is rewritten in place.
 //!

@@ -194,3 +194,81 @@ pub(crate) fn from_event(e: &EventEnvelope, cx: &Context) -> Option<Notification
         run_id,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::RunFigures;
+    use crate::record::RunKind;
+
+    fn cx(dir: &std::path::Path) -> Context {
+        Context {
+            repo: "demo".into(),
+            loop_started: Instant::now(),
+            public_url: Some("https://car.example/".into()),
+            summary_path: dir.join("SUMMARY.md"),
+            paths: RepoPaths::new(dir),
+        }
+    }
+
+    fn finished(outcome: RunOutcome) -> EventEnvelope {
+        let mut run = RunFigures::unrecorded(RunKind::Loop, "boom".into());
+        run.outcome = FinishedAs::Recorded(outcome);
+        run.exit_code = Some(2);
+        EventEnvelope::now(Some(4), LoopEvent::RunFinished(run))
+    }
+
+    #[test]
+    fn each_event_becomes_the_class_a_person_chooses_to_hear_of() {
+        let dir = tempfile::tempdir().unwrap();
+        let cx = cx(dir.path());
+        let class = |e: &EventEnvelope| from_event(e, &cx).map(|n| n.class);
+        assert_eq!(class(&finished(RunOutcome::Hung)), Some(NotifyClass::Hung));
+        assert_eq!(
+            class(&finished(RunOutcome::TimedOut)),
+            Some(NotifyClass::RunFailed)
+        );
+        assert_eq!(class(&finished(RunOutcome::Killed)), None, "car's own stop");
+        let unrecorded = RunFigures::unrecorded(RunKind::Loop, "disk full".into());
+        let unrecorded = EventEnvelope::now(Some(4), LoopEvent::RunFinished(unrecorded));
+        assert_eq!(class(&unrecorded), None, "the error stop says it");
+        let failed = from_event(&finished(RunOutcome::Failed), &cx).unwrap();
+        assert_eq!(failed.run_id, Some(4));
+        assert!(
+            failed.body.contains("failed (exit 2) boom"),
+            "{}",
+            failed.body
+        );
+        assert_eq!(failed.click.as_deref(), Some("https://car.example/runs/4"));
+        let asked = EventEnvelope::now(
+            Some(4),
+            LoopEvent::NeedsInput {
+                question: "Which DB?".into(),
+            },
+        );
+        let asked = from_event(&asked, &cx).unwrap();
+        assert_eq!(asked.class, NotifyClass::NeedsInput);
+        assert_eq!(asked.priority, Priority::Urgent);
+        assert_eq!(asked.title, "car: demo needs you (run 4)");
+        let stop = |reason| LoopEvent::Stopped {
+            reason,
+            detail: None,
+            runs: 1,
+            requested_by: None,
+            origin: None,
+            abandoned: false,
+        };
+        for (reason, want) in [
+            (StopReason::Completed, Some(NotifyClass::Completed)),
+            (StopReason::Stalled, Some(NotifyClass::Stalled)),
+            (StopReason::Blocked, Some(NotifyClass::NeedsInput)),
+            (StopReason::DiskFull, Some(NotifyClass::Failed)),
+            (StopReason::RunLimit, None),
+        ] {
+            let e = EventEnvelope::now(Some(4), stop(reason));
+            assert_eq!(class(&e), want, "{reason:?}");
+        }
+        let note = EventEnvelope::now(None, LoopEvent::Sleeping { duration_ms: 5 });
+        assert_eq!(class(&note), None);
+    }
+}
