@@ -143,7 +143,7 @@ fn a_launched_loop_runs_in_a_session_of_its_own_and_is_followed_through_its_file
                 .await
                 .unwrap_or_else(|_| panic!("no stop within 10 s: {types:?}"))
                 .unwrap();
-            types.push(e["type"].as_str().unwrap_or("?").to_owned());
+            types.push(e.event.kind().to_owned());
             if types.len() == 2 {
                 // While it runs, a second launch starts nothing.
                 assert_eq!(

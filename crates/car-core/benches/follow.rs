@@ -53,7 +53,7 @@ enum Appender {
     Events {
         file: std::fs::File,
         seq: u64,
-        follow: Follow<serde_json::Value>,
+        follow: Follow<car_core::EventEnvelope>,
     },
     Output {
         file: std::fs::File,
@@ -104,7 +104,7 @@ impl Appender {
                 file.write_all(line.as_bytes()).expect("append");
                 let got = rt.block_on(follow.next()).expect("an event");
                 let elapsed = t.elapsed();
-                assert_eq!(got["seq"], *seq);
+                assert_eq!(got.seq, Some(*seq));
                 elapsed
             }
             Self::Output { file, follow } => {

@@ -13,7 +13,7 @@
 //! (`car_core::supervisor_main`), as the `car` binary does: whatever the
 //! agent starts ends with its run, even if this program is killed.
 
-use car_core::{Event, InitOptions, LoadOptions, Repo, RunOptions, StopHandle, StopReason};
+use car_core::{InitOptions, LoadOptions, LoopEvent, Repo, RunOptions, StopHandle, StopReason};
 
 /// Creates a sample repository, runs its loop to completion (each agent
 /// under `supervisor`, when given) and returns why it stopped.
@@ -60,19 +60,22 @@ fn run_demo(
         supervisor,
         ..RunOptions::default()
     };
-    let summary = runtime.block_on(repo.run(run_opts, &stop, |event| match event {
-        Event::RunStarted { run_id, todo, .. } => {
-            println!("run {run_id} starts: TODO {}/{}", todo.done, todo.total)
-        }
-        Event::RunFinished { record } => {
-            println!(
-                "run {} ended {} after {} ms",
-                record.id,
-                record.outcome.as_str(),
-                record.duration_ms
-            )
-        }
-        Event::Stopped { reason, .. } => println!("stopped: {reason}"),
+    let summary = runtime.block_on(repo.run(run_opts, &stop, |e| match &e.event {
+        LoopEvent::RunStarted {
+            todo: Some(todo), ..
+        } => println!(
+            "run {} starts: TODO {}/{}",
+            e.run_id.unwrap_or_default(),
+            todo.done,
+            todo.total
+        ),
+        LoopEvent::RunFinished(run) => println!(
+            "run {} ended {} after {} ms",
+            e.run_id.unwrap_or_default(),
+            run.outcome.as_str(),
+            run.duration_ms
+        ),
+        LoopEvent::Stopped { reason, .. } => println!("stopped: {reason}"),
         _ => {}
     }))?;
     println!(

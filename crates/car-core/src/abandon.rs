@@ -12,8 +12,8 @@
 //! held by the returned [`Abandoned`] until it is dropped (the process
 //! exits), so the stuck loop cannot overwrite the record afterwards.
 
+use crate::event::LoopEvent;
 use nix::sys::signal::Signal;
-use serde_json::json;
 
 use crate::ledger::Ledger;
 use crate::paths::RepoPaths;
@@ -100,16 +100,15 @@ pub(crate) fn abandon(
     let ledger = Ledger::new(paths.events_file(), events.max_bytes, events.keep);
     let ledger_error = ledger
         .append(
-            "stopped",
             state.last_run_id,
-            json!({
-                "reason": reason.as_str(),
-                "detail": detail,
-                "runs": state.loop_runs,
-                "abandoned": true,
-                "requested_by": state.stop_requested_by,
-                "origin": state.stop_origin,
-            }),
+            LoopEvent::Stopped {
+                reason,
+                detail: Some(detail),
+                runs: state.loop_runs,
+                requested_by: state.stop_requested_by,
+                origin: state.stop_origin.clone(),
+                abandoned: true,
+            },
         )
         .err()
         .map(|e| e.to_string());

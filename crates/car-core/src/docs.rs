@@ -199,7 +199,7 @@ fn strip_bom_bytes(mut b: Vec<u8>) -> Vec<u8> {
 }
 
 /// The state of the TODO checklist.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TodoStatus {
     /// Checked items.
     pub done: usize,

@@ -1,6 +1,6 @@
-//! The event ledger: `.codex-autorunner/events.jsonl`, one JSON object per
-//! line (`v`, `seq`, `ts`, `type`, `run_id`, then the event's fields), for
-//! tools to read. It is only ever appended to; past `max_bytes` it is renamed
+//! The event ledger: `.codex-autorunner/events.jsonl`, one
+//! [`EventEnvelope`] per line (`v`, `seq`, `ts`, `run_id`, then the event's
+//! `type` and fields; see `docs/events.md`), for tools to read. It is only ever appended to; past `max_bytes` it is renamed
 //! to `events.jsonl.1` (older files shift up, `keep` are kept) and a new file
 //! starts. No file is rewritten in place.
 //!
@@ -12,13 +12,10 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::event::{EventEnvelope, LoopEvent, SinceFilter, parse_line};
 use crate::fs_util::{PathError, open_append};
-
-/// The ledger format version (`v`).
-pub(crate) const LEDGER_VERSION: u32 = 1;
 
 /// Appends events to one repository's ledger.
 #[derive(Debug, Clone)]
@@ -43,28 +40,14 @@ impl Ledger {
         &self.path
     }
 
-    /// Appends one event. `fields` must serialise to a JSON object.
+    /// Appends one event of run `run_id` (if any) and returns it as
+    /// written: in its envelope, numbered.
     pub(crate) fn append(
         &self,
-        kind: &str,
         run_id: Option<u64>,
-        fields: impl Serialize,
-    ) -> Result<(), PathError> {
-        let mut obj = Map::new();
-        obj.insert("v".into(), LEDGER_VERSION.into());
-        // Replaced under the lock, once the last seq is known.
-        obj.insert("seq".into(), Value::Null);
-        obj.insert(
-            "ts".into(),
-            crate::time::iso_millis(crate::time::now()).into(),
-        );
-        obj.insert("type".into(), kind.into());
-        obj.insert("run_id".into(), run_id.map_or(Value::Null, Value::from));
-        if let Ok(Value::Object(extra)) = serde_json::to_value(fields) {
-            for (k, v) in extra {
-                obj.entry(k).or_insert(v);
-            }
-        }
+        event: LoopEvent,
+    ) -> Result<EventEnvelope, PathError> {
+        let mut envelope = EventEnvelope::now(run_id, event);
         // The runner and `car reply` may append at once: size check,
         // rotation and append happen under one flock, so a rotated file is
         // never overwritten and no event is lost.
@@ -76,10 +59,9 @@ impl Ledger {
             source,
         })?;
         // Read before rotating: with `keep` 0 the old file is gone after.
-        let seq = self.last_seq().map_or(1, |s| s + 1);
+        envelope.seq = Some(self.last_seq().map_or(1, |s| s + 1));
         self.rotate_if_needed()?;
-        obj.insert("seq".into(), seq.into());
-        let mut line = serde_json::to_vec(&Value::Object(obj)).unwrap_or_default();
+        let mut line = envelope.to_json().into_bytes();
         line.push(b'\n');
         // One write of the whole line with O_APPEND: concurrent writers
         // (the runner and `car reply`) never interleave within a line.
@@ -88,7 +70,8 @@ impl Ledger {
             action: "cannot write",
             path: self.path.clone(),
             source,
-        })
+        })?;
+        Ok(envelope)
     }
 
     /// The `seq` of the last event written: from the live file, else (a
@@ -175,15 +158,10 @@ pub(crate) fn last_seq_in(path: &Path) -> Option<u64> {
     }
 }
 
-/// Returns an event's `seq`, `None` for a line written before `seq` existed.
-pub(crate) fn seq_of(event: &Value) -> Option<u64> {
-    event.get("seq").and_then(Value::as_u64)
-}
-
 /// Reads every event of the ledger files (oldest first), skipping lines
-/// that are not JSON objects, keeping those `filter` keeps (it remembers
-/// what it saw, for a `--follow` that goes on from here).
-pub(crate) fn read_all(ledger: &Ledger, filter: &mut SinceFilter) -> Vec<Value> {
+/// that are not events, keeping those `filter` keeps (it remembers what it
+/// saw, for a `--follow` that goes on from here).
+pub(crate) fn read_all(ledger: &Ledger, filter: &mut SinceFilter) -> Vec<EventEnvelope> {
     let mut out = Vec::new();
     for f in ledger.files() {
         let Ok(text) = std::fs::read_to_string(&f) else {
@@ -192,91 +170,39 @@ pub(crate) fn read_all(ledger: &Ledger, filter: &mut SinceFilter) -> Vec<Value> 
         out.extend(
             text.lines()
                 .filter_map(parse_line)
-                .filter(|v| filter.keep(v)),
+                .filter(|e| filter.keep(e)),
         );
     }
     out
 }
 
-/// Parses one ledger line: `None` when it is not a JSON object.
-pub fn parse_line(line: &str) -> Option<Value> {
-    let v: Value = serde_json::from_str(line).ok()?;
-    v.is_object().then_some(v)
-}
-
-/// `car events --since RUN`: keeps the events of run RUN and later, and the
-/// events without a run id (`loop_started`, ...) once run RUN or a later one
-/// has appeared. Feed it the events in ledger order.
-#[derive(Debug, Clone, Copy)]
-pub struct SinceFilter {
-    since: Option<u64>,
-    reached: bool,
-}
-
-impl SinceFilter {
-    /// A filter from run `since` on (`None`: keeps everything).
-    pub fn new(since: Option<u64>) -> Self {
-        Self {
-            since,
-            reached: since.is_none(),
-        }
-    }
-
-    /// Returns whether `event` is kept.
-    pub fn keep(&mut self, event: &Value) -> bool {
-        match (self.since, event.get("run_id").and_then(Value::as_u64)) {
-            (None, _) => true,
-            (Some(min), Some(id)) => {
-                self.reached |= id >= min;
-                id >= min
-            }
-            (Some(_), None) => self.reached,
-        }
-    }
-}
-
-/// Renders one event as a line of text for people.
-pub fn render(v: &Value) -> String {
-    let ts = v.get("ts").and_then(Value::as_str).unwrap_or("");
-    let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
-    let mut s = format!("{ts} {kind}");
-    if let Some(id) = v.get("run_id").and_then(Value::as_u64) {
-        s.push_str(&format!(" run={id}"));
-    }
-    if let Some(obj) = v.as_object() {
-        for (k, val) in obj {
-            if matches!(k.as_str(), "v" | "seq" | "ts" | "type" | "run_id") || val.is_null() {
-                continue;
-            }
-            let text = match val {
-                Value::String(t) => {
-                    if t.contains(' ') {
-                        format!("{t:?}")
-                    } else {
-                        t.clone()
-                    }
-                }
-                other => other.to_string(),
-            };
-            s.push_str(&format!(" {k}={text}"));
-        }
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::RunKind;
+
+    fn started() -> LoopEvent {
+        LoopEvent::RunStarted {
+            kind: RunKind::Loop,
+            todo: None,
+        }
+    }
+
+    fn warning(text: &str) -> LoopEvent {
+        LoopEvent::Warning {
+            message: text.to_string(),
+        }
+    }
 
     #[test]
     fn since_keeps_run_less_events_only_from_that_run_on() {
-        let events: Vec<Value> = [
+        let events: Vec<EventEnvelope> = [
             r#"{"type":"loop_started","run_id":null}"#,
-            r#"{"type":"run_started","run_id":1}"#,
-            r#"{"type":"stopped","run_id":1}"#,
+            r#"{"type":"run_started","run_id":1,"kind":"loop"}"#,
+            r#"{"type":"stopped","run_id":1,"reason":"completed"}"#,
             r#"{"type":"loop_started","run_id":null}"#,
-            r#"{"type":"run_started","run_id":2}"#,
-            r#"{"type":"stopped","run_id":2}"#,
+            r#"{"type":"run_started","run_id":2,"kind":"loop"}"#,
+            r#"{"type":"stopped","run_id":2,"reason":"completed"}"#,
             r#"{"type":"loop_started","run_id":null}"#,
             "not json",
         ]
@@ -288,14 +214,18 @@ mod tests {
             let mut f = SinceFilter::new(since);
             events
                 .iter()
-                .filter(|v| f.keep(v))
-                .map(|v| format!("{}:{}", v["type"].as_str().unwrap(), v["run_id"]))
+                .filter(|e| f.keep(e))
+                .map(|e| format!("{}:{:?}", e.event.kind(), e.run_id))
                 .collect::<Vec<_>>()
         };
         assert_eq!(kept(None).len(), 7);
         assert_eq!(
             kept(Some(2)),
-            ["run_started:2", "stopped:2", "loop_started:null"]
+            [
+                "run_started:Some(2)",
+                "stopped:Some(2)",
+                "loop_started:None"
+            ]
         );
         assert!(kept(Some(3)).is_empty(), "{:?}", kept(Some(3)));
     }
@@ -305,8 +235,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let l = Ledger::new(dir.path().join("events.jsonl"), 300, 2);
         for i in 0..20 {
-            l.append("run_started", Some(i), serde_json::json!({"n": i}))
-                .unwrap();
+            let written = l.append(Some(i), started()).unwrap();
+            assert_eq!(written.run_id, Some(i));
         }
         let files = l.files();
         assert!(files.len() >= 2 && files.len() <= 3, "{files:?}");
@@ -316,6 +246,7 @@ mod tests {
                 let v: Value = serde_json::from_str(line).unwrap();
                 assert_eq!(v["v"], 1);
                 assert_eq!(v["type"], "run_started");
+                assert_eq!(v["kind"], "loop");
                 let id = v["run_id"].as_u64().unwrap();
                 if let Some(p) = last {
                     assert_eq!(id, p + 1, "events stay in order across files");
@@ -333,7 +264,7 @@ mod tests {
                 std::fs::read_to_string(f)
                     .unwrap()
                     .lines()
-                    .map(|line| seq_of(&parse_line(line).unwrap()))
+                    .map(|line| parse_line(line).unwrap().seq)
                     .collect::<Vec<_>>()
             })
             .collect()
@@ -345,8 +276,8 @@ mod tests {
         // Small files: most appends rotate, some into an empty live file.
         let l = Ledger::new(dir.path().join("events.jsonl"), 150, 50);
         for i in 0..40 {
-            l.append("run_started", Some(i), serde_json::json!({"n": i}))
-                .unwrap();
+            let written = l.append(Some(i), started()).unwrap();
+            assert_eq!(written.seq, Some(i + 1), "the caller learns the seq");
         }
         assert!(l.files().len() > 5, "{:?}", l.files());
         let want: Vec<Option<u64>> = (1..=40).map(Some).collect();
@@ -354,9 +285,7 @@ mod tests {
         // Keeping no rotated file: the count still goes on.
         let none_kept = Ledger::new(dir.path().join("other.jsonl"), 150, 0);
         for i in 0..10 {
-            none_kept
-                .append("run_started", Some(i), serde_json::json!({}))
-                .unwrap();
+            none_kept.append(Some(i), started()).unwrap();
         }
         assert_eq!(seqs(&none_kept).last(), Some(&Some(10)));
     }
@@ -371,29 +300,15 @@ mod tests {
         )
         .unwrap();
         let l = Ledger::new(path.clone(), 0, 3);
-        l.append("run_started", Some(1), serde_json::json!({}))
-            .unwrap();
-        l.append("stopped", Some(1), serde_json::json!({})).unwrap();
+        l.append(Some(1), started()).unwrap();
+        l.append(Some(1), warning("w")).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        let got: Vec<_> = text
-            .lines()
-            .filter_map(parse_line)
-            .map(|v| seq_of(&v))
-            .collect();
+        let got: Vec<_> = text.lines().filter_map(parse_line).map(|e| e.seq).collect();
         assert_eq!(got, [None, Some(1), Some(2)]);
         // A long last line: the tail window grows until it holds one whole.
-        let big = "x".repeat(20_000);
-        l.append("note", None, serde_json::json!({ "text": big }))
-            .unwrap();
+        l.append(None, warning(&"x".repeat(20_000))).unwrap();
         assert_eq!(last_seq_in(&path), Some(3));
-        l.append("note", None, serde_json::json!({})).unwrap();
+        l.append(None, warning("")).unwrap();
         assert_eq!(last_seq_in(&path), Some(4));
-        assert_eq!(
-            render(
-                &parse_line(r#"{"v":1,"seq":9,"ts":"t","type":"x","run_id":2,"a":"b"}"#).unwrap()
-            ),
-            "t x run=2 a=b",
-            "people see no seq"
-        );
     }
 }

@@ -70,6 +70,7 @@ mod doctor;
 mod engine;
 mod error;
 mod error_kinds;
+mod event;
 mod follow;
 mod fs_util;
 #[cfg(test)]
@@ -122,13 +123,15 @@ pub use docs::{DocError, DocKind, TodoStatus, parse_todo};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor};
 pub use engine::{Event, LoopSummary};
 pub use error::ErrorKind;
+pub use event::{EventEnvelope, FinishedAs, LEDGER_VERSION, LoopEvent, RunFigures, Unrecorded};
+pub use event::{SinceFilter, parse_line as parse_event_line};
 pub use fs_util::PathError;
 pub use hint::Hint;
 pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
 pub use job::JobError;
-pub use ledger::{SinceFilter, parse_line as parse_event_line};
 pub use lock::{LockError, LockInfo, LockStatus};
 pub use marker::MARKER_VAR;
+pub use notify::NotifyClass;
 pub use notify::{Notification, Priority};
 pub use prompt::PromptError;
 pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};
@@ -141,6 +144,6 @@ pub use supervisor::{SUBCOMMAND as SUPERVISOR_SUBCOMMAND, supervisor_main};
 #[doc(hidden)]
 pub use config::parse_override;
 #[doc(hidden)]
-pub use fs_util::write_atomic;
+pub use event::render as render_event;
 #[doc(hidden)]
-pub use ledger::render as render_event;
+pub use fs_util::write_atomic;

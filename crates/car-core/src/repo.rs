@@ -248,14 +248,20 @@ impl Repo {
 
     /// Returns the ledger events (oldest first) that `filter` keeps; the
     /// filter then goes on from the end of the ledger (for `--follow`).
-    pub fn events(&self, filter: &mut crate::ledger::SinceFilter) -> Vec<serde_json::Value> {
+    pub fn events(
+        &self,
+        filter: &mut crate::event::SinceFilter,
+    ) -> Vec<crate::event::EventEnvelope> {
         ledger::read_all(&self.ledger(), filter)
     }
 
     /// Follows the ledger: with `since_seq` `None`, the events appended from
     /// now on; with `Some(n)`, the stored events from `seq` `n` on, then the
     /// new ones (see [`Follow`](crate::Follow)).
-    pub fn follow_events(&self, since_seq: Option<u64>) -> crate::Follow<serde_json::Value> {
+    pub fn follow_events(
+        &self,
+        since_seq: Option<u64>,
+    ) -> crate::Follow<crate::event::EventEnvelope> {
         crate::follow::follow_events(self.ledger(), since_seq)
     }
 

@@ -9,11 +9,11 @@ use crate::cli::{EventsArgs, Global};
 pub(crate) fn run(g: &Global, args: EventsArgs) -> Result<u8> {
     let repo = super::load(g, &[])?;
     let mut out = std::io::stdout().lock();
-    let print = |out: &mut std::io::StdoutLock<'_>, v: &serde_json::Value| -> bool {
+    let print = |out: &mut std::io::StdoutLock<'_>, e: &car_core::EventEnvelope| -> bool {
         let line = if args.json {
-            v.to_string()
+            e.to_json()
         } else {
-            car_core::render_event(v)
+            car_core::render_event(e)
         };
         writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
     };

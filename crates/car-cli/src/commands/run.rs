@@ -3,7 +3,10 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use car_core::{Event, LockStatus, RunKind, RunOptions, RunOutcome, StopCause, StopHandle};
+use car_core::{
+    Event, FinishedAs, LockStatus, LoopEvent, RunKind, RunOptions, RunOutcome, StopCause,
+    StopHandle, Unrecorded,
+};
 
 use crate::cli::{Global, RunFlags};
 
@@ -135,8 +138,9 @@ fn last_resort(repo: car_core::Repo) -> crate::signals::LastResort {
 
 fn print_event(e: &Event) {
     let mut out = std::io::stdout().lock();
-    let _ = match e {
-        Event::LoopStarted { max_runs } => match max_runs {
+    let run_id = e.run_id.unwrap_or_default();
+    let _ = match &e.event {
+        LoopEvent::LoopStarted { max_runs, .. } => match max_runs {
             Some(n) => writeln!(
                 out,
                 "car: loop started (at most {n} run{})",
@@ -144,7 +148,8 @@ fn print_event(e: &Event) {
             ),
             None => writeln!(out, "car: loop started"),
         },
-        Event::RunStarted { run_id, kind, todo } => {
+        LoopEvent::RunStarted { kind, todo } => {
+            let todo = todo.clone().unwrap_or_default();
             let what = match kind {
                 RunKind::Loop => match &todo.next {
                     Some(next) => format!(
@@ -159,13 +164,17 @@ fn print_event(e: &Event) {
             };
             writeln!(out, "run {run_id} started: {what}")
         }
-        Event::RunFinished { record } => {
-            let mut changed: Vec<String> = record
+        // A run the loop could not record: the loop's error says why.
+        LoopEvent::RunFinished(run) if run.outcome == FinishedAs::Unrecorded(Unrecorded::Error) => {
+            Ok(())
+        }
+        LoopEvent::RunFinished(run) => {
+            let mut changed: Vec<String> = run
                 .docs_changed
                 .iter()
-                .map(|c| c.doc.name().to_uppercase())
+                .map(|d| d.name().to_uppercase())
                 .collect();
-            if record.worktree_changed {
+            if run.worktree_changed {
                 changed.push("work tree".into());
             }
             let changed = if changed.is_empty() {
@@ -173,67 +182,68 @@ fn print_event(e: &Event) {
             } else {
                 changed.join(", ")
             };
-            let outcome = match record.outcome {
-                RunOutcome::Ok => "ok".to_string(),
-                o => format!("{} ({})", o.as_str(), record.describe_exit()),
+            let ok = run.outcome == FinishedAs::Recorded(RunOutcome::Ok);
+            let outcome = if ok {
+                "ok".to_string()
+            } else {
+                format!("{} ({})", run.outcome.as_str(), run.describe_exit())
             };
-            let tokens = record
+            let tokens = run
                 .tokens
                 .map(|t| format!("; {} tokens", t.total()))
                 .unwrap_or_default();
-            let outcome = match &record.error {
-                Some(e) if record.outcome != RunOutcome::Ok => {
-                    format!("{outcome}: {}", ellipsize(e, 160))
-                }
+            let outcome = match &run.error {
+                Some(e) if !ok => format!("{outcome}: {}", ellipsize(e, 160)),
                 _ => outcome,
             };
+            let todo = run.todo_after.unwrap_or_default();
             writeln!(
                 out,
-                "run {} finished: {outcome} in {:.1}s; TODO {}/{}; changed: {changed}{tokens}{}",
-                record.id,
-                record.duration_ms as f64 / 1000.0,
-                record.todo_after.done,
-                record.todo_after.total,
-                match (&record.git_commit, &record.git_error) {
+                "run {run_id} finished: {outcome} in {:.1}s; TODO {}/{}; changed: {changed}{tokens}{}",
+                run.duration_ms as f64 / 1000.0,
+                todo.done,
+                todo.total,
+                match (&run.git_commit, &run.git_error) {
                     (Some(c), _) => format!("; committed {}", &c[..c.len().min(10)]),
                     (None, Some(e)) => format!("; git commit failed: {e}"),
                     (None, None) => String::new(),
                 }
             )
         }
-        Event::Sleeping { duration } => {
-            writeln!(out, "car: next run in {:.1}s", duration.as_secs_f64())
+        LoopEvent::Sleeping { duration_ms } => {
+            writeln!(out, "car: next run in {:.1}s", *duration_ms as f64 / 1000.0)
         }
-        Event::Retrying {
+        LoopEvent::Retry {
             attempt,
             of,
-            delay,
+            delay_ms,
             reason,
         } => writeln!(
             out,
             "car: transient failure ({reason}); retry {attempt}/{of} in {:.1}s",
-            delay.as_secs_f64()
+            *delay_ms as f64 / 1000.0
         ),
-        Event::WaitingForQuota {
-            wait,
+        LoopEvent::WaitingForQuota {
+            wait_ms,
             until,
             message,
+            ..
         } => writeln!(
             out,
             "car: usage limit reached ({message}); waiting {:.0}s, until {until}",
-            wait.as_secs_f64()
+            *wait_ms as f64 / 1000.0
         ),
         // The advice follows the stop (its hint).
-        Event::NeedsInput { run_id, question } => {
+        LoopEvent::NeedsInput { question } => {
             writeln!(out, "car: run {run_id} needs a person: {question}")
         }
-        Event::Warning { message } => writeln!(out, "car: warning: {message}"),
+        LoopEvent::Warning { message } => writeln!(out, "car: warning: {message}"),
         // A loop ended by an error: car prints the error itself, on stderr.
-        Event::Stopped {
+        LoopEvent::Stopped {
             reason: car_core::StopReason::Error,
             ..
         } => Ok(()),
-        Event::Stopped { reason, detail, .. } => match detail {
+        LoopEvent::Stopped { reason, detail, .. } => match detail {
             Some(d) => writeln!(out, "car: stopped: {reason}: {d}"),
             None => writeln!(out, "car: stopped: {reason}"),
         }
@@ -241,6 +251,8 @@ fn print_event(e: &Event) {
             Some(h) => writeln!(out, "     {}", crate::report::advice(h)),
             None => Ok(()),
         }),
+        // Not the loop's own doing (replies, notifications): not shown.
+        LoopEvent::Reply { .. } | LoopEvent::Notification { .. } | LoopEvent::Unknown(_) => Ok(()),
     };
     let _ = out.flush();
 }

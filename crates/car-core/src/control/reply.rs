@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::event::LoopEvent;
 use crate::paths::RepoPaths;
 use crate::state::{StateError, StateStore};
 use crate::stop::Requester;
@@ -44,13 +45,13 @@ pub(crate) fn reply(
         q
     })?;
     let run_id = question.as_ref().map(|q| q.run_id);
-    let fields = serde_json::json!({
-        "question": question.as_ref().map(|q| q.question.clone()),
-        "chars": text.chars().count(),
-        "requested_by": by.requested_by,
-        "origin": by.origin,
-    });
-    if let Err(e) = ledger.append("reply", run_id, fields) {
+    let replied = LoopEvent::Reply {
+        question: question.as_ref().map(|q| q.question.clone()),
+        chars: text.chars().count(),
+        requested_by: Some(by.requested_by),
+        origin: by.origin.clone(),
+    };
+    if let Err(e) = ledger.append(run_id, replied) {
         tracing::warn!(error = %e, "cannot append to the event ledger");
     }
     Ok(ReplyReport {

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::driver::Engine;
 use super::error::error_chain;
+use super::event::EventSink;
 use crate::docs::{DocError, Docs};
+use crate::event::{EventEnvelope, LoopEvent};
 use crate::state::{State, StateError};
 
 /// Runs `f` on a blocking thread and returns its result (a panic in `f`
@@ -52,17 +52,29 @@ impl Engine {
         unblock(move || store.update_transient(f).map(|_| ())).await
     }
 
-    /// Appends an event to the ledger; a failure is logged, not fatal.
-    pub(super) async fn ledger_append(
+    /// Records an event in the ledger, then tells the observers (with the
+    /// envelope as written). A ledger failure is logged, not fatal: the
+    /// observers still hear of the event, without a `seq`.
+    pub(super) async fn emit(&self, events: &EventSink, run_id: Option<u64>, event: LoopEvent) {
+        let written = self.record_event(run_id, event).await;
+        events(&written);
+    }
+
+    /// Records an event in the ledger and returns it as written (without a
+    /// `seq` when the ledger could not be written: that is logged).
+    pub(super) async fn record_event(
         &self,
-        kind: &'static str,
         run_id: Option<u64>,
-        fields: Value,
-    ) {
+        event: LoopEvent,
+    ) -> EventEnvelope {
         let ledger = self.ledger.clone();
-        let appended = unblock(move || ledger.append(kind, run_id, fields)).await;
-        if let Err(e) = appended {
-            tracing::warn!(error = %error_chain(&e), "cannot append to the event ledger");
+        let fallback = EventEnvelope::now(run_id, event.clone());
+        match unblock(move || ledger.append(run_id, event)).await {
+            Ok(written) => written,
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cannot append to the event ledger");
+                fallback
+            }
         }
     }
 

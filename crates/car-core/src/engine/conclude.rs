@@ -4,16 +4,14 @@
 
 use std::path::Path;
 
-use serde_json::json;
-
 use super::driver::Engine;
 use super::error::EngineError;
-use super::event::{Event, EventSink};
+use super::event::EventSink;
 use super::prompt::NextPrompt;
-use super::recipe::kind_name;
 use super::report::RunReport;
 use crate::agent::OutputLog;
 use crate::codex::ErrorClass;
+use crate::event::{LoopEvent, RunFigures};
 use crate::record::{self, RunOutcome};
 use crate::state::PendingQuestion;
 use crate::time;
@@ -91,28 +89,12 @@ impl Engine {
             }
         })
         .await?;
-        self.ledger_append(
-            "run_finished",
-            Some(run_id),
-            json!({
-                "kind": kind_name(rec.kind),
-                "outcome": outcome.as_str(),
-                "exit_code": rec.exit_code,
-                "signal": rec.signal,
-                "duration_ms": rec.duration_ms,
-                "tokens": rec.tokens,
-                "error": rec.error,
-                "error_class": rec.error_class,
-            }),
-        )
-        .await;
+        // The question first: a person reads what is asked, then the run's end.
         if let Some(q) = &rec.question {
-            self.ledger_append("needs_input", Some(run_id), json!({"question": q}))
-                .await;
-            events(&Event::NeedsInput {
-                run_id,
+            let asked = LoopEvent::NeedsInput {
                 question: q.clone(),
-            });
+            };
+            self.emit(events, Some(run_id), asked).await;
         }
         tracing::info!(
             run_id,
@@ -120,9 +102,8 @@ impl Engine {
             exit = exit_code,
             "run finished"
         );
-        events(&Event::RunFinished {
-            record: Box::new(rec.clone()),
-        });
+        let finished = LoopEvent::RunFinished(RunFigures::of(rec));
+        self.emit(events, Some(run_id), finished).await;
         Ok(())
     }
 }

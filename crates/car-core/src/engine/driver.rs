@@ -5,14 +5,13 @@ use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::json;
-
 use super::blocking::unblock;
 use super::decide::{self, Between, Counters, Next, Policy, RunFacts, Stop, TodoFacts};
 use super::error::EngineError;
-use super::event::{Event, EventSink};
+use super::event::EventSink;
 use crate::config::Config;
 use crate::docs;
+use crate::event::LoopEvent;
 use crate::ledger::Ledger;
 use crate::paths::RepoPaths;
 use crate::record::{RunKind, RunOutcome};
@@ -135,7 +134,8 @@ impl Engine {
             let facts = RunFacts::of(&report.rec, &report.class, ctx.deadline_passed());
             let decision = decide::after_run(policy, &mut ctx.counters, &facts, jitter());
             if let Some(message) = decision.warning {
-                events(&Event::Warning { message });
+                self.emit(events, Some(run_id), LoopEvent::Warning { message })
+                    .await;
             }
             match decision.next {
                 Next::Stop(s) => return Ok(s),
@@ -163,18 +163,13 @@ impl Engine {
                     delay,
                     reason,
                 } => {
-                    self.ledger_append(
-                        "retry",
-                        Some(run_id),
-                        json!({"attempt": attempt, "of": of, "delay_ms": delay.as_millis() as u64, "reason": reason}),
-                    )
-                    .await;
-                    events(&Event::Retrying {
+                    let retry = LoopEvent::Retry {
                         attempt,
                         of,
-                        delay,
+                        delay_ms: delay.as_millis() as u64,
                         reason,
-                    });
+                    };
+                    self.emit(events, Some(run_id), retry).await;
                     self.sleep(delay, stop, ctx.deadline).await;
                     continue;
                 }
@@ -192,9 +187,9 @@ impl Engine {
             })
             .await?;
             if !cfg.runner.sleep.is_zero() {
-                events(&Event::Sleeping {
-                    duration: cfg.runner.sleep,
-                });
+                let duration_ms = cfg.runner.sleep.as_millis() as u64;
+                let sleeping = LoopEvent::Sleeping { duration_ms };
+                self.emit(events, ctx.last_run_id, sleeping).await;
                 self.sleep(cfg.runner.sleep, stop, ctx.deadline).await;
             }
         }

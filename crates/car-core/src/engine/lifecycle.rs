@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tracing::Instrument;
 
 use super::blocking::unblock;
@@ -13,9 +12,9 @@ use super::decide::{self, Counters, Policy, Stop};
 use super::driver::{Engine, LoopCtx, LoopOptions};
 use super::error::{EngineError, error_chain};
 use super::event::{Event, EventSink, LoopSummary};
-use super::recipe::kind_name;
 use crate::codex::TokenUsage;
 use crate::disk::{self, DiskReserve};
+use crate::event::{LoopEvent, RunFigures};
 use crate::lock::{LockInfo, RunLock};
 use crate::state::{State, StateError, Status, StopReason};
 use crate::stop::StopHandle;
@@ -67,13 +66,12 @@ impl Engine {
             }
             None => events,
         };
-        events(&Event::LoopStarted { max_runs });
-        self.ledger_append(
-            "loop_started",
-            None,
-            json!({"command": opts.command, "max_runs": max_runs, "pid": me.pid}),
-        )
-        .await;
+        let started = LoopEvent::LoopStarted {
+            command: Some(opts.command.clone()),
+            max_runs,
+            pid: Some(me.pid),
+        };
+        self.emit(&events, None, started).await;
         tracing::info!(?max_runs, command = %opts.command, "loop started");
 
         let mut ctx = LoopCtx {
@@ -109,12 +107,8 @@ impl Engine {
             reserve.release();
         }
         if let (Some((run_id, kind)), Err(e)) = (ctx.unrecorded_run, &result) {
-            self.ledger_append(
-                "run_finished",
-                Some(run_id),
-                json!({"kind": kind_name(kind), "outcome": "error", "error": error_chain(e)}),
-            )
-            .await;
+            let finished = LoopEvent::RunFinished(RunFigures::unrecorded(kind, error_chain(e)));
+            self.emit(&events, Some(run_id), finished).await;
         }
         let recorded = match self.record_stop(&stop_now, ctx.counters).await {
             Err(e) if disk::is_disk_full(&e) && reserve.release() => {
@@ -141,19 +135,15 @@ impl Engine {
         let (requested_by, origin) = (recorded.stop_requested_by, recorded.stop_origin.clone());
         let runs = ctx.counters.runs;
         tracing::info!(reason = reason.as_str(), runs, elapsed = ?ctx.started.elapsed(), "loop stopped");
-        self.ledger_append(
-            "stopped",
-            ctx.last_run_id,
-            json!({"reason": reason.as_str(), "detail": detail, "runs": runs,
-                "requested_by": requested_by, "origin": origin}),
-        )
-        .await;
-        events(&Event::Stopped {
+        let stopped = LoopEvent::Stopped {
             reason,
             detail: detail.clone(),
+            runs,
             requested_by,
-            origin: origin.clone(),
-        });
+            origin,
+            abandoned: false,
+        };
+        self.emit(&events, ctx.last_run_id, stopped).await;
         // The loop is over: release the lock first (so `car kill` and a next
         // runner see it stopped), then let the last notifications out.
         unblock(move || drop(lock)).await;

@@ -7,17 +7,16 @@ use std::time::Instant;
 
 use tokio::task::JoinHandle;
 
-use serde_json::json;
-
 use super::blocking::unblock;
 use super::driver::{Engine, LoopOptions};
 use super::error::EngineError;
-use super::event::{Event, EventSink};
+use super::event::EventSink;
 use super::prompt::NextPrompt;
 use super::report::{RunReport, RunStart};
 use crate::agent::{AgentCommand, OutputLog, Started};
 use crate::codex::Invocation;
 use crate::docs::{Docs, TodoStatus};
+use crate::event::LoopEvent;
 use crate::fs_util::{Durability, PathError};
 use crate::record::{self, RunKind};
 use crate::state::{State, StateError, Status};
@@ -130,17 +129,11 @@ impl Engine {
             s.agent_supervisor_start = None;
         })
         .await?;
-        self.ledger_append(
-            "run_started",
-            Some(run_id),
-            json!({"kind": kind_name(kind)}),
-        )
-        .await;
-        events(&Event::RunStarted {
-            run_id,
+        let started = LoopEvent::RunStarted {
             kind,
-            todo: todo.clone(),
-        });
+            todo: Some(todo.clone()),
+        };
+        self.emit(events, Some(run_id), started).await;
         Ok(started_at)
     }
 
@@ -236,7 +229,7 @@ fn open_log(
     Ok(log)
 }
 
-/// The name of a run kind in the ledger and the log.
+/// The name of a run kind in the log.
 pub(super) fn kind_name(kind: RunKind) -> &'static str {
     match kind {
         RunKind::Loop => "loop",

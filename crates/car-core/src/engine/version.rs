@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use super::driver::{Engine, LoopOptions};
 use super::error::EngineError;
-use super::event::{Event, EventSink};
+use super::event::EventSink;
 use crate::agent;
 use crate::codex;
+use crate::event::LoopEvent;
 
 /// How long `codex --version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
@@ -54,7 +55,8 @@ impl Engine {
                     "{text} is older than {a}.{b}.{c}, the oldest version car is tested with; consider upgrading it"
                 );
                 tracing::info!(%message);
-                events(&Event::Warning { message });
+                self.emit(events, None, LoopEvent::Warning { message })
+                    .await;
             }
             Some(_) => {}
             None => tracing::info!(output = %text, "could not read the agent's version"),

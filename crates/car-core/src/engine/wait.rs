@@ -3,12 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use super::decide::{self, Policy};
 use super::driver::Engine;
 use super::error::EngineError;
-use super::event::{Event, EventSink};
+use super::event::EventSink;
+use crate::event::LoopEvent;
 use crate::state::Status;
 use crate::stop::{StopHandle, StopLevel};
 use crate::time;
@@ -64,22 +63,13 @@ impl Engine {
             s.quota_reset_at = Some(reset_at);
         })
         .await?;
-        self.ledger_append(
-            "waiting_for_quota",
-            Some(run_id),
-            json!({
-                "until": until,
-                "wait_ms": wait.as_millis() as u64,
-                "reset_at": reset.map(|t| t.to_rfc3339()),
-                "message": message,
-            }),
-        )
-        .await;
-        events(&Event::WaitingForQuota {
-            wait,
+        let waiting = LoopEvent::WaitingForQuota {
             until,
+            wait_ms: wait.as_millis() as u64,
+            reset_at: reset.map(|t| t.to_rfc3339()),
             message: message.to_string(),
-        });
+        };
+        self.emit(events, Some(run_id), waiting).await;
         tracing::info!(run_id, ?wait, "usage limit reached; waiting for the reset");
         self.sleep(wait, stop, deadline).await;
         self.update_transient(|s| {

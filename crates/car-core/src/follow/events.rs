@@ -3,19 +3,20 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::stream::{Feed, Follow, spawn};
 use super::tail::{Change, Tail};
 use super::wake::Wake;
-use crate::ledger::{Ledger, last_seq_in, parse_line, seq_of};
+use crate::event::{EventEnvelope, parse_line};
+use crate::ledger::{Ledger, last_seq_in};
 
 /// Follows `ledger`: with `since_seq` `None`, the events appended from now
 /// on; with `Some(n)`, first every stored event whose `seq` is `n` or more
 /// (oldest rotated file first; lines written before `seq` existed count as
 /// `seq` 0), then the new ones. An event is never delivered twice, even when
-/// the ledger rotates while it is read.
-pub(crate) fn follow_events(ledger: Ledger, since_seq: Option<u64>) -> Follow<Value> {
+/// the ledger rotates while it is read. Lines that are not events (not JSON
+/// objects with a `type`) are skipped; a type this version does not know
+/// comes as [`LoopEvent::Unknown`](crate::event::LoopEvent::Unknown).
+pub(crate) fn follow_events(ledger: Ledger, since_seq: Option<u64>) -> Follow<EventEnvelope> {
     follow_events_with(ledger, since_seq, Wake::new)
 }
 
@@ -24,7 +25,7 @@ pub(crate) fn follow_events_with(
     ledger: Ledger,
     since_seq: Option<u64>,
     wake: impl FnOnce() -> Wake + Send + 'static,
-) -> Follow<Value> {
+) -> Follow<EventEnvelope> {
     // Opened now, so "from now on" means from this call. With `since_seq`,
     // the live file is opened before the rotated ones are read: if it is
     // rotated meanwhile, it is read (again) as `.1`, and then through this
@@ -54,7 +55,7 @@ fn run(
     mut lines: Lines,
     replay: bool,
     wake: &mut Wake,
-    feed: &Feed<Value>,
+    feed: &Feed<EventEnvelope>,
 ) {
     let dir = ledger.path().parent().unwrap_or(Path::new("."));
     wake.watch(&[dir]);
@@ -108,7 +109,7 @@ impl Lines {
 
     /// Delivers the whole lines of `partial` + `bytes` (from the live
     /// file); false when the reader is gone.
-    fn push(&mut self, ledger: &Ledger, bytes: &[u8], feed: &Feed<Value>) -> bool {
+    fn push(&mut self, ledger: &Ledger, bytes: &[u8], feed: &Feed<EventEnvelope>) -> bool {
         self.partial.extend_from_slice(bytes);
         let Some(end) = memchr::memrchr(b'\n', &self.partial) else {
             return true;
@@ -119,7 +120,7 @@ impl Lines {
             // A gap: rotations went by faster than this follower looked
             // (or while it opened the new file); the rotated files have
             // the events missed.
-            let gap = matches!((self.last_seq, seq_of(&v)), (Some(l), Some(s)) if s > l + 1);
+            let gap = matches!((self.last_seq, v.seq), (Some(l), Some(s)) if s > l + 1);
             if gap && !self.catch_up(ledger, feed) {
                 return false;
             }
@@ -134,7 +135,7 @@ impl Lines {
     /// first: the files, newest first, whose last `seq` is still wanted
     /// (all of them when nothing was delivered yet, since lines without
     /// `seq` may be wanted). False when the reader is gone.
-    fn catch_up(&mut self, ledger: &Ledger, feed: &Feed<Value>) -> bool {
+    fn catch_up(&mut self, ledger: &Ledger, feed: &Feed<EventEnvelope>) -> bool {
         // A rotation while the files are read shifts their names: a gap in
         // what was read says so, and the files are listed again.
         // The last try delivers across a gap: events rotated out of the
@@ -149,7 +150,12 @@ impl Lines {
         true
     }
 
-    fn catch_up_once(&mut self, ledger: &Ledger, feed: &Feed<Value>, across_gaps: bool) -> CatchUp {
+    fn catch_up_once(
+        &mut self,
+        ledger: &Ledger,
+        feed: &Feed<EventEnvelope>,
+        across_gaps: bool,
+    ) -> CatchUp {
         let live = ledger.path();
         let mut todo: Vec<PathBuf> = Vec::new();
         for f in ledger.files().into_iter().rev().filter(|f| f != live) {
@@ -168,7 +174,7 @@ impl Lines {
                 continue;
             };
             for v in bytes.split(|&b| b == b'\n').filter_map(parse) {
-                let gap = matches!((self.last_seq, seq_of(&v)), (Some(l), Some(s)) if s > l + 1);
+                let gap = matches!((self.last_seq, v.seq), (Some(l), Some(s)) if s > l + 1);
                 if gap && !across_gaps {
                     return CatchUp::Gap;
                 }
@@ -181,8 +187,8 @@ impl Lines {
     }
 
     /// Sends `v` when it is wanted and new; false when the reader is gone.
-    fn deliver(&mut self, v: Value, feed: &Feed<Value>) -> bool {
-        let wanted = match seq_of(&v) {
+    fn deliver(&mut self, v: EventEnvelope, feed: &Feed<EventEnvelope>) -> bool {
+        let wanted = match v.seq {
             None => self.legacy && self.last_seq.is_none(),
             Some(s) if s < self.since || self.last_seq.is_some_and(|l| s <= l) => false,
             Some(s) => {
@@ -201,7 +207,7 @@ enum CatchUp {
     Gone,
 }
 
-fn parse(line: &[u8]) -> Option<Value> {
+fn parse(line: &[u8]) -> Option<EventEnvelope> {
     std::str::from_utf8(line).ok().and_then(parse_line)
 }
 
@@ -217,13 +223,16 @@ mod tests {
     }
 
     fn append(l: &Ledger, n: u64) {
-        l.append("run_started", Some(n), serde_json::json!({ "n": n }))
-            .unwrap();
+        let event = crate::event::LoopEvent::RunStarted {
+            kind: crate::record::RunKind::Loop,
+            todo: None,
+        };
+        l.append(Some(n), event).unwrap();
     }
 
     /// The next `count` events' seqs, failing after 5 s without one.
-    fn take(f: &mut Follow<Value>, count: usize) -> Vec<Option<u64>> {
-        take_within(f, count).iter().map(seq_of).collect()
+    fn take(f: &mut Follow<EventEnvelope>, count: usize) -> Vec<Option<u64>> {
+        take_within(f, count).iter().map(|e| e.seq).collect()
     }
 
     fn seqs(r: std::ops::RangeInclusive<u64>) -> Vec<Option<u64>> {

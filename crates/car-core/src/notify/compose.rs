@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{Notification, Priority};
-use crate::engine::Event;
+use super::{Notification, NotifyClass, Priority};
+use crate::event::{EventEnvelope, FinishedAs, LoopEvent};
 use crate::paths::RepoPaths;
 use crate::record::RunOutcome;
 use crate::state::{StateStore, StopReason};
@@ -28,92 +28,111 @@ fn human(d: Duration) -> String {
 }
 
 /// Turns a loop event into a notification, when it is one.
-pub(crate) fn from_event(e: &Event, cx: &Context) -> Option<Notification> {
+pub(crate) fn from_event(e: &EventEnvelope, cx: &Context) -> Option<Notification> {
     let (class, run_id, headline, detail, priority, tag): (
-        &str,
+        NotifyClass,
         Option<u64>,
         String,
         String,
         Priority,
         &str,
-    ) = match e {
-        Event::NeedsInput { run_id, question } => (
-            "needs_input",
-            Some(*run_id),
-            format!("car: {} needs you (run {run_id})", cx.repo),
-            format!("Question: {question}\nReply to answer, then resume the loop."),
-            Priority::Urgent,
-            "question",
-        ),
-        Event::RunFinished { record } => {
-            let err = record.error.clone().unwrap_or_default();
-            match record.outcome {
-                RunOutcome::Hung => (
-                    "hung",
-                    Some(record.id),
-                    format!("car: run {} hung in {}", record.id, cx.repo),
+    ) = match &e.event {
+        LoopEvent::NeedsInput { question } => {
+            let run = e
+                .run_id
+                .map(|id| format!(" (run {id})"))
+                .unwrap_or_default();
+            (
+                NotifyClass::NeedsInput,
+                e.run_id,
+                format!("car: {} needs you{run}", cx.repo),
+                format!("Question: {question}\nReply to answer, then resume the loop."),
+                Priority::Urgent,
+                "question",
+            )
+        }
+        LoopEvent::RunFinished(run) => {
+            let id = e.run_id?;
+            let err = run.error.clone().unwrap_or_default();
+            match run.outcome {
+                FinishedAs::Recorded(RunOutcome::Hung) => (
+                    NotifyClass::Hung,
+                    Some(id),
+                    format!("car: run {id} hung in {}", cx.repo),
                     format!("Error: {err}"),
                     Priority::High,
                     "hourglass",
                 ),
-                RunOutcome::Ok => (
-                    "run_finished",
-                    Some(record.id),
-                    format!("car: run {} finished in {}", record.id, cx.repo),
-                    format!(
-                        "TODO {}/{}",
-                        record.todo_after.done, record.todo_after.total
-                    ),
-                    Priority::Low,
-                    "white_check_mark",
-                ),
-                RunOutcome::Failed | RunOutcome::TimedOut => (
-                    "run_failed",
-                    Some(record.id),
-                    format!("car: run {} failed in {}", record.id, cx.repo),
-                    format!(
-                        "{} ({}) {err}",
-                        record.outcome.as_str(),
-                        record.describe_exit()
-                    ),
+                FinishedAs::Recorded(RunOutcome::Ok) => {
+                    let todo = run.todo_after.unwrap_or_default();
+                    (
+                        NotifyClass::RunFinished,
+                        Some(id),
+                        format!("car: run {id} finished in {}", cx.repo),
+                        format!("TODO {}/{}", todo.done, todo.total),
+                        Priority::Low,
+                        "white_check_mark",
+                    )
+                }
+                FinishedAs::Recorded(o @ (RunOutcome::Failed | RunOutcome::TimedOut)) => (
+                    NotifyClass::RunFailed,
+                    Some(id),
+                    format!("car: run {id} failed in {}", cx.repo),
+                    format!("{} ({}) {err}", o.as_str(), run.describe_exit()),
                     Priority::High,
                     "warning",
                 ),
-                RunOutcome::Interrupted | RunOutcome::Killed => return None,
+                // Stopped by car (the stop says so), or not recorded (the
+                // loop's error stop follows).
+                FinishedAs::Recorded(RunOutcome::Interrupted | RunOutcome::Killed)
+                | FinishedAs::Unrecorded(_) => return None,
             }
         }
-        Event::WaitingForQuota { until, message, .. } => (
-            "waiting_for_quota",
+        LoopEvent::WaitingForQuota { until, message, .. } => (
+            NotifyClass::WaitingForQuota,
             None,
             format!("car: {} waits for the usage limit", cx.repo),
             format!("Resumes at {until}\n{message}"),
             Priority::Low,
             "zzz",
         ),
-        Event::Stopped { reason, detail, .. } => {
+        LoopEvent::Stopped { reason, detail, .. } => {
             let d = detail.clone().unwrap_or_default();
             let (class, prio, tag, what) = match reason {
-                StopReason::Completed => ("completed", Priority::Default, "tada", "completed"),
+                StopReason::Completed => (
+                    NotifyClass::Completed,
+                    Priority::Default,
+                    "tada",
+                    "completed",
+                ),
                 StopReason::Failed | StopReason::Error | StopReason::DiskFull => {
-                    ("failed", Priority::High, "x", "failed")
+                    (NotifyClass::Failed, Priority::High, "x", "failed")
                 }
-                StopReason::Stalled => ("stalled", Priority::High, "snail", "stalled"),
+                StopReason::Stalled => (NotifyClass::Stalled, Priority::High, "snail", "stalled"),
                 StopReason::QuotaExhausted => (
-                    "quota_exhausted",
+                    NotifyClass::QuotaExhausted,
                     Priority::High,
                     "money_with_wings",
                     "is out of quota",
                 ),
                 StopReason::Budget => (
-                    "budget",
+                    NotifyClass::Budget,
                     Priority::Default,
                     "moneybag",
                     "reached its token budget",
                 ),
-                StopReason::Killed | StopReason::Interrupted => {
-                    ("killed", Priority::Default, "stop_sign", "was killed")
-                }
-                StopReason::Blocked => ("needs_input", Priority::Urgent, "no_entry", "is blocked"),
+                StopReason::Killed | StopReason::Interrupted => (
+                    NotifyClass::Killed,
+                    Priority::Default,
+                    "stop_sign",
+                    "was killed",
+                ),
+                StopReason::Blocked => (
+                    NotifyClass::NeedsInput,
+                    Priority::Urgent,
+                    "no_entry",
+                    "is blocked",
+                ),
                 _ => return None,
             };
             let mut detail = format!("Reason: {d}");
@@ -161,7 +180,7 @@ pub(crate) fn from_event(e: &Event, cx: &Context) -> Option<Notification> {
         ));
     }
     Some(Notification {
-        class: class.to_string(),
+        class,
         title: headline,
         body,
         priority,
@@ -174,4 +193,82 @@ pub(crate) fn from_event(e: &Event, cx: &Context) -> Option<Notification> {
         repo: cx.repo.clone(),
         run_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::RunFigures;
+    use crate::record::RunKind;
+
+    fn cx(dir: &std::path::Path) -> Context {
+        Context {
+            repo: "demo".into(),
+            loop_started: Instant::now(),
+            public_url: Some("https://car.example/".into()),
+            summary_path: dir.join("SUMMARY.md"),
+            paths: RepoPaths::new(dir),
+        }
+    }
+
+    fn finished(outcome: RunOutcome) -> EventEnvelope {
+        let mut run = RunFigures::unrecorded(RunKind::Loop, "boom".into());
+        run.outcome = FinishedAs::Recorded(outcome);
+        run.exit_code = Some(2);
+        EventEnvelope::now(Some(4), LoopEvent::RunFinished(run))
+    }
+
+    #[test]
+    fn each_event_becomes_the_class_a_person_chooses_to_hear_of() {
+        let dir = tempfile::tempdir().unwrap();
+        let cx = cx(dir.path());
+        let class = |e: &EventEnvelope| from_event(e, &cx).map(|n| n.class);
+        assert_eq!(class(&finished(RunOutcome::Hung)), Some(NotifyClass::Hung));
+        assert_eq!(
+            class(&finished(RunOutcome::TimedOut)),
+            Some(NotifyClass::RunFailed)
+        );
+        assert_eq!(class(&finished(RunOutcome::Killed)), None, "car's own stop");
+        let unrecorded = RunFigures::unrecorded(RunKind::Loop, "disk full".into());
+        let unrecorded = EventEnvelope::now(Some(4), LoopEvent::RunFinished(unrecorded));
+        assert_eq!(class(&unrecorded), None, "the error stop says it");
+        let failed = from_event(&finished(RunOutcome::Failed), &cx).unwrap();
+        assert_eq!(failed.run_id, Some(4));
+        assert!(
+            failed.body.contains("failed (exit 2) boom"),
+            "{}",
+            failed.body
+        );
+        assert_eq!(failed.click.as_deref(), Some("https://car.example/runs/4"));
+        let asked = EventEnvelope::now(
+            Some(4),
+            LoopEvent::NeedsInput {
+                question: "Which DB?".into(),
+            },
+        );
+        let asked = from_event(&asked, &cx).unwrap();
+        assert_eq!(asked.class, NotifyClass::NeedsInput);
+        assert_eq!(asked.priority, Priority::Urgent);
+        assert_eq!(asked.title, "car: demo needs you (run 4)");
+        let stop = |reason| LoopEvent::Stopped {
+            reason,
+            detail: None,
+            runs: 1,
+            requested_by: None,
+            origin: None,
+            abandoned: false,
+        };
+        for (reason, want) in [
+            (StopReason::Completed, Some(NotifyClass::Completed)),
+            (StopReason::Stalled, Some(NotifyClass::Stalled)),
+            (StopReason::Blocked, Some(NotifyClass::NeedsInput)),
+            (StopReason::DiskFull, Some(NotifyClass::Failed)),
+            (StopReason::RunLimit, None),
+        ] {
+            let e = EventEnvelope::now(Some(4), stop(reason));
+            assert_eq!(class(&e), want, "{reason:?}");
+        }
+        let note = EventEnvelope::now(None, LoopEvent::Sleeping { duration_ms: 5 });
+        assert_eq!(class(&note), None);
+    }
 }

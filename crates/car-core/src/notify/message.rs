@@ -20,8 +20,8 @@ pub enum Priority {
 /// One message for a person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
-    /// The event class (`needs_input`, `completed`, ...).
-    pub class: String,
+    /// What it is about.
+    pub class: super::NotifyClass,
     /// A one-line title.
     pub title: String,
     /// The body.

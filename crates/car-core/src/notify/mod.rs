@@ -9,6 +9,7 @@
 //! provider, with timeouts and retries, so it never slows the loop; every
 //! attempt is recorded in the event ledger.
 
+mod class;
 mod compose;
 mod message;
 mod notifier;
@@ -16,6 +17,7 @@ mod policy;
 pub(crate) mod providers;
 mod test_send;
 
+pub use class::NotifyClass;
 pub(crate) use compose::{Context, from_event};
 pub use message::{Notification, Priority};
 pub(crate) use notifier::Notifier;

@@ -10,13 +10,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::Local;
-use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::providers::{self, Provider};
 use super::{Context, Notification, NotifyState, decide, from_event, tick};
 use crate::config::{Config, NotifyConfig};
-use crate::engine::Event;
+use crate::event::{EventEnvelope, LoopEvent};
 use crate::ledger::Ledger;
 use crate::paths::RepoPaths;
 use crate::state::StateStore;
@@ -36,7 +35,7 @@ struct Queue {
 impl Queue {
     fn push(&self, n: Notification) {
         if let Ok(mut q) = self.items.lock() {
-            if n.class == "needs_input" {
+            if n.class == super::NotifyClass::NeedsInput {
                 q.push_front(n);
             } else {
                 q.push_back(n);
@@ -177,7 +176,7 @@ impl Notifier {
     }
 
     /// Handles a loop event: never blocks on delivery.
-    pub(crate) fn on_event(&self, e: &Event) {
+    pub(crate) fn on_event(&self, e: &EventEnvelope) {
         if let Some(n) = from_event(e, &self.cx) {
             let now = Local::now();
             let out = self.with_state(|s| decide(&self.cfg, s, n, now));
@@ -275,8 +274,17 @@ impl Notifier {
         }
         if !left.is_empty() {
             for (provider, n) in &left {
-                let fields = json!({"provider": provider, "class": n.class, "deferred": true});
-                if let Err(e) = self.ledger.append("notification", n.run_id, fields) {
+                let deferred = LoopEvent::Notification {
+                    provider: provider.clone(),
+                    class: n.class,
+                    priority: None,
+                    attempt: None,
+                    ok: None,
+                    error: None,
+                    message_id: None,
+                    deferred: true,
+                };
+                if let Err(e) = self.ledger.append(n.run_id, deferred) {
                     tracing::warn!(error = %e, "cannot record a notification");
                 }
             }
@@ -299,16 +307,17 @@ fn deliver(p: &Provider, n: &Notification, timeout: Duration, retries: u32, ledg
                 e.permanent,
             ),
         };
-        let fields = json!({
-            "provider": p.name,
-            "class": n.class,
-            "priority": n.priority as u8,
-            "attempt": attempt,
-            "ok": ok,
-            "error": error,
-            "message_id": message_id,
-        });
-        if let Err(e) = ledger.append("notification", n.run_id, fields) {
+        let tried = LoopEvent::Notification {
+            provider: p.name.to_string(),
+            class: n.class,
+            priority: Some(n.priority as u8),
+            attempt: Some(attempt),
+            ok: Some(ok),
+            error: error.clone(),
+            message_id,
+            deferred: false,
+        };
+        if let Err(e) = ledger.append(n.run_id, tried) {
             tracing::warn!(error = %e, "cannot record a notification");
         }
         if ok || permanent || attempt > retries {
@@ -329,7 +338,7 @@ mod tests {
 
     fn note(class: &str) -> Notification {
         Notification {
-            class: class.into(),
+            class: serde_json::from_value(serde_json::json!(class)).unwrap(),
             title: format!("t {class}"),
             body: "b".into(),
             priority: super::super::Priority::Default,

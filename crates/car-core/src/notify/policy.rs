@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Local, Timelike};
 use serde::{Deserialize, Serialize};
 
-use super::{Notification, Priority};
+use super::{Notification, NotifyClass, Priority};
 use crate::config::NotifyConfig;
 
 /// Notifications held during quiet hours, at most (the oldest go first).
@@ -67,10 +67,11 @@ pub(crate) fn decide(
     n: Notification,
     now: DateTime<Local>,
 ) -> Vec<Notification> {
-    if !cfg.events.contains(&n.class) {
+    // `notifications.events` names the classes a person chose to hear of.
+    if !cfg.events.iter().any(|chosen| chosen == n.class.as_str()) {
         return Vec::new();
     }
-    if n.class == "needs_input" {
+    if n.class == NotifyClass::NeedsInput {
         // Always immediate, quiet hours or not; remembered for escalation.
         state.question = Some(QuestionSent {
             run_id: n.run_id.unwrap_or(0),
@@ -79,7 +80,9 @@ pub(crate) fn decide(
             escalated: false,
             notification: Some(n.clone()),
         });
-        state.last_sent.insert(n.class.clone(), now.to_rfc3339());
+        state
+            .last_sent
+            .insert(n.class.as_str().to_string(), now.to_rfc3339());
         return vec![n];
     }
     if in_quiet_hours(cfg, now) {
@@ -91,13 +94,15 @@ pub(crate) fn decide(
     }
     let throttled = state
         .last_sent
-        .get(&n.class)
+        .get(n.class.as_str())
         .and_then(|t| parse_time(t))
         .is_some_and(|t| (now - t).to_std().is_ok_and(|d| d < cfg.throttle));
     if throttled {
         return Vec::new();
     }
-    state.last_sent.insert(n.class.clone(), now.to_rfc3339());
+    state
+        .last_sent
+        .insert(n.class.as_str().to_string(), now.to_rfc3339());
     vec![n]
 }
 
@@ -123,7 +128,7 @@ pub(crate) fn tick(
             .max()
             .unwrap_or(Priority::Default);
         out.push(Notification {
-            class: "digest".into(),
+            class: NotifyClass::Digest,
             title: format!("car: {repo}: {} held notification(s)", held.len()),
             body,
             priority,
@@ -141,7 +146,7 @@ pub(crate) fn tick(
             if due && !q.escalated {
                 q.escalated = true;
                 let mut n = q.notification.clone().unwrap_or_else(|| Notification {
-                    class: "needs_input".into(),
+                    class: NotifyClass::NeedsInput,
                     title: String::new(),
                     body: q.question.clone(),
                     priority: Priority::Urgent,
@@ -186,7 +191,7 @@ mod tests {
 
     fn note(class: &str, prio: Priority) -> Notification {
         Notification {
-            class: class.into(),
+            class: serde_json::from_value(serde_json::json!(class)).unwrap(),
             title: format!("t {class}"),
             body: "b".into(),
             priority: prio,
@@ -266,7 +271,7 @@ mod tests {
         );
         let digest = tick(&c, &mut s, at(7, 0), None, "r");
         assert_eq!(digest.len(), 1);
-        assert_eq!(digest[0].class, "digest");
+        assert_eq!(digest[0].class, NotifyClass::Digest);
         assert!(digest[0].body.contains("t failed") && digest[0].body.contains("t completed"));
         assert_eq!(digest[0].priority, Priority::High);
         assert!(

@@ -17,7 +17,7 @@ pub(crate) fn send_test(
         .file_name()
         .map_or_else(|| "repo".into(), |n| n.to_string_lossy().into_owned());
     let n = Notification {
-        class: "test".into(),
+        class: super::NotifyClass::Test,
         title: format!("car: test notification from {repo}"),
         body: format!(
             "If you read this, car can reach you.\nRepo: {}",
