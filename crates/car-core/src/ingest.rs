@@ -73,7 +73,7 @@ pub enum IngestError {
         path: PathBuf,
     },
     /// Docs hold content and `--force` was not given.
-    #[error("{} already hold content", docs.join(", "))]
+    #[error("{} already {} content", docs.join(", "), if docs.len() == 1 { "holds" } else { "hold" })]
     NotEmpty {
         /// The docs with content.
         docs: Vec<String>,
@@ -240,6 +240,21 @@ fn line_changes(old: &str, new: &str) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_refusal_names_the_docs_that_hold_content() {
+        let one = IngestError::NotEmpty {
+            docs: vec![".codex-autorunner/TODO.md".into()],
+        };
+        assert_eq!(
+            one.to_string(),
+            ".codex-autorunner/TODO.md already holds content"
+        );
+        let two = IngestError::NotEmpty {
+            docs: vec!["TODO.md".into(), "PROGRESS.md".into()],
+        };
+        assert_eq!(two.to_string(), "TODO.md, PROGRESS.md already hold content");
+    }
 
     #[test]
     fn takes_the_last_complete_blocks_not_an_echo() {

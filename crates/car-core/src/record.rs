@@ -34,7 +34,9 @@ pub(crate) const SUPERVISOR_FILE: &str = "supervisor.json";
 pub enum RunKind {
     /// A loop iteration working on the TODO.
     Loop,
-    /// The final summary run.
+    /// The final summary run (`final summary` in ledgers and records of
+    /// car before 0.1, still read).
+    #[serde(alias = "final summary")]
     Summary,
 }
 

@@ -75,6 +75,13 @@ fn old_lines_and_unknown_types_stay_readable() {
     };
     assert_eq!(run.outcome.as_str(), "ok");
     assert_eq!(run.todo_after, None);
+    // Earlier versions of car called the summary run `final summary`.
+    let summary = r#"{"v":1,"ts":"t","type":"run_started","run_id":5,"kind":"final summary"}"#;
+    let e = super::parse_line(summary).unwrap();
+    assert!(
+        matches!(&e.event, LoopEvent::RunStarted { kind, .. } if *kind == crate::RunKind::Summary),
+        "{e:?}"
+    );
     // A run that ended before it was recorded.
     let unrecorded = r#"{"v":1,"seq":3,"ts":"t","type":"run_finished","run_id":2,"kind":"loop","outcome":"error","error":"disk full"}"#;
     let e = super::parse_line(unrecorded).unwrap();
