@@ -88,6 +88,9 @@ pub enum DocError {
         /// 1-based line of the first invalid byte.
         line: usize,
     },
+    /// The work was not done: the async runtime is shutting down.
+    #[error(transparent)]
+    Cancelled(#[from] crate::engine::Cancelled),
 }
 
 /// The contents of the five docs (missing files read as empty).

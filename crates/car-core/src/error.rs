@@ -61,6 +61,9 @@ pub enum Error {
     /// Making the snapshot failed.
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::SnapshotError),
+    /// Blocking work was not done: the async runtime is shutting down.
+    #[error(transparent)]
+    Cancelled(#[from] crate::engine::Cancelled),
     /// The loop stopped, but `state.json` could not be written to say so.
     #[error(
         "{}the loop stopped ({reason}), but the stop could not be recorded in state.json",
@@ -92,6 +95,7 @@ impl Error {
             Self::Ingest(e) => e.kind(),
             Self::Snapshot(e) => e.kind(),
             Self::StopNotRecorded { .. } => ErrorKind::Io,
+            Self::Cancelled(_) => ErrorKind::Internal,
         }
     }
 
@@ -99,7 +103,9 @@ impl Error {
     pub fn hint(&self) -> Option<Hint> {
         match self {
             Self::Config(e) => e.hint(),
-            Self::Doc(_) | Self::Prompt(_) | Self::State(_) | Self::Io(_) => None,
+            Self::Doc(_) | Self::Prompt(_) | Self::State(_) | Self::Io(_) | Self::Cancelled(_) => {
+                None
+            }
             Self::Lock(e) => e.hint(),
             Self::Agent(e) => e.hint(),
             Self::Init(e) => e.hint(),

@@ -38,6 +38,7 @@ impl DocError {
         // the front end, not a mistake in how car was asked.
         match self {
             Self::Io(_) | Self::NotUtf8 { .. } => ErrorKind::Io,
+            Self::Cancelled(_) => ErrorKind::Internal,
         }
     }
 }
@@ -124,6 +125,7 @@ impl JobError {
             Self::Agent(e) => e.kind(),
             Self::Io(_) => ErrorKind::Io,
             Self::Failed { .. } => ErrorKind::Agent,
+            Self::Cancelled(_) => ErrorKind::Internal,
         }
     }
 
@@ -131,7 +133,7 @@ impl JobError {
     pub fn hint(&self) -> Option<Hint> {
         match self {
             Self::Agent(e) => e.hint(),
-            Self::Io(_) | Self::Failed { .. } => None,
+            Self::Io(_) | Self::Failed { .. } | Self::Cancelled(_) => None,
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum JobError {
         /// The job's output log.
         log: PathBuf,
     },
+    /// The work was not done: the async runtime is shutting down.
+    #[error(transparent)]
+    Cancelled(#[from] crate::engine::Cancelled),
 }
 
 impl From<codex::InvokeError> for JobError {
@@ -87,7 +90,7 @@ pub(crate) async fn run_job(
     } = job;
     let dir = paths.car_dir.join("jobs").join(name);
     let (setup_dir, setup_prompt) = (dir.clone(), prompt.to_owned());
-    unblock(move || set_up_dir(&setup_dir, &setup_prompt)).await?;
+    unblock(move || set_up_dir(&setup_dir, &setup_prompt)).await??;
     let invocation = codex::Invocation {
         cfg,
         dir: &dir,

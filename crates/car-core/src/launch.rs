@@ -151,6 +151,13 @@ pub(crate) fn spawn_runner(
             .add_dup2(null.as_raw_fd(), fd)
             .map_err(|e| cannot_start(e.into()))?;
     }
+    // Nothing else is inherited: a descriptor without close-on-exec (a
+    // pipe or socket this process was given by its own parent) would stay
+    // open in the runner for as long as the loop lives. A descriptor
+    // closed meanwhile is no error for posix_spawn.
+    for fd in crate::procfs::own_fds().into_iter().filter(|&fd| fd > 2) {
+        actions.add_close(fd).map_err(|e| cannot_start(e.into()))?;
+    }
     let mut attr = PosixSpawnAttr::init().map_err(|e| cannot_start(e.into()))?;
     attr.set_flags(new_session_flag())
         .map_err(|e| cannot_start(e.into()))?;
@@ -175,7 +182,9 @@ fn new_session_flag() -> PosixSpawnFlags {
     let bits = nix::libc::c_int::from(nix::libc::POSIX_SPAWN_SETSID);
     // The value of <spawn.h> on macOS, which the libc crate does not name.
     #[cfg(target_vendor = "apple")]
-    let bits: nix::libc::c_int = 0x0400;
+    // With POSIX_SPAWN_CLOEXEC_DEFAULT: only the descriptors the file
+    // actions make (0, 1 and 2) are inherited.
+    let bits: nix::libc::c_int = 0x0400 | nix::libc::POSIX_SPAWN_CLOEXEC_DEFAULT;
     PosixSpawnFlags::from_bits_retain(bits)
 }
 
@@ -249,6 +258,32 @@ mod tests {
         );
         // Its stdin is /dev/null, not ours.
         assert_eq!(lines[3], "0");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_runner_inherits_no_descriptor_but_its_standard_streams() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::File::open(dir.path()).unwrap();
+        // A copy without close-on-exec, as a parent may hand down.
+        let inherited = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_DUPFD(300)).unwrap();
+        let out = dir.path().join("out");
+        let script = dir.path().join("fake-car");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nif [ -e /proc/$$/fd/{inherited} ]; then echo open; \
+                 else echo closed; fi > {out}.tmp\nmv {out}.tmp {out}\n",
+                out = out.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        spawn_runner(&script, dir.path(), LoopCommand::Once).unwrap();
+        let lines = lines_of(&out, 1);
+        nix::unistd::close(inherited).unwrap();
+        assert_eq!(lines, ["closed"], "fd {inherited} was inherited");
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub use control::{
 };
 pub use docs::{DocError, DocKind, TodoStatus, parse_todo};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor};
-pub use engine::{Event, LoopSummary};
+pub use engine::{Cancelled, Event, LoopSummary};
 pub use error::ErrorKind;
 pub use event::{EventEnvelope, FinishedAs, LEDGER_VERSION, LoopEvent, RunFigures, Unrecorded};
 pub use event::{SinceFilter, parse_line as parse_event_line};

@@ -2,7 +2,7 @@
 //! name, one variable of its environment and its command line; the process
 //! table as a list of stats (for descendants and group members); the
 //! flock table; and, for this process, its ignored signals, its binary,
-//! what its stdin is and its cgroup. Elsewhere every reader answers
+//! what its stdin is, its open descriptors and its cgroup. Elsewhere every reader answers
 //! "unknown" (`None` or empty).
 //!
 //! Every read of `/proc` by car goes through here, the `car` binary's
@@ -167,6 +167,20 @@ pub fn comm(pid: u32) -> Option<String> {
 pub fn self_exe() -> Option<PathBuf> {
     let own = Path::new("/proc/self/exe");
     (cfg!(target_os = "linux") && own.exists()).then(|| own.to_path_buf())
+}
+
+/// The file descriptors this process has open (`/proc/self/fd`; the one
+/// that lists them included); empty elsewhere.
+pub(crate) fn own_fds() -> Vec<i32> {
+    if !cfg!(target_os = "linux") {
+        return Vec::new();
+    }
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What this process's stdin (fd 0) is: the target of `/proc/self/fd/0`,

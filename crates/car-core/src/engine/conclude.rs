@@ -48,7 +48,7 @@ impl Engine {
         super::blocking::unblock(move || {
             record::write_file(&dir, record::RECORD_FILE, json_text.as_bytes())
         })
-        .await?;
+        .await??;
         let exit_code = report.exit.as_code();
         let finished_at = time::iso_seconds(report.finished_at);
         let (duration_ms, tokens, todo_after) = (rec.duration_ms, rec.tokens, rec.todo_after);

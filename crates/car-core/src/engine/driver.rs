@@ -117,7 +117,7 @@ impl Engine {
                 Err(s) => return Ok(s),
             };
             let engine = self.clone();
-            let run_id = unblock(move || engine.next_run_id()).await?;
+            let run_id = unblock(move || engine.next_run_id()).await??;
             let span = tracing::info_span!("run", run_id);
             let run = self.run_one(run_id, kind, &docs, &todo, opts, stop, events, ctx.deadline);
             let report = match tracing::Instrument::instrument(run, span).await {
@@ -141,7 +141,7 @@ impl Engine {
                 Next::Stop(s) => return Ok(s),
                 Next::FinishSummary(s) => {
                     let engine = self.clone();
-                    unblock(move || engine.finalize_summary(Some(run_id))).await?;
+                    unblock(move || engine.finalize_summary(Some(run_id))).await??;
                     return Ok(s);
                 }
                 Next::WaitForQuota { reset, message } => {

@@ -46,7 +46,7 @@ impl Engine {
         let (lock, me) = self.take_over(&opts).await?;
         // Room to record the stop in, should the disk fill up.
         let paths = self.paths.clone();
-        let mut reserve = unblock(move || DiskReserve::take(&paths)).await;
+        let mut reserve = unblock(move || DiskReserve::take(&paths)).await?;
         self.start_state(&opts, &me).await?;
         let max_runs = opts.max_runs.or(self.config.runner.stop_after_runs);
         let policy = Policy::new(&self.config, max_runs);
@@ -121,7 +121,8 @@ impl Engine {
             Ok(state) => state,
             Err(e) => {
                 tracing::error!(error = %error_chain(&e), reason = reason.as_str(), "cannot record the stop");
-                unblock(move || drop(lock)).await;
+                // Cancelled, the task drops the lock all the same.
+                let _ = unblock(move || drop(lock)).await;
                 return Err(EngineError::StopNotRecorded {
                     reason,
                     first: result.err().map(Box::new),
@@ -146,15 +147,18 @@ impl Engine {
         self.emit(&events, ctx.last_run_id, stopped).await;
         // The loop is over: release the lock first (so `car kill` and a next
         // runner see it stopped), then let the last notifications out.
-        unblock(move || drop(lock)).await;
+        let _ = unblock(move || drop(lock)).await;
         if let Some(n) = notifier {
             // tick reads the state (blocking); the flush itself is async.
-            let n = unblock(move || {
+            // With the runtime shutting down there is no flush to wait for.
+            let ticked = unblock(move || {
                 n.tick();
                 n
             })
             .await;
-            n.finish(NOTIFY_FLUSH).await;
+            if let Ok(n) = ticked {
+                n.finish(NOTIFY_FLUSH).await;
+            }
         }
         let summary = LoopSummary {
             reason,
@@ -196,7 +200,7 @@ impl Engine {
             crate::marker::kill_strays(&root);
             Ok((lock, me))
         })
-        .await
+        .await?
     }
 
     /// Records a fresh loop run by this process in the state.

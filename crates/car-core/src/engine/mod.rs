@@ -15,6 +15,7 @@ mod summary;
 mod version;
 mod wait;
 
+pub use blocking::Cancelled;
 pub(crate) use blocking::unblock;
 pub(crate) use driver::{Engine, LoopOptions};
 pub(crate) use error::error_chain;

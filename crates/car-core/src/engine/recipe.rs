@@ -50,9 +50,9 @@ impl Engine {
             write_prompt(&run_dir, &next.prompt)?;
             Ok(next)
         })
-        .await?;
+        .await??;
         invocation.prepare_dir()?;
-        let fingerprint_before = self.worktree_fingerprint().await;
+        let fingerprint_before = self.worktree_fingerprint().await?;
         let started_at = self.mark_started(run_id, kind, todo, events).await?;
         tracing::info!(run_id, ?kind, program = %command.program.display(), "run started");
         let mut log = open_log(&dir, run_id, kind, &command, &next)?;

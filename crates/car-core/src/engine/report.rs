@@ -95,7 +95,7 @@ impl Engine {
         let tokens = codex_run.as_ref().and_then(|c| c.usage);
 
         // The run happened: whatever the docs now hold, record it.
-        let (after, doc_problems) = self.load_docs_lossy().await;
+        let (after, doc_problems) = self.load_docs_lossy().await?;
         for p in &doc_problems {
             log.note(&format!("warning: {p}"))?;
             tracing::warn!(run_id, problem = %p, "a doc could not be read cleanly after the run");
@@ -119,7 +119,7 @@ impl Engine {
         } else {
             (outcome, error)
         };
-        let worktree_changed = self.worktree_fingerprint().await != start.fingerprint_before;
+        let worktree_changed = self.worktree_fingerprint().await? != start.fingerprint_before;
         let (git_commit, git_error) = if outcome == RunOutcome::Ok {
             self.auto_commit(run_id).await
         } else {

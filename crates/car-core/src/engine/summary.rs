@@ -18,7 +18,7 @@ impl Engine {
                 MarkerState::Current => true,
                 MarkerState::Legacy => {
                     let engine = self.clone();
-                    unblock(move || engine.finalize_summary(None)).await?;
+                    unblock(move || engine.finalize_summary(None)).await??;
                     true
                 }
                 MarkerState::Stale | MarkerState::Missing => false,

@@ -119,6 +119,11 @@ fn follow_current(paths: &RepoPaths, offset: u64, wake: &mut Wake, feed: &Feed<O
                 return;
             }
         }
+        // Before the first run there is nothing to send: look whether the
+        // reader is gone here, or this thread would outlive it.
+        if current.is_none() && feed.closed() {
+            return;
+        }
         let newer = latest.filter(|l| current.as_ref().is_none_or(|(id, _)| l > id));
         if let Some(next) = newer {
             if let Some((old, _)) = current.take() {
@@ -189,6 +194,23 @@ mod tests {
                 "polling: {polling}"
             );
         }
+    }
+
+    #[test]
+    fn current_ends_once_its_reader_is_gone_even_before_any_run() {
+        let (_dir, paths) = paths();
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        drop(rx);
+        let feed = Feed::for_test(tx);
+        let (done_tx, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            follow_current(&paths, 0, &mut Wake::polling(), &feed);
+            let _ = done_tx.send(());
+        });
+        assert!(
+            done.recv_timeout(Duration::from_secs(5)).is_ok(),
+            "the follower's thread ends when its Follow is dropped"
+        );
     }
 
     #[test]

@@ -35,6 +35,12 @@ impl<T> Feed<T> {
     pub(crate) fn closed(&self) -> bool {
         self.tx.is_closed()
     }
+
+    /// A feed on `tx` (for tests).
+    #[cfg(test)]
+    pub(crate) fn for_test(tx: mpsc::Sender<T>) -> Self {
+        Self { tx }
+    }
 }
 
 /// Starts `work` on a thread of its own named `name`, feeding a [`Follow`].

@@ -58,6 +58,12 @@ pub enum SnapshotError {
     Io(#[from] crate::fs_util::PathError),
 }
 
+impl From<crate::engine::Cancelled> for SnapshotError {
+    fn from(e: crate::engine::Cancelled) -> Self {
+        Self::Job(e.into())
+    }
+}
+
 /// The seed collection alone (what the benchmark measures).
 pub(crate) fn collect_seed(cfg: &Config) -> seed::Seed {
     seed::collect(cfg)
@@ -76,7 +82,7 @@ pub(crate) async fn generate(
         seed_ms,
         previous,
         prompt,
-    } = unblock(move || prepare(&owned, from_scratch)).await?;
+    } = unblock(move || prepare(&owned, from_scratch)).await??;
     let model = cfg.codex.models_large.as_deref();
     let out = job::run_job(
         cfg,
@@ -115,7 +121,7 @@ pub(crate) async fn generate(
             truncations: seed.truncations.clone(),
         };
         let (docs, text) = (cfg.docs.clone(), content.clone());
-        unblock(move || write(&docs, &text, &state)).await?;
+        unblock(move || write(&docs, &text, &state)).await??;
         Some(cfg.docs.snapshot.clone())
     };
     Ok(SnapshotReport {
