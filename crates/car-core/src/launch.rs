@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
+use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawnp};
 use serde::Serialize;
 
 use crate::error::Error;
@@ -161,8 +161,9 @@ pub(crate) fn spawn_runner(
     let mut attr = PosixSpawnAttr::init().map_err(|e| cannot_start(e.into()))?;
     attr.set_flags(new_session_flag())
         .map_err(|e| cannot_start(e.into()))?;
-    let pid =
-        posix_spawn(program, &actions, &attr, &argv, &envp).map_err(|e| cannot_start(e.into()))?;
+    // A bare name (`car`) is searched in PATH, as a shell would.
+    let pid = posix_spawnp(&argv[0], &actions, &attr, &argv, &envp)
+        .map_err(|e| cannot_start(e.into()))?;
 
     let reaper = std::thread::Builder::new()
         .name("car-launch-reaper".into())
@@ -301,6 +302,14 @@ mod tests {
             args(LoopCommand::Resume { max_runs: Some(2) }),
             "resume --quiet --max-runs 2"
         );
+    }
+
+    #[test]
+    fn a_bare_program_name_is_searched_in_path() {
+        // `true` is on every PATH and never in the test's directory.
+        let dir = tempfile::tempdir().unwrap();
+        let pid = spawn_runner(Path::new("true"), dir.path(), LoopCommand::Once);
+        assert!(pid.is_ok(), "{pid:?}");
     }
 
     #[test]

@@ -34,11 +34,13 @@
 //! use car_core::{LaunchReport, LoopCommand, OutputOf, Repo, RequestedBy, Requester};
 //!
 //! let repo = Repo::open("/path/to/repo")?;
+//! // Follow from now on (`Some(seq)` replays the ledger from that event).
+//! let mut events = repo.follow_events(None);
+//! let mut output = repo.follow_output(OutputOf::Current, 0);
+//! // `car` is searched in PATH; a path works too.
 //! if let LaunchReport::Started { pid } = repo.launch("car", LoopCommand::Run { max_runs: None })? {
 //!     println!("runner {pid} started");
 //! }
-//! let mut events = repo.follow_events(Some(1)); // every event, then the new ones
-//! let mut output = repo.follow_output(OutputOf::Current, 0);
 //! while let Some(event) = events.next().await {
 //!     println!("{event:?}");
 //!     # break;
