@@ -2,13 +2,14 @@
 //! Nothing is run when the docs may not be overwritten, and nothing is
 //! written unless the answer holds three sound blocks.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::control::backup_path;
 use crate::docs::{DocKind, Docs, parse_todo};
+use crate::engine::unblock;
 use crate::fs_util::{PathError, read_optional, write_atomic};
 use crate::job::{self, JobError};
 use crate::lock::{LockError, RunLock};
@@ -103,13 +104,53 @@ pub enum IngestError {
     Doc(#[from] crate::docs::DocError),
 }
 
-/// Runs ingest-spec.
+/// Runs ingest-spec: the checks, the lock and the prompt, then the agent,
+/// then the backups and the new docs. File work runs on a blocking thread,
+/// the agent on the caller's task.
 pub(crate) async fn ingest(
     cfg: &Config,
     paths: &RepoPaths,
     opts: &IngestOptions,
     stop: &StopHandle,
 ) -> Result<IngestReport, IngestError> {
+    let (c, p, o) = (cfg.clone(), paths.clone(), opts.clone());
+    let prepared = unblock(move || prepare(&c, &p, &o))
+        .await
+        .map_err(JobError::from)??;
+    let out = job::run_job(
+        cfg,
+        paths,
+        job::JobSpec {
+            name: "ingest-spec",
+            prompt: &prepared.prompt,
+            model: cfg.codex.models_large.as_deref(),
+            timeout: cfg.snapshot.timeout,
+            path_env: opts.path_env.as_ref(),
+            supervisor: opts.supervisor.as_deref(),
+        },
+        stop,
+    )
+    .await?;
+    let c = cfg.clone();
+    unblock(move || {
+        // The lock is held until the docs are written.
+        let Prepared { docs, _lock, .. } = prepared;
+        apply(&c, &docs, &out.dir, &out.text)
+    })
+    .await
+    .map_err(JobError::from)?
+}
+
+/// What the agent run needs, and the lock held across it.
+struct Prepared {
+    docs: Docs,
+    prompt: String,
+    _lock: RunLock,
+}
+
+/// Reads and checks the spec and the docs, takes the lock, renders the
+/// prompt: everything that can refuse before an agent run.
+fn prepare(cfg: &Config, paths: &RepoPaths, opts: &IngestOptions) -> Result<Prepared, IngestError> {
     let spec_path = match &opts.spec {
         Some(p) => crate::fs_util::normalize_under(&cfg.root, p),
         None => cfg.docs.spec.clone(),
@@ -132,7 +173,7 @@ pub(crate) async fn ingest(
     if !occupied.is_empty() && !opts.force {
         return Err(IngestError::NotEmpty { docs: occupied });
     }
-    let _lock = RunLock::acquire(paths, "ingest-spec")?;
+    let lock = RunLock::acquire(paths, "ingest-spec")?;
     let prompt = crate::prompt::render_template(
         templates::INGEST_PROMPT,
         "built-in ingest-spec prompt",
@@ -144,23 +185,24 @@ pub(crate) async fn ingest(
             "OPINIONS": docs.opinions,
         }),
     )?;
-    let out = job::run_job(
-        cfg,
-        paths,
-        job::JobSpec {
-            name: "ingest-spec",
-            prompt: &prompt,
-            model: cfg.codex.models_large.as_deref(),
-            timeout: cfg.snapshot.timeout,
-            path_env: opts.path_env.as_ref(),
-            supervisor: opts.supervisor.as_deref(),
-        },
-        stop,
-    )
-    .await?;
-    let answer = out.dir.join("answer.md");
-    write_atomic(&answer, out.text.as_bytes())?;
-    let blocks = parse_blocks(&out.text).map_err(|why| IngestError::Unparseable {
+    Ok(Prepared {
+        docs,
+        prompt,
+        _lock: lock,
+    })
+}
+
+/// Keeps the answer, backs up the docs that held content, then writes the
+/// three new docs (each atomically).
+fn apply(
+    cfg: &Config,
+    docs: &Docs,
+    job_dir: &Path,
+    text: &str,
+) -> Result<IngestReport, IngestError> {
+    let answer = job_dir.join("answer.md");
+    write_atomic(&answer, text.as_bytes())?;
+    let blocks = parse_blocks(text).map_err(|why| IngestError::Unparseable {
         why,
         answer: answer.clone(),
     })?;
