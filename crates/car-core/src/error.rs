@@ -61,6 +61,9 @@ pub enum Error {
     /// Making the snapshot failed.
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::SnapshotError),
+    /// A Codex task could not be spawned, continued, aborted or read.
+    #[error(transparent)]
+    Task(#[from] crate::task::TaskError),
     /// The loop stopped, but `state.json` could not be written to say so.
     #[error(
         "{}the loop stopped ({reason}), but the stop could not be recorded in state.json",
@@ -91,6 +94,7 @@ impl Error {
             Self::Init(e) => e.kind(),
             Self::Ingest(e) => e.kind(),
             Self::Snapshot(e) => e.kind(),
+            Self::Task(e) => e.kind(),
             Self::StopNotRecorded { .. } => ErrorKind::Io,
         }
     }
@@ -105,6 +109,7 @@ impl Error {
             Self::Init(e) => e.hint(),
             Self::Ingest(e) => e.hint(),
             Self::Snapshot(e) => e.hint(),
+            Self::Task(e) => e.hint(),
             // The error that stopped the loop says what would help (the
             // state could not be written either: a full disk, mostly).
             Self::StopNotRecorded { first, .. } => first.as_deref().and_then(Self::hint),

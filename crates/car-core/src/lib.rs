@@ -96,6 +96,7 @@ mod state;
 mod stop;
 mod summary_marker;
 mod supervisor;
+mod task;
 mod templates;
 mod time;
 
@@ -139,6 +140,8 @@ pub use snapshot::{SnapshotBudget, SnapshotError, SnapshotOptions, SnapshotRepor
 pub use state::{PendingQuestion, State, StateError, Status, StopReason, UserReply};
 pub use stop::{PendingStop, StopCause, StopKind, StopLevel, StopRequest};
 pub use supervisor::{SUBCOMMAND as SUPERVISOR_SUBCOMMAND, supervisor_main};
+pub use task::{SUBCOMMAND as TASK_SUBCOMMAND, TaskError, TaskOutput, TaskPage, TaskRecord};
+pub use task::{TaskRequest, TaskState, Tasks, TurnRecord};
 
 // Plumbing the `car` binary shares with the engine.
 #[doc(hidden)]
