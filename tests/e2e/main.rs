@@ -34,6 +34,7 @@ mod real_codex;
 mod service;
 mod signals;
 mod stop_conditions;
+mod task;
 
 /// Every file in e2e/ must be a module above, so no test is forgotten.
 #[test]
