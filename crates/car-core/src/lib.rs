@@ -24,6 +24,10 @@
 //! - **Control**: [`Repo::control`] gives a [`Control`] for a [`Requester`]:
 //!   stop after the run, stop now, kill, reply to the agent's question,
 //!   resume, from any process, recording who asked.
+//! - **Run Codex tasks**: [`Repo::tasks`] gives [`Tasks`]: spawn a one-shot
+//!   `codex exec` in a process of its own, reply to it in the same
+//!   conversation, abort it with its whole process tree, read its record
+//!   ([`TaskRecord`]) and follow its output, from any process.
 //! - **Read**: [`Repo::state`] (`state.json` as a [`State`]),
 //!   [`Repo::status`], [`Repo::run_ids`] and [`Repo::run_record`]
 //!   ([`RunRecord`]), [`Repo::output_log`], [`Repo::events`] and the work
