@@ -8,6 +8,8 @@ mod follow;
 mod record;
 mod runner;
 mod tasks;
+#[cfg(test)]
+mod tests;
 
 pub use error::TaskError;
 pub use follow::TaskOutput;

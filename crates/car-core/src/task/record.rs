@@ -200,7 +200,7 @@ pub(crate) fn turn_dir(dir: &Path, n: u32) -> PathBuf {
 }
 
 /// Creates a new task's directory with a fresh id: `t-<UTC time>-<4 hex>`,
-/// so ids sort by creation time.
+/// so ids sort by the second they were made in.
 pub(crate) fn create_dir(paths: &RepoPaths) -> Result<(String, PathBuf), PathError> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let jobs = jobs_dir(paths);

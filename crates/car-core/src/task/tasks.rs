@@ -229,15 +229,16 @@ impl Tasks<'_> {
     /// The tasks, newest first, skipping `offset` and at most `limit`.
     /// Records that cannot be read are left out.
     pub fn list(&self, offset: usize, limit: usize) -> TaskPage {
-        let mut ids: Vec<String> = std::fs::read_dir(record::jobs_dir(self.paths()))
+        let ids: Vec<String> = std::fs::read_dir(record::jobs_dir(self.paths()))
             .map(|rd| {
                 rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
                     .filter(|id| record::valid_id(id))
                     .collect()
             })
             .unwrap_or_default();
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        let records: Vec<TaskRecord> = ids.iter().filter_map(|id| self.status(id).ok()).collect();
+        let mut records: Vec<TaskRecord> =
+            ids.iter().filter_map(|id| self.status(id).ok()).collect();
+        records.sort_unstable_by(|a, b| (&b.created_at, &b.id).cmp(&(&a.created_at, &a.id)));
         TaskPage {
             total: records.len(),
             tasks: records.into_iter().skip(offset).take(limit).collect(),
