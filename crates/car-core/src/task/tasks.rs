@@ -181,7 +181,9 @@ impl Tasks<'_> {
             requested_by: self.by.requested_by,
             origin: self.by.origin.clone(),
         })?;
-        let rec = record::load(&dir)?;
+        // Read under the record's lock: a process taking the record now has
+        // either recorded itself already or will see the abort.
+        let (rec, _) = record::update(&dir, |r| Ok(r.clone()))?;
         if let Some(pid) = rec.runner_pid {
             let grace = self.repo.config().runner.kill_grace;
             end_runner(pid, rec.runner_start, grace + ABORT_MARGIN);
@@ -310,25 +312,39 @@ impl Tasks<'_> {
         Ok(resolved)
     }
 
-    /// Starts the task's process; a failure ends the queued turn as failed.
+    /// Starts the task's process and records it while the turn is queued
+    /// (so a process that dies before it takes the record reads as
+    /// failed); a failure to start ends the queued turn as failed.
     fn launch(&self, program: &Path, dir: &Path, id: &str) -> Result<(), Error> {
         let args: Vec<OsString> = vec![SUBCOMMAND.into(), self.repo.root().into(), id.into()];
-        if let Err(e) = crate::launch::spawn_detached(program, args) {
-            let message = e.to_string();
-            let _ = record::update(dir, |r| {
-                r.finish(TaskState::Failed, None, Some(message));
+        match crate::launch::spawn_detached(program, args) {
+            Ok(pid) => {
+                let start = crate::process::start_time(pid);
+                record::update(dir, |r| {
+                    if r.state == TaskState::Queued && r.runner_pid.is_none() {
+                        r.runner_pid = Some(pid);
+                        r.runner_start = start;
+                    }
+                    Ok(())
+                })?;
                 Ok(())
-            });
-            return Err(TaskError::Launch(e).into());
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let _ = record::update(dir, |r| {
+                    r.finish(TaskState::Failed, None, Some(message));
+                    Ok(())
+                });
+                Err(TaskError::Launch(e).into())
+            }
         }
-        Ok(())
     }
 }
 
 /// The task's state, with a process that ended without recording its end
-/// read as failed.
+/// (or without taking up its queued turn) read as failed.
 pub(crate) fn effective_state(r: &TaskRecord) -> TaskState {
-    if r.state == TaskState::Running && !r.runner_alive() {
+    if !r.state.is_done() && r.runner_pid.is_some() && !r.runner_alive() {
         TaskState::Failed
     } else {
         r.state

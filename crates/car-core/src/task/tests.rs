@@ -250,3 +250,30 @@ fn following_a_task_reads_from_the_offset_until_its_turn_ends() {
     .unwrap();
     assert!(matches!(next_within(&mut f), Some(None)), "the stream ends");
 }
+
+#[test]
+fn a_queued_turn_whose_process_died_reads_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo(dir.path());
+    let tasks = repo.tasks(api());
+    let rec = failed_task(&repo, "p");
+    let task_dir = dir.path().join(".codex-autorunner/jobs").join(&rec.id);
+    let set = |pid: Option<u32>| {
+        record::update(&task_dir, |r| {
+            r.state = TaskState::Queued;
+            r.runner_pid = pid;
+            r.runner_start = None;
+            Ok(())
+        })
+        .unwrap();
+    };
+    // Not started yet: queued.
+    set(None);
+    assert_eq!(tasks.status(&rec.id).unwrap().state, TaskState::Queued);
+    // Started, alive: queued until it takes the record.
+    set(Some(std::process::id()));
+    assert_eq!(tasks.status(&rec.id).unwrap().state, TaskState::Queued);
+    // Started, gone without taking it: failed.
+    set(Some(u32::MAX / 2));
+    assert_eq!(tasks.status(&rec.id).unwrap().state, TaskState::Failed);
+}
