@@ -34,6 +34,8 @@ mod real_codex;
 mod service;
 mod signals;
 mod stop_conditions;
+mod task;
+mod task_real_codex;
 
 /// Every file in e2e/ must be a module above, so no test is forgotten.
 #[test]

@@ -13,7 +13,7 @@ use crate::common::{TestEnv, alive};
 use crate::model_server::{ModelServer, Reply};
 
 /// Returns the codex binary, or None (skip) when it is not installed.
-fn codex_binary() -> Option<PathBuf> {
+pub(crate) fn codex_binary() -> Option<PathBuf> {
     let found = std::env::var_os("CAR_TEST_CODEX")
         .map(PathBuf::from)
         .filter(|p| p.is_file())
@@ -35,13 +35,17 @@ fn codex_binary() -> Option<PathBuf> {
 }
 
 /// A repository run by car with the real codex talking to `server`.
-struct RealEnv {
-    env: TestEnv,
+pub(crate) struct RealEnv {
+    pub(crate) env: TestEnv,
     home: PathBuf,
 }
 
 impl RealEnv {
-    fn new(codex: &std::path::Path, server: &ModelServer, stream_idle_timeout_ms: u64) -> Self {
+    pub(crate) fn new(
+        codex: &std::path::Path,
+        server: &ModelServer,
+        stream_idle_timeout_ms: u64,
+    ) -> Self {
         let env = TestEnv::new();
         let home = server.codex_home(env.home.parent().unwrap(), stream_idle_timeout_ms);
         env.write(
@@ -63,7 +67,7 @@ impl RealEnv {
         c
     }
 
-    fn run(&self, args: &[&str]) -> crate::common::Run {
+    pub(crate) fn run(&self, args: &[&str]) -> crate::common::Run {
         crate::common::Run(self.car(args).output().unwrap())
     }
 }

@@ -65,6 +65,76 @@ pub(crate) enum Command {
     /// Run the loop from launchd, systemd or cron: print or install a unit.
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Codex tasks: one-shot `codex exec` conversations that run on their own.
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// The process of one Codex task (started by `car task spawn` and `reply`).
+    #[command(name = "__task", hide = true)]
+    TaskProcess(TaskProcessArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TaskCommand {
+    /// Start a task: `codex exec` on PROMPT in a process of its own; prints its id.
+    Spawn {
+        /// The prompt.
+        prompt: String,
+        /// Where the agent works (the repository or a directory under it; default: its root).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+        /// The model (default: codex.model).
+        #[arg(long, value_name = "M")]
+        model: Option<String>,
+    },
+    /// Continue a finished task's conversation with MESSAGE (`codex exec resume`).
+    Reply {
+        /// The task.
+        id: String,
+        /// The message.
+        message: String,
+    },
+    /// Stop a task: SIGTERM, then SIGKILL after runner.kill_grace_seconds, whole process tree.
+    Abort {
+        /// The task.
+        id: String,
+    },
+    /// Show one task, or every task.
+    Status {
+        /// The task (default: every task).
+        id: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the tasks, newest first.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Skip this many tasks.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// Show at most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print a task's output log.
+    Logs {
+        /// The task.
+        id: String,
+        /// Keep printing new output until the task's turn ends.
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TaskProcessArgs {
+    /// The repository's root.
+    #[arg(value_name = "ROOT")]
+    pub(crate) root: PathBuf,
+    /// The task.
+    pub(crate) id: String,
 }
 
 #[derive(Debug, Args)]

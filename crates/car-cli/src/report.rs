@@ -77,6 +77,9 @@ pub(crate) fn advice(h: Hint) -> &'static str {
         Hint::WriteSpec => "write what must be true first (or pass --spec PATH)",
         Hint::AllowOverwrite => "rerun with --force to overwrite them (each is backed up first)",
         Hint::RepairState => "`car status` repairs it",
+        Hint::WaitForTask => {
+            "follow it with `car task logs ID -f`, or stop it with `car task abort ID`"
+        }
     }
 }
 

@@ -25,6 +25,7 @@ fn every_hint_names_the_command_that_helps() {
         (Hint::WriteSpec, "--spec PATH"),
         (Hint::AllowOverwrite, "--force"),
         (Hint::RepairState, "`car status`"),
+        (Hint::WaitForTask, "`car task abort ID`"),
     ];
     for (h, words) in cases {
         assert!(advice(h).contains(words), "{h}: {:?}", advice(h));

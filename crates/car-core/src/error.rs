@@ -64,6 +64,9 @@ pub enum Error {
     /// Blocking work was not done: the async runtime is shutting down.
     #[error(transparent)]
     Cancelled(#[from] crate::engine::Cancelled),
+    /// A Codex task could not be spawned, continued, aborted or read.
+    #[error(transparent)]
+    Task(#[from] crate::task::TaskError),
     /// The loop stopped, but `state.json` could not be written to say so.
     #[error(
         "{}the loop stopped ({reason}), but the stop could not be recorded in state.json",
@@ -94,6 +97,7 @@ impl Error {
             Self::Init(e) => e.kind(),
             Self::Ingest(e) => e.kind(),
             Self::Snapshot(e) => e.kind(),
+            Self::Task(e) => e.kind(),
             Self::StopNotRecorded { .. } => ErrorKind::Io,
             Self::Cancelled(_) => ErrorKind::Internal,
         }
@@ -111,6 +115,7 @@ impl Error {
             Self::Init(e) => e.hint(),
             Self::Ingest(e) => e.hint(),
             Self::Snapshot(e) => e.hint(),
+            Self::Task(e) => e.hint(),
             // The error that stopped the loop says what would help (the
             // state could not be written either: a full disk, mostly).
             Self::StopNotRecorded { first, .. } => first.as_deref().and_then(Self::hint),

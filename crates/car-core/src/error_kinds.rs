@@ -13,6 +13,7 @@ use crate::lock::LockError;
 use crate::prompt::PromptError;
 use crate::snapshot::SnapshotError;
 use crate::state::StateError;
+use crate::task::TaskError;
 
 impl ConfigError {
     /// Returns what kind of failure this is: always a configuration error
@@ -181,6 +182,34 @@ impl SnapshotError {
         match self {
             Self::Job(e) => e.hint(),
             Self::Empty | Self::Io(_) => None,
+        }
+    }
+}
+
+impl TaskError {
+    /// Returns what kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound { .. }
+            | Self::EmptyPrompt { .. }
+            | Self::CwdMissing { .. }
+            | Self::CwdNotAllowed { .. }
+            | Self::NoThread { .. } => ErrorKind::User,
+            Self::Busy { .. } => ErrorKind::Busy,
+            Self::NotCodexExec => ErrorKind::Config,
+            Self::Agent(e) => e.kind(),
+            Self::Corrupt { .. } => ErrorKind::Internal,
+            Self::Launch(_) | Self::Io(_) => ErrorKind::Io,
+        }
+    }
+
+    /// Returns what would help: waiting for a busy task's turn to end,
+    /// installing a missing agent.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            Self::Busy { .. } => Some(Hint::WaitForTask),
+            Self::Agent(e) => e.hint(),
+            _ => None,
         }
     }
 }

@@ -43,6 +43,9 @@ pub enum Hint {
     AllowOverwrite,
     /// The state names a runner that is gone: reading the status repairs it.
     RepairState,
+    /// A task's turn is still at work: wait for it to end (follow its
+    /// output), or abort it.
+    WaitForTask,
 }
 
 impl Hint {
@@ -63,6 +66,7 @@ impl Hint {
             Self::WriteSpec => "write_spec",
             Self::AllowOverwrite => "allow_overwrite",
             Self::RepairState => "repair_state",
+            Self::WaitForTask => "wait_for_task",
         }
     }
 }
@@ -93,6 +97,7 @@ mod tests {
             Hint::WriteSpec,
             Hint::AllowOverwrite,
             Hint::RepairState,
+            Hint::WaitForTask,
         ] {
             let json = serde_json::to_string(&h).unwrap();
             assert_eq!(json, format!("\"{}\"", h.as_str()));

@@ -111,21 +111,28 @@ impl Repo {
     }
 }
 
-/// Starts `program --repo <root> <command> --quiet` in a new session, with
-/// this process's environment and its standard streams on `/dev/null`; a
-/// thread reaps it when it ends. Returns its pid.
+/// Starts `program --repo <root> <command> --quiet` (see [`spawn_detached`]).
 pub(crate) fn spawn_runner(
     program: &Path,
     root: &Path,
     command: LoopCommand,
 ) -> Result<u32, PathError> {
+    let mut args: Vec<OsString> = vec!["--repo".into(), root.into()];
+    args.extend(command.args());
+    spawn_detached(program, args)
+}
+
+/// Starts `program` with `args` in a new session, with this process's
+/// environment and its standard streams on `/dev/null`; a thread reaps it
+/// when it ends. Returns its pid.
+pub(crate) fn spawn_detached(program: &Path, args: Vec<OsString>) -> Result<u32, PathError> {
     let cannot_start = |source: std::io::Error| PathError {
         action: "cannot start",
         path: PathBuf::from(program),
         source,
     };
-    let mut argv: Vec<OsString> = vec![program.into(), "--repo".into(), root.into()];
-    argv.extend(command.args());
+    let mut argv: Vec<OsString> = vec![program.into()];
+    argv.extend(args);
     let argv = c_strings(argv).map_err(cannot_start)?;
     let envp = c_strings(std::env::vars_os().map(|(k, v)| {
         let mut kv = k;

@@ -24,6 +24,10 @@
 //! - **Control**: [`Repo::control`] gives a [`Control`] for a [`Requester`]:
 //!   stop after the run, stop now, kill, reply to the agent's question,
 //!   resume, from any process, recording who asked.
+//! - **Run Codex tasks**: [`Repo::tasks`] gives [`Tasks`]: spawn a one-shot
+//!   `codex exec` in a process of its own, reply to it in the same
+//!   conversation, abort it with its whole process tree, read its record
+//!   ([`TaskRecord`]) and follow its output, from any process.
 //! - **Read**: [`Repo::state`] (`state.json` as a [`State`]),
 //!   [`Repo::status`], [`Repo::run_ids`] and [`Repo::run_record`]
 //!   ([`RunRecord`]), [`Repo::output_log`], [`Repo::events`] and the work
@@ -98,6 +102,7 @@ mod state;
 mod stop;
 mod summary_marker;
 mod supervisor;
+mod task;
 mod templates;
 mod time;
 
@@ -141,6 +146,8 @@ pub use snapshot::{SnapshotBudget, SnapshotError, SnapshotOptions, SnapshotRepor
 pub use state::{PendingQuestion, State, StateError, Status, StopReason, UserReply};
 pub use stop::{PendingStop, StopCause, StopKind, StopLevel, StopRequest};
 pub use supervisor::{SUBCOMMAND as SUPERVISOR_SUBCOMMAND, supervisor_main};
+pub use task::{SUBCOMMAND as TASK_SUBCOMMAND, TaskError, TaskOutput, TaskPage, TaskRecord};
+pub use task::{TaskRequest, TaskState, Tasks, TurnRecord};
 
 // Plumbing the `car` binary shares with the engine.
 #[doc(hidden)]

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::{config, docs, events, init, kill, log, notify, reply, run, service, status};
+use super::{config, docs, events, init, kill, log, notify, reply, run, service, status, task};
 use crate::cli::{Cli, Command, ConfigCommand};
 
 /// Runs the parsed command; returns the exit code.
@@ -16,7 +16,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         | Command::Resume(_)
         | Command::Kill
         | Command::Snapshot(_)
-        | Command::IngestSpec(_) => {}
+        | Command::IngestSpec(_)
+        | Command::TaskProcess(_) => {}
         _ => crate::logging::init(None),
     }
     match cli.command {
@@ -52,5 +53,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Edit(a) => docs::edit(g, a),
         Command::ClearDocs(a) => docs::clear(g, a),
         Command::Doctor(a) => docs::doctor(g, a.json),
+        Command::Task(cmd) => task::run(g, cmd),
+        Command::TaskProcess(a) => task::process(g, a),
     }
 }

@@ -14,6 +14,7 @@ mod run;
 mod service;
 mod service_env;
 mod status;
+mod task;
 
 pub(crate) use dispatch::dispatch;
 pub(crate) use open::{load, load_options, start_dir};

@@ -251,8 +251,14 @@ fn print_event(e: &Event) {
             Some(h) => writeln!(out, "     {}", crate::report::advice(h)),
             None => Ok(()),
         }),
-        // Not the loop's own doing (replies, notifications): not shown.
-        LoopEvent::Reply { .. } | LoopEvent::Notification { .. } | LoopEvent::Unknown(_) => Ok(()),
+        // Not the loop's own doing (replies, notifications, tasks): not shown.
+        LoopEvent::Reply { .. }
+        | LoopEvent::Notification { .. }
+        | LoopEvent::TaskSpawned { .. }
+        | LoopEvent::TaskReply { .. }
+        | LoopEvent::TaskAborted { .. }
+        | LoopEvent::TaskDone { .. }
+        | LoopEvent::Unknown(_) => Ok(()),
     };
     let _ = out.flush();
 }

@@ -1,6 +1,8 @@
 //! [`LoopEvent`]: every happening of a loop, in one serialisable vocabulary
 //! shared by the ledger, the in-process observers, the notifier and the CLI.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -10,6 +12,7 @@ use crate::notify::NotifyClass;
 use crate::record::{RunKind, RunOutcome, RunRecord, TodoCount};
 use crate::state::StopReason;
 use crate::stop::RequestedBy;
+use crate::task::TaskState;
 
 /// Something that happened in a loop (or to it: a reply, a notification).
 ///
@@ -140,6 +143,58 @@ pub enum LoopEvent {
         /// Not sent before the process ended: the next one sends it.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         deferred: bool,
+    },
+    /// A Codex task was spawned (see `Repo::tasks`); its own process
+    /// starts its first turn.
+    TaskSpawned {
+        /// The task.
+        task_id: String,
+        /// Where the agent works.
+        cwd: PathBuf,
+        /// The model asked for, if any.
+        #[serde(default)]
+        model: Option<String>,
+        /// Which kind of front end asked.
+        requested_by: RequestedBy,
+        /// Where the request came from, when known.
+        #[serde(default)]
+        origin: Option<String>,
+    },
+    /// A reply to a task: a new turn of the same Codex conversation.
+    TaskReply {
+        /// The task.
+        task_id: String,
+        /// The turn it starts (2 for the first reply).
+        turn: u32,
+        /// The reply's length, in characters (the text stays in the task's files).
+        chars: usize,
+        /// Which kind of front end asked.
+        requested_by: RequestedBy,
+        /// Where the request came from, when known.
+        #[serde(default)]
+        origin: Option<String>,
+    },
+    /// Someone asked to abort a task.
+    TaskAborted {
+        /// The task.
+        task_id: String,
+        /// Which kind of front end asked.
+        requested_by: RequestedBy,
+        /// Where the request came from, when known.
+        #[serde(default)]
+        origin: Option<String>,
+    },
+    /// A task's turn ended.
+    TaskDone {
+        /// The task.
+        task_id: String,
+        /// The turn that ended.
+        turn: u32,
+        /// How the task stands now (succeeded, failed, cancelled).
+        state: TaskState,
+        /// The agent's exit code, when it exited.
+        #[serde(default)]
+        exit_code: Option<i32>,
     },
     /// A line of a type this version does not know (written by a newer
     /// car): kept whole, so readers can still show it.
@@ -283,6 +338,10 @@ impl LoopEvent {
             Self::Stopped { .. } => "stopped",
             Self::Reply { .. } => "reply",
             Self::Notification { .. } => "notification",
+            Self::TaskSpawned { .. } => "task_spawned",
+            Self::TaskReply { .. } => "task_reply",
+            Self::TaskAborted { .. } => "task_aborted",
+            Self::TaskDone { .. } => "task_done",
             Self::Unknown(m) => m.get("type").and_then(Value::as_str).unwrap_or("?"),
         }
     }
@@ -300,5 +359,9 @@ impl LoopEvent {
         "stopped",
         "reply",
         "notification",
+        "task_spawned",
+        "task_reply",
+        "task_aborted",
+        "task_done",
     ];
 }

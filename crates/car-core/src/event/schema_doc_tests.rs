@@ -39,6 +39,10 @@ fn variant_name(e: &LoopEvent) -> &'static str {
         LoopEvent::Stopped { .. } => "stopped",
         LoopEvent::Reply { .. } => "reply",
         LoopEvent::Notification { .. } => "notification",
+        LoopEvent::TaskSpawned { .. } => "task_spawned",
+        LoopEvent::TaskReply { .. } => "task_reply",
+        LoopEvent::TaskAborted { .. } => "task_aborted",
+        LoopEvent::TaskDone { .. } => "task_done",
         LoopEvent::Unknown(_) => "unknown",
     }
 }

@@ -11,3 +11,7 @@ pub(crate) use events::follow_events;
 pub(crate) use output::follow_output;
 pub use output::{OutputChunk, OutputOf};
 pub use stream::Follow;
+// For the other followers of the crate (a task's output).
+pub(crate) use stream::{Feed, spawn as spawn_follower};
+pub(crate) use tail::{Change, Tail};
+pub(crate) use wake::Wake;

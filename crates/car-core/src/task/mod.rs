@@ -1,0 +1,18 @@
+//! Codex tasks: one-shot `codex exec --json` conversations run as processes
+//! of their own, with their records under `.codex-autorunner/jobs/<id>/`,
+//! continued with replies, aborted with their whole process tree, followed
+//! from any process.
+
+mod error;
+mod follow;
+mod record;
+mod runner;
+mod tasks;
+#[cfg(test)]
+mod tests;
+
+pub use error::TaskError;
+pub use follow::TaskOutput;
+pub use record::{TaskRecord, TaskState, TurnRecord};
+pub use runner::SUBCOMMAND;
+pub use tasks::{TaskPage, TaskRequest, Tasks};
