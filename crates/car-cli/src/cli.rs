@@ -65,6 +65,22 @@ pub(crate) enum Command {
     /// Run the loop from launchd, systemd or cron: print or install a unit.
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Serve the HTTP API (loop control, docs, runs, events, live stream) for this repository.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (default: server.host, 127.0.0.1). Any other than a loopback one
+    /// needs a token (server.auth_token_env).
+    #[arg(long, value_name = "H")]
+    pub(crate) host: Option<String>,
+    /// Port (default: server.port, 4173); 0 picks a free one.
+    #[arg(long, value_name = "P")]
+    pub(crate) port: Option<u16>,
+    /// Serve everything under this path, e.g. /car (default: server.base_path).
+    #[arg(long, value_name = "/X")]
+    pub(crate) base_path: Option<String>,
 }
 
 #[derive(Debug, Args)]
