@@ -33,6 +33,8 @@ mod python_compat;
 mod real_codex;
 mod serve;
 mod serve_auth;
+mod serve_client;
+mod serve_control;
 mod serve_docs;
 mod serve_stream;
 mod service;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::common::TestEnv;
-use crate::serve::{REPO, Server, TOKEN, TOKEN_ENV};
+use crate::serve_client::{REPO, Server, TOKEN, TOKEN_ENV};
 
 /// Every route: method, OpenAPI path, a concrete path, a body.
 const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[

@@ -2,9 +2,14 @@
 //! update, bounded bodies, typed errors.
 
 use crate::common::TestEnv;
-use crate::serve::{REPO, Server, TOKEN};
+use crate::serve_client::{REPO, Server, TOKEN};
 
-fn put(server: &Server, doc: &str, if_match: Option<&str>, body: &str) -> crate::serve::Resp {
+fn put(
+    server: &Server,
+    doc: &str,
+    if_match: Option<&str>,
+    body: &str,
+) -> crate::serve_client::Resp {
     let auth = format!("Bearer {TOKEN}");
     let mut headers = vec![("Authorization", auth.as_str())];
     if let Some(m) = if_match {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::common::{TestEnv, alive};
-use crate::serve::{REPO, Server, read_until};
+use crate::serve_client::{REPO, Server, read_until};
 
 fn seqs(got: &[(String, Option<u64>, serde_json::Value)]) -> Vec<u64> {
     got.iter()
@@ -57,7 +57,10 @@ fn reconnecting_with_last_event_id_gives_every_later_event_once() {
         "GET",
         &format!("api/v1/repos/{REPO}/stream"),
         &[
-            ("Authorization", &format!("Bearer {}", crate::serve::TOKEN)),
+            (
+                "Authorization",
+                &format!("Bearer {}", crate::serve_client::TOKEN),
+            ),
             ("Last-Event-ID", "abc"),
         ],
         None,
@@ -95,4 +98,26 @@ fn a_server_killed_mid_loop_leaves_the_loop_running_and_a_new_one_streams_it_on(
         "- [x] a\n- [x] b\n- [x] c\n"
     );
     assert_eq!(env.state()["stop_reason"], "completed");
+}
+
+#[test]
+fn an_idle_stream_gets_a_comment_heartbeat_within_15_seconds() {
+    let env = TestEnv::new();
+    let server = Server::start(&env, &[]);
+    let resp = ureq::get(&format!("{}api/v1/repos/{REPO}/stream", server.base))
+        .set(
+            "Authorization",
+            &format!("Bearer {}", crate::serve_client::TOKEN),
+        )
+        .call()
+        .unwrap();
+    let lines = crate::serve_client::lines_of(resp.into_reader());
+    let start = std::time::Instant::now();
+    let first = lines.recv_timeout(Duration::from_secs(40)).unwrap();
+    assert!(first.starts_with(':'), "{first:?}");
+    assert!(
+        start.elapsed() >= Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
 }
