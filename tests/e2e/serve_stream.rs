@@ -66,6 +66,9 @@ fn reconnecting_with_last_event_id_gives_every_later_event_once() {
         None,
     );
     assert_eq!(bad.status, 400);
+    // An empty one is none: the stream starts from now on.
+    let fresh = server.stream(REPO, "", &[("Last-Event-ID", "")]);
+    assert!(fresh.recv_timeout(Duration::from_millis(500)).is_err());
 }
 
 #[test]

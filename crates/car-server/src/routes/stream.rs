@@ -71,7 +71,11 @@ pub(crate) async fn stream(
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
     let repo = state.repo(&id)?.clone();
-    let last = match headers.get("last-event-id") {
+    // An empty Last-Event-ID is no id (as a browser's EventSource means it).
+    let last = match headers
+        .get("last-event-id")
+        .filter(|v| !v.as_bytes().trim_ascii().is_empty())
+    {
         Some(v) => Some(
             v.to_str()
                 .ok()
