@@ -66,7 +66,7 @@ fn a_loop_started_through_the_api_is_followed_over_sse_to_its_stop() {
     let env = TestEnv::new();
     env.todo("- [ ] a\n- [ ] b\n");
     env.script(
-        "out hello from the agent\ncheck-todo\nappend .codex-autorunner/SUMMARY.md - done\n",
+        "out hello from the agent\nenv-out CAR_TEST_SERVER_TOKEN\ncheck-todo\nappend .codex-autorunner/SUMMARY.md - done\n",
     );
     let server = Server::start(&env, &[]);
     let events = server.stream(REPO, "?since=1", &[]);
@@ -104,6 +104,13 @@ fn a_loop_started_through_the_api_is_followed_over_sse_to_its_stop() {
         lines
             .iter()
             .any(|l| l.ends_with("] stdout: hello from the agent")),
+        "{lines:?}"
+    );
+    // The server's token never reaches the agent.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with("] stdout: CAR_TEST_SERVER_TOKEN=<unset>")),
         "{lines:?}"
     );
     assert_eq!(env.read(".codex-autorunner/TODO.md"), "- [x] a\n- [x] b\n");
