@@ -159,3 +159,26 @@ fn a_reply_through_the_api_reaches_the_next_prompt() {
     let prompt = String::from_utf8(env.agent_prompt(2)).unwrap();
     assert!(prompt.contains("Postgres"), "{prompt}");
 }
+
+#[test]
+fn a_run_started_through_the_api_keeps_to_its_run_limit() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n- [ ] b\n- [ ] c\n");
+    env.script("check-todo\n");
+    let server = Server::start(&env, &[]);
+    let events = server.stream(REPO, "", &[]);
+    let path = format!("api/v1/repos/{REPO}/loop/run");
+    let zero = server.post(&path, &serde_json::json!({"max_runs": 0}));
+    assert_eq!(zero.status, 400);
+    let unknown = server.post(&path, &serde_json::json!({"runs": 1}));
+    assert_eq!(unknown.status, 400);
+    assert_eq!(
+        server
+            .post(&path, &serde_json::json!({"max_runs": 1}))
+            .status,
+        202
+    );
+    let got = read_until(&events, Duration::from_secs(60), stopped);
+    assert_eq!(got.last().unwrap().2["reason"], "run_limit", "{got:#?}");
+    assert_eq!(env.agent_runs(), 1);
+}

@@ -32,7 +32,7 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use state::{AppState, RepoEntry, StateOptions, repo_id};
 
 // The bodies of requests and answers (for clients in Rust).
-pub use routes::control::ReplyBody;
+pub use routes::control::{LoopBody, ReplyBody};
 pub use routes::docs::{Doc, DocWrite};
 pub use routes::events::EventPage;
 pub use routes::health::Health;

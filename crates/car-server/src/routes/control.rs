@@ -27,6 +27,15 @@ pub struct ReplyBody {
     pub text: String,
 }
 
+/// The optional body of `POST .../loop/run`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoopBody {
+    /// `run` only: stop after this many runs (overrides
+    /// `runner.stop_after_runs`).
+    pub max_runs: Option<u64>,
+}
+
 fn peer(ext: &Extensions) -> Option<SocketAddr> {
     ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
 }
@@ -37,10 +46,12 @@ fn busy(pid: u32) -> ApiError {
 
 /// Starts (`run`, `once`, `resume`), stops after the current run (`stop`)
 /// or stops now and waits (`kill`) the repository's loop. A start answers
-/// 202 with the runner's pid, or 409 when a runner is active.
+/// 202 with the runner's pid, or 409 when a runner is active. The body
+/// may be empty.
 #[utoipa::path(post, path = "/api/v1/repos/{id}/loop/{action}", tag = "loop",
     params(("id" = String, Path, description = "repository id"),
            ("action" = String, Path, description = "run, once, stop, kill or resume")),
+    request_body(content = Option<LoopBody>, description = "optional"),
     responses((status = 202, body = Object, description = "a runner was started: {result, pid}"),
               (status = 200, body = Object, description = "stop or kill: what was found"),
               (status = 409, body = crate::ErrorBody, description = "a runner is active"),
@@ -49,8 +60,22 @@ pub(crate) async fn loop_action(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
     ext: Extensions,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let repo = state.repo(&id)?.clone();
+    let body = body?;
+    let opts: LoopBody = if body.iter().all(u8::is_ascii_whitespace) {
+        LoopBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body must be empty or {{\"max_runs\": N}}: {e}"
+            ))
+        })?
+    };
+    if opts.max_runs == Some(0) {
+        return Err(ApiError::bad_request("max_runs must be at least 1"));
+    }
     let control = repo.control(requester(peer(&ext)));
     let program = state.inner.program.clone();
     let launch = |cmd: LoopCommand| async move {
@@ -60,7 +85,12 @@ pub(crate) async fn loop_action(
         }
     };
     match action.as_str() {
-        "run" => launch(LoopCommand::Run { max_runs: None }).await,
+        "run" => {
+            launch(LoopCommand::Run {
+                max_runs: opts.max_runs,
+            })
+            .await
+        }
         "once" => launch(LoopCommand::Once).await,
         "resume" => {
             let program = state.inner.program.clone();
