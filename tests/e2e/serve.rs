@@ -206,7 +206,7 @@ fn sigterm_ends_the_server_and_its_streams_but_never_the_loop() {
     env.wait_for("the server to exit", Duration::from_secs(10), || {
         !alive(pid)
     });
-    assert!(server.stderr().iter().any(|l| l == "car: shutting down"));
+    assert!(server.stderr_has(Duration::from_secs(10), |l| l == "car: shutting down"));
     assert!(alive(runner), "the loop must go on");
     env.wait_for("the loop to finish", Duration::from_secs(120), || {
         !alive(runner)

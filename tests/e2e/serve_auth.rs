@@ -171,8 +171,7 @@ fn a_non_loopback_address_needs_a_token() {
     let env = TestEnv::new();
     let open = Server::start_with(&env, None, &[]).unwrap();
     assert_eq!(open.send("GET", "api/v1/repos", &[], None).status, 200);
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(open.stderr().iter().any(|l| l.contains("no token")));
+    assert!(open.stderr_has(Duration::from_secs(30), |l| l.contains("no token")));
 }
 
 #[test]

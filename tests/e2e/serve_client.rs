@@ -82,7 +82,8 @@ impl Server {
         let Ok(first) = out.recv_timeout(Duration::from_secs(60)) else {
             let _ = child.kill();
             let _ = child.wait();
-            let err: Vec<String> = stderr.try_iter().collect();
+            // The child is gone: its stderr ends, so this reads all of it.
+            let err: Vec<String> = stderr.iter().collect();
             return Err(err.join("\n"));
         };
         let url = first
@@ -190,9 +191,19 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// The lines the server printed on stderr so far.
-    pub(crate) fn stderr(&self) -> Vec<String> {
-        self.stderr.try_iter().collect()
+    /// Whether the server prints a line on stderr that `pred` accepts
+    /// within `timeout`.
+    pub(crate) fn stderr_has(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while let Ok(line) = self
+            .stderr
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if pred(&line) {
+                return true;
+            }
+        }
+        false
     }
 }
 
