@@ -71,6 +71,8 @@ pub(crate) enum Command {
     /// The process of one Codex task (started by `car task spawn` and `reply`).
     #[command(name = "__task", hide = true)]
     TaskProcess(TaskProcessArgs),
+    /// Serve the HTTP API (loop control, docs, runs, events, live stream) for this repository.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +137,20 @@ pub(crate) struct TaskProcessArgs {
     pub(crate) root: PathBuf,
     /// The task.
     pub(crate) id: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (default: server.host, 127.0.0.1). Any other than a loopback one
+    /// needs a token (server.auth_token_env).
+    #[arg(long, value_name = "H")]
+    pub(crate) host: Option<String>,
+    /// Port (default: server.port, 4173); 0 picks a free one.
+    #[arg(long, value_name = "P")]
+    pub(crate) port: Option<u16>,
+    /// Serve everything under this path, e.g. /car (default: server.base_path).
+    #[arg(long, value_name = "/X")]
+    pub(crate) base_path: Option<String>,
 }
 
 #[derive(Debug, Args)]

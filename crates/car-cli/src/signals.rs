@@ -44,6 +44,8 @@ pub(crate) type LastResort = Box<dyn FnOnce(StopCause) + Send>;
 enum Route {
     /// Exit 130 at once.
     Exit,
+    /// Ask a server to shut down (`car serve`); a second signal exits 130.
+    Shutdown(StopHandle),
     /// Stop the running loop or agent.
     Stop {
         stop: StopHandle,
@@ -114,6 +116,13 @@ pub(crate) fn route_to(stop: StopHandle, last_resort: Option<LastResort>) -> Rou
     Routed(())
 }
 
+/// Routes the signals to a server's shutdown (`stop`) until the returned
+/// guard is dropped: the first asks it to shut down, the next exits 130.
+pub(crate) fn route_to_shutdown(stop: StopHandle) -> Routed {
+    *lock() = Route::Shutdown(stop);
+    Routed(())
+}
+
 /// Routes the signals back to "exit at once" when dropped.
 pub(crate) struct Routed(());
 
@@ -136,6 +145,12 @@ fn on_signal(sig: Signal) {
         StopCause::Killed
     };
     let mut route = lock();
+    if let Route::Shutdown(stop) = &*route
+        && stop.current().level == StopLevel::None
+    {
+        stop.request(StopLevel::Graceful, cause);
+        return;
+    }
     let Route::Stop {
         stop,
         received,

@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 
-use super::{config, docs, events, init, kill, log, notify, reply, run, service, status, task};
+use super::{
+    config, docs, events, init, kill, log, notify, reply, run, serve, service, status, task,
+};
 use crate::cli::{Cli, Command, ConfigCommand};
 
 /// Runs the parsed command; returns the exit code.
@@ -45,6 +47,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Events(a) => events::run(g, a),
         Command::Config(ConfigCommand::Show(a)) => config::show(g, a.json),
         Command::Service(cmd) => service::run(g, cmd),
+        Command::Serve(a) => serve::run(g, a),
         Command::Notify(crate::cli::NotifyCommand::Test { provider }) => {
             notify::test(g, provider.as_deref())
         }

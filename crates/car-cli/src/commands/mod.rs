@@ -11,6 +11,7 @@ mod notify;
 mod open;
 mod reply;
 mod run;
+mod serve;
 mod service;
 mod service_env;
 mod status;

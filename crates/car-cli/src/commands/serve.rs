@@ -1,0 +1,111 @@
+//! `car serve`: the HTTP API for this repository (crate car-server).
+//!
+//! The first line on stdout is exactly `car: listening on
+//! http://HOST:PORT/` (or `http://HOST:PORT/BASE/` with a base path;
+//! an IPv6 address in brackets), once the port is bound, so scripts can
+//! read the port `--port 0` picked. SIGINT or SIGTERM shuts the server
+//! down (open streams end; a second signal exits at once); loops it
+//! started go on.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use car_core::{StopHandle, StopLevel};
+use car_server::{AppState, RepoEntry, StateOptions};
+
+use crate::cli::{Global, ServeArgs};
+
+/// How long open connections get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
+    let repo = super::load(g, &[])?;
+    let cfg = repo.config().server.clone();
+    let host = args.host.unwrap_or(cfg.host);
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = args.port.unwrap_or(cfg.port);
+    let base = normalize_base(args.base_path.as_deref().unwrap_or(&cfg.base_path));
+    let token = Some(cfg.auth_token_env.as_str())
+        .filter(|name| !name.is_empty())
+        .and_then(std::env::var_os)
+        .map(|t| t.to_string_lossy().into_owned())
+        .filter(|t| !t.is_empty());
+    car_server::check_bind(&host, token.as_deref(), &cfg.auth_token_env)?;
+    let program = crate::supervisor_program().context("cannot find the path of this program")?;
+    let mut allowed_hosts = cfg.allowed_hosts;
+    allowed_hosts.push(host.clone());
+    let stop = StopHandle::new();
+    let _routed = crate::signals::route_to_shutdown(stop.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+            .await
+            .with_context(|| format!("cannot listen on {host}:{port}"))?;
+        let addr = listener.local_addr()?;
+        outln!("car: listening on {}", car_server::listening_url(addr, &base));
+        if token.is_none() {
+            errln!(
+                "car: warning: no token (server.auth_token_env): any local program can drive this server"
+            );
+        }
+        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        let state = AppState::new(
+            StateOptions {
+                repos: vec![RepoEntry {
+                    id: car_server::repo_id(repo.root()),
+                    repo,
+                }],
+                token,
+                allowed_hosts,
+                allowed_origins: cfg.allowed_origins,
+                program,
+            },
+            shutdown_rx,
+        );
+        let app = car_server::app(state, &base);
+        let mut signalled = stop.subscribe();
+        let requested = async move {
+            let _ = signalled.wait_for(|r| r.level != StopLevel::None).await;
+        };
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            requested.await;
+            errln!("car: shutting down");
+            let _ = shutdown_tx.send(true);
+            let _ = go_tx.send(());
+        });
+        tokio::select! {
+            r = server => r.context("the server failed")?,
+            () = async {
+                if go_rx.await.is_ok() {
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {}
+        }
+        Ok(crate::EXIT_OK)
+    })
+}
+
+/// `""` or `/x` (no trailing slash), like server.base_path.
+fn normalize_base(p: &str) -> String {
+    let t = p.trim().trim_matches('/');
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("/{t}")
+    }
+}

@@ -1,0 +1,107 @@
+//! The router: every route with its OpenAPI description (one list for
+//! both, so no route is missing from `/api/v1/openapi.json`), and the
+//! checks around them.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::guard::{check_auth, check_host};
+use crate::routes::{control, docs, events, health, repos, runs, stream};
+use crate::state::AppState;
+
+/// The most bytes a request body may have.
+pub const MAX_BODY: usize = 1 << 20;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "car serve", description = "The HTTP API of codex-autorunner: a repository's loop, docs, runs and events."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(crate::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = api.components.as_mut() {
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+        }
+    }
+}
+
+/// The API routes (token required) and their OpenAPI description.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(repos::list))
+        .routes(routes!(repos::status))
+        .routes(routes!(repos::config))
+        .routes(routes!(docs::get_doc, docs::put_doc))
+        .routes(routes!(control::loop_action))
+        .routes(routes!(control::reply))
+        .routes(routes!(runs::list))
+        .routes(routes!(runs::detail))
+        .routes(routes!(runs::output))
+        .routes(routes!(events::list))
+        .routes(routes!(stream::stream))
+        .routes(routes!(openapi_json))
+}
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = api_routes().routes(routes!(health::health)).into_openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+
+/// This OpenAPI document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "server",
+    responses((status = 200, body = Object, description = "the OpenAPI document")))]
+async fn openapi_json() -> Json<serde_json::Value> {
+    Json(
+        DOCUMENT
+            .get_or_init(|| serde_json::to_value(openapi()).unwrap_or_default())
+            .clone(),
+    )
+}
+
+/// The app: `/health` (public), the API under `/api/v1` (bearer token),
+/// all under `base_path` (`""` or `/x`), `Host` checked on every request.
+pub fn app(state: AppState, base_path: &str) -> Router {
+    let (api, _) = api_routes()
+        .route_layer(from_fn_with_state(state.clone(), check_auth))
+        .routes(routes!(health::health))
+        .split_for_parts();
+    let inner = api
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(from_fn_with_state(state.clone(), check_host))
+        .with_state(state.clone());
+    if base_path.is_empty() {
+        inner
+    } else {
+        Router::new()
+            .nest(base_path, inner)
+            .fallback(not_found)
+            .layer(from_fn_with_state(state, check_host))
+    }
+}
+
+async fn not_found() -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response()
+}

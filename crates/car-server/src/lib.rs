@@ -1,0 +1,40 @@
+//! `car serve`: the HTTP API of codex-autorunner over one or more
+//! repositories, built on `car-core`.
+//!
+//! The server observes loops only through the library's followers
+//! ([`car_core::Repo::follow_events`], [`car_core::Repo::follow_output`])
+//! and drives them only through its launch and control API, as the api
+//! from `http <peer address>`: a loop started here is a `car run` process
+//! of its own, so restarting or stopping the server never stops a loop,
+//! and a loop started in a terminal is seen and stopped here alike.
+//!
+//! Repositories are addressed by id (`/api/v1/repos/{id}/...`, the id
+//! from [`repo_id`]); a server started in a repository serves that one.
+//! Every route but `GET /health` needs the bearer token (when one is set);
+//! the `Host` header must be a loopback name, the bound host or one of
+//! `server.allowed_hosts`; a state-changing request from a browser must
+//! come from the server's own origin or one of `server.allowed_origins`;
+//! bodies are limited to [`MAX_BODY`] bytes; no CORS header is sent.
+//! Errors are `{"error": {"kind", "message", "hint"}}`.
+
+#![forbid(unsafe_code)]
+
+mod app;
+mod bind;
+mod error;
+mod guard;
+mod routes;
+mod state;
+
+pub use app::{MAX_BODY, app, openapi};
+pub use bind::{BindError, check_bind, is_loopback, listening_url};
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use state::{AppState, RepoEntry, StateOptions, repo_id};
+
+// The bodies of requests and answers (for clients in Rust).
+pub use routes::control::{LoopBody, ReplyBody};
+pub use routes::docs::{Doc, DocWrite};
+pub use routes::events::EventPage;
+pub use routes::health::Health;
+pub use routes::repos::RepoSummary;
+pub use routes::runs::{OutputSlice, RunDetail, RunItem};

@@ -1,0 +1,12 @@
+//! The handlers, one concept per file.
+
+pub(crate) mod control;
+pub(crate) mod docs;
+pub(crate) mod events;
+pub(crate) mod health;
+pub(crate) mod repos;
+pub(crate) mod runs;
+pub(crate) mod stream;
+mod support;
+
+pub(crate) use support::{blocking, requester, to_json};

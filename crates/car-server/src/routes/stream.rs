@@ -1,0 +1,243 @@
+//! `GET .../stream`: server-sent events from the library's followers.
+//!
+//! - `event: event`, `id: <seq>`, `data:` a ledger event as in the ledger
+//!   (`{v, seq, ts, run_id, type, ...}`): the loop's happenings and its
+//!   state changes (`started`, `run_started`, `stopped`, ...). A client
+//!   that reconnects with `Last-Event-ID: N` gets every event after `N`,
+//!   with no gap and no duplicate. Without it, `?since=SEQ` starts at
+//!   that `seq` (inclusive); with neither, the stream starts with the
+//!   events appended from now on.
+//! - `event: output`, no `id:`, `data:` `{run_id, offset, line}`: each
+//!   line the agent prints (without its newline; `offset` is where the
+//!   line starts in that run's output log), live: from the connection on,
+//!   moving on to each new run. Output before the connection is at
+//!   `GET .../runs/{n}/output`; a line is sent once its newline is
+//!   written (or once 64 KiB of it are).
+//! - a comment (`:`) every 15 s keeps the connection open.
+//!
+//! The stream ends when the server shuts down.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use car_core::{OutputChunk, OutputOf, Repo};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use utoipa::IntoParams;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The heartbeat's period.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// The longest output line held back waiting for its newline.
+const MAX_LINE: usize = 64 * 1024;
+
+/// Where the stream starts.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StreamQuery {
+    /// The first ledger `seq` wanted (`Last-Event-ID` wins over it).
+    since: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct OutputLine<'a> {
+    run_id: u64,
+    offset: u64,
+    line: &'a str,
+}
+
+type Tx = mpsc::Sender<Result<Event, Infallible>>;
+
+/// Live events and output of the loop, as server-sent events.
+#[utoipa::path(get, path = "/api/v1/repos/{id}/stream", tag = "events",
+    params(("id" = String, Path, description = "repository id"),
+           ("Last-Event-ID" = Option<u64>, Header, description = "the last ledger seq received"),
+           StreamQuery),
+    responses((status = 200, content_type = "text/event-stream",
+               description = "`event` (id = seq) and `output` events; see the module docs"),
+              (status = 404, body = crate::ErrorBody)))]
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<StreamQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query?;
+    let repo = state.repo(&id)?.clone();
+    // An empty Last-Event-ID is no id (as a browser's EventSource means it).
+    let last = match headers
+        .get("last-event-id")
+        .filter(|v| !v.as_bytes().trim_ascii().is_empty())
+    {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be a ledger seq"))?,
+        ),
+        None => None,
+    };
+    let since = last.map(|n| n + 1).or(q.since);
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(send_events(
+        repo.clone(),
+        since,
+        tx.clone(),
+        state.inner.shutdown.clone(),
+    ));
+    let offset = {
+        let repo = repo.clone();
+        super::blocking(move || Ok(current_output_size(&repo))).await?
+    };
+    tokio::spawn(send_output(repo, offset, tx, state.inner.shutdown.clone()));
+    let events =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
+    let mut resp = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(HEARTBEAT))
+        .into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(resp)
+}
+
+/// Resolves when the server shuts down (never if it cannot tell).
+async fn shut_down(mut rx: watch::Receiver<bool>) {
+    if rx.wait_for(|v| *v).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn send_events(repo: Repo, since: Option<u64>, tx: Tx, shutdown: watch::Receiver<bool>) {
+    let mut follow = repo.follow_events(since);
+    loop {
+        let next = tokio::select! {
+            () = tx.closed() => return,
+            () = shut_down(shutdown.clone()) => return,
+            e = follow.next() => e,
+        };
+        let Some(env) = next else { return };
+        let mut event = Event::default()
+            .event("event")
+            .data(serde_json::to_string(&env).unwrap_or_default());
+        if let Some(seq) = env.seq {
+            event = event.id(seq.to_string());
+        }
+        if tx.send(Ok(event)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The size of the latest run's output log: live output starts there.
+fn current_output_size(repo: &Repo) -> u64 {
+    repo.run_ids()
+        .last()
+        .and_then(|&n| repo.output_log(n))
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len())
+}
+
+async fn send_output(repo: Repo, offset: u64, tx: Tx, shutdown: watch::Receiver<bool>) {
+    let mut follow = repo.follow_output(OutputOf::Current, offset);
+    let mut lines = LineSplitter::default();
+    loop {
+        let next = tokio::select! {
+            () = tx.closed() => return,
+            () = shut_down(shutdown.clone()) => return,
+            c = follow.next() => c,
+        };
+        let Some(chunk) = next else { return };
+        for (run_id, offset, line) in lines.push(&chunk) {
+            let text = String::from_utf8_lossy(&line);
+            let data = OutputLine {
+                run_id,
+                offset,
+                line: &text,
+            };
+            let event = Event::default()
+                .event("output")
+                .data(serde_json::to_string(&data).unwrap_or_default());
+            if tx.send(Ok(event)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Cuts output chunks into lines: `(run, offset, line)` for each line
+/// complete, or held back too long, or left when a new run starts.
+#[derive(Debug, Default)]
+pub(crate) struct LineSplitter {
+    run_id: u64,
+    start: u64,
+    held: Vec<u8>,
+}
+
+impl LineSplitter {
+    pub(crate) fn push(&mut self, chunk: &OutputChunk) -> Vec<(u64, u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        if chunk.run_id != self.run_id || chunk.offset != self.start + self.held.len() as u64 {
+            if !self.held.is_empty() {
+                out.push((self.run_id, self.start, std::mem::take(&mut self.held)));
+            }
+            self.run_id = chunk.run_id;
+            self.start = chunk.offset;
+        }
+        for &b in &chunk.bytes {
+            if b == b'\n' {
+                let mut line = std::mem::take(&mut self.held);
+                let len = line.len() as u64 + 1;
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                out.push((self.run_id, self.start, line));
+                self.start += len;
+            } else {
+                self.held.push(b);
+                if self.held.len() >= MAX_LINE {
+                    let len = self.held.len() as u64;
+                    out.push((self.run_id, self.start, std::mem::take(&mut self.held)));
+                    self.start += len;
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(run_id: u64, offset: u64, bytes: &[u8]) -> OutputChunk {
+        OutputChunk {
+            run_id,
+            offset,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn output_is_cut_into_lines_with_their_offsets_across_chunks_and_runs() {
+        let mut s = LineSplitter::default();
+        assert_eq!(s.push(&chunk(1, 0, b"ab")), vec![]);
+        assert_eq!(
+            s.push(&chunk(1, 2, b"c\r\nde\n")),
+            vec![(1, 0, b"abc".to_vec()), (1, 5, b"de".to_vec())]
+        );
+        assert_eq!(s.push(&chunk(1, 8, b"tail")), vec![]);
+        // A new run: the held part of the old one goes out first.
+        assert_eq!(
+            s.push(&chunk(2, 0, b"x\n")),
+            vec![(1, 8, b"tail".to_vec()), (2, 0, b"x".to_vec())]
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! What every handler shares: the repositories served, the token, the
+//! allow-lists, the program that runs loops and the shutdown signal.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use car_core::Repo;
+use tokio::sync::{Mutex, watch};
+
+/// One repository the server serves, with its id in the URLs.
+#[derive(Debug, Clone)]
+pub struct RepoEntry {
+    /// The id in `/api/v1/repos/{id}` (see [`repo_id`]).
+    pub id: String,
+    /// The repository.
+    pub repo: Repo,
+}
+
+/// The state of the app; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) repos: Vec<RepoEntry>,
+    pub(crate) token: Option<String>,
+    pub(crate) allowed_hosts: Vec<String>,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) program: PathBuf,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    /// Held around a doc's compare-and-write, so two writes through the
+    /// server never both pass the same `If-Match`.
+    pub(crate) doc_write: Mutex<()>,
+}
+
+/// How to build an [`AppState`].
+#[derive(Debug, Clone)]
+pub struct StateOptions {
+    /// The repositories served.
+    pub repos: Vec<RepoEntry>,
+    /// The bearer token every route but `GET /health` requires; `None`
+    /// serves without one (loopback only: see [`crate::check_bind`]).
+    pub token: Option<String>,
+    /// Host names accepted in the `Host` header besides the loopback names
+    /// (the bound host, `server.allowed_hosts`).
+    pub allowed_hosts: Vec<String>,
+    /// Origins accepted on state-changing requests besides the server's
+    /// own (`server.allowed_origins`).
+    pub allowed_origins: Vec<String>,
+    /// The `car` binary started for loops (`car --repo R run --quiet`).
+    pub program: PathBuf,
+}
+
+impl AppState {
+    /// The state; `shutdown` turning `true` ends the live streams.
+    pub fn new(opts: StateOptions, shutdown: watch::Receiver<bool>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                repos: opts.repos,
+                token: opts.token.filter(|t| !t.is_empty()),
+                allowed_hosts: opts
+                    .allowed_hosts
+                    .into_iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
+                allowed_origins: opts.allowed_origins,
+                program: opts.program,
+                shutdown,
+                doc_write: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The repository with id `id`.
+    pub(crate) fn repo(&self, id: &str) -> Result<&Repo, crate::ApiError> {
+        self.inner
+            .repos
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| &r.repo)
+            .ok_or_else(|| crate::ApiError::not_found(format!("no repository with id {id:?}")))
+    }
+}
+
+/// The id of the repository at `root` in URLs: its directory name, with
+/// every character but ASCII letters, digits, `-`, `_` and `.` replaced
+/// by `-` (`repo` when nothing is left).
+pub fn repo_id(root: &std::path::Path) -> String {
+    let name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if id.is_empty() || id.chars().all(|c| c == '.') {
+        "repo".to_string()
+    } else {
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repo_id;
+    use std::path::Path;
+
+    #[test]
+    fn a_repo_id_is_its_directory_name_made_safe_for_urls() {
+        assert_eq!(repo_id(Path::new("/home/a/my-repo")), "my-repo");
+        assert_eq!(repo_id(Path::new("/home/a/my repo/")), "my-repo");
+        assert_eq!(repo_id(Path::new("/home/a/caf\u{e9}")), "caf-");
+        assert_eq!(repo_id(Path::new("/")), "repo");
+        assert_eq!(repo_id(Path::new("/x/..")), "repo");
+    }
+}

@@ -1,0 +1,184 @@
+//! Driving a loop through `car serve`: one runner at a time, stop, kill
+//! and resume, each recorded as asked by the api from the peer's address.
+
+use std::time::Duration;
+
+use crate::common::TestEnv;
+use crate::serve_client::{REPO, Server, read_until};
+
+fn stopped(kind: &str, data: &serde_json::Value) -> bool {
+    kind == "event" && data["type"] == "stopped"
+}
+
+#[test]
+fn a_second_start_is_refused_and_stop_through_the_api_names_the_api() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n- [ ] b\n- [ ] c\n");
+    env.script("sleep 1\ncheck-todo\n");
+    let server = Server::start(&env, &[]);
+    let events = server.stream(REPO, "", &[]);
+    let first = server.post(
+        &format!("api/v1/repos/{REPO}/loop/run"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(first.status, 202, "{}", first.body);
+    read_until(&events, Duration::from_secs(60), |k, d| {
+        k == "event" && d["type"] == "run_started"
+    });
+    let again = server.post(
+        &format!("api/v1/repos/{REPO}/loop/once"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(
+        (again.status, again.json()["error"]["kind"].as_str()),
+        (409, Some("busy"))
+    );
+    let stop = server.post(
+        &format!("api/v1/repos/{REPO}/loop/stop"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(
+        (stop.status, stop.json()["result"].as_str()),
+        (200, Some("requested")),
+        "{}",
+        stop.body
+    );
+    let got = read_until(&events, Duration::from_secs(120), stopped);
+    let last = &got.last().unwrap().2;
+    assert_eq!(last["requested_by"], "api", "{last:#}");
+    assert!(
+        last["origin"]
+            .as_str()
+            .unwrap()
+            .starts_with("http 127.0.0.1:"),
+        "{last:#}"
+    );
+    assert_eq!(env.agent_runs(), 1);
+}
+
+#[test]
+fn kill_through_the_api_stops_the_loop_now_and_resume_starts_it_again() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n- [ ] b\n");
+    env.script(
+        "sleep 30\ncheck-todo\n---\ncheck-todo\nappend .codex-autorunner/SUMMARY.md - done\n",
+    );
+    let server = Server::start(&env, &[]);
+    let events = server.stream(REPO, "", &[]);
+    let started = server.post(
+        &format!("api/v1/repos/{REPO}/loop/run"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(started.status, 202, "{}", started.body);
+    read_until(&events, Duration::from_secs(60), |k, d| {
+        k == "event" && d["type"] == "run_started"
+    });
+    // Kill waits for the runner: it answers once the loop stopped.
+    let killed = server.post(
+        &format!("api/v1/repos/{REPO}/loop/kill"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(killed.status, 200, "{}", killed.body);
+    assert_ne!(killed.json()["result"], "not_running", "{}", killed.body);
+    let got = read_until(&events, Duration::from_secs(60), stopped);
+    let last = &got.last().unwrap().2;
+    assert_eq!(last["reason"], "killed", "{last:#}");
+    assert_eq!(last["requested_by"], "api");
+    assert_eq!(env.read(".codex-autorunner/TODO.md"), "- [ ] a\n- [ ] b\n");
+    let status = server.get(&format!("api/v1/repos/{REPO}")).json();
+    assert_eq!(status["running"], false);
+    // Nothing to kill now.
+    let again = server.post(
+        &format!("api/v1/repos/{REPO}/loop/kill"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(again.json()["result"], "not_running", "{}", again.body);
+    // Resume: a new runner goes on to the end.
+    let resumed = server.post(
+        &format!("api/v1/repos/{REPO}/loop/resume"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(
+        (resumed.status, resumed.json()["result"].as_str()),
+        (202, Some("started")),
+        "{}",
+        resumed.body
+    );
+    let got = read_until(&events, Duration::from_secs(120), stopped);
+    assert_eq!(got.last().unwrap().2["reason"], "completed", "{got:#?}");
+    assert_eq!(env.read(".codex-autorunner/TODO.md"), "- [x] a\n- [x] b\n");
+    let unknown = server.post(
+        &format!("api/v1/repos/{REPO}/loop/explode"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(
+        (unknown.status, unknown.json()["error"]["kind"].as_str()),
+        (404, Some("not_found"))
+    );
+}
+
+#[test]
+fn a_reply_through_the_api_reaches_the_next_prompt() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.script("out NEED_INPUT: Which database?\n---\ncheck-todo\nappend .codex-autorunner/SUMMARY.md - done\n");
+    let server = Server::start(&env, &[]);
+    let events = server.stream(REPO, "", &[]);
+    assert_eq!(
+        server
+            .post(
+                &format!("api/v1/repos/{REPO}/loop/run"),
+                &serde_json::json!({})
+            )
+            .status,
+        202
+    );
+    let got = read_until(&events, Duration::from_secs(60), stopped);
+    assert_eq!(got.last().unwrap().2["reason"], "needs_input", "{got:#?}");
+    let empty = server.post(
+        &format!("api/v1/repos/{REPO}/reply"),
+        &serde_json::json!({"text": "  "}),
+    );
+    assert_eq!(empty.status, 400);
+    let reply = server.post(
+        &format!("api/v1/repos/{REPO}/reply"),
+        &serde_json::json!({"text": "Postgres"}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.json()["question"].is_object(), "{}", reply.body);
+    assert_eq!(
+        server
+            .post(
+                &format!("api/v1/repos/{REPO}/loop/resume"),
+                &serde_json::json!({})
+            )
+            .status,
+        202
+    );
+    read_until(&events, Duration::from_secs(120), stopped);
+    let prompt = String::from_utf8(env.agent_prompt(2)).unwrap();
+    assert!(prompt.contains("Postgres"), "{prompt}");
+}
+
+#[test]
+fn a_run_started_through_the_api_keeps_to_its_run_limit() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n- [ ] b\n- [ ] c\n");
+    env.script("check-todo\n");
+    let server = Server::start(&env, &[]);
+    let events = server.stream(REPO, "", &[]);
+    let path = format!("api/v1/repos/{REPO}/loop/run");
+    let zero = server.post(&path, &serde_json::json!({"max_runs": 0}));
+    assert_eq!(zero.status, 400);
+    let unknown = server.post(&path, &serde_json::json!({"runs": 1}));
+    assert_eq!(unknown.status, 400);
+    assert_eq!(
+        server
+            .post(&path, &serde_json::json!({"max_runs": 1}))
+            .status,
+        202
+    );
+    let got = read_until(&events, Duration::from_secs(60), stopped);
+    assert_eq!(got.last().unwrap().2["reason"], "run_limit", "{got:#?}");
+    assert_eq!(env.agent_runs(), 1);
+}
