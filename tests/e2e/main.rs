@@ -16,6 +16,7 @@ mod control;
 mod disk_full;
 mod doc_tools;
 mod embed;
+mod exec;
 mod fake_http;
 mod follow;
 mod fsync_count;

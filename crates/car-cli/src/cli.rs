@@ -73,6 +73,63 @@ pub(crate) enum Command {
     TaskProcess(TaskProcessArgs),
     /// Serve the HTTP API (loop control, docs, runs, events, live stream) for this repository.
     Serve(ServeArgs),
+    /// Commands: `sh -c CMD` run on its own, stdout and stderr kept apart.
+    #[command(subcommand)]
+    Exec(ExecCommand),
+    /// The process of one command (started by `car exec start`).
+    #[command(name = "__exec", hide = true)]
+    ExecProcess(TaskProcessArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExecCommand {
+    /// Run CMD with `sh -c` in a process of its own; prints its id.
+    Start {
+        /// The command line (given to `sh -c`).
+        cmd: String,
+        /// Where it runs (the repository or a directory under it; default: its root).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+    },
+    /// Show a command: state, exit code or signal, times.
+    Status {
+        /// The command.
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a command's stdout (or stderr), bytes unchanged.
+    Logs {
+        /// The command.
+        id: String,
+        /// Which stream.
+        #[arg(long, value_name = "stdout|stderr", default_value = "stdout")]
+        stream: car_core::ExecStream,
+        /// Only the last N lines.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+        /// Keep printing new output until the command ends.
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
+    /// Stop a command: SIGTERM, then SIGKILL after runner.kill_grace_seconds, whole process tree.
+    Cancel {
+        /// The command.
+        id: String,
+    },
+    /// List the commands, newest first.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Skip this many commands.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// Show at most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -67,6 +67,9 @@ pub enum Error {
     /// A Codex task could not be spawned, continued, aborted or read.
     #[error(transparent)]
     Task(#[from] crate::task::TaskError),
+    /// A command could not be started, cancelled or read.
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
     /// The loop stopped, but `state.json` could not be written to say so.
     #[error(
         "{}the loop stopped ({reason}), but the stop could not be recorded in state.json",
@@ -98,6 +101,7 @@ impl Error {
             Self::Ingest(e) => e.kind(),
             Self::Snapshot(e) => e.kind(),
             Self::Task(e) => e.kind(),
+            Self::Exec(e) => e.kind(),
             Self::StopNotRecorded { .. } => ErrorKind::Io,
             Self::Cancelled(_) => ErrorKind::Internal,
         }
@@ -116,6 +120,7 @@ impl Error {
             Self::Ingest(e) => e.hint(),
             Self::Snapshot(e) => e.hint(),
             Self::Task(e) => e.hint(),
+            Self::Exec(e) => e.hint(),
             // The error that stopped the loop says what would help (the
             // state could not be written either: a full disk, mostly).
             Self::StopNotRecorded { first, .. } => first.as_deref().and_then(Self::hint),

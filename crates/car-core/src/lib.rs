@@ -28,6 +28,10 @@
 //!   `codex exec` in a process of its own, reply to it in the same
 //!   conversation, abort it with its whole process tree, read its record
 //!   ([`TaskRecord`]) and follow its output, from any process.
+//! - **Run commands**: [`Repo::execs`] gives [`Execs`]: start `sh -c CMD`
+//!   in a process of its own, cancel it with its whole process tree, read
+//!   its record ([`ExecRecord`]), its stdout and stderr (apart, bytes
+//!   unchanged, the last lines too) and follow them, from any process.
 //! - **Read**: [`Repo::state`] (`state.json` as a [`State`]),
 //!   [`Repo::status`], [`Repo::run_ids`] and [`Repo::run_record`]
 //!   ([`RunRecord`]), [`Repo::output_log`], [`Repo::events`] and the work
@@ -77,6 +81,7 @@ mod engine;
 mod error;
 mod error_kinds;
 mod event;
+mod exec;
 mod follow;
 mod fs_util;
 #[cfg(test)]
@@ -132,6 +137,8 @@ pub use engine::{Cancelled, Event, LoopSummary};
 pub use error::ErrorKind;
 pub use event::{EventEnvelope, FinishedAs, LEDGER_VERSION, LoopEvent, RunFigures, Unrecorded};
 pub use event::{SinceFilter, parse_line as parse_event_line};
+pub use exec::SUBCOMMAND as EXEC_SUBCOMMAND;
+pub use exec::{ExecError, ExecPage, ExecRecord, ExecRequest, ExecStream, Execs};
 pub use fs_util::PathError;
 pub use hint::Hint;
 pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};

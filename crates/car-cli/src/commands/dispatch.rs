@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use super::{
-    config, docs, events, init, kill, log, notify, reply, run, serve, service, status, task,
+    config, docs, events, exec, init, kill, log, notify, reply, run, serve, service, status, task,
 };
 use crate::cli::{Cli, Command, ConfigCommand};
 
@@ -19,7 +19,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         | Command::Kill
         | Command::Snapshot(_)
         | Command::IngestSpec(_)
-        | Command::TaskProcess(_) => {}
+        | Command::TaskProcess(_)
+        | Command::ExecProcess(_) => {}
         _ => crate::logging::init(None),
     }
     match cli.command {
@@ -58,5 +59,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Doctor(a) => docs::doctor(g, a.json),
         Command::Task(cmd) => task::run(g, cmd),
         Command::TaskProcess(a) => task::process(g, a),
+        Command::Exec(cmd) => exec::run(g, cmd),
+        Command::ExecProcess(a) => exec::process(g, a),
     }
 }

@@ -4,6 +4,7 @@ mod config;
 mod dispatch;
 mod docs;
 mod events;
+mod exec;
 mod init;
 mod kill;
 mod log;

@@ -258,6 +258,9 @@ fn print_event(e: &Event) {
         | LoopEvent::TaskReply { .. }
         | LoopEvent::TaskAborted { .. }
         | LoopEvent::TaskDone { .. }
+        | LoopEvent::ExecStarted { .. }
+        | LoopEvent::ExecCancelled { .. }
+        | LoopEvent::ExecDone { .. }
         | LoopEvent::Unknown(_) => Ok(()),
     };
     let _ = out.flush();

@@ -196,6 +196,44 @@ pub enum LoopEvent {
         #[serde(default)]
         exit_code: Option<i32>,
     },
+    /// A command was asked for (see `Repo::execs`): `sh -c CMD` in a
+    /// process of its own.
+    ExecStarted {
+        /// The command.
+        exec_id: String,
+        /// Its command line.
+        cmd: String,
+        /// Where it runs.
+        cwd: PathBuf,
+        /// Which kind of front end asked.
+        requested_by: RequestedBy,
+        /// Where the request came from, when known.
+        #[serde(default)]
+        origin: Option<String>,
+    },
+    /// Someone asked to cancel a command.
+    ExecCancelled {
+        /// The command.
+        exec_id: String,
+        /// Which kind of front end asked.
+        requested_by: RequestedBy,
+        /// Where the request came from, when known.
+        #[serde(default)]
+        origin: Option<String>,
+    },
+    /// A command ended.
+    ExecDone {
+        /// The command.
+        exec_id: String,
+        /// How it ended (succeeded, failed, cancelled).
+        state: TaskState,
+        /// Its exit code, when it exited.
+        #[serde(default)]
+        exit_code: Option<i32>,
+        /// The signal that ended it, when one did.
+        #[serde(default)]
+        signal: Option<i32>,
+    },
     /// A line of a type this version does not know (written by a newer
     /// car): kept whole, so readers can still show it.
     #[serde(untagged)]
@@ -342,6 +380,9 @@ impl LoopEvent {
             Self::TaskReply { .. } => "task_reply",
             Self::TaskAborted { .. } => "task_aborted",
             Self::TaskDone { .. } => "task_done",
+            Self::ExecStarted { .. } => "exec_started",
+            Self::ExecCancelled { .. } => "exec_cancelled",
+            Self::ExecDone { .. } => "exec_done",
             Self::Unknown(m) => m.get("type").and_then(Value::as_str).unwrap_or("?"),
         }
     }
@@ -363,5 +404,8 @@ impl LoopEvent {
         "task_reply",
         "task_aborted",
         "task_done",
+        "exec_started",
+        "exec_cancelled",
+        "exec_done",
     ];
 }

@@ -43,6 +43,9 @@ fn variant_name(e: &LoopEvent) -> &'static str {
         LoopEvent::TaskReply { .. } => "task_reply",
         LoopEvent::TaskAborted { .. } => "task_aborted",
         LoopEvent::TaskDone { .. } => "task_done",
+        LoopEvent::ExecStarted { .. } => "exec_started",
+        LoopEvent::ExecCancelled { .. } => "exec_cancelled",
+        LoopEvent::ExecDone { .. } => "exec_done",
         LoopEvent::Unknown(_) => "unknown",
     }
 }

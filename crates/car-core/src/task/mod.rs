@@ -16,3 +16,7 @@ pub use follow::TaskOutput;
 pub use record::{TaskRecord, TaskState, TurnRecord};
 pub use runner::SUBCOMMAND;
 pub use tasks::{TaskPage, TaskRequest, Tasks};
+
+pub(crate) use follow::follow_log;
+pub(crate) use record::{create_dir, jobs_dir, ledger, load_json, save_json, update_json};
+pub(crate) use tasks::{allowed_cwd, end_job_process};

@@ -199,9 +199,10 @@ pub(crate) fn turn_dir(dir: &Path, n: u32) -> PathBuf {
     dir.join("turns").join(n.to_string())
 }
 
-/// Creates a new task's directory with a fresh id: `t-<UTC time>-<4 hex>`,
-/// so ids sort by the second they were made in.
-pub(crate) fn create_dir(paths: &RepoPaths) -> Result<(String, PathBuf), PathError> {
+/// Creates a new job's directory with a fresh id: `<prefix>-<UTC time>-<4
+/// hex>` (`t` for a task, `x` for a command), so ids sort by the second
+/// they were made in.
+pub(crate) fn create_dir(paths: &RepoPaths, prefix: &str) -> Result<(String, PathBuf), PathError> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let jobs = jobs_dir(paths);
     std::fs::create_dir_all(&jobs).map_err(|source| PathError {
@@ -213,7 +214,11 @@ pub(crate) fn create_dir(paths: &RepoPaths) -> Result<(String, PathBuf), PathErr
     let mut salt = now.timestamp_subsec_nanos() ^ std::process::id().rotate_left(16);
     loop {
         salt = salt.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(40_503));
-        let id = format!("t-{}-{:04x}", now.format("%Y%m%dT%H%M%S"), salt & 0xffff);
+        let id = format!(
+            "{prefix}-{}-{:04x}",
+            now.format("%Y%m%dT%H%M%S"),
+            salt & 0xffff
+        );
         let dir = jobs.join(&id);
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok((id, dir)),
@@ -231,7 +236,12 @@ pub(crate) fn create_dir(paths: &RepoPaths) -> Result<(String, PathBuf), PathErr
 
 /// Reads the record in the task directory `dir`.
 pub(crate) fn load(dir: &Path) -> Result<TaskRecord, TaskError> {
-    let path = dir.join(TASK_FILE);
+    load_json(&dir.join(TASK_FILE))
+}
+
+/// Reads a job's JSON record at `path`.
+pub(crate) fn load_json<R: serde::de::DeserializeOwned>(path: &Path) -> Result<R, TaskError> {
+    let path = path.to_path_buf();
     let bytes = std::fs::read(&path).map_err(|source| PathError {
         action: "cannot read",
         path: path.clone(),
@@ -246,9 +256,14 @@ pub(crate) fn load(dir: &Path) -> Result<TaskRecord, TaskError> {
 /// Writes the record in the task directory `dir` (atomically: a reader
 /// sees the old record or the new one, never a part).
 pub(crate) fn save(dir: &Path, record: &TaskRecord) -> Result<(), PathError> {
+    save_json(&dir.join(TASK_FILE), record)
+}
+
+/// Writes a job's JSON record at `path` (atomically).
+pub(crate) fn save_json<R: Serialize>(path: &Path, record: &R) -> Result<(), PathError> {
     let mut bytes = serde_json::to_vec_pretty(record).unwrap_or_default();
     bytes.push(b'\n');
-    crate::fs_util::write_atomic(&dir.join(TASK_FILE), &bytes)
+    crate::fs_util::write_atomic(path, &bytes)
 }
 
 /// Reads, changes and writes the record under the task's lock, so the
@@ -257,16 +272,31 @@ pub(crate) fn update<T>(
     dir: &Path,
     change: impl FnOnce(&mut TaskRecord) -> Result<T, TaskError>,
 ) -> Result<(T, TaskRecord), TaskError> {
-    let lock_path = dir.join("task.lock");
+    update_json(dir, "task", change)
+}
+
+/// Reads, changes and writes the job record `<name>.json` in `dir` under
+/// the lock `<name>.lock`.
+pub(crate) fn update_json<R, T, E>(
+    dir: &Path,
+    name: &str,
+    change: impl FnOnce(&mut R) -> Result<T, E>,
+) -> Result<(T, R), E>
+where
+    R: Serialize + serde::de::DeserializeOwned,
+    E: From<TaskError> + From<PathError>,
+{
+    let lock_path = dir.join(format!("{name}.lock"));
     let lock = crate::fs_util::open_append(&lock_path)?;
     fs2::FileExt::lock_exclusive(&lock).map_err(|source| PathError {
         action: "cannot lock",
         path: lock_path,
         source,
     })?;
-    let mut record = load(dir)?;
+    let path = dir.join(format!("{name}.json"));
+    let mut record: R = load_json(&path)?;
     let out = change(&mut record)?;
-    save(dir, &record)?;
+    save_json(&path, &record)?;
     Ok((out, record))
 }
 
@@ -278,7 +308,9 @@ mod tests {
     fn ids_are_unique_sortable_and_valid() {
         let root = tempfile::tempdir().unwrap();
         let paths = RepoPaths::new(root.path());
-        let mut ids: Vec<String> = (0..200).map(|_| create_dir(&paths).unwrap().0).collect();
+        let mut ids: Vec<String> = (0..200)
+            .map(|_| create_dir(&paths, "t").unwrap().0)
+            .collect();
         assert!(ids.iter().all(|id| valid_id(id)), "{ids:?}");
         ids.sort();
         ids.dedup();

@@ -86,7 +86,7 @@ impl Tasks<'_> {
             return Err(TaskError::EmptyPrompt { what: "prompt" }.into());
         }
         let cwd = self.allowed_cwd(req.cwd.as_deref())?;
-        let (id, dir) = record::create_dir(self.paths())?;
+        let (id, dir) = record::create_dir(self.paths(), "t")?;
         let now = crate::time::iso_millis(crate::time::now());
         let rec = TaskRecord {
             id: id.clone(),
@@ -186,14 +186,13 @@ impl Tasks<'_> {
         let (rec, _) = record::update(&dir, |r| Ok(r.clone()))?;
         if let Some(pid) = rec.runner_pid {
             let grace = self.repo.config().runner.kill_grace;
-            end_runner(pid, rec.runner_start, grace + ABORT_MARGIN);
-            let marker = crate::marker::RunMarker {
-                repo: crate::marker::repo_id(self.repo.root()),
-                run: marker_name(id),
-                owner_pid: pid,
-                owner_start: rec.runner_start.unwrap_or(0),
-            };
-            crate::marker::kill_marked(&marker);
+            end_job_process(
+                self.repo.root(),
+                &marker_name(id),
+                pid,
+                rec.runner_start,
+                grace + ABORT_MARGIN,
+            );
         }
         let (ended_here, rec) = record::update(&dir, |r| {
             if r.state.is_done() {
@@ -296,20 +295,7 @@ impl Tasks<'_> {
     /// The directory the agent works in: the repository's root, or `cwd`
     /// resolved (symlinks too) inside the repository or an allowed root.
     fn allowed_cwd(&self, cwd: Option<&Path>) -> Result<PathBuf, TaskError> {
-        let root = self.repo.root();
-        let asked = cwd.map_or_else(|| root.to_path_buf(), |c| root.join(c));
-        let resolved = std::fs::canonicalize(&asked)
-            .ok()
-            .filter(|p| p.is_dir())
-            .ok_or(TaskError::CwdMissing { cwd: asked })?;
-        let allowed = std::iter::once(root.to_path_buf())
-            .chain(self.roots.iter().cloned())
-            .filter_map(|r| std::fs::canonicalize(r).ok())
-            .any(|r| resolved.starts_with(r));
-        if !allowed {
-            return Err(TaskError::CwdNotAllowed { cwd: resolved });
-        }
-        Ok(resolved)
+        allowed_cwd(self.repo.root(), &self.roots, cwd)
     }
 
     /// Starts the task's process and records it while the turn is queued
@@ -360,6 +346,48 @@ fn write_prompt(dir: &Path, n: u32, text: &str) -> Result<(), TaskError> {
     })?;
     crate::fs_util::write_atomic(&turn.join(crate::record::PROMPT_FILE), text.as_bytes())?;
     Ok(())
+}
+
+/// The directory a job works in: the repository's root (`root`), or `cwd`
+/// (relative to `root`) resolved, symlinks too, inside the repository or
+/// one of `roots`.
+pub(crate) fn allowed_cwd(
+    root: &Path,
+    roots: &[PathBuf],
+    cwd: Option<&Path>,
+) -> Result<PathBuf, TaskError> {
+    let asked = cwd.map_or_else(|| root.to_path_buf(), |c| root.join(c));
+    let resolved = std::fs::canonicalize(&asked)
+        .ok()
+        .filter(|p| p.is_dir())
+        .ok_or(TaskError::CwdMissing { cwd: asked })?;
+    let allowed = std::iter::once(root.to_path_buf())
+        .chain(roots.iter().cloned())
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .any(|r| resolved.starts_with(r));
+    if !allowed {
+        return Err(TaskError::CwdNotAllowed { cwd: resolved });
+    }
+    Ok(resolved)
+}
+
+/// Ends a job's process `pid` (then everything still carrying its marker
+/// `run`, a process that left its session included).
+pub(crate) fn end_job_process(
+    root: &Path,
+    run: &str,
+    pid: u32,
+    start: Option<u64>,
+    patience: Duration,
+) {
+    end_runner(pid, start, patience);
+    let marker = crate::marker::RunMarker {
+        repo: crate::marker::repo_id(root),
+        run: run.to_string(),
+        owner_pid: pid,
+        owner_start: start.unwrap_or(0),
+    };
+    crate::marker::kill_marked(&marker);
 }
 
 /// Ends the task's process: SIGTERM, up to `patience` to end (it stops the
