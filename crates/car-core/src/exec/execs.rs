@@ -3,7 +3,6 @@
 //! <repo> <id>`, in a session of its own), so it outlives the program that
 //! started it, and every program sees it through its files.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -249,32 +248,17 @@ impl Execs<'_> {
         )
     }
 
-    /// Starts the command's process and records it while queued (so one
-    /// that dies before it takes the record reads as failed); a failure
-    /// to start ends the command as failed.
+    /// Starts the command's process (see [`crate::task::launch_job`]).
     fn launch(&self, program: &Path, dir: &Path, id: &str) -> Result<(), Error> {
-        let args: Vec<OsString> = vec![SUBCOMMAND.into(), self.repo.root().into(), id.into()];
-        match crate::launch::spawn_detached(program, args) {
-            Ok(pid) => {
-                let start = crate::process::start_time(pid);
-                record::update(dir, |r| {
-                    if r.state == TaskState::Queued && r.runner_pid.is_none() {
-                        r.runner_pid = Some(pid);
-                        r.runner_start = start;
-                    }
-                    Ok(())
-                })?;
-                Ok(())
-            }
-            Err(e) => {
-                let message = e.to_string();
-                let _ = record::update(dir, |r| {
-                    r.finish(TaskState::Failed, None, None, Some(message));
-                    Ok(())
-                });
-                Err(ExecError::Launch(e).into())
-            }
-        }
+        crate::task::launch_job::<ExecRecord, ExecError>(
+            program,
+            SUBCOMMAND,
+            self.repo.root(),
+            dir,
+            id,
+            ExecError::Launch,
+        )
+        .map_err(Error::from)
     }
 }
 

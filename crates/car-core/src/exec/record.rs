@@ -136,6 +136,23 @@ impl ExecRecord {
     }
 }
 
+impl crate::task::JobRecord for ExecRecord {
+    const NAME: &'static str = NAME;
+
+    fn unclaimed(&self) -> bool {
+        self.state == TaskState::Queued && self.runner_pid.is_none()
+    }
+
+    fn claim(&mut self, pid: u32, start: Option<u64>) {
+        self.runner_pid = Some(pid);
+        self.runner_start = start;
+    }
+
+    fn fail_to_start(&mut self, message: String) {
+        self.finish(TaskState::Failed, None, None, Some(message));
+    }
+}
+
 /// Whether `id` can name a command.
 pub(crate) fn valid_id(id: &str) -> bool {
     id.len() <= 64

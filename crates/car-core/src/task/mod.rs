@@ -5,6 +5,7 @@
 
 mod error;
 mod follow;
+mod process;
 mod record;
 mod runner;
 mod tasks;
@@ -18,5 +19,6 @@ pub use runner::SUBCOMMAND;
 pub use tasks::{TaskPage, TaskRequest, Tasks};
 
 pub(crate) use follow::follow_log;
+pub(crate) use process::{JobRecord, launch as launch_job};
 pub(crate) use record::{create_dir, jobs_dir, ledger, load_json, save_json, update_json};
 pub(crate) use tasks::{allowed_cwd, end_job_process};

@@ -164,6 +164,23 @@ impl TaskRecord {
     }
 }
 
+impl super::JobRecord for TaskRecord {
+    const NAME: &'static str = "task";
+
+    fn unclaimed(&self) -> bool {
+        self.state == TaskState::Queued && self.runner_pid.is_none()
+    }
+
+    fn claim(&mut self, pid: u32, start: Option<u64>) {
+        self.runner_pid = Some(pid);
+        self.runner_start = start;
+    }
+
+    fn fail_to_start(&mut self, message: String) {
+        self.finish(TaskState::Failed, None, Some(message));
+    }
+}
+
 /// The repository's event ledger, where tasks record spawn, reply, abort
 /// and end.
 pub(crate) fn ledger(cfg: &crate::config::Config, paths: &RepoPaths) -> crate::ledger::Ledger {
@@ -272,7 +289,7 @@ pub(crate) fn update<T>(
     dir: &Path,
     change: impl FnOnce(&mut TaskRecord) -> Result<T, TaskError>,
 ) -> Result<(T, TaskRecord), TaskError> {
-    update_json(dir, "task", change)
+    update_json(dir, <TaskRecord as super::JobRecord>::NAME, change)
 }
 
 /// Reads, changes and writes the job record `<name>.json` in `dir` under

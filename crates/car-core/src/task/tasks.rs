@@ -298,32 +298,17 @@ impl Tasks<'_> {
         allowed_cwd(self.repo.root(), &self.roots, cwd)
     }
 
-    /// Starts the task's process and records it while the turn is queued
-    /// (so a process that dies before it takes the record reads as
-    /// failed); a failure to start ends the queued turn as failed.
+    /// Starts the task's process (see [`super::process::launch`]).
     fn launch(&self, program: &Path, dir: &Path, id: &str) -> Result<(), Error> {
-        let args: Vec<OsString> = vec![SUBCOMMAND.into(), self.repo.root().into(), id.into()];
-        match crate::launch::spawn_detached(program, args) {
-            Ok(pid) => {
-                let start = crate::process::start_time(pid);
-                record::update(dir, |r| {
-                    if r.state == TaskState::Queued && r.runner_pid.is_none() {
-                        r.runner_pid = Some(pid);
-                        r.runner_start = start;
-                    }
-                    Ok(())
-                })?;
-                Ok(())
-            }
-            Err(e) => {
-                let message = e.to_string();
-                let _ = record::update(dir, |r| {
-                    r.finish(TaskState::Failed, None, Some(message));
-                    Ok(())
-                });
-                Err(TaskError::Launch(e).into())
-            }
-        }
+        super::process::launch::<TaskRecord, TaskError>(
+            program,
+            SUBCOMMAND,
+            self.repo.root(),
+            dir,
+            id,
+            TaskError::Launch,
+        )
+        .map_err(Error::from)
     }
 }
 
