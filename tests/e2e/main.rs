@@ -37,6 +37,7 @@ mod serve_client;
 mod serve_control;
 mod serve_docs;
 mod serve_stream;
+mod serve_tasks;
 mod service;
 mod signals;
 mod stop_conditions;

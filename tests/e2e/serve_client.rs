@@ -172,7 +172,17 @@ impl Server {
         query: &str,
         headers: &[(&str, &str)],
     ) -> mpsc::Receiver<(String, Option<u64>, serde_json::Value)> {
-        let mut req = ureq::get(&format!("{}api/v1/repos/{repo}/stream{query}", self.base))
+        self.sse(&format!("api/v1/repos/{repo}/stream{query}"), headers)
+    }
+
+    /// Opens the event stream at `path` with extra headers: each SSE
+    /// event, as `(event, id, data)`, on a channel.
+    pub(crate) fn sse(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> mpsc::Receiver<(String, Option<u64>, serde_json::Value)> {
+        let mut req = ureq::get(&format!("{}{path}", self.base))
             .set("Authorization", &format!("Bearer {TOKEN}"));
         for (k, v) in headers {
             req = req.set(k, v);

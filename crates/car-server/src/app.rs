@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
-use crate::routes::{control, docs, events, health, repos, runs, stream};
+use crate::routes::{control, docs, events, health, repos, runs, stream, task_stream, tasks};
 use crate::state::AppState;
 
 /// The most bytes a request body may have.
@@ -23,7 +23,7 @@ pub const MAX_BODY: usize = 1 << 20;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "car serve", description = "The HTTP API of codex-autorunner: a repository's loop, docs, runs and events."),
+    info(title = "car serve", description = "The HTTP API of codex-autorunner: a repository's loop, docs, runs and events, and Codex tasks."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     components(schemas(crate::ErrorBody))
@@ -57,6 +57,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::output))
         .routes(routes!(events::list))
         .routes(routes!(stream::stream))
+        .routes(routes!(tasks::spawn, tasks::list))
+        .routes(routes!(tasks::detail, tasks::cancel))
+        .routes(routes!(tasks::reply))
+        .routes(routes!(task_stream::stream))
         .routes(routes!(openapi_json))
 }
 

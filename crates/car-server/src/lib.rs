@@ -38,3 +38,4 @@ pub use routes::events::EventPage;
 pub use routes::health::Health;
 pub use routes::repos::RepoSummary;
 pub use routes::runs::{OutputSlice, RunDetail, RunItem};
+pub use routes::tasks::{TaskReply, TaskSpawn, TaskStarted};
