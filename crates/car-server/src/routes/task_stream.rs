@@ -50,6 +50,13 @@ pub(crate) struct TaskStreamQuery {
 type Tx = mpsc::Sender<Result<Event, Infallible>>;
 
 /// A task's status, log lines and end, as server-sent events.
+///
+/// `status` `{state, ts}` first and on each change; `log` `{line, ts,
+/// stream}` for each line of the output log (every turn's), its `id` the
+/// byte offset where the next line starts (reconnect with `Last-Event-ID`
+/// or `?offset=` to resume after it; from the start otherwise); `done`
+/// `{state, exit_code}` once the turn is over and all of it was sent,
+/// then the stream ends. A comment every 15 s.
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/stream", tag = "tasks",
     params(("id" = String, Path, description = "task id"),
            ("Last-Event-ID" = Option<u64>, Header, description = "the id of the last log event received"),
