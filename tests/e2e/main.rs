@@ -32,6 +32,7 @@ mod processes;
 mod python_compat;
 mod real_codex;
 mod serve;
+mod serve_audit;
 mod serve_auth;
 mod serve_client;
 mod serve_control;

@@ -34,16 +34,18 @@ fn all_events(events: &Events, timeout: Duration) -> Vec<(String, Option<u64>, s
     }
 }
 
-fn wait_state(server: &Server, id: &str, want: &str) -> serde_json::Value {
+/// The task's record once its final output is `text` (the record says
+/// the turn ended a moment before the final output is written).
+fn wait_final(server: &Server, id: &str, text: &str) -> serde_json::Value {
     let start = Instant::now();
     loop {
         let rec = server.get(&format!("api/v1/tasks/{id}")).json();
-        if rec["state"] == want {
+        if rec["final_output"] == text {
             return rec;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "task {id} is not {want}: {rec:#}"
+            "task {id}'s final output is not {text:?}: {rec:#}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -125,7 +127,7 @@ fn a_task_is_spawned_followed_to_done_resumed_by_offset_and_replied_to() {
     assert_eq!(lines(&by_query), lines(&got)[2..]);
 
     // The record, the list.
-    let rec = server.get(&format!("api/v1/tasks/{id}")).json();
+    let rec = wait_final(&server, &id, "The answer is 4.");
     assert_eq!(rec["thread_id"], "th-7");
     assert_eq!(rec["model"], "m-9");
     assert_eq!(rec["requested_by"], "api");
@@ -136,7 +138,6 @@ fn a_task_is_spawned_followed_to_done_resumed_by_offset_and_replied_to() {
             .starts_with("http 127.0.0.1:"),
         "{rec:#}"
     );
-    assert_eq!(rec["final_output"], "The answer is 4.");
     assert_eq!(rec["repo"], REPO);
     let cwd = std::fs::canonicalize(env.path("sub")).unwrap();
     assert_eq!(rec["cwd"], cwd.display().to_string());
@@ -172,9 +173,9 @@ fn a_task_is_spawned_followed_to_done_resumed_by_offset_and_replied_to() {
     );
     assert_eq!(turn2.last().unwrap().0, "done");
     assert_eq!(env.read("sub/reply-seen"), "and now the tests");
-    let rec = wait_state(&server, &id, "succeeded");
+    let rec = wait_final(&server, &id, "second answer");
+    assert_eq!(rec["state"], "succeeded");
     assert_eq!(rec["turns"].as_array().unwrap().len(), 2);
-    assert_eq!(rec["final_output"], "second answer");
 
     // Pages, newest first.
     let other = server.post(

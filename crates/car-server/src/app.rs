@@ -13,6 +13,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit::audit;
 use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
 use crate::routes::{control, docs, events, health, repos, runs, stream, task_stream, tasks};
@@ -88,6 +89,8 @@ async fn openapi_json() -> Json<serde_json::Value> {
 /// all under `base_path` (`""` or `/x`), `Host` checked on every request.
 pub fn app(state: AppState, base_path: &str) -> Router {
     let (api, _) = api_routes()
+        // The last layer runs first: the token, then the audit.
+        .route_layer(from_fn_with_state(state.clone(), audit))
         .route_layer(from_fn_with_state(state.clone(), check_auth))
         .routes(routes!(health::health))
         .split_for_parts();

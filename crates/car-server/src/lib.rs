@@ -15,11 +15,14 @@
 //! `server.allowed_hosts`; a state-changing request from a browser must
 //! come from the server's own origin or one of `server.allowed_origins`;
 //! bodies are limited to [`MAX_BODY`] bytes; no CORS header is sent.
-//! Errors are `{"error": {"kind", "message", "hint"}}`.
+//! Errors are `{"error": {"kind", "message", "hint"}}`. Every
+//! state-changing request that passed the token check is recorded as an
+//! `audit` event in the ledger of the repository it concerned.
 
 #![forbid(unsafe_code)]
 
 mod app;
+mod audit;
 mod bind;
 mod error;
 mod guard;

@@ -251,13 +251,15 @@ fn print_event(e: &Event) {
             Some(h) => writeln!(out, "     {}", crate::report::advice(h)),
             None => Ok(()),
         }),
-        // Not the loop's own doing (replies, notifications, tasks): not shown.
+        // Not the loop's own doing (replies, notifications, tasks, the
+        // server's audit): not shown.
         LoopEvent::Reply { .. }
         | LoopEvent::Notification { .. }
         | LoopEvent::TaskSpawned { .. }
         | LoopEvent::TaskReply { .. }
         | LoopEvent::TaskAborted { .. }
         | LoopEvent::TaskDone { .. }
+        | LoopEvent::Audit { .. }
         | LoopEvent::Unknown(_) => Ok(()),
     };
     let _ = out.flush();

@@ -196,6 +196,22 @@ pub enum LoopEvent {
         #[serde(default)]
         exit_code: Option<i32>,
     },
+    /// A state-changing request made through the API (loop control, a
+    /// reply, a doc write, a task's spawn, reply or cancel), as answered:
+    /// no body, no secret.
+    Audit {
+        /// The HTTP method.
+        method: String,
+        /// The path asked for (without the query).
+        path: String,
+        /// Which kind of front end answered it.
+        requested_by: RequestedBy,
+        /// Where the request came from (the peer's address), when known.
+        #[serde(default)]
+        origin: Option<String>,
+        /// The HTTP status of the answer.
+        status: u16,
+    },
     /// A line of a type this version does not know (written by a newer
     /// car): kept whole, so readers can still show it.
     #[serde(untagged)]
@@ -342,6 +358,7 @@ impl LoopEvent {
             Self::TaskReply { .. } => "task_reply",
             Self::TaskAborted { .. } => "task_aborted",
             Self::TaskDone { .. } => "task_done",
+            Self::Audit { .. } => "audit",
             Self::Unknown(m) => m.get("type").and_then(Value::as_str).unwrap_or("?"),
         }
     }
@@ -363,5 +380,6 @@ impl LoopEvent {
         "task_reply",
         "task_aborted",
         "task_done",
+        "audit",
     ];
 }

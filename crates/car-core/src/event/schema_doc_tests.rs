@@ -43,6 +43,7 @@ fn variant_name(e: &LoopEvent) -> &'static str {
         LoopEvent::TaskReply { .. } => "task_reply",
         LoopEvent::TaskAborted { .. } => "task_aborted",
         LoopEvent::TaskDone { .. } => "task_done",
+        LoopEvent::Audit { .. } => "audit",
         LoopEvent::Unknown(_) => "unknown",
     }
 }

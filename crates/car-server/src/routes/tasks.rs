@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{blocking, requester, to_json};
+use crate::audit::AuditRepo;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -164,10 +165,12 @@ fn started(repo: String, rec: &TaskRecord) -> Response {
     let body = TaskStarted {
         task_id: rec.id.clone(),
         status: rec.state.as_str().to_string(),
-        repo,
+        repo: repo.clone(),
         turn: rec.current_turn().map_or(1, |t| t.n),
     };
-    (StatusCode::ACCEPTED, Json(body)).into_response()
+    let mut resp = (StatusCode::ACCEPTED, Json(body)).into_response();
+    resp.extensions_mut().insert(AuditRepo(repo));
+    resp
 }
 
 /// The tasks of every repository served, newest first:
