@@ -1,6 +1,6 @@
 //! `car serve` records every state-changing request in the ledger (an
 //! `audit` event: method, path, status, who, from where; no body, no
-//! token).
+//! token), and limits their rate.
 
 use std::time::Duration;
 
@@ -141,4 +141,34 @@ fn every_state_changing_call_is_audited_without_its_body_or_the_token() {
         shown.contains("audit") && shown.contains("path=/api/v1/tasks"),
         "{shown}"
     );
+}
+
+#[test]
+fn state_changing_calls_over_the_rate_limit_get_429_with_retry_after() {
+    let env = TestEnv::new();
+    env.config("server:\n  rate_limit_per_minute: 3\n");
+    let server = Server::start(&env, &[]);
+    let reply = format!("api/v1/repos/{REPO}/reply");
+    // Refused for want of the token: not counted.
+    for _ in 0..5 {
+        let r = server.send("POST", &reply, &[], Some(r#"{"text":"x"}"#));
+        assert_eq!(r.status, 401);
+    }
+    for i in 0..3 {
+        let r = server.post(&reply, &serde_json::json!({"text": format!("answer {i}")}));
+        assert_eq!(r.status, 200, "{i}: {}", r.body);
+    }
+    let over = server.post(&reply, &serde_json::json!({"text": "one too many"}));
+    assert_eq!(
+        (over.status, over.json()["error"]["kind"].as_str()),
+        (429, Some("rate_limited")),
+        "{}",
+        over.body
+    );
+    let after: u64 = over.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&after), "{after}");
+    // What was refused was not done, nor audited; reads go on.
+    assert_eq!(env.state()["user_reply"]["text"], "answer 2");
+    assert_eq!(audits(&env).len(), 3);
+    assert_eq!(server.get(&format!("api/v1/repos/{REPO}")).status, 200);
 }

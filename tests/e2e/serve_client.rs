@@ -27,6 +27,8 @@ pub(crate) struct Resp {
     pub(crate) content_type: String,
     /// `Access-Control-Allow-Origin`, which the server never sends.
     pub(crate) allow_origin: Option<String>,
+    /// `Retry-After`, on a 429.
+    pub(crate) retry_after: Option<String>,
     pub(crate) body: String,
 }
 
@@ -160,6 +162,7 @@ impl Server {
             allow_origin: resp
                 .header("access-control-allow-origin")
                 .map(str::to_string),
+            retry_after: resp.header("retry-after").map(str::to_string),
             body: resp.into_string().unwrap_or_default(),
         }
     }

@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 use crate::audit::audit;
 use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
+use crate::rate::rate_limit;
 use crate::routes::{control, docs, events, health, repos, runs, stream, task_stream, tasks};
 use crate::state::AppState;
 
@@ -89,8 +90,9 @@ async fn openapi_json() -> Json<serde_json::Value> {
 /// all under `base_path` (`""` or `/x`), `Host` checked on every request.
 pub fn app(state: AppState, base_path: &str) -> Router {
     let (api, _) = api_routes()
-        // The last layer runs first: the token, then the audit.
+        // The last layer runs first: the token, the rate, then the audit.
         .route_layer(from_fn_with_state(state.clone(), audit))
+        .route_layer(from_fn_with_state(state.clone(), rate_limit))
         .route_layer(from_fn_with_state(state.clone(), check_auth))
         .routes(routes!(health::health))
         .split_for_parts();

@@ -26,12 +26,14 @@ mod audit;
 mod bind;
 mod error;
 mod guard;
+mod rate;
 mod routes;
 mod state;
 
 pub use app::{MAX_BODY, app, openapi};
 pub use bind::{BindError, check_bind, is_loopback, listening_url};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use rate::BURST;
 pub use state::{AppState, RepoEntry, StateOptions, repo_id};
 
 // The bodies of requests and answers (for clients in Rust).

@@ -60,7 +60,10 @@ fn render(doc: &Value) -> String {
     let _ = writeln!(
         out,
         "Every route but `GET /health` needs `Authorization: Bearer <token>` when the server has a token. \
-         Errors are `{{\"error\": {{\"kind\", \"message\", \"hint\"}}}}`. Paths are relative to the base path.\n"
+         Errors are `{{\"error\": {{\"kind\", \"message\", \"hint\"}}}}`. Paths are relative to the base path. \
+         State-changing requests (`POST`, `PUT`, `DELETE`) are limited to `server.rate_limit_per_minute` (default 60, \
+         in bursts of up to 20) per token, or per peer without one: more get 429 with `Retry-After`; each one answered \
+         is recorded in the repository's event ledger as an `audit` event.\n"
     );
     let _ = writeln!(out, "## Routes\n");
     let _ = writeln!(out, "| Method | Path | What |");
