@@ -1,5 +1,5 @@
 //! Who may use `car serve`: a matrix over every route x (no token, wrong
-//! token, right token), which the OpenAPI document must list exactly; no
+//! token, another scheme, right token), which the OpenAPI document must list exactly; no
 //! non-loopback address without a token; `Host` and `Origin` checks.
 
 use std::collections::BTreeSet;
@@ -74,7 +74,48 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
         "api/v1/repos/repo/stream",
         None,
     ),
+    (
+        "POST",
+        "/api/v1/tasks",
+        "api/v1/tasks",
+        Some(r#"{"prompt":"p"}"#),
+    ),
+    ("GET", "/api/v1/tasks", "api/v1/tasks", None),
+    ("GET", "/api/v1/tasks/{id}", "api/v1/tasks/TASK", None),
+    (
+        "POST",
+        "/api/v1/tasks/{id}/reply",
+        "api/v1/tasks/TASK/reply",
+        Some(r#"{"message":"m"}"#),
+    ),
+    ("DELETE", "/api/v1/tasks/{id}", "api/v1/tasks/TASK", None),
+    (
+        "GET",
+        "/api/v1/tasks/{id}/stream",
+        "api/v1/tasks/TASK/stream",
+        None,
+    ),
 ];
+
+/// A task that ended, with a Codex conversation a reply can continue:
+/// its id.
+fn ended_task(env: &TestEnv) -> String {
+    env.config("codex:\n  args: [exec]\n");
+    env.script(concat!(
+        r#"out {"type":"thread.started","thread_id":"th-1"}"#,
+        "\n",
+        r#"out {"type":"turn.completed","usage":{"input_tokens":3,"cached_input_tokens":0,"output_tokens":2,"reasoning_output_tokens":0}}"#,
+        "\n",
+    ));
+    let out = env.run(&["task", "spawn", "first"]);
+    out.expect_code(0);
+    let id = out.stdout().trim().to_string();
+    env.wait_for("the task's end", Duration::from_secs(30), || {
+        let status = env.run(&["task", "status", &id, "--json"]).stdout();
+        status.contains("\"succeeded\"") && status.contains("th-1")
+    });
+    id
+}
 
 #[test]
 fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openapi_document() {
@@ -82,11 +123,14 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
     env.todo("- [ ] a\n- [ ] b\n");
     env.script("out hi\ncheck-todo\n");
     env.run(&["once"]).expect_code(0);
+    let task = ended_task(&env);
     let server = Server::start(&env, &[]);
     assert_eq!(REPO, "repo");
     let right = format!("Bearer {TOKEN}");
     let mut cases = 0;
     for &(method, _, path, body) in ROUTES {
+        let path = &path.replace("TASK", &task);
+        let path = path.as_str();
         let public = path == "health";
         let mut with_match = vec![("If-Match", "*")];
         for auth in [
@@ -102,7 +146,7 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
             }
             if path.ends_with("/stream") && auth == Some(right.as_str()) {
                 // Streams never end: only the headers are read.
-                let events = server.stream(REPO, "", &[]);
+                let events = server.sse(path, &[]);
                 drop(events);
                 continue;
             }

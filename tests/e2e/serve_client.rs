@@ -27,6 +27,8 @@ pub(crate) struct Resp {
     pub(crate) content_type: String,
     /// `Access-Control-Allow-Origin`, which the server never sends.
     pub(crate) allow_origin: Option<String>,
+    /// `Retry-After`, on a 429.
+    pub(crate) retry_after: Option<String>,
     pub(crate) body: String,
 }
 
@@ -160,6 +162,7 @@ impl Server {
             allow_origin: resp
                 .header("access-control-allow-origin")
                 .map(str::to_string),
+            retry_after: resp.header("retry-after").map(str::to_string),
             body: resp.into_string().unwrap_or_default(),
         }
     }
@@ -172,7 +175,17 @@ impl Server {
         query: &str,
         headers: &[(&str, &str)],
     ) -> mpsc::Receiver<(String, Option<u64>, serde_json::Value)> {
-        let mut req = ureq::get(&format!("{}api/v1/repos/{repo}/stream{query}", self.base))
+        self.sse(&format!("api/v1/repos/{repo}/stream{query}"), headers)
+    }
+
+    /// Opens the event stream at `path` with extra headers: each SSE
+    /// event, as `(event, id, data)`, on a channel.
+    pub(crate) fn sse(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> mpsc::Receiver<(String, Option<u64>, serde_json::Value)> {
+        let mut req = ureq::get(&format!("{}{path}", self.base))
             .set("Authorization", &format!("Bearer {TOKEN}"));
         for (k, v) in headers {
             req = req.set(k, v);

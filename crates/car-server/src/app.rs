@@ -13,9 +13,11 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit::audit;
 use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
-use crate::routes::{control, docs, events, health, repos, runs, stream};
+use crate::rate::rate_limit;
+use crate::routes::{control, docs, events, health, repos, runs, stream, task_stream, tasks};
 use crate::state::AppState;
 
 /// The most bytes a request body may have.
@@ -23,7 +25,7 @@ pub const MAX_BODY: usize = 1 << 20;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "car serve", description = "The HTTP API of codex-autorunner: a repository's loop, docs, runs and events."),
+    info(title = "car serve", description = "The HTTP API of codex-autorunner: a repository's loop, docs, runs and events, and Codex tasks."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     components(schemas(crate::ErrorBody))
@@ -57,6 +59,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::output))
         .routes(routes!(events::list))
         .routes(routes!(stream::stream))
+        .routes(routes!(tasks::spawn, tasks::list))
+        .routes(routes!(tasks::detail, tasks::cancel))
+        .routes(routes!(tasks::reply))
+        .routes(routes!(task_stream::stream))
         .routes(routes!(openapi_json))
 }
 
@@ -84,6 +90,9 @@ async fn openapi_json() -> Json<serde_json::Value> {
 /// all under `base_path` (`""` or `/x`), `Host` checked on every request.
 pub fn app(state: AppState, base_path: &str) -> Router {
     let (api, _) = api_routes()
+        // The last layer runs first: the token, the rate, then the audit.
+        .route_layer(from_fn_with_state(state.clone(), audit))
+        .route_layer(from_fn_with_state(state.clone(), rate_limit))
         .route_layer(from_fn_with_state(state.clone(), check_auth))
         .routes(routes!(health::health))
         .split_for_parts();

@@ -28,8 +28,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// `unauthorized`, `forbidden`, `not_found`, `bad_request`,
-    /// `conflict`, `precondition_required`, `too_large`, or one of the
-    /// library's kinds: `user`, `busy`, `config`, `agent`, `io`, `internal`.
+    /// `conflict`, `precondition_required`, `too_large`, `rate_limited`,
+    /// or one of the library's kinds: `user`, `busy`, `config`, `agent`, `io`, `internal`.
     pub kind: String,
     /// What happened, for a person.
     pub message: String,

@@ -77,7 +77,8 @@ fn forbidden(message: String) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
 }
 
-fn changes_state(m: &Method) -> bool {
+/// Whether a request of method `m` may change something.
+pub(crate) fn changes_state(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 

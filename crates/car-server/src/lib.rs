@@ -15,20 +15,25 @@
 //! `server.allowed_hosts`; a state-changing request from a browser must
 //! come from the server's own origin or one of `server.allowed_origins`;
 //! bodies are limited to [`MAX_BODY`] bytes; no CORS header is sent.
-//! Errors are `{"error": {"kind", "message", "hint"}}`.
+//! Errors are `{"error": {"kind", "message", "hint"}}`. Every
+//! state-changing request that passed the token check is recorded as an
+//! `audit` event in the ledger of the repository it concerned.
 
 #![forbid(unsafe_code)]
 
 mod app;
+mod audit;
 mod bind;
 mod error;
 mod guard;
+mod rate;
 mod routes;
 mod state;
 
 pub use app::{MAX_BODY, app, openapi};
 pub use bind::{BindError, check_bind, is_loopback, listening_url};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use rate::BURST;
 pub use state::{AppState, RepoEntry, StateOptions, repo_id};
 
 // The bodies of requests and answers (for clients in Rust).
@@ -38,3 +43,4 @@ pub use routes::events::EventPage;
 pub use routes::health::Health;
 pub use routes::repos::RepoSummary;
 pub use routes::runs::{OutputSlice, RunDetail, RunItem};
+pub use routes::tasks::{TaskReply, TaskSpawn, TaskStarted};

@@ -33,6 +33,8 @@ pub(crate) struct Inner {
     /// Held around a doc's compare-and-write, so two writes through the
     /// server never both pass the same `If-Match`.
     pub(crate) doc_write: Mutex<()>,
+    /// The rate limit on state-changing requests.
+    pub(crate) limiter: crate::rate::Limiter,
 }
 
 /// How to build an [`AppState`].
@@ -51,6 +53,10 @@ pub struct StateOptions {
     pub allowed_origins: Vec<String>,
     /// The `car` binary started for loops (`car --repo R run --quiet`).
     pub program: PathBuf,
+    /// State-changing requests a token (or a peer, without a token) may
+    /// make a minute (`server.rate_limit_per_minute`), in bursts of up to
+    /// [`crate::BURST`]; 0: no limit.
+    pub rate_limit_per_minute: u32,
 }
 
 impl AppState {
@@ -69,6 +75,7 @@ impl AppState {
                 program: opts.program,
                 shutdown,
                 doc_write: Mutex::new(()),
+                limiter: crate::rate::Limiter::new(opts.rate_limit_per_minute),
             }),
         }
     }

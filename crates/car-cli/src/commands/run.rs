@@ -251,7 +251,8 @@ fn print_event(e: &Event) {
             Some(h) => writeln!(out, "     {}", crate::report::advice(h)),
             None => Ok(()),
         }),
-        // Not the loop's own doing (replies, notifications, tasks): not shown.
+        // Not the loop's own doing (replies, notifications, tasks, the
+        // server's audit): not shown.
         LoopEvent::Reply { .. }
         | LoopEvent::Notification { .. }
         | LoopEvent::TaskSpawned { .. }
@@ -261,6 +262,7 @@ fn print_event(e: &Event) {
         | LoopEvent::ExecStarted { .. }
         | LoopEvent::ExecCancelled { .. }
         | LoopEvent::ExecDone { .. }
+        | LoopEvent::Audit { .. }
         | LoopEvent::Unknown(_) => Ok(()),
     };
     let _ = out.flush();

@@ -100,6 +100,21 @@ impl Control {
         &self.by
     }
 
+    /// Records in the ledger a state-changing request a front end
+    /// answered (`audit`: `method`, `path`, the answer's `status`, and who
+    /// asked from where); never a body or a secret.
+    pub fn audit(&self, method: &str, path: &str, status: u16) -> Result<(), Error> {
+        let event = crate::event::LoopEvent::Audit {
+            method: method.to_string(),
+            path: path.to_string(),
+            requested_by: self.by.requested_by,
+            origin: self.by.origin.clone(),
+            status,
+        };
+        self.ledger.append(None, event)?;
+        Ok(())
+    }
+
     /// Asks the loop to stop after its current run (the stop file). With no
     /// runner active the request waits; the next runner clears it.
     pub fn stop_after_run(&self) -> Result<StopReport, Error> {

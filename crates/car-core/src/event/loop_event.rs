@@ -234,6 +234,22 @@ pub enum LoopEvent {
         #[serde(default)]
         signal: Option<i32>,
     },
+    /// A state-changing request made through the API (loop control, a
+    /// reply, a doc write, a task's spawn, reply or cancel), as answered:
+    /// no body, no secret.
+    Audit {
+        /// The HTTP method.
+        method: String,
+        /// The path asked for (without the query).
+        path: String,
+        /// Which kind of front end answered it.
+        requested_by: RequestedBy,
+        /// Where the request came from (the peer's address), when known.
+        #[serde(default)]
+        origin: Option<String>,
+        /// The HTTP status of the answer.
+        status: u16,
+    },
     /// A line of a type this version does not know (written by a newer
     /// car): kept whole, so readers can still show it.
     #[serde(untagged)]
@@ -383,6 +399,7 @@ impl LoopEvent {
             Self::ExecStarted { .. } => "exec_started",
             Self::ExecCancelled { .. } => "exec_cancelled",
             Self::ExecDone { .. } => "exec_done",
+            Self::Audit { .. } => "audit",
             Self::Unknown(m) => m.get("type").and_then(Value::as_str).unwrap_or("?"),
         }
     }
@@ -407,5 +424,6 @@ impl LoopEvent {
         "exec_started",
         "exec_cancelled",
         "exec_done",
+        "audit",
     ];
 }

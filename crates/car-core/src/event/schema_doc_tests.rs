@@ -46,6 +46,7 @@ fn variant_name(e: &LoopEvent) -> &'static str {
         LoopEvent::ExecStarted { .. } => "exec_started",
         LoopEvent::ExecCancelled { .. } => "exec_cancelled",
         LoopEvent::ExecDone { .. } => "exec_done",
+        LoopEvent::Audit { .. } => "audit",
         LoopEvent::Unknown(_) => "unknown",
     }
 }

@@ -59,6 +59,13 @@ pub(crate) async fn run_turn(
     let n = rec.current_turn().map_or(1, |t| t.n);
     let result = invoke(cfg, &dir, &rec, n, stop, supervisor, path_env).await;
     let aborted = dir.join(ABORT_FILE).exists();
+    // The final output is on disk before the record says the turn ended,
+    // so a reader who sees it ended never reads the previous turn's.
+    if let Ok(run) = &result {
+        let text = run.final_output.text.as_bytes();
+        crate::fs_util::write_atomic(&dir.join(FINAL_FILE), text)?;
+        crate::fs_util::write_atomic(&record::turn_dir(&dir, n).join(FINAL_FILE), text)?;
+    }
     let (_, rec) = record::update(&dir, |r| {
         match &result {
             Ok(run) => {
@@ -80,11 +87,6 @@ pub(crate) async fn run_turn(
         }
         Ok(())
     })?;
-    if let Ok(run) = &result {
-        let text = run.final_output.text.as_bytes();
-        crate::fs_util::write_atomic(&dir.join(FINAL_FILE), text)?;
-        crate::fs_util::write_atomic(&record::turn_dir(&dir, n).join(FINAL_FILE), text)?;
-    }
     ledger(cfg, paths).append(
         None,
         LoopEvent::TaskDone {

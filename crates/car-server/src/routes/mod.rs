@@ -8,5 +8,7 @@ pub(crate) mod repos;
 pub(crate) mod runs;
 pub(crate) mod stream;
 mod support;
+pub(crate) mod task_stream;
+pub(crate) mod tasks;
 
 pub(crate) use support::{blocking, requester, to_json};

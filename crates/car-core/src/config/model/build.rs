@@ -131,6 +131,7 @@ pub(in crate::config) fn build(
         allowed_hosts: r.strings("server.allowed_hosts")?,
         allowed_origins: r.strings("server.allowed_origins")?,
         public_url: r.opt_string("server.public_url")?,
+        rate_limit_per_minute: r.whole("server.rate_limit_per_minute", 0)?,
     };
     let git = GitConfig {
         auto_commit: r.flag("git.auto_commit")?,

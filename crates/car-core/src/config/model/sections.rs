@@ -180,6 +180,10 @@ pub struct ServerConfig {
     pub allowed_origins: Vec<String>,
     /// `server.public_url`: where people reach the server; links in notifications.
     pub public_url: Option<String>,
+    /// `server.rate_limit_per_minute`: state-changing requests a token (or
+    /// a peer, without a token) may make a minute, in bursts of up to 20;
+    /// 0: no limit.
+    pub rate_limit_per_minute: u32,
 }
 
 impl Config {
