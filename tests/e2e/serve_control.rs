@@ -178,7 +178,18 @@ fn a_run_started_through_the_api_keeps_to_its_run_limit() {
             .status,
         202
     );
-    let got = read_until(&events, Duration::from_secs(60), stopped);
+    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_until(&events, Duration::from_secs(60), stopped)
+    }))
+    .unwrap_or_else(|_| {
+        // What the loop itself recorded, to tell a stalled stream from a
+        // stalled loop.
+        panic!(
+            "no stop on the stream within 60 s; state: {}\nledger:\n{}",
+            env.state(),
+            std::fs::read_to_string(env.path(".codex-autorunner/events.jsonl")).unwrap_or_default()
+        )
+    });
     assert_eq!(got.last().unwrap().2["reason"], "run_limit", "{got:#?}");
     assert_eq!(env.agent_runs(), 1);
 }
