@@ -25,7 +25,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use car_core::{OutputChunk, OutputOf, Repo};
+use car_core::{EventEnvelope, Follow, OutputChunk, OutputOf, Repo};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use utoipa::IntoParams;
@@ -85,18 +85,22 @@ pub(crate) async fn stream(
         None => None,
     };
     let since = last.map(|n| n + 1).or(q.since);
+    // Both followers start before the answer goes out: "from now on"
+    // means from this request, so an event appended once the client has
+    // its answer (a loop it starts next) is never missed.
+    let (events, output) = super::blocking(move || {
+        let events = repo.follow_events(since);
+        let output = repo.follow_output(OutputOf::Current, current_output_size(&repo));
+        Ok((events, output))
+    })
+    .await?;
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(send_events(
-        repo.clone(),
-        since,
+        events,
         tx.clone(),
         state.inner.shutdown.clone(),
     ));
-    let offset = {
-        let repo = repo.clone();
-        super::blocking(move || Ok(current_output_size(&repo))).await?
-    };
-    tokio::spawn(send_output(repo, offset, tx, state.inner.shutdown.clone()));
+    tokio::spawn(send_output(output, tx, state.inner.shutdown.clone()));
     let events =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
     let mut resp = Sse::new(events)
@@ -115,8 +119,7 @@ async fn shut_down(mut rx: watch::Receiver<bool>) {
     }
 }
 
-async fn send_events(repo: Repo, since: Option<u64>, tx: Tx, shutdown: watch::Receiver<bool>) {
-    let mut follow = repo.follow_events(since);
+async fn send_events(mut follow: Follow<EventEnvelope>, tx: Tx, shutdown: watch::Receiver<bool>) {
     loop {
         let next = tokio::select! {
             () = tx.closed() => return,
@@ -145,8 +148,7 @@ fn current_output_size(repo: &Repo) -> u64 {
         .map_or(0, |m| m.len())
 }
 
-async fn send_output(repo: Repo, offset: u64, tx: Tx, shutdown: watch::Receiver<bool>) {
-    let mut follow = repo.follow_output(OutputOf::Current, offset);
+async fn send_output(mut follow: Follow<OutputChunk>, tx: Tx, shutdown: watch::Receiver<bool>) {
     let mut lines = LineSplitter::default();
     loop {
         let next = tokio::select! {
