@@ -6,6 +6,7 @@ pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod repos;
 pub(crate) mod runs;
+mod sse;
 pub(crate) mod stream;
 mod support;
 pub(crate) mod task_stream;

@@ -17,24 +17,20 @@
 //!
 //! The stream ends when the server shuts down.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::response::sse::Event;
 use car_core::{EventEnvelope, Follow, OutputChunk, OutputOf, Repo};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use utoipa::IntoParams;
 
+use super::sse::{Tx, shut_down};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The heartbeat's period.
-const HEARTBEAT: Duration = Duration::from_secs(15);
 /// The longest output line held back waiting for its newline.
 const MAX_LINE: usize = 64 * 1024;
 
@@ -53,8 +49,6 @@ struct OutputLine<'a> {
     line: &'a str,
 }
 
-type Tx = mpsc::Sender<Result<Event, Infallible>>;
-
 /// Live events and output of the loop, as server-sent events.
 #[utoipa::path(get, path = "/api/v1/repos/{id}/stream", tag = "events",
     params(("id" = String, Path, description = "repository id"),
@@ -71,19 +65,7 @@ pub(crate) async fn stream(
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
     let repo = state.repo(&id)?.clone();
-    // An empty Last-Event-ID is no id (as a browser's EventSource means it).
-    let last = match headers
-        .get("last-event-id")
-        .filter(|v| !v.as_bytes().trim_ascii().is_empty())
-    {
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be a ledger seq"))?,
-        ),
-        None => None,
-    };
+    let last = super::sse::last_event_id(&headers, "a ledger seq")?;
     let since = last.map(|n| n + 1).or(q.since);
     // Both followers start before the answer goes out: "from now on"
     // means from this request, so an event appended once the client has
@@ -101,22 +83,7 @@ pub(crate) async fn stream(
         state.inner.shutdown.clone(),
     ));
     tokio::spawn(send_output(output, tx, state.inner.shutdown.clone()));
-    let events =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
-    let mut resp = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(HEARTBEAT))
-        .into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(resp)
-}
-
-/// Resolves when the server shuts down (never if it cannot tell).
-async fn shut_down(mut rx: watch::Receiver<bool>) {
-    if rx.wait_for(|v| *v).await.is_err() {
-        std::future::pending::<()>().await;
-    }
+    Ok(super::sse::respond(rx))
 }
 
 async fn send_events(mut follow: Follow<EventEnvelope>, tx: Tx, shutdown: watch::Receiver<bool>) {

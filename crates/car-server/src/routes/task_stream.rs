@@ -16,25 +16,22 @@
 //!   new turn: reconnect to follow it).
 //! - a comment (`:`) every 15 s keeps the connection open.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::response::sse::Event;
 use car_core::{Repo, TaskRecord, TaskState};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use utoipa::IntoParams;
 
+use super::sse::{Tx, shut_down};
 use super::{blocking, requester};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-const HEARTBEAT: Duration = Duration::from_secs(15);
 /// The longest line held back waiting for its newline.
 const MAX_LINE: usize = 64 * 1024;
 
@@ -46,8 +43,6 @@ pub(crate) struct TaskStreamQuery {
     /// wins over it).
     offset: Option<u64>,
 }
-
-type Tx = mpsc::Sender<Result<Event, Infallible>>;
 
 /// A task's status, log lines and end, as server-sent events.
 ///
@@ -71,18 +66,7 @@ pub(crate) async fn stream(
     query: Result<Query<TaskStreamQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
-    let last = match headers
-        .get("last-event-id")
-        .filter(|v| !v.as_bytes().trim_ascii().is_empty())
-    {
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be a byte offset"))?,
-        ),
-        None => None,
-    };
+    let last = super::sse::last_event_id(&headers, "a byte offset")?;
     let offset = last.or(q.offset).unwrap_or(0);
     let (_, repo, rec) = super::tasks::find(&state, &id).await?;
     let follow = repo.tasks(requester(None)).follow_output(&id, offset)?;
@@ -96,21 +80,7 @@ pub(crate) async fn stream(
         tx,
         state.inner.shutdown.clone(),
     ));
-    let events =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
-    let mut resp = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(HEARTBEAT))
-        .into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(resp)
-}
-
-async fn shut_down(mut rx: watch::Receiver<bool>) {
-    if rx.wait_for(|v| *v).await.is_err() {
-        std::future::pending::<()>().await;
-    }
+    Ok(super::sse::respond(rx))
 }
 
 /// The `status` event of `rec`: its state and when it got there.
