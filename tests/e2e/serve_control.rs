@@ -146,6 +146,14 @@ fn a_reply_through_the_api_reaches_the_next_prompt() {
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.json()["question"].is_object(), "{}", reply.body);
+    // The runner writes `stopped`, then lets its lock go: until then a
+    // start is refused as busy.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.get(&format!("api/v1/repos/{REPO}")).json()["running"] != false
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(
         server
             .post(
