@@ -10,7 +10,9 @@ use crate::cli::{ExecCommand, Global, TaskProcessArgs};
 
 pub(crate) fn run(g: &Global, cmd: ExecCommand) -> Result<u8> {
     let repo = super::load(g, &[])?;
-    let execs = repo.execs(crate::origin::requester());
+    let execs = repo
+        .execs(crate::origin::requester())
+        .allow_roots(repo.config().server.allowed_roots.clone());
     match cmd {
         ExecCommand::Start { cmd, cwd } => {
             // A relative --cwd is relative to where the user is.
@@ -166,7 +168,9 @@ pub(crate) fn process(g: &Global, a: TaskProcessArgs) -> Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     let _routed = crate::signals::route_to(stop.clone(), None);
-    let execs = repo.execs(crate::origin::requester());
+    let execs = repo
+        .execs(crate::origin::requester())
+        .allow_roots(repo.config().server.allowed_roots.clone());
     let state = runtime.block_on(execs.run_process(&a.id, &stop))?;
     Ok(match state {
         TaskState::Succeeded => crate::EXIT_OK,

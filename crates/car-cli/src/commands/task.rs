@@ -11,7 +11,9 @@ use crate::cli::{Global, TaskCommand, TaskProcessArgs};
 
 pub(crate) fn run(g: &Global, cmd: TaskCommand) -> Result<u8> {
     let repo = super::load(g, &[])?;
-    let tasks = repo.tasks(crate::origin::requester());
+    let tasks = repo
+        .tasks(crate::origin::requester())
+        .allow_roots(repo.config().server.allowed_roots.clone());
     match cmd {
         TaskCommand::Spawn { prompt, cwd, model } => {
             // A relative --cwd is relative to where the user is.
@@ -172,7 +174,9 @@ pub(crate) fn process(g: &Global, a: TaskProcessArgs) -> Result<u8> {
     let _routed = crate::signals::route_to(stop.clone(), None);
     let supervisor = crate::supervisor_program();
     let path_env = std::env::var_os("PATH");
-    let tasks = repo.tasks(crate::origin::requester());
+    let tasks = repo
+        .tasks(crate::origin::requester())
+        .allow_roots(repo.config().server.allowed_roots.clone());
     let state =
         runtime.block_on(tasks.run_turn(&a.id, &stop, supervisor.as_deref(), path_env.as_ref()))?;
     Ok(match state {

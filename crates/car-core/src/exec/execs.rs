@@ -68,6 +68,14 @@ impl Execs<'_> {
         self
     }
 
+    /// Also allows commands to run under each of `roots` (say,
+    /// `server.allowed_roots`).
+    #[must_use]
+    pub fn allow_roots<P: Into<PathBuf>>(mut self, roots: impl IntoIterator<Item = P>) -> Self {
+        self.roots.extend(roots.into_iter().map(Into::into));
+        self
+    }
+
     fn paths(&self) -> &crate::paths::RepoPaths {
         &self.repo.resolved_config().paths
     }

@@ -22,15 +22,21 @@ pub enum TaskError {
         what: &'static str,
     },
     /// The working directory does not exist or is not a directory.
-    #[error("{} is not a directory", cwd.display())]
+    #[error("the working directory {} does not exist or is not a directory", cwd.display())]
     CwdMissing {
         /// The directory asked for.
         cwd: PathBuf,
     },
     /// The working directory is outside the repository and the allowed roots.
-    #[error("{} is outside the repository and the allowed directories", cwd.display())]
+    #[error(
+        "the working directory {}{} is outside the repository and the allowed roots (server.allowed_roots)",
+        asked.display(),
+        resolved_note(asked, cwd)
+    )]
     CwdNotAllowed {
-        /// The directory asked for (resolved).
+        /// The directory asked for, as asked.
+        asked: PathBuf,
+        /// The directory asked for, resolved (symlinks and `..`).
         cwd: PathBuf,
     },
     /// A turn of the task is still at work.
@@ -67,6 +73,15 @@ pub enum TaskError {
     /// A file could not be read or written.
     #[error(transparent)]
     Io(#[from] PathError),
+}
+
+/// `" (resolved: ...)"` when symlinks or `..` made `asked` another path.
+fn resolved_note(asked: &std::path::Path, resolved: &std::path::Path) -> String {
+    if asked == resolved {
+        String::new()
+    } else {
+        format!(" (resolved: {})", resolved.display())
+    }
 }
 
 impl From<crate::codex::InvokeError> for TaskError {

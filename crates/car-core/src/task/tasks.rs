@@ -70,6 +70,14 @@ impl Tasks<'_> {
         self
     }
 
+    /// Also allows tasks to work under each of `roots` (say,
+    /// `server.allowed_roots`).
+    #[must_use]
+    pub fn allow_roots<P: Into<PathBuf>>(mut self, roots: impl IntoIterator<Item = P>) -> Self {
+        self.roots.extend(roots.into_iter().map(Into::into));
+        self
+    }
+
     pub(crate) fn paths(&self) -> &crate::paths::RepoPaths {
         &self.repo.resolved_config().paths
     }
@@ -345,13 +353,16 @@ pub(crate) fn allowed_cwd(
     let resolved = std::fs::canonicalize(&asked)
         .ok()
         .filter(|p| p.is_dir())
-        .ok_or(TaskError::CwdMissing { cwd: asked })?;
+        .ok_or_else(|| TaskError::CwdMissing { cwd: asked.clone() })?;
     let allowed = std::iter::once(root.to_path_buf())
         .chain(roots.iter().cloned())
         .filter_map(|r| std::fs::canonicalize(r).ok())
         .any(|r| resolved.starts_with(r));
     if !allowed {
-        return Err(TaskError::CwdNotAllowed { cwd: resolved });
+        return Err(TaskError::CwdNotAllowed {
+            asked,
+            cwd: resolved,
+        });
     }
     Ok(resolved)
 }

@@ -94,6 +94,13 @@ fn the_working_directory_must_be_in_the_repository_or_an_allowed_root() {
             "{outside:?}: {e}"
         );
         assert_eq!(e.kind(), ErrorKind::User);
+        // The message names the path as asked, and where it leads.
+        let text = e.to_string();
+        assert!(text.contains(&outside.display().to_string()), "{text}");
+        assert!(text.contains("server.allowed_roots"), "{text}");
+        if outside != other {
+            assert!(text.contains("(resolved: "), "{text}");
+        }
     }
     let e = task_error(spawn(&tasks, &root.join("missing")).unwrap_err());
     assert!(matches!(e, TaskError::CwdMissing { .. }), "{e}");
@@ -105,6 +112,9 @@ fn the_working_directory_must_be_in_the_repository_or_an_allowed_root() {
     }
     let allowed = repo.tasks(api()).allow_root(&other);
     let e = task_error(spawn(&allowed, &root.join("escape")).unwrap_err());
+    assert!(matches!(e, TaskError::Launch(_)), "{e}");
+    let allowed = repo.tasks(api()).allow_roots([other.clone()]);
+    let e = task_error(spawn(&allowed, &other).unwrap_err());
     assert!(matches!(e, TaskError::Launch(_)), "{e}");
     assert!(matches!(
         task_error(
@@ -276,4 +286,44 @@ fn a_queued_turn_whose_process_died_reads_as_failed() {
     // Started, gone without taking it: failed.
     set(Some(u32::MAX / 2));
     assert_eq!(tasks.status(&rec.id).unwrap().state, TaskState::Failed);
+}
+
+#[test]
+fn server_allowed_roots_are_resolved_at_load_and_a_missing_one_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    std::fs::create_dir_all(dir.path().join("other/deep")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("other"), dir.path().join("link")).unwrap();
+    let with = |roots: &str| {
+        std::fs::create_dir_all(root.join(".codex-autorunner")).unwrap();
+        std::fs::write(
+            root.join(".codex-autorunner/config.yml"),
+            format!("version: 2\nmode: repo\nserver:\n  allowed_roots:\n{roots}"),
+        )
+        .unwrap();
+        Repo::open(&root)
+    };
+    let repo = with("    - ../link/deep/..\n").unwrap();
+    let other = std::fs::canonicalize(dir.path().join("other")).unwrap();
+    assert_eq!(
+        repo.config().server.allowed_roots,
+        std::slice::from_ref(&other)
+    );
+    let tasks = repo
+        .tasks(api())
+        .allow_roots(repo.config().server.allowed_roots.clone());
+    let req = TaskRequest {
+        prompt: "p".into(),
+        cwd: Some(other.join("deep")),
+        model: None,
+    };
+    let e = task_error(tasks.spawn("/nonexistent/car", req).unwrap_err());
+    assert!(matches!(e, TaskError::Launch(_)), "{e}");
+
+    let e = with("    - ../link\n    - ../missing\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`server.allowed_roots`"), "{e}");
+    assert!(e.contains("config.yml:6"), "{e}");
+    assert!(e.contains("item 2") && e.contains("../missing"), "{e}");
 }

@@ -130,6 +130,7 @@ pub(in crate::config) fn build(
         auth_token_env: r.string("server.auth_token_env")?,
         allowed_hosts: r.strings("server.allowed_hosts")?,
         allowed_origins: r.strings("server.allowed_origins")?,
+        allowed_roots: allowed_roots(r, root)?,
         public_url: r.opt_string("server.public_url")?,
         rate_limit_per_minute: r.whole("server.rate_limit_per_minute", 0)?,
     };
@@ -169,6 +170,42 @@ fn doc_path(r: &Reader<'_>, root: &Path, key: &str, value: &str) -> Result<PathB
             ),
         )
     })
+}
+
+/// `server.allowed_roots`: each entry with `~` expanded, relative to
+/// `root`, resolved (symlinks too); one that is not a directory is an error
+/// naming the key, the item and where it was set.
+fn allowed_roots(r: &Reader<'_>, root: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    const KEY: &str = "server.allowed_roots";
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
+    let mut roots = Vec::new();
+    for (i, raw) in r.strings(KEY)?.iter().enumerate() {
+        let item = format!("{KEY}[{i}]");
+        let bad = |m: String| r.invalid_at(KEY, &item, format!("item {}: {m}", i + 1));
+        if raw.trim().is_empty() {
+            return Err(bad("is empty; expected a directory".into()));
+        }
+        let asked = match raw.strip_prefix('~') {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                let home = home
+                    .as_deref()
+                    .ok_or_else(|| bad(format!("`{raw}` starts with ~ but HOME is not set")))?;
+                Path::new(home).join(rest.trim_start_matches('/'))
+            }
+            _ => root.join(raw),
+        };
+        let dir = std::fs::canonicalize(&asked)
+            .ok()
+            .filter(|p| p.is_dir())
+            .ok_or_else(|| {
+                bad(format!(
+                    "`{raw}` ({}) is not an existing directory",
+                    asked.display()
+                ))
+            })?;
+        roots.push(dir);
+    }
+    Ok(roots)
 }
 
 /// Resolves `value` against `root` and returns it only if it stays inside.

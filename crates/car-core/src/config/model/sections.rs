@@ -178,6 +178,10 @@ pub struct ServerConfig {
     pub allowed_hosts: Vec<String>,
     /// `server.allowed_origins`.
     pub allowed_origins: Vec<String>,
+    /// `server.allowed_roots`: directories besides the repository where
+    /// tasks and commands may run; `~` expanded, relative to the
+    /// repository root, each resolved (symlinks too) when loaded.
+    pub allowed_roots: Vec<PathBuf>,
     /// `server.public_url`: where people reach the server; links in notifications.
     pub public_url: Option<String>,
     /// `server.rate_limit_per_minute`: state-changing requests a token (or

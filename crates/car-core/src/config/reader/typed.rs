@@ -56,7 +56,12 @@ impl<'a> Reader<'a> {
     }
 
     /// An error about `key`, located at `item` (a path inside it).
-    fn invalid_at(&self, key: &str, item: &str, message: impl Into<String>) -> ConfigError {
+    pub(in crate::config) fn invalid_at(
+        &self,
+        key: &str,
+        item: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
         let (origin, line) = self.locate(item);
         ConfigError::Invalid {
             key: key.to_string(),
