@@ -95,7 +95,41 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
         "api/v1/tasks/TASK/stream",
         None,
     ),
+    (
+        "POST",
+        "/api/v1/execs",
+        "api/v1/execs",
+        Some(r#"{"cmd":"true"}"#),
+    ),
+    ("GET", "/api/v1/execs", "api/v1/execs", None),
+    ("GET", "/api/v1/execs/{id}", "api/v1/execs/EXEC", None),
+    ("DELETE", "/api/v1/execs/{id}", "api/v1/execs/EXEC", None),
+    (
+        "GET",
+        "/api/v1/execs/{id}/logs",
+        "api/v1/execs/EXEC/logs",
+        None,
+    ),
+    (
+        "GET",
+        "/api/v1/execs/{id}/logs/stream",
+        "api/v1/execs/EXEC/logs/stream",
+        None,
+    ),
 ];
+
+/// A command that ended: its id.
+fn ended_exec(env: &TestEnv) -> String {
+    let out = env.run(&["exec", "start", "echo hi"]);
+    out.expect_code(0);
+    let id = out.stdout().trim().to_string();
+    env.wait_for("the command's end", Duration::from_secs(30), || {
+        env.run(&["exec", "status", &id, "--json"])
+            .stdout()
+            .contains("\"succeeded\"")
+    });
+    id
+}
 
 /// A task that ended, with a Codex conversation a reply can continue:
 /// its id.
@@ -124,12 +158,13 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
     env.script("out hi\ncheck-todo\n");
     env.run(&["once"]).expect_code(0);
     let task = ended_task(&env);
+    let exec = ended_exec(&env);
     let server = Server::start(&env, &[]);
     assert_eq!(REPO, "repo");
     let right = format!("Bearer {TOKEN}");
     let mut cases = 0;
     for &(method, _, path, body) in ROUTES {
-        let path = &path.replace("TASK", &task);
+        let path = &path.replace("TASK", &task).replace("EXEC", &exec);
         let path = path.as_str();
         let public = path == "health";
         let mut with_match = vec![("If-Match", "*")];

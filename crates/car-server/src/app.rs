@@ -17,7 +17,9 @@ use crate::audit::audit;
 use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
-use crate::routes::{control, docs, events, health, repos, runs, stream, task_stream, tasks};
+use crate::routes::{
+    control, docs, events, exec_stream, execs, health, repos, runs, stream, task_stream, tasks,
+};
 use crate::state::AppState;
 
 /// The most bytes a request body may have.
@@ -25,7 +27,7 @@ pub const MAX_BODY: usize = 1 << 20;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "car serve", description = "The HTTP API of codex-autorunner: a repository's loop, docs, runs and events, and Codex tasks."),
+    info(title = "car serve", description = "The HTTP API of codex-autorunner: a repository's loop, docs, runs and events, Codex tasks and commands."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     components(schemas(crate::ErrorBody))
@@ -63,6 +65,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::detail, tasks::cancel))
         .routes(routes!(tasks::reply))
         .routes(routes!(task_stream::stream))
+        .routes(routes!(execs::start, execs::list))
+        .routes(routes!(execs::detail, execs::cancel))
+        .routes(routes!(execs::logs))
+        .routes(routes!(exec_stream::stream))
         .routes(routes!(openapi_json))
 }
 

@@ -50,8 +50,8 @@ pub(crate) async fn audit(State(state): State<AppState>, req: Request, next: Nex
 }
 
 /// The repository a request concerned: the one its handler named, the one
-/// in its path (`/repos/{id}/...`), the one holding the task in its path
-/// (`/tasks/{id}...`), or the only one served.
+/// in its path (`/repos/{id}/...`), the one holding the task or command in
+/// its path (`/tasks/{id}...`, `/execs/{id}...`), or the only one served.
 fn concerned(state: &AppState, named: Option<&str>, path: &str) -> Option<Repo> {
     let repos = &state.inner.repos;
     let by_id = |id: &str| repos.iter().find(|r| r.id == id).map(|r| r.repo.clone());
@@ -70,6 +70,14 @@ fn concerned(state: &AppState, named: Option<&str>, path: &str) -> Option<Repo> 
                 let holding = repos
                     .iter()
                     .find(|r| r.repo.tasks(requester(None)).status(id).is_ok());
+                if let Some(r) = holding {
+                    return Some(r.repo.clone());
+                }
+            }
+            ("execs", Some(id)) => {
+                let holding = repos
+                    .iter()
+                    .find(|r| r.repo.execs(requester(None)).status(id).is_ok());
                 if let Some(r) = holding {
                     return Some(r.repo.clone());
                 }

@@ -40,6 +40,7 @@ pub use state::{AppState, RepoEntry, StateOptions, repo_id};
 pub use routes::control::{LoopBody, ReplyBody};
 pub use routes::docs::{Doc, DocWrite};
 pub use routes::events::EventPage;
+pub use routes::execs::{ExecStart, ExecStarted};
 pub use routes::health::Health;
 pub use routes::repos::RepoSummary;
 pub use routes::runs::{OutputSlice, RunDetail, RunItem};

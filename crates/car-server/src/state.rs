@@ -29,6 +29,8 @@ pub(crate) struct Inner {
     pub(crate) allowed_hosts: Vec<String>,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) program: PathBuf,
+    /// Where tasks and commands may run besides their repository.
+    pub(crate) allowed_roots: Vec<PathBuf>,
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Held around a doc's compare-and-write, so two writes through the
     /// server never both pass the same `If-Match`.
@@ -53,6 +55,10 @@ pub struct StateOptions {
     pub allowed_origins: Vec<String>,
     /// The `car` binary started for loops (`car --repo R run --quiet`).
     pub program: PathBuf,
+    /// Directories besides each repository where tasks and commands may
+    /// run (`server.allowed_roots`, resolved); a `cwd` is resolved
+    /// (symlinks, `..`) and must fall under its repository or one of these.
+    pub allowed_roots: Vec<PathBuf>,
     /// State-changing requests a token (or a peer, without a token) may
     /// make a minute (`server.rate_limit_per_minute`), in bursts of up to
     /// [`crate::BURST`]; 0: no limit.
@@ -73,6 +79,7 @@ impl AppState {
                     .collect(),
                 allowed_origins: opts.allowed_origins,
                 program: opts.program,
+                allowed_roots: opts.allowed_roots,
                 shutdown,
                 doc_write: Mutex::new(()),
                 limiter: crate::rate::Limiter::new(opts.rate_limit_per_minute),

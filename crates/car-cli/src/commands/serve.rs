@@ -67,6 +67,7 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
                 allowed_hosts,
                 allowed_origins: cfg.allowed_origins,
                 program,
+                allowed_roots: cfg.allowed_roots,
                 rate_limit_per_minute: cfg.rate_limit_per_minute,
             },
             shutdown_rx,

@@ -3,6 +3,8 @@
 pub(crate) mod control;
 pub(crate) mod docs;
 pub(crate) mod events;
+pub(crate) mod exec_stream;
+pub(crate) mod execs;
 pub(crate) mod health;
 pub(crate) mod repos;
 pub(crate) mod runs;

@@ -39,7 +39,8 @@ pub struct TaskSpawn {
     /// the only one served).
     pub repo: Option<String>,
     /// Where the agent works: the repository's root (default), a directory
-    /// under it (relative to it, or absolute).
+    /// under it (relative to it, or absolute) or under one of
+    /// `server.allowed_roots`; symlinks and `..` are resolved first.
     pub cwd: Option<String>,
     /// The model (default: the repository's `codex.model`).
     pub model: Option<String>,
@@ -76,7 +77,7 @@ pub(crate) struct PageQuery {
     limit: Option<usize>,
 }
 
-fn peer(ext: &Extensions) -> Option<SocketAddr> {
+pub(crate) fn peer(ext: &Extensions) -> Option<SocketAddr> {
     ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
 }
 
@@ -102,14 +103,17 @@ pub(crate) async fn find(
 
 /// The repository a new task belongs to: `repo` by id, else the one whose
 /// root holds `cwd` (the deepest), else the only one served.
-fn pick_repo(state: &AppState, body: &TaskSpawn) -> Result<(String, Repo), ApiError> {
-    if let Some(id) = &body.repo {
-        return Ok((id.clone(), state.repo(id)?.clone()));
+/// (Commands pick theirs alike.)
+pub(crate) fn pick_repo(
+    state: &AppState,
+    repo: Option<&str>,
+    cwd: Option<&str>,
+) -> Result<(String, Repo), ApiError> {
+    if let Some(id) = repo {
+        return Ok((id.to_string(), state.repo(id)?.clone()));
     }
     let repos = &state.inner.repos;
-    let cwd = body
-        .cwd
-        .as_deref()
+    let cwd = cwd
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .and_then(|p| std::fs::canonicalize(p).ok());
@@ -124,7 +128,7 @@ fn pick_repo(state: &AppState, body: &TaskSpawn) -> Result<(String, Repo), ApiEr
     match (holding, repos.as_slice()) {
         (Some(r), _) | (None, [r]) => Ok((r.id.clone(), r.repo.clone())),
         (None, _) => Err(ApiError::bad_request(
-            "say which repository the task belongs to: repo, or a cwd under one",
+            "say which repository it belongs to: repo, or a cwd under one",
         )),
     }
 }
@@ -133,7 +137,7 @@ fn pick_repo(state: &AppState, body: &TaskSpawn) -> Result<(String, Repo), ApiEr
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks",
     request_body = TaskSpawn,
     responses((status = 202, body = TaskStarted),
-              (status = 400, body = crate::ErrorBody, description = "empty prompt, cwd outside the repository"),
+              (status = 400, body = crate::ErrorBody, description = "empty prompt, cwd outside the repository and server.allowed_roots"),
               (status = 404, body = crate::ErrorBody, description = "no such repository")))]
 pub(crate) async fn spawn(
     State(state): State<AppState>,
@@ -149,13 +153,17 @@ pub(crate) async fn spawn(
     let program = state.inner.program.clone();
     let state2 = state.clone();
     let (repo_id, rec) = blocking(move || {
-        let (repo_id, repo) = pick_repo(&state2, &body)?;
+        let (repo_id, repo) = pick_repo(&state2, body.repo.as_deref(), body.cwd.as_deref())?;
         let req = TaskRequest {
             prompt: body.prompt,
             cwd: body.cwd.map(PathBuf::from),
             model: body.model,
         };
-        Ok((repo_id, repo.tasks(by).spawn(&program, req)?))
+        let roots = state2.inner.allowed_roots.iter();
+        Ok((
+            repo_id,
+            repo.tasks(by).allow_roots(roots).spawn(&program, req)?,
+        ))
     })
     .await?;
     Ok(started(repo_id, &rec))
