@@ -36,6 +36,7 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// Which log, and where the stream starts.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExecStreamQuery {
     /// `stdout` (default) or `stderr`.

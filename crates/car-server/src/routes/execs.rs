@@ -61,6 +61,7 @@ pub struct ExecStarted {
 
 /// A page of commands.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExecPageQuery {
     /// How many of the newest commands to skip (default 0).
@@ -71,6 +72,7 @@ pub(crate) struct ExecPageQuery {
 
 /// Which log, and how much of it.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogQuery {
     /// `stdout` (default) or `stderr`.
