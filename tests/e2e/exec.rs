@@ -254,3 +254,33 @@ fn twenty_commands_at_once_all_finish() {
     assert_eq!(page["total"], 20);
     env.expect_no_agent_process("after twenty commands", Duration::from_secs(3));
 }
+
+#[test]
+fn a_command_gets_the_agents_environment_without_car_secrets() {
+    let env = TestEnv::new();
+    env.config("server:\n  auth_token_env: MY_SERVE_TOKEN\nnotifications:\n  webhook:\n    url_env: MY_HOOK\ncodex:\n  env:\n    FROM_CODEX_ENV: set\n");
+    let out = env
+        .car(&["exec", "start", "env"])
+        .env("MY_SERVE_TOKEN", "tok-secret")
+        .env("MY_HOOK", "http://hook.invalid/secret")
+        .env("CAR_NTFY_TOKEN", "ntfy-secret")
+        .env("KEPT_VAR", "kept")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let rec = wait_done(&env, &id, Duration::from_secs(20));
+    assert_eq!(rec["state"], "succeeded", "{rec:#}");
+    let seen = String::from_utf8(logs(&env, &[&id])).unwrap();
+    assert!(seen.lines().any(|l| l == "KEPT_VAR=kept"), "{seen}");
+    assert!(seen.lines().any(|l| l == "FROM_CODEX_ENV=set"), "{seen}");
+    assert!(seen.lines().any(|l| l.starts_with("PATH=")), "{seen}");
+    for secret in ["tok-secret", "hook.invalid", "ntfy-secret"] {
+        assert!(
+            !seen.contains(secret),
+            "{secret} leaked into a command: {seen}"
+        );
+    }
+    // The marker that lets car find the command's processes stays.
+    assert!(seen.lines().any(|l| l.starts_with("CAR_RUN=")), "{seen}");
+}

@@ -112,6 +112,12 @@ async fn execute(
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0)
+        // The agent's environment: no server token, no notification secret.
+        .env_clear()
+        .envs(crate::agent_env::for_agent(
+            cfg,
+            std::env::var_os("PATH").unwrap_or_default(),
+        ))
         .env(crate::marker::MARKER_VAR, marker.value())
         .spawn()
         .map_err(|source| ExecError::Spawn {
