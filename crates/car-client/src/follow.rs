@@ -1,0 +1,103 @@
+//! Following a server-sent event stream across dropped connections: the
+//! reader reconnects with `Last-Event-ID` (the id of the last event
+//! received), so the server sends what follows it, with no gap and no
+//! duplicate, until the caller has what it wants.
+
+use std::io::BufReader;
+use std::time::{Duration, Instant};
+
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::sse::{Item, SseEvent, SseReader};
+
+/// What a follower is told.
+#[derive(Debug)]
+pub enum StreamItem<'a> {
+    /// An event.
+    Event(&'a SseEvent),
+    /// The server's heartbeat: the connection is alive and nothing
+    /// happened.
+    Heartbeat,
+    /// The stream was connected again after it dropped (what happened
+    /// meanwhile follows, when the stream's ids allow it).
+    Reconnected,
+}
+
+/// Whether to go on following.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on.
+    Continue,
+    /// Stop: return from [`Client::follow`].
+    Stop,
+}
+
+/// The first wait before reconnecting; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+impl Client {
+    /// Follows the event stream at `path` (relative to the base, with its
+    /// query), starting after event `last_id` when given, calling `on` for
+    /// each event, heartbeat and reconnection, until `on` says stop.
+    ///
+    /// A connection that drops, or ends, or stays silent longer than the
+    /// heartbeat allows, is opened again with `Last-Event-ID`; a server
+    /// that cannot be reached for `give_up_after` in a row is an error, as
+    /// is any error answer (a wrong token, an unknown repository) and a
+    /// server not reachable at the first attempt.
+    pub fn follow<F>(
+        &self,
+        path: &str,
+        mut last_id: Option<String>,
+        give_up_after: Duration,
+        mut on: F,
+    ) -> Result<(), ClientError>
+    where
+        F: FnMut(StreamItem<'_>) -> Result<Flow, ClientError>,
+    {
+        let mut connected_once = false;
+        let mut failing_since: Option<Instant> = None;
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match self.open_stream(path, last_id.as_deref()) {
+                Ok(resp) => {
+                    failing_since = None;
+                    backoff = FIRST_BACKOFF;
+                    if connected_once && on(StreamItem::Reconnected)? == Flow::Stop {
+                        return Ok(());
+                    }
+                    connected_once = true;
+                    let mut reader = SseReader::new(BufReader::new(resp.into_reader()));
+                    // Ends at the end of the stream or a broken connection.
+                    while let Ok(Some(item)) = reader.next_item() {
+                        let flow = match &item {
+                            Item::Event(e) => {
+                                if let Some(id) = &e.id {
+                                    last_id = Some(id.clone());
+                                }
+                                on(StreamItem::Event(e))?
+                            }
+                            Item::Comment => on(StreamItem::Heartbeat)?,
+                        };
+                        if flow == Flow::Stop {
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(e @ ClientError::Unreachable { .. }) => {
+                    if !connected_once {
+                        return Err(e);
+                    }
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= give_up_after {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
