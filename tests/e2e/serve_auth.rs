@@ -95,6 +95,12 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
         "api/v1/tasks/TASK/stream",
         None,
     ),
+    (
+        "GET",
+        "/api/v1/tasks/{id}/output",
+        "api/v1/tasks/TASK/output",
+        None,
+    ),
 ];
 
 /// A task that ended, with a Codex conversation a reply can continue:

@@ -17,7 +17,9 @@ use crate::audit::audit;
 use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
-use crate::routes::{control, docs, events, health, repos, runs, stream, task_stream, tasks};
+use crate::routes::{
+    control, docs, events, health, repos, runs, stream, task_output, task_stream, tasks,
+};
 use crate::state::AppState;
 
 /// The most bytes a request body may have.
@@ -63,6 +65,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::detail, tasks::cancel))
         .routes(routes!(tasks::reply))
         .routes(routes!(task_stream::stream))
+        .routes(routes!(task_output::output))
         .routes(routes!(openapi_json))
 }
 
