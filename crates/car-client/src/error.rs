@@ -3,6 +3,7 @@
 /// An error of the client: the server could not be reached, it answered
 /// with an error, or its answer could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The URL given for the server is not one the client can use.
     #[error("invalid server URL {url:?}: {reason}")]

@@ -18,9 +18,13 @@ pub enum StreamItem<'a> {
     /// The server's heartbeat: the connection is alive and nothing
     /// happened.
     Heartbeat,
-    /// The stream was connected again after it dropped (what happened
-    /// meanwhile follows, when the stream's ids allow it).
-    Reconnected,
+    /// The stream is connected: first (`again` false: a good time to
+    /// start what the follower waits for), or again after it dropped
+    /// (what happened meanwhile follows, when the stream's ids allow it).
+    Connected {
+        /// Whether it had been connected before.
+        again: bool,
+    },
 }
 
 /// Whether to go on following.
@@ -39,7 +43,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 impl Client {
     /// Follows the event stream at `path` (relative to the base, with its
     /// query), starting after event `last_id` when given, calling `on` for
-    /// each event, heartbeat and reconnection, until `on` says stop.
+    /// each connection, event and heartbeat, until `on` says stop.
     ///
     /// A connection that drops, or ends, or stays silent longer than the
     /// heartbeat allows, is opened again with `Last-Event-ID`; a server
@@ -64,10 +68,11 @@ impl Client {
                 Ok(resp) => {
                     failing_since = None;
                     backoff = FIRST_BACKOFF;
-                    if connected_once && on(StreamItem::Reconnected)? == Flow::Stop {
+                    let again = connected_once;
+                    connected_once = true;
+                    if on(StreamItem::Connected { again })? == Flow::Stop {
                         return Ok(());
                     }
-                    connected_once = true;
                     let mut reader = SseReader::new(BufReader::new(resp.into_reader()));
                     // Ends at the end of the stream or a broken connection.
                     while let Ok(Some(item)) = reader.next_item() {
