@@ -106,3 +106,76 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// Answers one request on `listener` with `body` as an event stream,
+    /// then closes; returns the request's `Last-Event-ID`.
+    fn serve_once(listener: &TcpListener, body: &str) -> Option<String> {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut last = None;
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("last-event-id")
+            {
+                last = Some(v.trim().to_string());
+            }
+        }
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n{body}"
+        )
+        .unwrap();
+        last
+    }
+
+    #[test]
+    fn a_dropped_stream_is_resumed_after_the_last_event_received() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let first = serve_once(&listener, ":\n\nid: 1\ndata: a\n\nid: 2\ndata: b\n\n");
+            let second = serve_once(&listener, "id: 3\ndata: c\n\n");
+            (first, second)
+        });
+        let client = Client::new(&format!("http://127.0.0.1:{port}"), None).unwrap();
+        let mut seen = Vec::new();
+        client
+            .follow("s", None, Duration::from_secs(5), |item| {
+                seen.push(match item {
+                    StreamItem::Event(e) => e.data.clone(),
+                    StreamItem::Heartbeat => "heartbeat".into(),
+                    StreamItem::Connected { again } => format!("connected again={again}"),
+                });
+                Ok(if seen.last().is_some_and(|s| s == "c") {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                })
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            [
+                "connected again=false",
+                "heartbeat",
+                "a",
+                "b",
+                "connected again=true",
+                "c"
+            ]
+        );
+        assert_eq!(server.join().unwrap(), (None, Some("2".to_string())));
+    }
+}

@@ -118,7 +118,23 @@ pub(super) fn start(remote: &Remote, how: Start, flags: RunFlags) -> Result<u8> 
             })
         },
     )?;
+    if busy.is_none() {
+        wait_for_exit(remote, repo)?;
+    }
     Ok(busy.or(seen.code).unwrap_or(crate::EXIT_FAILURE))
+}
+
+/// How long the runner may take to exit once it recorded its stop.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits until the runner, having recorded its stop, lets its lock go: as
+/// a local `car run` returns, the next command finds the repository free.
+fn wait_for_exit(remote: &Remote, repo: &str) -> Result<(), car_client::ClientError> {
+    let deadline = std::time::Instant::now() + EXIT_WAIT;
+    while remote.client.status(repo)?.running && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// Asks the server to start the loop; `Some(code)` when it did not
