@@ -116,6 +116,12 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
         "api/v1/execs/EXEC/logs/stream",
         None,
     ),
+    (
+        "GET",
+        "/api/v1/tasks/{id}/output",
+        "api/v1/tasks/TASK/output",
+        None,
+    ),
 ];
 
 /// A command that ended: its id.

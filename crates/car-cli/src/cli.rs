@@ -22,6 +22,23 @@ pub(crate) struct Global {
     /// Override a config key for this invocation, e.g. `-c runner.sleep_seconds=0` (repeatable).
     #[arg(short = 'c', long = "set", global = true, value_name = "KEY=VALUE")]
     pub(crate) set: Vec<String>,
+    /// Talk to the `car serve` at URL instead of a local repository: status, run, once,
+    /// resume, stop, kill, reply, log, events and task (default: $CAR_SERVER, unless --repo
+    /// is given). The token is read from $CAR_SERVER_TOKEN, never from the command line.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) server: Option<String>,
+    /// With --server: the repository's id on the server (default: $CAR_SERVER_REPO, or the
+    /// only one it serves).
+    #[arg(long, global = true, value_name = "ID")]
+    pub(crate) server_repo: Option<String>,
+    /// With --server: the variable holding the server's token.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        default_value = "CAR_SERVER_TOKEN"
+    )]
+    pub(crate) server_token_env: String,
 }
 
 #[derive(Debug, Subcommand)]

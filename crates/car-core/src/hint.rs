@@ -5,10 +5,10 @@
 //! (a command line names its commands, a web page shows a button), so no
 //! front end shows another's instructions.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a person can do next; front ends render it in their own words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Hint {
     /// The agent asked a question: answer it, then resume the loop.

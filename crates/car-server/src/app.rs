@@ -18,7 +18,8 @@ use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
 use crate::routes::{
-    control, docs, events, exec_stream, execs, health, repos, runs, stream, task_stream, tasks,
+    control, docs, events, exec_stream, execs, health, repos, runs, stream, task_output,
+    task_stream, tasks,
 };
 use crate::state::AppState;
 
@@ -69,6 +70,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(execs::detail, execs::cancel))
         .routes(routes!(execs::logs))
         .routes(routes!(exec_stream::stream))
+        .routes(routes!(task_output::output))
         .routes(routes!(openapi_json))
 }
 

@@ -9,6 +9,11 @@ use crate::cli::{Cli, Command, ConfigCommand};
 
 /// Runs the parsed command; returns the exit code.
 pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
+    // `--server URL` (or `$CAR_SERVER`): the command runs on a server.
+    let cli = match super::remote::route(cli)? {
+        super::remote::Routed::Done(code) => return Ok(code),
+        super::remote::Routed::Local(cli) => cli,
+    };
     let g = &cli.global;
     // Commands that run the loop or signal it also log to the repo's
     // logs/ (they set up logging themselves); the rest log to stderr.

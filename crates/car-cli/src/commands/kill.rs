@@ -8,10 +8,16 @@ use crate::cli::Global;
 pub(crate) fn kill(g: &Global) -> Result<u8> {
     let repo = super::load(g, &[])?;
     crate::logging::init(Some(&repo.logs_dir()));
-    match repo.control(crate::origin::requester()).kill()? {
+    print_kill(&repo.control(crate::origin::requester()).kill()?);
+    Ok(crate::EXIT_OK)
+}
+
+/// Prints what `car kill` found (here, or on a server).
+pub(crate) fn print_kill(report: &KillReport) {
+    match *report {
         KillReport::NotRunning { cleaned: None } => outln!("car: no runner is active"),
         KillReport::NotRunning {
-            cleaned: Some(what),
+            cleaned: Some(ref what),
         } => outln!("car: no runner is active ({what}; state fixed)"),
         KillReport::Stopped { pid, waited_ms } => {
             outln!(
@@ -25,12 +31,17 @@ pub(crate) fn kill(g: &Global) -> Result<u8> {
             );
         }
     }
-    Ok(crate::EXIT_OK)
 }
 
 pub(crate) fn stop(g: &Global) -> Result<u8> {
     let repo = super::load(g, &[])?;
-    match repo.control(crate::origin::requester()).stop_after_run()? {
+    print_stop(&repo.control(crate::origin::requester()).stop_after_run()?);
+    Ok(crate::EXIT_OK)
+}
+
+/// Prints what `car stop` found (here, or on a server).
+pub(crate) fn print_stop(report: &StopReport) {
+    match report {
         StopReport::Requested { .. } => {
             outln!(
                 "car: stop requested; the runner stops after its current run (use `car kill` to stop now)"
@@ -40,5 +51,4 @@ pub(crate) fn stop(g: &Global) -> Result<u8> {
             "car: stop requested; no runner is active now (the next `car run` clears the request)"
         ),
     }
-    Ok(crate::EXIT_OK)
 }

@@ -10,6 +10,7 @@ mod kill;
 mod log;
 mod notify;
 mod open;
+mod remote;
 mod reply;
 mod run;
 mod serve;

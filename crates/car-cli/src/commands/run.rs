@@ -95,7 +95,7 @@ pub(crate) fn run(g: &Global, mode: Mode, flags: RunFlags) -> Result<u8> {
     }
 }
 
-fn busy_line(holder: Option<&car_core::LockInfo>) -> String {
+pub(crate) fn busy_line(holder: Option<&car_core::LockInfo>) -> String {
     format!(
         "car: another runner is active here ({}); nothing to do",
         holder.map_or_else(
@@ -136,7 +136,7 @@ fn last_resort(repo: car_core::Repo) -> crate::signals::LastResort {
     })
 }
 
-fn print_event(e: &Event) {
+pub(crate) fn print_event(e: &Event) {
     let mut out = std::io::stdout().lock();
     let run_id = e.run_id.unwrap_or_default();
     let _ = match &e.event {

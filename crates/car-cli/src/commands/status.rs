@@ -7,8 +7,13 @@ use crate::cli::Global;
 pub(crate) fn run(g: &Global, json: bool) -> Result<u8> {
     let repo = super::load(g, &[])?;
     let report = repo.status()?;
+    print(&report, json)
+}
+
+/// Prints a status report (a local one, or a server's).
+pub(crate) fn print(report: &car_core::StatusReport, json: bool) -> Result<u8> {
     if json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(report)?);
         return Ok(crate::EXIT_OK);
     }
     let s = &report.state;

@@ -47,7 +47,7 @@ pub(crate) fn run(g: &Global, cmd: TaskCommand) -> Result<u8> {
             if json {
                 outln!("{}", serde_json::to_string_pretty(&rec)?);
             } else {
-                print_one(&tasks, &rec)?;
+                print_record(&rec, tasks.final_output(&rec.id)?);
             }
         }
         TaskCommand::Status { id: None, json } => list(&tasks, json, 0, usize::MAX)?,
@@ -66,7 +66,8 @@ fn program() -> Result<PathBuf> {
     crate::supervisor_program().context("cannot find the car program to start the task with")
 }
 
-fn print_one(tasks: &Tasks<'_>, rec: &TaskRecord) -> Result<()> {
+/// Prints a task's record and final output (here, or on a server).
+pub(crate) fn print_record(rec: &TaskRecord, final_output: Option<String>) {
     outln!("Task:      {}", rec.id);
     outln!("State:     {}", rec.state);
     outln!("Cwd:       {}", rec.cwd.display());
@@ -94,16 +95,19 @@ fn print_one(tasks: &Tasks<'_>, rec: &TaskRecord) -> Result<()> {
         outln!("Finished:  {f}");
     }
     outln!("Prompt:    {}", one_line(&rec.prompt, 200));
-    if let Some(out) = tasks.final_output(&rec.id)? {
+    if let Some(out) = final_output {
         outln!("Final output:\n{}", out.trim_end());
     }
-    Ok(())
 }
 
 fn list(tasks: &Tasks<'_>, json: bool, offset: usize, limit: usize) -> Result<()> {
-    let page = tasks.list(offset, limit);
+    print_page(&tasks.list(offset, limit), json)
+}
+
+/// Prints a page of tasks (here, or on a server).
+pub(crate) fn print_page(page: &car_core::TaskPage, json: bool) -> Result<()> {
     if json {
-        outln!("{}", serde_json::to_string_pretty(&page)?);
+        outln!("{}", serde_json::to_string_pretty(page)?);
         return Ok(());
     }
     if page.total == 0 {

@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::ledger::Ledger;
@@ -49,7 +49,7 @@ pub struct Control {
 }
 
 /// What a stop request found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum StopReport {
     /// A runner was active and was asked.
@@ -63,7 +63,7 @@ pub enum StopReport {
 }
 
 /// What [`Control::resume`] did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum ResumeReport {
     /// A runner process was started.

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::lock::{self, LockInfo, LockStatus};
 use crate::paths::RepoPaths;
@@ -15,7 +15,7 @@ use super::reconcile::reconcile;
 use super::request::announce;
 
 /// The result of `car kill`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum KillReport {
     /// No runner was active.

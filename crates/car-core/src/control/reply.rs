@@ -1,6 +1,6 @@
 //! A person's answer to the agent's question.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::LoopEvent;
 use crate::paths::RepoPaths;
@@ -9,14 +9,14 @@ use crate::stop::Requester;
 use crate::time;
 
 /// What `car reply` recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReplyReport {
     /// The question answered, when one was open.
     pub question: Option<PendingQuestionView>,
 }
 
 /// The open question, for reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingQuestionView {
     /// The run that asked.
     pub run_id: u64,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::docs::{self, TodoStatus};
 use crate::fs_util::read_optional;
@@ -15,7 +15,7 @@ use super::reconcile::reconcile;
 use super::request::{StopFileContent, read_stop_file};
 
 /// Everything `car status` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusReport {
     /// The repository root.
     pub root: PathBuf,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::TaskError;
 use super::record::{self, ABORT_FILE, TaskRecord, TaskState, TurnRecord, ledger};
@@ -35,7 +35,7 @@ pub struct TaskRequest {
 }
 
 /// A page of tasks, newest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskPage {
     /// How many tasks are recorded.
     pub total: usize,

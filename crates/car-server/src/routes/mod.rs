@@ -11,6 +11,7 @@ pub(crate) mod runs;
 mod sse;
 pub(crate) mod stream;
 mod support;
+pub(crate) mod task_output;
 pub(crate) mod task_stream;
 pub(crate) mod tasks;
 

@@ -1,0 +1,98 @@
+//! Which commands go to the server, and what the others do with one.
+
+use anyhow::Result;
+use car_client::ClientError;
+
+use super::target::{Remote, Source};
+use super::{errors, logs, starts, tasks};
+use crate::cli::{Cli, Command};
+use crate::report::UsageError;
+
+/// Where a command ran.
+pub(crate) enum Routed {
+    /// On the server, with this exit code.
+    Done(u8),
+    /// Nowhere yet: it runs here.
+    Local(Cli),
+}
+
+/// Runs the command on the server when one is named and the command is
+/// one a server answers; a command that works on a local repository only
+/// is refused with `--server`, and runs here with `$CAR_SERVER`.
+pub(crate) fn route(cli: Cli) -> Result<Routed> {
+    let Some(remote) = Remote::from_global(&cli.global)? else {
+        return Ok(Routed::Local(cli));
+    };
+    let result = match cli.command {
+        Command::Status(a) => starts::status(&remote, a.json),
+        Command::Run(a) => starts::start(&remote, starts::Start::Run(a.max_runs), a.flags),
+        Command::Once(flags) => starts::start(&remote, starts::Start::Once, flags),
+        Command::Resume(a) => {
+            if a.once || a.max_runs.is_some() {
+                return Err(UsageError(
+                    "`car resume --once` and `--max-runs` work on a local repository only; \
+                     with --server, `car resume` continues with the server's limits"
+                        .into(),
+                )
+                .into());
+            }
+            starts::start(&remote, starts::Start::Resume, a.flags)
+        }
+        Command::Stop => starts::stop(&remote),
+        Command::Kill => starts::kill(&remote),
+        Command::Reply(a) => starts::reply(&remote, &a),
+        Command::Log(a) => logs::log(&remote, &a),
+        Command::Events(a) => logs::events(&remote, &a),
+        Command::Task(cmd) => tasks::run(&remote, cmd),
+        command => {
+            if remote.source == Source::Env {
+                return Ok(Routed::Local(Cli {
+                    global: cli.global,
+                    command,
+                }));
+            }
+            return Err(UsageError(format!(
+                "`car {}` works on a local repository only; --server serves status, run, \
+                 once, resume, stop, kill, reply, log, events and task",
+                local_name(&command)
+            ))
+            .into());
+        }
+    };
+    match result {
+        Ok(code) => Ok(Routed::Done(code)),
+        Err(e) => match e.downcast_ref::<ClientError>() {
+            Some(ce) => Ok(Routed::Done(errors::report(&remote, ce))),
+            None => Err(e),
+        },
+    }
+}
+
+/// The name of a command that runs only here.
+fn local_name(command: &Command) -> &'static str {
+    match command {
+        Command::Init(_) => "init",
+        Command::Snapshot(_) => "snapshot",
+        Command::IngestSpec(_) => "ingest-spec",
+        Command::Edit(_) => "edit",
+        Command::ClearDocs(_) => "clear-docs",
+        Command::Doctor(_) => "doctor",
+        Command::Notify(_) => "notify",
+        Command::Config(_) => "config",
+        Command::Service(_) => "service",
+        Command::Serve(_) => "serve",
+        Command::Exec(_) => "exec",
+        Command::TaskProcess(_) => "__task",
+        Command::ExecProcess(_) => "__exec",
+        Command::Status(_)
+        | Command::Run(_)
+        | Command::Once(_)
+        | Command::Resume(_)
+        | Command::Stop
+        | Command::Kill
+        | Command::Reply(_)
+        | Command::Log(_)
+        | Command::Events(_)
+        | Command::Task(_) => "this command",
+    }
+}

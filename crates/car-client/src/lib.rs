@@ -1,0 +1,22 @@
+//! A blocking client of the `car serve` HTTP API v1.
+//!
+//! [`Client`] sends the bearer token on every request and turns the
+//! server's answers into the library's types (the same ones `car` prints
+//! from locally) and its error answers (`{"error": {kind, message, hint}}`)
+//! into a typed [`ClientError`]. [`Client::follow`] reads a server-sent
+//! event stream and reconnects after a dropped connection with
+//! `Last-Event-ID`, so a follower sees every event once.
+
+mod client;
+mod error;
+mod follow;
+mod loop_api;
+mod sse;
+mod tasks;
+mod types;
+
+pub use client::Client;
+pub use error::ClientError;
+pub use follow::{Flow, StreamItem};
+pub use sse::SseEvent;
+pub use types::{OutputSlice, RepoSummary, RunDetail, TaskDetail, TaskStarted};
