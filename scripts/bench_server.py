@@ -12,7 +12,8 @@ alternating, on loopback without a token:
 - requests per second on one repository's state for a few seconds over a few
   keep-alive connections (the http-load probe), then the RSS after that load;
 - latency from an agent printing `ts=<ns>` to an SSE client reading the line on
-  car's /api/v1/repos/{id}/stream (p50, p99).
+  car's /api/v1/repos/{id}/stream (p50, p90, p99), and, as the machine's own share,
+  from the same agent to this script reading its pipe directly.
 
 Prints one table (ratios: how many times better car is) and adds a "server" key to
 the JSON file given with --out (creating it if missing).
@@ -198,6 +199,24 @@ def sse_latency(port, lines, timeout):
     return deltas
 
 
+def pipe_latency(agent, lines):
+    """The same agent read straight from its pipe: the machine's own share of the delay."""
+    proc = subprocess.Popen([str(agent)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    deltas = []
+    for raw in proc.stdout:
+        now = time.time_ns()
+        deltas.append((now - int(raw.split(b"=")[1])) / 1e6)
+    proc.wait()
+    if len(deltas) != lines:
+        raise SystemExit(f"ts agent alone: {len(deltas)} of {lines} lines")
+    return deltas
+
+
+def latency_stats(d, **extra):
+    return dict({"p50": pct(d, 0.5), "p90": pct(d, 0.9), "p99": pct(d, 0.99), "max": max(d),
+                 "lines": len(d)}, **extra)
+
+
 def wait_idle(port, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -291,8 +310,9 @@ def main():
             res[name]["rss_after_load_kib"] = srv.rss_kib()
             if name == "car":
                 d = sse_latency(srv.port, a.sse_lines, timeout=a.sse_lines * a.sse_gap + 60)
-                res[name]["sse_latency_ms"] = {"p50": pct(d, 0.5), "p99": pct(d, 0.99),
-                                               "max": max(d), "lines": len(d), "gap_s": a.sse_gap}
+                res[name]["sse_latency_ms"] = latency_stats(d, gap_s=a.sse_gap)
+                d = pipe_latency(repo.parent / "ts-agent", a.sse_lines)
+                res[name]["pipe_latency_ms"] = latency_stats(d, gap_s=a.sse_gap)
         finally:
             srv.stop()
 
@@ -324,7 +344,7 @@ def print_table(res, a):
     mb = lambda kib: f"{kib / 1024:.1f} MB"  # noqa: E731
     ps, cs = p["start_to_health_ms"], c["start_to_health_ms"]
     pg, cg = p["state_get"], c["state_get"]
-    sse = c["sse_latency_ms"]
+    sse, pipe = c["sse_latency_ms"], c["pipe_latency_ms"]
     rows = [
         ("start to first 200 /health", f"{ps['median']:.0f} ms", f"{cs['median']:.1f} ms",
          ps["median"] / cs["median"], f"median of {cs['runs']}; car min {cs['min']:.1f} ms"),
@@ -339,7 +359,10 @@ def print_table(res, a):
          p["rss_after_load_kib"] / c["rss_after_load_kib"], "1 repository"),
         ("agent line -> SSE, p50", "-", f"{sse['p50']:.2f} ms", None,
          f"{sse['lines']} lines every {sse['gap_s'] * 1000:.0f} ms; Python: see below"),
-        ("agent line -> SSE, p99", "-", f"{sse['p99']:.2f} ms", None, f"max {sse['max']:.2f} ms"),
+        ("agent line -> SSE, p90", "-", f"{sse['p90']:.2f} ms", None,
+         f"the agent read from a pipe (no car): p50 {pipe['p50']:.2f}, p90 {pipe['p90']:.2f} ms"),
+        ("agent line -> SSE, p99", "-", f"{sse['p99']:.2f} ms", None,
+         f"max {sse['max']:.2f} ms; from a pipe: p99 {pipe['p99']:.2f}, max {pipe['max']:.2f} ms"),
     ]
     print(f"\nServer: car serve vs Python codex-autorunner 2.2.3 (1-min load average at the start "
           f"{res['load_average']:.1f})\n")
