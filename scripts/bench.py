@@ -201,9 +201,6 @@ def main():
     row("stream 1 GB stdout+stderr", py_stream, car_stream, note)
     results["car"]["stream_mb_per_s"] = mb_s
 
-    # 5. serve idle RSS: car has no server yet.
-    rows.append(("serve idle RSS", None, None, None, "skipped: car has no `serve` yet"))
-
     print(f"\nMachine: {results['machine']}\n")
     print(f"{'command':<28} {'Python median':>14} {'car median':>11} {'ratio':>8} {'Python RSS':>11} {'car RSS':>9}  note")
     for name, p, c, ratio, note in rows:

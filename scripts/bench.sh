@@ -1,22 +1,76 @@
 #!/usr/bin/env bash
-# Benchmarks car against the Python codex-autorunner 0.1.0, side by side.
-# Installs the Python program from PyPI into a virtualenv (cached under
-# target/bench/), builds car in release mode, then runs scripts/bench.py,
-# which prints one table and writes target/bench/bench.json.
+# Benchmarks car against the Python codex-autorunner, side by side:
+# - the CLI (scripts/bench.py) against 0.1.0, the last version with the same
+#   loop commands;
+# - the server (scripts/bench_server.py) against 2.2.3's hub server.
+# Installs each Python program from PyPI into a virtualenv of its own (cached
+# under target/bench/), builds car and the probes in release mode, prints one
+# table per part and writes the figures to target/bench/bench.json (the server
+# part under the key "server").
 #
-# Usage: scripts/bench.sh [--runs N] [--stream-bytes BYTES]
+# Usage: scripts/bench.sh [--only cli|server] [--runs N] [--stream-bytes BYTES]
+#                         [--server-runs N] [--load-seconds S] [--sse-lines N]
+# --runs and --stream-bytes are the CLI part's; --server-runs (server starts of
+# each program), --load-seconds and --sse-lines the server part's.
 # Not part of the test command; it takes a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+only=all
+cli_args=()
+server_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --only)
+      only="${2:?--only needs cli or server}"
+      shift 2
+      ;;
+    --runs | --stream-bytes)
+      cli_args+=("$1" "${2:?$1 needs a value}")
+      shift 2
+      ;;
+    --server-runs)
+      server_args+=(--runs "${2:?$1 needs a value}")
+      shift 2
+      ;;
+    --load-seconds | --sse-lines)
+      server_args+=("$1" "${2:?$1 needs a value}")
+      shift 2
+      ;;
+    *)
+      echo "bench.sh: unknown option $1 (see the header of $0)" >&2
+      exit 2
+      ;;
+  esac
+done
+case "$only" in
+  all | cli | server) ;;
+  *)
+    echo "bench.sh: --only takes cli or server, not $only" >&2
+    exit 2
+    ;;
+esac
 bench_dir=target/bench
 mkdir -p "$bench_dir"
-venv="$bench_dir/py-venv"
-if [ ! -x "$venv/bin/car" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet codex-autorunner==0.1.0
-fi
+
+# venv DIR VERSION: codex-autorunner==VERSION in DIR, installed once.
+venv() {
+  if [ ! -x "$1/bin/car" ]; then
+    python3 -m venv "$1"
+    "$1/bin/pip" install --quiet "codex-autorunner==$2"
+  fi
+}
+
 cargo build --quiet --release -p car-cli --bin car
-cargo build --quiet --release -p car-e2e --bin fake-agent --bin rss-probe
-python3 scripts/bench.py --car target/release/car --py "$venv/bin/car" \
-  --flood-agent target/release/fake-agent --rss-probe target/release/rss-probe \
-  --out "$bench_dir/bench.json" "$@"
+cargo build --quiet --release -p car-e2e --bin fake-agent --bin rss-probe --bin http-load
+if [ "$only" != server ]; then
+  venv "$bench_dir/py-venv" 0.1.0
+  python3 scripts/bench.py --car target/release/car --py "$bench_dir/py-venv/bin/car" \
+    --flood-agent target/release/fake-agent --rss-probe target/release/rss-probe \
+    --out "$bench_dir/bench.json" ${cli_args[@]+"${cli_args[@]}"}
+fi
+if [ "$only" != cli ]; then
+  venv "$bench_dir/py223-venv" 2.2.3
+  python3 scripts/bench_server.py --car target/release/car --py "$bench_dir/py223-venv/bin/car" \
+    --http-load target/release/http-load --out "$bench_dir/bench.json" \
+    ${server_args[@]+"${server_args[@]}"}
+fi
