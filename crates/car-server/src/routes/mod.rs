@@ -4,12 +4,15 @@ pub(crate) mod control;
 pub(crate) mod docs;
 pub(crate) mod events;
 pub(crate) mod health;
+pub(crate) mod login;
 pub(crate) mod repos;
 pub(crate) mod runs;
+pub(crate) mod sessions;
 mod sse;
 pub(crate) mod stream;
 mod support;
 pub(crate) mod task_stream;
 pub(crate) mod tasks;
+pub(crate) mod ws;
 
 pub(crate) use support::{blocking, requester, to_json};
