@@ -13,6 +13,7 @@ mod open;
 mod reply;
 mod run;
 mod serve;
+mod serve_link;
 mod service;
 mod service_env;
 mod status;
