@@ -39,6 +39,9 @@ pub(crate) struct Inner {
     pub(crate) sessions: Option<crate::sessions::SessionStore>,
     /// The one-time login codes not yet used.
     pub(crate) codes: crate::sessions::LoginCodes,
+    /// How many WebSockets are open (the server's graceful shutdown does
+    /// not wait for upgraded connections: [`AppState::sockets_closed`] does).
+    pub(crate) sockets: watch::Sender<usize>,
 }
 
 /// How to build an [`AppState`].
@@ -90,8 +93,15 @@ impl AppState {
                 limiter: crate::rate::Limiter::new(opts.rate_limit_per_minute),
                 sessions,
                 codes: crate::sessions::LoginCodes::default(),
+                sockets: watch::Sender::new(0),
             }),
         }
+    }
+
+    /// Resolves once no WebSocket is open (after a shutdown, each sends
+    /// its close frame and ends).
+    pub async fn sockets_closed(&self) {
+        let _ = self.inner.sockets.subscribe().wait_for(|n| *n == 0).await;
     }
 
     /// A one-time login link under `url` (the server's URL, ending with

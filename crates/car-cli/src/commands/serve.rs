@@ -88,6 +88,7 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
         if let Some(link) = state.login_link(&link_base)? {
             super::serve_link::print_link(&link, !args.no_qr);
         }
+        let sockets = state.clone();
         let app = car_server::app(state, &base);
         let mut signalled = stop.subscribe();
         let requested = async move {
@@ -105,7 +106,12 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
             let _ = go_tx.send(());
         });
         tokio::select! {
-            r = server => r.context("the server failed")?,
+            r = async {
+                let r = server.await;
+                // WebSockets are not connections the server waits for.
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, sockets.sockets_closed()).await;
+                r
+            } => r.context("the server failed")?,
             () = async {
                 if go_rx.await.is_ok() {
                     tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -54,7 +54,14 @@ pub(crate) async fn ws(
     let shutdown = state.inner.shutdown.clone();
     Ok(upgrade
         .protocols([PROTOCOL])
-        .on_upgrade(move |socket| pump(socket, items, shutdown)))
+        .on_upgrade(move |socket| async move {
+            state.inner.sockets.send_modify(|n| *n += 1);
+            pump(socket, items, shutdown).await;
+            state
+                .inner
+                .sockets
+                .send_modify(|n| *n = n.saturating_sub(1));
+        }))
 }
 
 /// Sends the items until the client goes or the server shuts down.
