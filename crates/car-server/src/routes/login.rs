@@ -25,6 +25,7 @@ pub(crate) struct BasePath(pub(crate) String);
 /// The code of a one-time link.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct LinkQuery {
     /// The one-time code.
     code: String,

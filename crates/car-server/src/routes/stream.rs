@@ -38,6 +38,7 @@ const MAX_LINE: usize = 64 * 1024;
 /// Where the stream starts.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StreamQuery {
     /// The first ledger `seq` wanted (`Last-Event-ID` wins over it).
     pub(crate) since: Option<u64>,
