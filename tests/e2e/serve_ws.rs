@@ -196,6 +196,14 @@ fn a_websocket_ends_with_a_close_when_the_server_shuts_down() {
         &[("Sec-WebSocket-Protocol", &protocols)],
     )
     .unwrap();
+    // A pong proves the server side is serving the socket.
+    socket.send(Message::Ping(b"p".to_vec().into())).unwrap();
+    loop {
+        match socket.read().unwrap() {
+            Message::Pong(p) if p.as_ref() == b"p" => break,
+            _ => {}
+        }
+    }
     let pid = nix::unistd::Pid::from_raw(server.pid());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let start = Instant::now();
