@@ -1,5 +1,7 @@
 //! Who may use `car serve`: a matrix over every route x (no token, wrong
-//! token, another scheme, right token), which the OpenAPI document must list exactly; no
+//! token, another scheme, right token, session cookie, revoked cookie),
+//! which the OpenAPI document must list exactly, and over the WebSocket x
+//! (no token, wrong subprotocol token, right one, cookie, ...); no
 //! non-loopback address without a token; `Host` and `Origin` checks.
 
 use std::collections::BTreeSet;
@@ -7,6 +9,8 @@ use std::time::Duration;
 
 use crate::common::TestEnv;
 use crate::serve_client::{REPO, Server, TOKEN, TOKEN_ENV};
+use crate::serve_sessions::{fresh_link, login, own_origin, session_id, visit};
+use crate::serve_ws::{connect, token_protocols};
 
 /// Every route: method, OpenAPI path, a concrete path, a body.
 const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
@@ -122,7 +126,56 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
         "api/v1/tasks/TASK/output",
         None,
     ),
+    // Browsers and WebSockets.
+    ("GET", "/api/v1/repos/{id}/ws", "api/v1/repos/repo/ws", None),
+    ("GET", "/api/v1/sessions", "api/v1/sessions", None),
+    (
+        "DELETE",
+        "/api/v1/sessions/{id}",
+        "api/v1/sessions/SESSION",
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/sessions/link",
+        "api/v1/sessions/link",
+        Some("{}"),
+    ),
+    ("GET", "/auth/link", "auth/link?code=CODE", None),
 ];
+
+/// The credentials of a request in the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cred {
+    None,
+    WrongToken,
+    OtherScheme,
+    Token,
+    Cookie,
+    RevokedCookie,
+}
+
+const CREDS: [Cred; 6] = [
+    Cred::None,
+    Cred::WrongToken,
+    Cred::OtherScheme,
+    Cred::Token,
+    Cred::Cookie,
+    Cred::RevokedCookie,
+];
+
+/// The status of a GET of `path` without reading its body (a stream's).
+fn open_status(server: &Server, path: &str, headers: &[(&str, &str)]) -> u16 {
+    let mut req = ureq::get(&format!("{}{path}", server.base)).timeout(Duration::from_secs(30));
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    match req.call() {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(s, _)) => s,
+        Err(e) => panic!("GET {path}: {e}"),
+    }
+}
 
 /// A command that ended: its id.
 fn ended_exec(env: &TestEnv) -> String {
@@ -150,11 +203,17 @@ fn ended_task(env: &TestEnv) -> String {
     let out = env.run(&["task", "spawn", "first"]);
     out.expect_code(0);
     let id = out.stdout().trim().to_string();
-    env.wait_for("the task's end", Duration::from_secs(30), || {
-        let status = env.run(&["task", "status", &id, "--json"]).stdout();
-        status.contains("\"succeeded\"") && status.contains("th-1")
-    });
+    wait_task_ended(env, &id);
     id
+}
+
+/// Waits until task `id`'s turn has ended well.
+fn wait_task_ended(env: &TestEnv, id: &str) {
+    env.wait_for("the task's end", Duration::from_secs(30), || {
+        let status = env.run(&["task", "status", id, "--json"]).stdout();
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap_or_default();
+        status["state"] == "succeeded" && status["thread_id"] == "th-1"
+    });
 }
 
 #[test]
@@ -165,54 +224,88 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
     env.run(&["once"]).expect_code(0);
     let task = ended_task(&env);
     let exec = ended_exec(&env);
+    // Every state-changing request of the matrix passes: no rate limit here.
+    env.config("server:\n  rate_limit_per_minute: 0\n");
     let server = Server::start(&env, &[]);
     assert_eq!(REPO, "repo");
     let right = format!("Bearer {TOKEN}");
+    let cookie = login(&server);
+    let revoked = login(&server);
+    let gone = session_id(&server, &revoked);
+    let r = server.send(
+        "DELETE",
+        &format!("api/v1/sessions/{gone}"),
+        &[("Authorization", &right)],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let origin = own_origin(&server);
     let mut cases = 0;
     for &(method, _, path, body) in ROUTES {
-        let path = &path.replace("TASK", &task).replace("EXEC", &exec);
-        let path = path.as_str();
-        let public = path == "health";
-        let mut with_match = vec![("If-Match", "*")];
-        for auth in [
-            None,
-            Some("Bearer wrong-token"),
-            Some("Basic czNjcmV0"),
-            Some(right.as_str()),
-        ] {
+        for cred in CREDS {
             cases += 1;
-            with_match.truncate(1);
-            if let Some(a) = auth {
-                with_match.push(("Authorization", a));
+            let mut path = path.replace("TASK", &task).replace("EXEC", &exec);
+            if path.contains("SESSION") {
+                // A session of its own to revoke, each time.
+                path = path.replace("SESSION", &session_id(&server, &login(&server)));
             }
-            if path.ends_with("/stream") && auth == Some(right.as_str()) {
-                // Streams never end: only the headers are read.
-                let events = server.sse(path, &[]);
-                drop(events);
+            let mut headers = vec![("If-Match", "*")];
+            match cred {
+                Cred::None => {}
+                Cred::WrongToken => headers.push(("Authorization", "Bearer wrong-token")),
+                Cred::OtherScheme => headers.push(("Authorization", "Basic czNjcmV0")),
+                Cred::Token => headers.push(("Authorization", &right)),
+                Cred::Cookie => headers.extend([("Cookie", cookie.as_str()), ("Origin", &origin)]),
+                Cred::RevokedCookie => {
+                    headers.extend([("Cookie", revoked.as_str()), ("Origin", &origin)]);
+                }
+            }
+            let case = format!("{method} {path} with {cred:?}");
+            if path.contains("CODE") {
+                // The one-time code is the credential: the others do not matter.
+                let code = fresh_link(&server);
+                let code = code.split("code=").nth(1).unwrap();
+                let v = visit(
+                    &format!("{}{}", server.base, path.replace("CODE", code)),
+                    &headers,
+                );
+                assert_eq!(v.status, 303, "{case}");
+                assert!(v.set_cookie.is_some(), "{case}");
                 continue;
             }
-            let resp = server.send(method, path, &with_match, body);
-            let allowed = public || auth == Some(right.as_str());
-            if allowed {
+            let public = path == "health";
+            let allowed = public || matches!(cred, Cred::Token | Cred::Cookie);
+            if path.ends_with("/stream") && allowed {
+                // Streams never end: only the status is read.
+                assert_eq!(open_status(&server, &path, &headers), 200, "{case}");
+                continue;
+            }
+            if allowed && path.ends_with("/reply") && path.contains("tasks/") {
+                // A reply continues an ended turn only: the last one's first.
+                wait_task_ended(&env, &task);
+            }
+            let resp = server.send(method, &path, &headers, body);
+            if !allowed {
+                assert_eq!(resp.status, 401, "{case}: {}", resp.body);
+                assert_eq!(resp.json()["error"]["kind"], "unauthorized");
+                assert!(!resp.body.contains(TOKEN));
+            } else if path.ends_with("/ws") {
+                // Past the checks, a plain GET is no WebSocket handshake.
+                assert_eq!(resp.status, 400, "{case}: {}", resp.body);
+            } else if path == "api/v1/sessions/link" && cred == Cred::Cookie {
+                assert_eq!(resp.status, 403, "{case}: a session cannot make sessions");
+            } else {
                 assert!(
                     (200..300).contains(&resp.status),
-                    "{method} {path} with {auth:?}: {} {}",
+                    "{case}: {} {}",
                     resp.status,
                     resp.body
                 );
-            } else {
-                assert_eq!(
-                    resp.status, 401,
-                    "{method} {path} with {auth:?}: {}",
-                    resp.body
-                );
-                assert_eq!(resp.json()["error"]["kind"], "unauthorized");
-                assert!(!resp.body.contains(TOKEN));
             }
             assert_eq!(resp.allow_origin, None, "CORS stays closed");
         }
     }
-    assert_eq!(cases, 4 * ROUTES.len());
+    assert_eq!(cases, CREDS.len() * ROUTES.len());
     // Nothing a refused request asked for was done.
     assert_eq!(env.read(".codex-autorunner/PROGRESS.md"), "p\n");
 
@@ -232,6 +325,92 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
+    );
+}
+
+#[test]
+fn a_websocket_needs_the_token_as_a_subprotocol_or_a_cookie_from_this_origin() {
+    let env = TestEnv::new();
+    let server = Server::start(&env, &[]);
+    let ws = format!("api/v1/repos/{REPO}/ws");
+    let cookie = login(&server);
+    let revoked = login(&server);
+    let gone = session_id(&server, &revoked);
+    let right = format!("Bearer {TOKEN}");
+    let r = server.send(
+        "DELETE",
+        &format!("api/v1/sessions/{gone}"),
+        &[("Authorization", &right)],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let origin = own_origin(&server);
+    let good = token_protocols();
+    let wrong = "car.v1, car.token.wrong-token".to_string();
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Result<Option<&'a str>, u16>,
+    );
+    let cases: Vec<Case> = vec![
+        ("no token", vec![], Err(401)),
+        (
+            "only car.v1",
+            vec![("Sec-WebSocket-Protocol", "car.v1")],
+            Err(401),
+        ),
+        (
+            "wrong subprotocol token",
+            vec![("Sec-WebSocket-Protocol", &wrong)],
+            Err(401),
+        ),
+        (
+            "right subprotocol token",
+            vec![("Sec-WebSocket-Protocol", &good)],
+            Ok(Some("car.v1")),
+        ),
+        (
+            "right token, foreign page",
+            vec![
+                ("Sec-WebSocket-Protocol", &good),
+                ("Origin", "http://evil.example"),
+            ],
+            Err(403),
+        ),
+        ("bearer header", vec![("Authorization", &right)], Ok(None)),
+        (
+            "cookie",
+            vec![
+                ("Cookie", &cookie),
+                ("Origin", &origin),
+                ("Sec-WebSocket-Protocol", "car.v1"),
+            ],
+            Ok(Some("car.v1")),
+        ),
+        ("cookie without Origin", vec![("Cookie", &cookie)], Err(403)),
+        (
+            "cookie from a foreign page",
+            vec![("Cookie", &cookie), ("Origin", "http://127.0.0.1:9")],
+            Err(403),
+        ),
+        (
+            "revoked cookie",
+            vec![("Cookie", &revoked), ("Origin", &origin)],
+            Err(401),
+        ),
+    ];
+    for (what, headers, want) in cases {
+        let got = connect(&server, &ws, &headers).map(|(_, proto)| proto);
+        assert_eq!(
+            got.as_ref().map(Option::as_deref),
+            want.as_ref().map(|p| *p),
+            "{what}"
+        );
+    }
+    // A token in the URL counts for nothing.
+    assert_eq!(
+        connect(&server, &format!("{ws}?token={TOKEN}"), &[]).err(),
+        Some(401)
     );
 }
 

@@ -225,6 +225,12 @@ pub(crate) struct ServeArgs {
     /// Serve everything under this path, e.g. /car (default: server.base_path).
     #[arg(long, value_name = "/X")]
     pub(crate) base_path: Option<String>,
+    /// Do not draw the one-time link's QR code (it is drawn only when stderr is a terminal).
+    #[arg(long)]
+    pub(crate) no_qr: bool,
+    /// Revoke every browser session (their cookies fail at once, in a running server too), and exit.
+    #[arg(long, conflicts_with_all = ["host", "port", "base_path", "no_qr"])]
+    pub(crate) revoke_sessions: bool,
 }
 
 #[derive(Debug, Args)]

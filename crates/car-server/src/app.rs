@@ -18,8 +18,8 @@ use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
 use crate::routes::{
-    control, docs, events, exec_stream, execs, health, repos, runs, stream, task_output,
-    task_stream, tasks,
+    control, docs, events, exec_stream, execs, health, login, repos, runs, sessions, stream,
+    task_output, task_stream, tasks, ws,
 };
 use crate::state::AppState;
 
@@ -62,6 +62,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::output))
         .routes(routes!(events::list))
         .routes(routes!(stream::stream))
+        .routes(routes!(ws::ws))
         .routes(routes!(tasks::spawn, tasks::list))
         .routes(routes!(tasks::detail, tasks::cancel))
         .routes(routes!(tasks::reply))
@@ -71,12 +72,18 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(execs::logs))
         .routes(routes!(exec_stream::stream))
         .routes(routes!(task_output::output))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::revoke))
+        .routes(routes!(sessions::new_link))
         .routes(routes!(openapi_json))
 }
 
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = api_routes().routes(routes!(health::health)).into_openapi();
+    let mut doc = api_routes()
+        .routes(routes!(health::health))
+        .routes(routes!(login::link))
+        .into_openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc
 }
@@ -103,9 +110,11 @@ pub fn app(state: AppState, base_path: &str) -> Router {
         .route_layer(from_fn_with_state(state.clone(), rate_limit))
         .route_layer(from_fn_with_state(state.clone(), check_auth))
         .routes(routes!(health::health))
+        .routes(routes!(login::link))
         .split_for_parts();
     let inner = api
         .fallback(not_found)
+        .layer(axum::Extension(login::BasePath(base_path.to_string())))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(from_fn_with_state(state.clone(), check_host))
         .with_state(state.clone());

@@ -1,7 +1,9 @@
 //! The checks every request passes: the `Host` header against the
-//! allow-list (no DNS rebinding), the bearer token (every route but
-//! `GET /health`), and the `Origin` of a state-changing request. No CORS
-//! header is ever sent: browsers on other origins cannot read answers.
+//! allow-list (no DNS rebinding), the bearer token or a session cookie
+//! (every route but `GET /health` and the one-time link), and the `Origin`
+//! of a state-changing request or a WebSocket handshake (required with a
+//! cookie: no CSRF). No CORS header is ever sent: browsers on other
+//! origins cannot read answers.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -10,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::sessions::session_cookie;
 use crate::state::AppState;
 
 /// Host names always accepted: the loopback ones.
@@ -37,41 +40,117 @@ pub(crate) async fn check_host(
     }
 }
 
-/// Requires the bearer token, then a same or allowed `Origin` on a
-/// state-changing request.
+/// Who a request came from, put in its extensions by [`check_auth`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// No token is set: anyone local.
+    Open,
+    /// The bearer token (in `Authorization`, or a WebSocket subprotocol).
+    Token,
+    /// A browser session: its public id.
+    Session(String),
+}
+
+/// Requires the bearer token (in `Authorization`, or offered as the
+/// WebSocket subprotocol `car.token.<token>`) or a live session cookie,
+/// then a same or allowed `Origin` on a state-changing request or a
+/// WebSocket handshake; with the cookie that `Origin` must be there.
 pub(crate) async fn check_auth(
     State(state): State<AppState>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
-    if let Some(token) = &state.inner.token
-        && !bearer_matches(req.headers(), token)
-    {
-        let mut resp = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid bearer token is required (Authorization: Bearer <token>)",
-        )
-        .into_response();
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        return resp;
-    }
-    if changes_state(req.method())
-        && let Some(origin) = req.headers().get(header::ORIGIN)
-    {
-        let origin = origin.to_str().unwrap_or("");
-        if !origin_allowed(origin, req.headers(), &state.inner.allowed_origins) {
-            return forbidden(format!(
-                "the Origin {origin:?} may not change anything here"
-            ))
+    let caller = match caller(&state, req.headers()).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return unauthorized(),
+        Err(e) => return e.into_response(),
+    };
+    let guarded = changes_state(req.method()) || is_websocket(req.headers());
+    let origin = req.headers().get(header::ORIGIN);
+    if guarded {
+        if let Some(origin) = origin {
+            let origin = origin.to_str().unwrap_or("");
+            if !origin_allowed(origin, req.headers(), &state.inner.allowed_origins) {
+                return forbidden(format!(
+                    "the Origin {origin:?} may not change anything here"
+                ))
+                .into_response();
+            }
+        } else if matches!(caller, Caller::Session(_)) {
+            return forbidden(
+                "a request with a session cookie that changes something (or opens a WebSocket) must carry this server's Origin"
+                    .to_string(),
+            )
             .into_response();
         }
     }
+    req.extensions_mut().insert(caller);
     next.run(req).await
 }
+
+/// The caller a request's credentials make, `None` without valid ones.
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+    let Some(token) = &state.inner.token else {
+        return Ok(Some(Caller::Open));
+    };
+    if bearer_matches(headers, token)
+        || (is_websocket(headers) && subprotocol_matches(headers, token))
+    {
+        return Ok(Some(Caller::Token));
+    }
+    let (Some(secret), Some(_)) = (session_cookie(headers), &state.inner.sessions) else {
+        return Ok(None);
+    };
+    let secret = secret.to_string();
+    let state = state.clone();
+    crate::routes::blocking(move || {
+        let Some(store) = &state.inner.sessions else {
+            return Ok(None);
+        };
+        let found = store
+            .check(&secret, chrono::Utc::now())
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string()))?;
+        Ok(found.map(|s| Caller::Session(s.id)))
+    })
+    .await
+}
+
+fn unauthorized() -> Response {
+    let mut resp = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "a valid bearer token (Authorization: Bearer <token>) or session cookie is required",
+    )
+    .into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    resp
+}
+
+/// Whether the request asks for a WebSocket.
+pub(crate) fn is_websocket(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+}
+
+/// Whether the offered WebSocket subprotocols hold `car.token.<token>`,
+/// compared in constant time.
+fn subprotocol_matches(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|p| p.trim().strip_prefix(WS_TOKEN_PREFIX))
+        .any(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes())))
+}
+
+/// The prefix of the WebSocket subprotocol that carries the token.
+pub(crate) const WS_TOKEN_PREFIX: &str = "car.token.";
 
 fn forbidden(message: String) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
@@ -162,6 +241,22 @@ mod tests {
         assert!(!bearer_matches(&h, "s3cret"));
         h.insert(header::AUTHORIZATION, "Basic s3cret".parse().unwrap());
         assert!(!bearer_matches(&h, "s3cret"));
+    }
+
+    #[test]
+    fn the_token_may_come_as_a_websocket_subprotocol() {
+        let mut h = HeaderMap::new();
+        assert!(!is_websocket(&h));
+        h.insert(header::UPGRADE, "WebSocket".parse().unwrap());
+        assert!(is_websocket(&h));
+        h.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "car.v1, car.token.s3cret".parse().unwrap(),
+        );
+        assert!(subprotocol_matches(&h, "s3cret"));
+        assert!(!subprotocol_matches(&h, "s3cre"));
+        h.insert(header::SEC_WEBSOCKET_PROTOCOL, "car.v1".parse().unwrap());
+        assert!(!subprotocol_matches(&h, "s3cret"));
     }
 
     #[test]

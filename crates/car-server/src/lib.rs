@@ -28,12 +28,14 @@ mod error;
 mod guard;
 mod rate;
 mod routes;
+mod sessions;
 mod state;
 
 pub use app::{MAX_BODY, app, openapi};
 pub use bind::{BindError, check_bind, is_loopback, listening_url};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use rate::BURST;
+pub use sessions::{CODE_TTL, COOKIE, SESSION_DAYS, Session, SessionError, SessionStore};
 pub use state::{AppState, RepoEntry, StateOptions, repo_id};
 
 // The bodies of requests and answers (for clients in Rust).
@@ -44,4 +46,5 @@ pub use routes::execs::{ExecStart, ExecStarted};
 pub use routes::health::Health;
 pub use routes::repos::RepoSummary;
 pub use routes::runs::{OutputSlice, RunDetail, RunItem};
+pub use routes::sessions::{LoginLink, SessionItem, SessionList};
 pub use routes::tasks::{TaskReply, TaskSpawn, TaskStarted};

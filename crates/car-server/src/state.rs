@@ -37,6 +37,13 @@ pub(crate) struct Inner {
     pub(crate) doc_write: Mutex<()>,
     /// The rate limit on state-changing requests.
     pub(crate) limiter: crate::rate::Limiter,
+    /// The browser sessions (with a token only).
+    pub(crate) sessions: Option<crate::sessions::SessionStore>,
+    /// The one-time login codes not yet used.
+    pub(crate) codes: crate::sessions::LoginCodes,
+    /// How many WebSockets are open (the server's graceful shutdown does
+    /// not wait for upgraded connections: [`AppState::sockets_closed`] does).
+    pub(crate) sockets: watch::Sender<usize>,
 }
 
 /// How to build an [`AppState`].
@@ -63,15 +70,23 @@ pub struct StateOptions {
     /// make a minute (`server.rate_limit_per_minute`), in bursts of up to
     /// [`crate::BURST`]; 0: no limit.
     pub rate_limit_per_minute: u32,
+    /// Where browser sessions are kept (see [`crate::SessionStore::file_of`]);
+    /// used only with a token.
+    pub sessions_file: Option<PathBuf>,
 }
 
 impl AppState {
     /// The state; `shutdown` turning `true` ends the live streams.
     pub fn new(opts: StateOptions, shutdown: watch::Receiver<bool>) -> Self {
+        let token = opts.token.filter(|t| !t.is_empty());
+        let sessions = opts
+            .sessions_file
+            .filter(|_| token.is_some())
+            .map(crate::sessions::SessionStore::new);
         Self {
             inner: Arc::new(Inner {
                 repos: opts.repos,
-                token: opts.token.filter(|t| !t.is_empty()),
+                token,
                 allowed_hosts: opts
                     .allowed_hosts
                     .into_iter()
@@ -83,8 +98,32 @@ impl AppState {
                 shutdown,
                 doc_write: Mutex::new(()),
                 limiter: crate::rate::Limiter::new(opts.rate_limit_per_minute),
+                sessions,
+                codes: crate::sessions::LoginCodes::default(),
+                sockets: watch::Sender::new(0),
             }),
         }
+    }
+
+    /// Resolves once no WebSocket is open (after a shutdown, each sends
+    /// its close frame and ends).
+    pub async fn sockets_closed(&self) {
+        let _ = self.inner.sockets.subscribe().wait_for(|n| *n == 0).await;
+    }
+
+    /// A one-time login link under `url` (the server's URL, ending with
+    /// `/`): `<url>auth/link?code=<code>`, good once within
+    /// [`crate::CODE_TTL`]; `None` without a token (nothing to log in to).
+    pub fn login_link(&self, url: &str) -> Result<Option<String>, crate::SessionError> {
+        if self.inner.sessions.is_none() {
+            return Ok(None);
+        }
+        let code = self
+            .inner
+            .codes
+            .issue(std::time::Instant::now())
+            .map_err(crate::SessionError::Random)?;
+        Ok(Some(format!("{url}auth/link?code={code}")))
     }
 
     /// The repository with id `id`.

@@ -59,7 +59,9 @@ fn render(doc: &Value) -> String {
     let _ = writeln!(out, "{}\n", one_line(s(&info["description"])));
     let _ = writeln!(
         out,
-        "Every route but `GET /health` needs `Authorization: Bearer <token>` when the server has a token. \
+        "Every route but `GET /health` and `GET /auth/link` needs `Authorization: Bearer <token>` when the server has a token, \
+         or a browser session's cookie (from a one-time link; a state-changing request with it must carry the server's `Origin`); \
+         a WebSocket may offer the token as the subprotocol `car.token.<token>` instead. \
          Errors are `{{\"error\": {{\"kind\", \"message\", \"hint\"}}}}`. Paths are relative to the base path. \
          State-changing requests (`POST`, `PUT`, `DELETE`) are limited to `server.rate_limit_per_minute` (default 60, \
          in bursts of up to 20) per token, or per peer without one: more get 429 with `Retry-After`; each one answered \

@@ -14,6 +14,7 @@ mod remote;
 mod reply;
 mod run;
 mod serve;
+mod serve_link;
 mod service;
 mod service_env;
 mod status;

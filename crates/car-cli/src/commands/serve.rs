@@ -5,7 +5,9 @@
 //! an IPv6 address in brackets), once the port is bound, so scripts can
 //! read the port `--port 0` picked. SIGINT or SIGTERM shuts the server
 //! down (open streams end; a second signal exits at once); loops it
-//! started go on.
+//! started go on. With a token, a one-time link for a browser follows on
+//! stderr (see `serve_link.rs`). `--revoke-sessions` revokes every
+//! browser session and exits.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,6 +23,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
     let repo = super::load(g, &[])?;
+    let sessions_file = car_server::SessionStore::file_of(repo.root());
+    if args.revoke_sessions {
+        let n = car_server::SessionStore::new(sessions_file).revoke_all()?;
+        outln!(
+            "car: revoked {n} browser session{}",
+            if n == 1 { "" } else { "s" }
+        );
+        return Ok(crate::EXIT_OK);
+    }
     let cfg = repo.config().server.clone();
     let host = args.host.unwrap_or(cfg.host);
     let host = host
@@ -50,7 +61,8 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
             .await
             .with_context(|| format!("cannot listen on {host}:{port}"))?;
         let addr = listener.local_addr()?;
-        outln!("car: listening on {}", car_server::listening_url(addr, &base));
+        let url = car_server::listening_url(addr, &base);
+        outln!("car: listening on {url}");
         if token.is_none() {
             errln!(
                 "car: warning: no token (server.auth_token_env): any local program can drive this server"
@@ -69,9 +81,15 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
                 program,
                 allowed_roots: cfg.allowed_roots,
                 rate_limit_per_minute: cfg.rate_limit_per_minute,
+                sessions_file: Some(sessions_file),
             },
             shutdown_rx,
         );
+        let link_base = public_base(cfg.public_url.as_deref()).unwrap_or(url);
+        if let Some(link) = state.login_link(&link_base)? {
+            super::serve_link::print_link(&link, !args.no_qr);
+        }
+        let sockets = state.clone();
         let app = car_server::app(state, &base);
         let mut signalled = stop.subscribe();
         let requested = async move {
@@ -89,7 +107,12 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
             let _ = go_tx.send(());
         });
         tokio::select! {
-            r = server => r.context("the server failed")?,
+            r = async {
+                let r = server.await;
+                // WebSockets are not connections the server waits for.
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, sockets.sockets_closed()).await;
+                r
+            } => r.context("the server failed")?,
             () = async {
                 if go_rx.await.is_ok() {
                     tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -100,6 +123,13 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
         }
         Ok(crate::EXIT_OK)
     })
+}
+
+/// `server.public_url` ending with `/`, when set: where people reach the
+/// server (through a proxy, a forwarded port), for the one-time link.
+fn public_base(public_url: Option<&str>) -> Option<String> {
+    let u = public_url?.trim().trim_end_matches('/');
+    (!u.is_empty()).then(|| format!("{u}/"))
 }
 
 /// `""` or `/x` (no trailing slash), like server.base_path.

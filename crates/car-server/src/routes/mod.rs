@@ -6,13 +6,16 @@ pub(crate) mod events;
 pub(crate) mod exec_stream;
 pub(crate) mod execs;
 pub(crate) mod health;
+pub(crate) mod login;
 pub(crate) mod repos;
 pub(crate) mod runs;
+pub(crate) mod sessions;
 mod sse;
 pub(crate) mod stream;
 mod support;
 pub(crate) mod task_output;
 pub(crate) mod task_stream;
 pub(crate) mod tasks;
+pub(crate) mod ws;
 
 pub(crate) use support::{blocking, requester, to_json};

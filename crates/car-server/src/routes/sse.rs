@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use crate::error::ApiError;
 
 /// The heartbeat's period.
-const HEARTBEAT: Duration = Duration::from_secs(15);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// The sending end of a stream's events.
 pub(crate) type Tx = mpsc::Sender<Result<Event, Infallible>>;
@@ -37,8 +37,16 @@ pub(crate) fn last_event_id(headers: &HeaderMap, what: &str) -> Result<Option<u6
 /// The answer that streams what arrives on `rx`, with a comment heartbeat
 /// and headers that keep proxies from buffering it.
 pub(crate) fn respond(rx: mpsc::Receiver<Result<Event, Infallible>>) -> Response {
-    let events =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
+    respond_with(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (e, rx))
+    }))
+}
+
+/// The answer that streams `events`, with a comment heartbeat and headers
+/// that keep proxies from buffering it.
+pub(crate) fn respond_with(
+    events: impl futures_util::Stream<Item = Result<Event, Infallible>> + Send + 'static,
+) -> Response {
     let mut resp = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(HEARTBEAT))
         .into_response();

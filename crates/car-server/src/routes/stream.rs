@@ -15,7 +15,8 @@
 //!   written (or once 64 KiB of it are).
 //! - a comment (`:`) every 15 s keeps the connection open.
 //!
-//! The stream ends when the server shuts down.
+//! The stream ends when the server shuts down. The same items go over a
+//! WebSocket (`routes/ws.rs`) from [`open`].
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use utoipa::IntoParams;
 
-use super::sse::{Tx, shut_down};
+use super::sse::shut_down;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -37,9 +38,10 @@ const MAX_LINE: usize = 64 * 1024;
 /// Where the stream starts.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StreamQuery {
     /// The first ledger `seq` wanted (`Last-Event-ID` wins over it).
-    since: Option<u64>,
+    pub(crate) since: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -64,9 +66,62 @@ pub(crate) async fn stream(
     query: Result<Query<StreamQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
-    let repo = state.repo(&id)?.clone();
     let last = super::sse::last_event_id(&headers, "a ledger seq")?;
     let since = last.map(|n| n + 1).or(q.since);
+    let items = open(&state, &id, since).await?;
+    let events = futures_util::stream::unfold(items, |mut rx| async move {
+        rx.recv().await.map(|item| (Ok(item.to_sse()), rx))
+    });
+    Ok(super::sse::respond_with(events))
+}
+
+/// One item of a repository's live stream: a ledger event (with its seq)
+/// or an output line, its data as JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Item {
+    /// A ledger event.
+    Event { seq: Option<u64>, data: String },
+    /// A line of the agent's output.
+    Output { data: String },
+}
+
+impl Item {
+    fn to_sse(&self) -> Event {
+        match self {
+            Item::Event { seq, data } => {
+                let event = Event::default().event("event").data(data);
+                match seq {
+                    Some(seq) => event.id(seq.to_string()),
+                    None => event,
+                }
+            }
+            Item::Output { data } => Event::default().event("output").data(data),
+        }
+    }
+
+    /// The item as one JSON object: `{"event", "id"?, "data"}` (the
+    /// fields of its server-sent event).
+    pub(crate) fn to_json_text(&self) -> String {
+        match self {
+            Item::Event {
+                seq: Some(seq),
+                data,
+            } => format!(r#"{{"event":"event","id":{seq},"data":{data}}}"#),
+            Item::Event { seq: None, data } => format!(r#"{{"event":"event","data":{data}}}"#),
+            Item::Output { data } => format!(r#"{{"event":"output","data":{data}}}"#),
+        }
+    }
+}
+
+/// The live items of repository `id` from ledger `seq` `since` on
+/// (inclusive; `None`: from now on), until the receiver is dropped or the
+/// server shuts down.
+pub(crate) async fn open(
+    state: &AppState,
+    id: &str,
+    since: Option<u64>,
+) -> Result<mpsc::Receiver<Item>, ApiError> {
+    let repo = state.repo(id)?.clone();
     // Both followers start before the answer goes out: "from now on"
     // means from this request, so an event appended once the client has
     // its answer (a loop it starts next) is never missed.
@@ -83,8 +138,11 @@ pub(crate) async fn stream(
         state.inner.shutdown.clone(),
     ));
     tokio::spawn(send_output(output, tx, state.inner.shutdown.clone()));
-    Ok(super::sse::respond(rx))
+    Ok(rx)
 }
+
+/// The sending end of a stream's items.
+type Tx = mpsc::Sender<Item>;
 
 async fn send_events(mut follow: Follow<EventEnvelope>, tx: Tx, shutdown: watch::Receiver<bool>) {
     loop {
@@ -94,13 +152,11 @@ async fn send_events(mut follow: Follow<EventEnvelope>, tx: Tx, shutdown: watch:
             e = follow.next() => e,
         };
         let Some(env) = next else { return };
-        let mut event = Event::default()
-            .event("event")
-            .data(serde_json::to_string(&env).unwrap_or_default());
-        if let Some(seq) = env.seq {
-            event = event.id(seq.to_string());
-        }
-        if tx.send(Ok(event)).await.is_err() {
+        let item = Item::Event {
+            seq: env.seq,
+            data: serde_json::to_string(&env).unwrap_or_default(),
+        };
+        if tx.send(item).await.is_err() {
             return;
         }
     }
@@ -131,10 +187,10 @@ async fn send_output(mut follow: Follow<OutputChunk>, tx: Tx, shutdown: watch::R
                 offset,
                 line: &text,
             };
-            let event = Event::default()
-                .event("output")
-                .data(serde_json::to_string(&data).unwrap_or_default());
-            if tx.send(Ok(event)).await.is_err() {
+            let item = Item::Output {
+                data: serde_json::to_string(&data).unwrap_or_default(),
+            };
+            if tx.send(item).await.is_err() {
                 return;
             }
         }
