@@ -38,6 +38,7 @@ mod serve_auth;
 mod serve_client;
 mod serve_control;
 mod serve_docs;
+mod serve_jobs;
 mod serve_stream;
 mod serve_tasks;
 mod service;

@@ -76,6 +76,24 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
     ),
     (
         "POST",
+        "/api/v1/repos/{id}/snapshot",
+        "api/v1/repos/repo/snapshot",
+        Some(r#"{"stdout":true}"#),
+    ),
+    (
+        "POST",
+        "/api/v1/repos/{id}/ingest-spec",
+        "api/v1/repos/repo/ingest-spec",
+        Some("{}"),
+    ),
+    (
+        "GET",
+        "/api/v1/repos/{id}/jobs/{job}",
+        "api/v1/repos/repo/jobs/JOB",
+        None,
+    ),
+    (
+        "POST",
         "/api/v1/tasks",
         "api/v1/tasks",
         Some(r#"{"prompt":"p"}"#),
@@ -124,12 +142,17 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
     env.script("out hi\ncheck-todo\n");
     env.run(&["once"]).expect_code(0);
     let task = ended_task(&env);
+    let job = env
+        .run(&["exec", "start", "true"])
+        .stdout()
+        .trim()
+        .to_string();
     let server = Server::start(&env, &[]);
     assert_eq!(REPO, "repo");
     let right = format!("Bearer {TOKEN}");
     let mut cases = 0;
     for &(method, _, path, body) in ROUTES {
-        let path = &path.replace("TASK", &task);
+        let path = &path.replace("TASK", &task).replace("JOB", &job);
         let path = path.as_str();
         let public = path == "health";
         let mut with_match = vec![("If-Match", "*")];

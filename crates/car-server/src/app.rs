@@ -17,7 +17,9 @@ use crate::audit::audit;
 use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
-use crate::routes::{control, docs, events, health, repos, runs, stream, task_stream, tasks};
+use crate::routes::{
+    control, docs, events, health, repo_jobs, repos, runs, stream, task_stream, tasks,
+};
 use crate::state::AppState;
 
 /// The most bytes a request body may have.
@@ -59,6 +61,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::output))
         .routes(routes!(events::list))
         .routes(routes!(stream::stream))
+        .routes(routes!(repo_jobs::snapshot))
+        .routes(routes!(repo_jobs::ingest_spec))
+        .routes(routes!(repo_jobs::result))
         .routes(routes!(tasks::spawn, tasks::list))
         .routes(routes!(tasks::detail, tasks::cancel))
         .routes(routes!(tasks::reply))

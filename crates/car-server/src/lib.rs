@@ -41,6 +41,7 @@ pub use routes::control::{LoopBody, ReplyBody};
 pub use routes::docs::{Doc, DocWrite};
 pub use routes::events::EventPage;
 pub use routes::health::Health;
+pub use routes::repo_jobs::{IngestBody, JobStarted, SnapshotBody};
 pub use routes::repos::RepoSummary;
 pub use routes::runs::{OutputSlice, RunDetail, RunItem};
 pub use routes::tasks::{TaskReply, TaskSpawn, TaskStarted};

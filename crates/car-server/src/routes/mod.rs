@@ -4,6 +4,7 @@ pub(crate) mod control;
 pub(crate) mod docs;
 pub(crate) mod events;
 pub(crate) mod health;
+pub(crate) mod repo_jobs;
 pub(crate) mod repos;
 pub(crate) mod runs;
 mod sse;
