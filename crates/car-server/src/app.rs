@@ -75,6 +75,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = api_routes().routes(routes!(health::health)).into_openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    crate::refusals::document_refusals(&mut doc);
     doc
 }
 

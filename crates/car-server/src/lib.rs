@@ -27,6 +27,7 @@ mod bind;
 mod error;
 mod guard;
 mod rate;
+mod refusals;
 mod routes;
 mod state;
 
