@@ -80,6 +80,24 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
     ),
     (
         "POST",
+        "/api/v1/repos/{id}/snapshot",
+        "api/v1/repos/repo/snapshot",
+        Some(r#"{"stdout":true}"#),
+    ),
+    (
+        "POST",
+        "/api/v1/repos/{id}/ingest-spec",
+        "api/v1/repos/repo/ingest-spec",
+        Some("{}"),
+    ),
+    (
+        "GET",
+        "/api/v1/repos/{id}/jobs/{job}",
+        "api/v1/repos/repo/jobs/JOB",
+        None,
+    ),
+    (
+        "POST",
         "/api/v1/tasks",
         "api/v1/tasks",
         Some(r#"{"prompt":"p"}"#),
@@ -226,6 +244,11 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
     let exec = ended_exec(&env);
     // Every state-changing request of the matrix passes: no rate limit here.
     env.config("server:\n  rate_limit_per_minute: 0\n");
+    let job = env
+        .run(&["exec", "start", "true"])
+        .stdout()
+        .trim()
+        .to_string();
     let server = Server::start(&env, &[]);
     assert_eq!(REPO, "repo");
     let right = format!("Bearer {TOKEN}");
@@ -244,7 +267,10 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
     for &(method, _, path, body) in ROUTES {
         for cred in CREDS {
             cases += 1;
-            let mut path = path.replace("TASK", &task).replace("EXEC", &exec);
+            let mut path = path
+                .replace("TASK", &task)
+                .replace("EXEC", &exec)
+                .replace("JOB", &job);
             if path.contains("SESSION") {
                 // A session of its own to revoke, each time.
                 path = path.replace("SESSION", &session_id(&server, &login(&server)));

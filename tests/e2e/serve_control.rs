@@ -146,14 +146,6 @@ fn a_reply_through_the_api_reaches_the_next_prompt() {
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.json()["question"].is_object(), "{}", reply.body);
-    // The runner writes `stopped`, then lets its lock go: until then a
-    // start is refused as busy.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while server.get(&format!("api/v1/repos/{REPO}")).json()["running"] != false
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
     assert_eq!(
         server
             .post(
@@ -200,4 +192,32 @@ fn a_run_started_through_the_api_keeps_to_its_run_limit() {
     });
     assert_eq!(got.last().unwrap().2["reason"], "run_limit", "{got:#?}");
     assert_eq!(env.agent_runs(), 1);
+}
+
+#[test]
+fn a_loop_seen_stopped_can_be_started_again_at_once_and_the_ledger_keeps_order() {
+    const LOOPS: usize = 20;
+    let env = TestEnv::new();
+    env.todo(&"- [ ] item\n".repeat(LOOPS + 1));
+    env.script("check-todo\n");
+    env.config("server:\n  rate_limit_per_minute: 0\n");
+    let server = Server::start(&env, &[]);
+    let events = server.stream(REPO, "", &[]);
+    let path = format!("api/v1/repos/{REPO}/loop/once");
+    for i in 0..LOOPS {
+        // Right after `stopped`: the stopped runner has let its lock go.
+        let start = server.post(&path, &serde_json::json!({}));
+        assert_eq!(start.status, 202, "start {i}: {}", start.body);
+        read_until(&events, Duration::from_secs(60), stopped);
+    }
+    assert_eq!(env.agent_runs(), LOOPS);
+    // Each loop's `loop_started` comes after the previous one's `stopped`.
+    let kinds: Vec<String> = env
+        .read(".codex-autorunner/events.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].to_string())
+        .filter(|t| t == "\"loop_started\"" || t == "\"stopped\"")
+        .collect();
+    let want: Vec<&str> = ["\"loop_started\"", "\"stopped\""].repeat(LOOPS);
+    assert_eq!(kinds, want);
 }

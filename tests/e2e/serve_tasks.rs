@@ -347,3 +347,98 @@ fn a_task_outlives_a_killed_server_and_delete_ends_its_whole_tree() {
         .unwrap();
     assert_eq!(aborted["requested_by"], "api");
 }
+
+#[test]
+fn fifty_concurrent_tasks_all_end_each_with_only_its_own_output_and_nothing_left_running() {
+    const TASKS: usize = 50;
+    let env = codex_env();
+    env.config("server:\n  rate_limit_per_minute: 0\n");
+    env.script(&format!(
+        "{THREAD}\ncat-prompt\nout\nlast-message done\n{DONE}\n"
+    ));
+    let server = Server::start(&env, &[]);
+    let started = Instant::now();
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let spawns: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let url = format!("{}api/v1/tasks", server.base);
+                s.spawn(move || {
+                    // A client of its own (the server's handle stays here).
+                    let r = ureq::post(&url)
+                        .set("Authorization", &format!("Bearer {TOKEN}"))
+                        .timeout(Duration::from_secs(60))
+                        .send_json(serde_json::json!({"prompt": format!("only-task-{i:02}")}))
+                        .unwrap_or_else(|e| panic!("task {i}: {e}"));
+                    assert_eq!(r.status(), 202, "task {i}");
+                    let body: serde_json::Value = r.into_json().unwrap();
+                    body["task_id"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        spawns.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), TASKS, "{ids:?}");
+
+    // Every task ends, succeeded.
+    loop {
+        let page = server.get(&format!("api/v1/tasks?limit={TASKS}")).json();
+        assert_eq!(page["total"], TASKS);
+        let states: Vec<&str> = page["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["state"].as_str().unwrap())
+            .collect();
+        if states.iter().all(|s| *s == "succeeded") {
+            break;
+        }
+        assert!(
+            states
+                .iter()
+                .all(|s| ["queued", "running", "succeeded"].contains(s)),
+            "{states:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "not all tasks ended: {states:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("{TASKS} tasks spawned and ended in {:?}", started.elapsed());
+
+    // Each task's output holds its own prompt and no other's.
+    for (i, id) in ids.iter().enumerate() {
+        let log = env.read(&format!(".codex-autorunner/jobs/{id}/output.log"));
+        let own = format!("only-task-{i:02}");
+        let seen: Vec<&str> = log
+            .match_indices("only-task-")
+            .map(|(at, _)| &log[at..at + own.len()])
+            .collect();
+        assert_eq!(seen, [own.as_str()], "task {id}'s output: {log}");
+        let rec = server.get(&format!("api/v1/tasks/{id}")).json();
+        assert_eq!(
+            (rec["final_output"].as_str(), rec["runner_pid"].as_i64()),
+            (Some("done"), None),
+            "{rec:#}"
+        );
+    }
+
+    // No task process and no agent is left (the server carries the
+    // agent's script in its environment too).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left: Vec<i32> = env
+            .agent_processes()
+            .into_iter()
+            .filter(|&p| p != server.pid())
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "processes left: {left:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

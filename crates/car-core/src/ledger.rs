@@ -47,17 +47,38 @@ impl Ledger {
         run_id: Option<u64>,
         event: LoopEvent,
     ) -> Result<EventEnvelope, PathError> {
+        self.append_after(run_id, event, || ())
+    }
+
+    /// [`append`](Self::append), with `first` run under the ledger's lock
+    /// just before the event is written: whatever `first` does is done
+    /// before anyone can read the event, and every event appended by
+    /// another process after `first` comes after this one. (The runner
+    /// lets its run lock go this way before `stopped`: a client that sees
+    /// `stopped` can start a runner, whose `loop_started` comes after it.)
+    /// `first` runs even when the lock cannot be taken.
+    pub(crate) fn append_after(
+        &self,
+        run_id: Option<u64>,
+        event: LoopEvent,
+        first: impl FnOnce(),
+    ) -> Result<EventEnvelope, PathError> {
         let mut envelope = EventEnvelope::now(run_id, event);
         // The runner and `car reply` may append at once: size check,
         // rotation and append happen under one flock, so a rotated file is
         // never overwritten and no event is lost.
-        let lock_path = PathBuf::from(format!("{}.lock", self.path.display()));
-        let lock = open_append(&lock_path)?;
-        fs2::FileExt::lock_exclusive(&lock).map_err(|source| PathError {
-            action: "cannot lock",
-            path: lock_path.clone(),
-            source,
-        })?;
+        let lock_path = lock_file(&self.path);
+        let locked = open_append(&lock_path).and_then(|lock| {
+            fs2::FileExt::lock_exclusive(&lock)
+                .map(|()| lock)
+                .map_err(|source| PathError {
+                    action: "cannot lock",
+                    path: lock_path.clone(),
+                    source,
+                })
+        });
+        first();
+        let _lock = locked?;
         // Read before rotating: with `keep` 0 the old file is gone after.
         envelope.seq = Some(self.last_seq().map_or(1, |s| s + 1));
         self.rotate_if_needed()?;
@@ -120,6 +141,20 @@ impl Ledger {
             v.push(self.path.clone());
         }
         v
+    }
+}
+
+/// The file whose flock guards the ledger at `path` (`events.jsonl.lock`).
+fn lock_file(path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.lock", path.display()))
+}
+
+/// Waits until no append to the ledger at `path` is under way: one begun
+/// before (such as a runner's `stopped`, written just after it let its run
+/// lock go) is then on disk.
+pub(crate) fn wait_for_appends(path: &Path) {
+    if let Ok(lock) = open_append(&lock_file(path)) {
+        let _ = fs2::FileExt::lock_exclusive(&lock);
     }
 }
 
@@ -255,6 +290,33 @@ mod tests {
             }
         }
         assert_eq!(last, Some(19));
+    }
+
+    #[test]
+    fn what_runs_before_an_append_is_done_before_any_later_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::new(dir.path().join("events.jsonl"), 1 << 20, 2);
+        let other = l.clone();
+        let mut appender = None;
+        l.append_after(None, warning("first"), || {
+            // Another writer that starts now (a next runner's
+            // `loop_started`) waits for this append.
+            appender = Some(std::thread::spawn(move || {
+                other.append(None, warning("second")).unwrap()
+            }));
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        })
+        .unwrap();
+        let second = appender.unwrap().join().unwrap();
+        assert_eq!(second.seq, Some(2));
+        let text = std::fs::read_to_string(l.path()).unwrap();
+        let messages: Vec<String> = text
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap()["message"].to_string())
+            .collect();
+        assert_eq!(messages, ["\"first\"", "\"second\""]);
+        // Nothing is under way any more.
+        wait_for_appends(l.path());
     }
 
     fn seqs(l: &Ledger) -> Vec<Option<u64>> {

@@ -18,8 +18,8 @@ use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
 use crate::routes::{
-    control, docs, events, exec_stream, execs, health, login, repos, runs, sessions, stream,
-    task_output, task_stream, tasks, ws,
+    control, docs, events, exec_stream, execs, health, login, repo_jobs, repos, runs, sessions,
+    stream, task_output, task_stream, tasks, ws,
 };
 use crate::state::AppState;
 
@@ -63,6 +63,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::list))
         .routes(routes!(stream::stream))
         .routes(routes!(ws::ws))
+        .routes(routes!(repo_jobs::snapshot))
+        .routes(routes!(repo_jobs::ingest_spec))
+        .routes(routes!(repo_jobs::result))
         .routes(routes!(tasks::spawn, tasks::list))
         .routes(routes!(tasks::detail, tasks::cancel))
         .routes(routes!(tasks::reply))
@@ -85,6 +88,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .routes(routes!(login::link))
         .into_openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    crate::refusals::document_refusals(&mut doc);
     doc
 }
 

@@ -97,6 +97,8 @@ pub(crate) fn kill(
     let patience = grace + Duration::from_secs(5);
     while started.elapsed() < patience {
         if !matches!(lock::probe(paths), LockStatus::Held(_)) {
+            // The runner lets its lock go just before it writes `stopped`.
+            crate::ledger::wait_for_appends(&paths.events_file());
             return Ok(KillReport::Stopped {
                 pid: holder.pid,
                 waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

@@ -85,6 +85,20 @@ impl Engine {
         events(&written);
     }
 
+    /// [`emit`](Self::emit), with `first` done under the ledger's lock
+    /// just before the event is written (see `Ledger::append_after`); it
+    /// is done even when the ledger cannot be written.
+    pub(super) async fn emit_after(
+        &self,
+        events: &EventSink,
+        run_id: Option<u64>,
+        event: LoopEvent,
+        first: impl FnOnce() + Send + 'static,
+    ) {
+        let written = self.record_event_after(run_id, event, first).await;
+        events(&written);
+    }
+
     /// Records an event in the ledger and returns it as written (without a
     /// `seq` when the ledger could not be written: that is logged).
     pub(super) async fn record_event(
@@ -92,9 +106,21 @@ impl Engine {
         run_id: Option<u64>,
         event: LoopEvent,
     ) -> EventEnvelope {
+        self.record_event_after(run_id, event, || ()).await
+    }
+
+    /// [`record_event`](Self::record_event), with `first` done under the
+    /// ledger's lock just before the event is written.
+    async fn record_event_after(
+        &self,
+        run_id: Option<u64>,
+        event: LoopEvent,
+        first: impl FnOnce() + Send + 'static,
+    ) -> EventEnvelope {
         let ledger = self.ledger.clone();
         let fallback = EventEnvelope::now(run_id, event.clone());
-        match unblock(move || ledger.append(run_id, event)).await {
+        // Cancelled, the closure is dropped with what `first` holds.
+        match unblock(move || ledger.append_after(run_id, event, first)).await {
             Ok(Ok(written)) => written,
             Ok(Err(e)) => {
                 tracing::warn!(error = %error_chain(&e), "cannot append to the event ledger");

@@ -1,6 +1,7 @@
 //! A loop from start to end: take the lock and the repository over (no
 //! orphan of a dead runner, a fresh loop in the state), run the driver,
-//! then record the stop, release the lock and let the notifications out.
+//! then record the stop, release the lock as `stopped` is written and let
+//! the notifications out.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -144,10 +145,13 @@ impl Engine {
             origin,
             abandoned: false,
         };
-        self.emit(&events, ctx.last_run_id, stopped).await;
-        // The loop is over: release the lock first (so `car kill` and a next
-        // runner see it stopped), then let the last notifications out.
-        let _ = unblock(move || drop(lock)).await;
+        // The loop is over. The lock is let go under the ledger's lock,
+        // just before `stopped` is written: whoever sees `stopped` can
+        // start the next runner at once (`car kill` sees no runner), and
+        // that runner's `loop_started` comes after `stopped`, as it waits
+        // for the ledger's lock. Then the last notifications go out.
+        self.emit_after(&events, ctx.last_run_id, stopped, move || drop(lock))
+            .await;
         if let Some(n) = notifier {
             // tick reads the state (blocking); the flush itself is async.
             // With the runtime shutting down there is no flush to wait for.

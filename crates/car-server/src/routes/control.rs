@@ -54,6 +54,7 @@ fn busy(pid: u32) -> ApiError {
     request_body(content = Option<LoopBody>, description = "optional"),
     responses((status = 202, body = Object, description = "a runner was started: {result, pid}"),
               (status = 200, body = Object, description = "stop or kill: what was found"),
+              (status = 400, body = crate::ErrorBody, description = "a body that is not {max_runs}"),
               (status = 409, body = crate::ErrorBody, description = "a runner is active"),
               (status = 404, body = crate::ErrorBody)))]
 pub(crate) async fn loop_action(
@@ -118,7 +119,8 @@ pub(crate) async fn loop_action(
     params(("id" = String, Path, description = "repository id")),
     request_body = ReplyBody,
     responses((status = 200, body = Object, description = "the question answered, if one was open"),
-              (status = 400, body = crate::ErrorBody)))]
+              (status = 400, body = crate::ErrorBody),
+              (status = 404, body = crate::ErrorBody, description = "no such repository")))]
 pub(crate) async fn reply(
     State(state): State<AppState>,
     Path(id): Path<String>,

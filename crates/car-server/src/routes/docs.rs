@@ -118,7 +118,9 @@ pub(crate) async fn get_doc(
     request_body = DocWrite,
     responses((status = 200, body = Doc, headers(("ETag" = String))),
               (status = 409, body = crate::ErrorBody, description = "the doc changed: `current` holds it"),
-              (status = 428, body = crate::ErrorBody, description = "no If-Match")))]
+              (status = 428, body = crate::ErrorBody, description = "no If-Match"),
+              (status = 400, body = crate::ErrorBody, description = "a body that is not {text}"),
+              (status = 404, body = crate::ErrorBody, description = "no such repository or doc")))]
 pub(crate) async fn put_doc(
     State(state): State<AppState>,
     Path((id, doc)): Path<(String, String)>,

@@ -38,7 +38,8 @@ pub struct EventPage {
 /// The ledger's events from `seq` `since` on.
 #[utoipa::path(get, path = "/api/v1/repos/{id}/events", tag = "events",
     params(("id" = String, Path, description = "repository id"), EventsQuery),
-    responses((status = 200, body = EventPage), (status = 400, body = crate::ErrorBody)))]
+    responses((status = 200, body = EventPage), (status = 400, body = crate::ErrorBody),
+              (status = 404, body = crate::ErrorBody, description = "no such repository")))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,

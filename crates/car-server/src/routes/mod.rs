@@ -7,6 +7,7 @@ pub(crate) mod exec_stream;
 pub(crate) mod execs;
 pub(crate) mod health;
 pub(crate) mod login;
+pub(crate) mod repo_jobs;
 pub(crate) mod repos;
 pub(crate) mod runs;
 pub(crate) mod sessions;

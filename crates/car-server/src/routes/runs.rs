@@ -86,7 +86,8 @@ fn run_id(n: &str) -> Result<u64, ApiError> {
 /// The runs, newest first.
 #[utoipa::path(get, path = "/api/v1/repos/{id}/runs", tag = "runs",
     params(("id" = String, Path, description = "repository id"), RunsQuery),
-    responses((status = 200, body = Vec<RunItem>), (status = 400, body = crate::ErrorBody)))]
+    responses((status = 200, body = Vec<RunItem>), (status = 400, body = crate::ErrorBody),
+              (status = 404, body = crate::ErrorBody, description = "no such repository")))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -114,7 +115,8 @@ pub(crate) async fn list(
 /// One run: its record, prompt and final output.
 #[utoipa::path(get, path = "/api/v1/repos/{id}/runs/{n}", tag = "runs",
     params(("id" = String, Path, description = "repository id"), ("n" = u64, Path, description = "run id")),
-    responses((status = 200, body = RunDetail), (status = 404, body = crate::ErrorBody)))]
+    responses((status = 200, body = RunDetail), (status = 404, body = crate::ErrorBody),
+              (status = 400, body = crate::ErrorBody, description = "n is not a run id")))]
 pub(crate) async fn detail(
     State(state): State<AppState>,
     Path((id, n)): Path<(String, String)>,
@@ -141,7 +143,8 @@ pub(crate) async fn detail(
 /// A slice of a run's output log.
 #[utoipa::path(get, path = "/api/v1/repos/{id}/runs/{n}/output", tag = "runs",
     params(("id" = String, Path, description = "repository id"), ("n" = u64, Path, description = "run id"), OutputQuery),
-    responses((status = 200, body = OutputSlice), (status = 404, body = crate::ErrorBody)))]
+    responses((status = 200, body = OutputSlice), (status = 404, body = crate::ErrorBody),
+              (status = 400, body = crate::ErrorBody, description = "n is not a run id, a bad query")))]
 pub(crate) async fn output(
     State(state): State<AppState>,
     Path((id, n)): Path<(String, String)>,
