@@ -7,8 +7,8 @@
 # type or body the document does not describe.
 #
 # The scratch repository's agent is `true` (it exits at once, doing
-# nothing) and a loop stops after one run, so the loops, tasks and jobs the
-# fuzzer starts are harmless. The live streams (`.../stream`) never end and
+# nothing), commands find no shell to run them and a loop stops after one
+# run, so the loops, tasks and jobs the fuzzer starts are harmless. The live streams (`.../stream`) never end and
 # are left out. Bounded: FUZZ_EXAMPLES examples an operation (default 10),
 # FUZZ_MAX_TIME seconds in all (default 120).
 set -euo pipefail
@@ -67,7 +67,10 @@ server:
 EOF
 export CAR_FUZZ_TOKEN="fuzz-$RANDOM-$RANDOM-$$"
 
-(cd "$repo" && exec "$car" serve --port 0) >"$scratch/serve.out" 2>"$scratch/serve.err" &
+# The fuzzer's commands (`POST /api/v1/execs`) are random text run by
+# `sh -c`: with no PATH to find `sh` (or anything else) in, none runs;
+# the routes and records are exercised all the same.
+(cd "$repo" && PATH=/nonexistent exec "$car" serve --port 0) >"$scratch/serve.out" 2>"$scratch/serve.err" &
 server_pid=$!
 url=""
 for _ in $(seq 300); do

@@ -36,6 +36,7 @@ pub(crate) struct LinkQuery {
 #[utoipa::path(get, path = "/auth/link", tag = "sessions", security(()),
     params(LinkQuery),
     responses((status = 303, description = "the session cookie is set (`Set-Cookie`); `Location` is the base path"),
+              (status = 400, body = crate::ErrorBody, description = "no `code` in the query"),
               (status = 401, body = crate::ErrorBody, description = "the code was used, has expired or is unknown")))]
 pub(crate) async fn link(
     State(state): State<AppState>,
