@@ -9,8 +9,9 @@
 # The scratch repository's agent is `true` (it exits at once, doing
 # nothing), commands find no shell to run them and a loop stops after one
 # run, so the loops, tasks and jobs the fuzzer starts are harmless. The
-# live streams (`.../stream`) never end and are left out. Bounded: FUZZ_EXAMPLES examples an operation (default 10),
-# FUZZ_MAX_TIME seconds in all (default 120).
+# live streams (`.../stream`) never end and are left out. Bounded:
+# FUZZ_EXAMPLES examples an operation (default 10), FUZZ_MAX_TIME seconds
+# in all (default 120).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
