@@ -608,3 +608,37 @@ fn abandoning_a_supervised_loop_ends_its_agent() {
     assert!(gone, "the agent outlived abandon");
     assert_eq!(env.state()["stop_reason"], "interrupted");
 }
+
+/// A stray agent (its car process gone) is stopped by `car status` (a look
+/// through every process), not by `Repo::quick_status`, which a server or a
+/// hub calls often and which looks only when a runner died mid-loop.
+#[test]
+fn quick_status_leaves_the_process_sweep_to_car_status() {
+    let env = TestEnv::new();
+    // Owned by this test process, but with another start time: a dead owner.
+    let stale = format!("{}:9:{}:1", repo_id(&env.root), std::process::id());
+    let mut stray = std::process::Command::new("sleep")
+        .arg("60")
+        .env("CAR_RUN", &stale)
+        .spawn()
+        .unwrap();
+    let repo = car_core::Repo::open(&env.root).unwrap();
+    let report = repo.quick_status().unwrap();
+    assert!(!report.running);
+    assert!(report.reconciled.is_none(), "{:?}", report.reconciled);
+    assert!(
+        stray.try_wait().unwrap().is_none(),
+        "quick_status swept the processes"
+    );
+    let out = env.run(&["status"]);
+    out.expect_code(0);
+    let ended = Instant::now();
+    while stray.try_wait().unwrap().is_none() {
+        assert!(
+            ended.elapsed() < A_FEW_SECONDS,
+            "car status left the stray running: {}",
+            out.stdout()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -185,11 +185,25 @@ impl Repo {
             .kill()
     }
 
-    /// Builds the status report, repairing the state of a dead runner.
+    /// Builds the status report, repairing the state of a dead runner and
+    /// stopping agent processes that a car process now gone left running
+    /// (a look through every process: `car status` does this).
     pub fn status(&self) -> Result<StatusReport, Error> {
         Ok(control::status(
             &self.resolved.paths,
             &self.resolved.config.docs,
+            control::Sweep::Always,
+        )?)
+    }
+
+    /// [`Repo::status`] for a program that reads many repositories often (a
+    /// server, a hub): the state of a dead runner is repaired alike, but
+    /// stray agent processes are looked for only then, not on every call.
+    pub fn quick_status(&self) -> Result<StatusReport, Error> {
+        Ok(control::status(
+            &self.resolved.paths,
+            &self.resolved.config.docs,
+            control::Sweep::IfRunnerDied,
         )?)
     }
 

@@ -21,7 +21,7 @@ pub(crate) use init::{backup_path, init};
 pub use kill::KillReport;
 pub(crate) use kill::live_runner;
 pub(crate) use origin::started_by;
-pub(crate) use reconcile::reconcile;
+pub(crate) use reconcile::{Sweep, reconcile};
 pub use reply::{PendingQuestionView, ReplyReport};
 pub use request::StopFileContent;
 pub use status::StatusReport;

@@ -7,31 +7,57 @@ use crate::paths::RepoPaths;
 use crate::process;
 use crate::state::{State, StateError, StateStore, Status, StopReason};
 
+/// When [`reconcile_with`] looks through every process for agents left
+/// running by a car process that is gone (a read of every process's
+/// environment: the costly part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sweep {
+    /// On every call (a person's command: `car status`, `car kill`).
+    Always,
+    /// Only when the state says a runner died without recording a stop: for
+    /// a server or a hub reading many repositories often.
+    IfRunnerDied,
+}
+
 /// Fixes a state that says `running` while no runner holds the lock (the
-/// runner was killed with SIGKILL, or the machine rebooted). Returns what
-/// was fixed.
+/// runner was killed with SIGKILL, or the machine rebooted), sweeping stray
+/// agent processes on every call. Returns what was fixed.
 pub(crate) fn reconcile(paths: &RepoPaths) -> Result<Option<String>, StateError> {
+    reconcile_with(paths, Sweep::Always)
+}
+
+/// [`reconcile`], sweeping stray agent processes as `sweep` says.
+pub(crate) fn reconcile_with(
+    paths: &RepoPaths,
+    sweep: Sweep,
+) -> Result<Option<String>, StateError> {
     let store = StateStore::new(paths);
     let state = store.load()?.state;
     // Agent processes whose car process is gone, whatever the state says
     // (a live runner's processes are never among them).
-    let supervisor = state
-        .agent_supervisor_pid
-        .filter(|&p| process::same_process(p, state.agent_supervisor_start));
-    let strays = crate::marker::kill_strays(&paths.root);
-    let strays_note = (strays > 0).then(|| {
-        format!(
-            "{strays} agent process(es) left running by a car process that is gone were stopped{}",
-            supervisor
-                .filter(|&p| !process::is_alive(p))
-                .map(|p| format!(" (supervisor pid {p})"))
-                .unwrap_or_default()
-        )
-    });
+    let sweep_strays = || {
+        let supervisor = state
+            .agent_supervisor_pid
+            .filter(|&p| process::same_process(p, state.agent_supervisor_start));
+        let strays = crate::marker::kill_strays(&paths.root);
+        (strays > 0).then(|| {
+            format!(
+                "{strays} agent process(es) left running by a car process that is gone were stopped{}",
+                supervisor
+                    .filter(|&p| !process::is_alive(p))
+                    .map(|p| format!(" (supervisor pid {p})"))
+                    .unwrap_or_default()
+            )
+        })
+    };
     let active = matches!(state.status, Status::Running | Status::WaitingForQuota);
     if !active || matches!(lock::probe(paths), LockStatus::Held(_)) {
-        return Ok(strays_note);
+        return Ok(match sweep {
+            Sweep::Always => sweep_strays(),
+            Sweep::IfRunnerDied => None,
+        });
     }
+    let strays_note = sweep_strays();
     // The runner may be alive with its lock file deleted (by hand, or by a
     // tool that cleans ignored files): never touch a live runner's state.
     let here = state

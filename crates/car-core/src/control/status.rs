@@ -11,7 +11,7 @@ use crate::paths::RepoPaths;
 use crate::record::{self, RunRecord};
 use crate::state::{State, StateError, StateStore};
 
-use super::reconcile::reconcile;
+use super::reconcile::{Sweep, reconcile_with};
 use super::request::{StopFileContent, read_stop_file};
 
 /// Everything `car status` shows.
@@ -47,8 +47,9 @@ pub struct StatusReport {
 pub(crate) fn status(
     paths: &RepoPaths,
     docs_cfg: &crate::config::DocsConfig,
+    sweep: Sweep,
 ) -> Result<StatusReport, StateError> {
-    let reconciled = reconcile(paths)?;
+    let reconciled = reconcile_with(paths, sweep)?;
     let loaded = StateStore::new(paths).load()?;
     let (lock_holder, stale_lock) = match lock::probe(paths) {
         LockStatus::Held(i) => (i, None),

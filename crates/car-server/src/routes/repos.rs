@@ -59,7 +59,7 @@ pub(crate) async fn status(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let repo = state.repo(&id)?.clone();
-    let report = blocking(move || Ok(repo.status()?)).await?;
+    let report = blocking(move || Ok(repo.quick_status()?)).await?;
     Ok(Json(super::to_json(&report)?))
 }
 
