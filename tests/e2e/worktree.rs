@@ -17,7 +17,7 @@ fn new_list_and_remove_a_worktree_with_python_ids() {
     out.expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
     assert_eq!(v["id"], "alpha--feat-x-y");
-    assert_eq!(v["branch"], "job/feat/x y".replace(' ', " "));
+    assert_eq!(v["branch"], "job/feat/x-y");
     let wt = env.path("worktrees/alpha--feat-x-y");
     assert_eq!(v["path"], wt.to_str().unwrap());
     assert_eq!(

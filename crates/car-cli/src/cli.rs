@@ -98,10 +98,10 @@ pub(crate) enum Command {
     ExecProcess(TaskProcessArgs),
     /// The hub (a directory of repositories): register, list and remove repositories.
     #[command(subcommand)]
-    Hub(HubCommand),
+    Hub(Box<HubCommand>),
     /// Git worktrees of a hub's repositories, one per job.
     #[command(subcommand)]
-    Worktree(WorktreeCommand),
+    Worktree(Box<WorktreeCommand>),
 }
 
 /// `car hub ...` (the hub is found at or above --repo or the current directory).

@@ -67,7 +67,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::TaskProcess(a) => task::process(g, a),
         Command::Exec(cmd) => exec::run(g, cmd),
         Command::ExecProcess(a) => exec::process(g, a),
-        Command::Hub(cmd) => hub::run(g, cmd),
-        Command::Worktree(cmd) => worktree::run(g, cmd),
+        Command::Hub(cmd) => hub::run(g, *cmd),
+        Command::Worktree(cmd) => worktree::run(g, *cmd),
     }
 }

@@ -16,14 +16,23 @@ pub fn sanitize_repo_id(name: &str) -> String {
     }
 }
 
-/// A worktree's id: `<base>--<name with unsafe characters replaced>`.
-pub fn worktree_id(base: &str, name: &str) -> String {
+/// A name made safe for a branch: runs of characters outside
+/// `[A-Za-z0-9._/-]` become `-` (`work` when nothing is left).
+pub fn safe_branch(name: &str) -> String {
     let safe = replace_runs(name.trim(), |c| {
         c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-')
     });
     let safe = safe.trim_matches('-');
-    let safe = if safe.is_empty() { "work" } else { safe };
-    format!("{base}--{}", safe.replace('/', "-"))
+    if safe.is_empty() {
+        "work".into()
+    } else {
+        safe.into()
+    }
+}
+
+/// A worktree's id: `<base>--<name with unsafe characters replaced>`.
+pub fn worktree_id(base: &str, name: &str) -> String {
+    format!("{base}--{}", safe_branch(name).replace('/', "-"))
 }
 
 /// `base`, or `base-2`, `base-3`, ... the first not taken.

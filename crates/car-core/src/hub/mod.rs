@@ -15,7 +15,7 @@ mod worktree;
 
 pub use config::HubConfig;
 pub use error::HubError;
-pub use ids::{sanitize_repo_id, unique_id, worktree_id};
+pub use ids::{safe_branch, sanitize_repo_id, unique_id, worktree_id};
 pub use manifest::{MANIFEST_VERSION, Manifest, ManifestRepo, RepoKind};
 pub use registry::{Hub, HubInitReport};
 pub use removal::{AtRisk, WorktreeRemoval};

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::error::HubError;
-use super::ids::worktree_id;
+use super::ids::{safe_branch, worktree_id};
 use super::manifest::{ManifestRepo, RepoKind};
 use super::registry::Hub;
 use crate::fs_util::{IoResultExt, write_atomic};
@@ -31,7 +31,8 @@ pub struct WorktreeRequest {
     pub name: String,
     /// Where the new branch starts (default: the base's `HEAD`).
     pub from: Option<String>,
-    /// The branch (default: `hub.worktree_branch_prefix` + name).
+    /// The branch (default: `hub.worktree_branch_prefix` + the name made
+    /// safe, see [`safe_branch`](super::safe_branch)).
     pub branch: Option<String>,
 }
 
@@ -117,7 +118,13 @@ impl Hub {
             .clone()
             .map(|b| b.trim().to_string())
             .filter(|b| !b.is_empty())
-            .unwrap_or_else(|| format!("{}{name}", self.config().worktree_branch_prefix));
+            .unwrap_or_else(|| {
+                format!(
+                    "{}{}",
+                    self.config().worktree_branch_prefix,
+                    safe_branch(name)
+                )
+            });
         let git = Git::new(WRITE_TIMEOUT);
         git.checked(&base_path, &["check-ref-format", "--branch", &branch])
             .map_err(|_| HubError::Refused(format!("`{branch}` is not a valid branch name")))?;
