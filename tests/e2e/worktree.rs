@@ -22,7 +22,7 @@ fn new_list_and_remove_a_worktree_with_python_ids() {
     assert_eq!(v["path"], wt.to_str().unwrap());
     assert_eq!(
         git(&wt, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
-        "job/feat/x y"
+        "job/feat/x-y"
     );
     assert_eq!(
         std::fs::read_to_string(wt.join(".codex-autorunner/TODO.md")).unwrap(),
