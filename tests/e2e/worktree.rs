@@ -186,3 +186,39 @@ fn merged_work_needs_no_force_and_a_failing_setup_keeps_the_worktree() {
         .expect_code(0);
     assert!(!env.path(".codex-autorunner/archive").exists());
 }
+
+#[test]
+fn remove_is_refused_while_the_loop_runs_even_with_force() {
+    let env = hub_with(&["alpha"]);
+    env.run(&["hub", "scan"]).expect_code(0);
+    env.run(&["worktree", "new", "alpha", "busy"])
+        .expect_code(0);
+    let car_dir = env.path("worktrees/alpha--busy/.codex-autorunner");
+    // A runner holds the run lock: an exclusive flock on the directory.
+    let dir = std::fs::File::open(&car_dir).unwrap();
+    let held = nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    for args in [
+        &["worktree", "remove", "alpha--busy", "--force"][..],
+        &["hub", "remove", "alpha--busy", "--force"][..],
+    ] {
+        let out = env.run(args);
+        assert_ne!(out.code(), 0);
+        assert!(
+            out.stderr()
+                .contains("the loop of `alpha--busy` is running"),
+            "{}",
+            out.stderr()
+        );
+    }
+    let base = env.run(&["hub", "remove", "alpha"]);
+    assert_ne!(base.code(), 0);
+    assert!(
+        base.stderr().contains("has worktrees (alpha--busy)"),
+        "{}",
+        base.stderr()
+    );
+    drop(held);
+    env.run(&["worktree", "remove", "alpha--busy"])
+        .expect_code(0);
+    env.run(&["hub", "remove", "alpha"]).expect_code(0);
+}
