@@ -54,6 +54,17 @@ pub enum HubError {
     /// git failed.
     #[error(transparent)]
     Git(#[from] GitError),
+    /// A registered repository cannot be opened.
+    #[error("cannot open the repository `{id}` at {}: {source}", path.display())]
+    Open {
+        /// Its id.
+        id: String,
+        /// Its directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<crate::Error>,
+    },
     /// Initialising car in a repository failed.
     #[error("cannot initialise car in {}: {source}", path.display())]
     Init {

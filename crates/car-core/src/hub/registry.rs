@@ -147,7 +147,8 @@ impl Hub {
     pub fn repo(&self, id: &str) -> Result<Repo, HubError> {
         let entry = self.entry(id)?;
         let path = self.path_of(&entry);
-        Repo::open_with(&path, &self.load).map_err(|e| HubError::Init {
+        Repo::open_with(&path, &self.load).map_err(|e| HubError::Open {
+            id: id.to_string(),
             path,
             source: Box::new(e),
         })
