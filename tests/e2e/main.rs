@@ -20,6 +20,7 @@ mod exec;
 mod fake_http;
 mod follow;
 mod fsync_count;
+mod hub_registry;
 mod init;
 mod liveness;
 mod lock_clean;
@@ -50,6 +51,7 @@ mod signals;
 mod stop_conditions;
 mod task;
 mod task_real_codex;
+mod worktree;
 
 /// Every file in e2e/ must be a module above, so no test is forgotten.
 #[test]

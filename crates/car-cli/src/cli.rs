@@ -96,6 +96,84 @@ pub(crate) enum Command {
     /// The process of one command (started by `car exec start`).
     #[command(name = "__exec", hide = true)]
     ExecProcess(TaskProcessArgs),
+    /// The hub (a directory of repositories): register, list and remove repositories.
+    #[command(subcommand)]
+    Hub(Box<HubCommand>),
+    /// Git worktrees of a hub's repositories, one per job.
+    #[command(subcommand)]
+    Worktree(Box<WorktreeCommand>),
+}
+
+/// `car hub ...` (the hub is found at or above --repo or the current directory).
+#[derive(Debug, Subcommand)]
+pub(crate) enum HubCommand {
+    /// Register the git repositories under hub.repos_root and the worktrees under hub.worktrees_root.
+    Scan {
+        /// Initialise car (.codex-autorunner/) where it is missing, whatever hub.auto_init_missing says.
+        #[arg(long)]
+        init: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a repository: a directory under the hub, or a URL cloned into hub.repos_root.
+    Add {
+        /// A git repository's directory, or a URL (or bare repository) to clone.
+        #[arg(value_name = "PATH|URL")]
+        source: String,
+        /// The id to give it (default: its directory name).
+        #[arg(long)]
+        id: Option<String>,
+        /// Initialise car in it, whatever hub.auto_init_missing says.
+        #[arg(long)]
+        init: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unregister a repository (its files stay); a worktree is removed as by `car worktree remove`.
+    Remove {
+        /// The repository's id.
+        id: String,
+        /// Remove a worktree holding unpushed or uncommitted work (archived first).
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the registered repositories and worktrees.
+    List(JsonArg),
+}
+
+/// `car worktree ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum WorktreeCommand {
+    /// Create worktrees/<BASE>--<NAME> on a new branch, initialise car in it, run the setup commands.
+    New {
+        /// The base repository's id.
+        base: String,
+        /// The job's name.
+        name: String,
+        /// Where the new branch starts (default: the base's HEAD).
+        #[arg(long = "from", value_name = "REF")]
+        from: Option<String>,
+        /// The branch (default: hub.worktree_branch_prefix followed by NAME).
+        #[arg(long, value_name = "B")]
+        branch: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the hub's worktrees.
+    List(JsonArg),
+    /// Remove a worktree; refused with uncommitted or unpushed work unless --force (which archives it).
+    Remove {
+        /// The worktree's id.
+        id: String,
+        /// Remove even with work that is nowhere else (archived under the hub first).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Unregister worktrees whose directory is gone and run `git worktree prune`.
+    Prune,
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +325,9 @@ pub(crate) struct InitArgs {
     /// Overwrite existing files, keeping each old one as <name>.bak.
     #[arg(long)]
     pub(crate) force: bool,
+    /// `repo` (a repository) or `hub` (a directory of repositories: config and manifest).
+    #[arg(long, value_name = "repo|hub", default_value = "repo", value_parser = ["repo", "hub"])]
+    pub(crate) mode: String,
 }
 
 #[derive(Debug, Args)]

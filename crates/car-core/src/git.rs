@@ -91,7 +91,7 @@ impl Git {
         self.run_env(root, args, &[])
     }
 
-    fn run_env(
+    pub(crate) fn run_env(
         &self,
         root: &Path,
         args: &[&str],

@@ -32,6 +32,11 @@
 //!   in a process of its own, cancel it with its whole process tree, read
 //!   its record ([`ExecRecord`]), its stdout and stderr (apart, bytes
 //!   unchanged, the last lines too) and follow them, from any process.
+//! - **Hub**: [`Hub::open`] finds the hub (a directory of repositories and
+//!   worktrees) at or above a path and reads its manifest
+//!   ([`Hub::repos`], [`Hub::repo`]); [`Hub::scan`], [`Hub::add`],
+//!   [`Hub::new_worktree`] and [`Hub::remove_worktree`] change it (the
+//!   [`hub`] module).
 //! - **Read**: [`Repo::state`] (`state.json` as a [`State`]),
 //!   [`Repo::status`], [`Repo::run_ids`] and [`Repo::run_record`]
 //!   ([`RunRecord`]), [`Repo::output_log`], [`Repo::events`] and the work
@@ -88,6 +93,7 @@ mod fs_util;
 mod fuzz;
 mod git;
 mod hint;
+pub mod hub;
 mod ingest;
 mod job;
 mod launch;
@@ -141,6 +147,7 @@ pub use exec::SUBCOMMAND as EXEC_SUBCOMMAND;
 pub use exec::{ExecError, ExecPage, ExecRecord, ExecRequest, ExecStream, Execs};
 pub use fs_util::PathError;
 pub use hint::Hint;
+pub use hub::{Hub, HubError};
 pub use ingest::{IngestChange, IngestError, IngestOptions, IngestReport};
 pub use job::JobError;
 pub use lock::{LockError, LockInfo, LockStatus};

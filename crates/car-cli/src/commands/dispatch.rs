@@ -3,7 +3,8 @@
 use anyhow::Result;
 
 use super::{
-    config, docs, events, exec, init, kill, log, notify, reply, run, serve, service, status, task,
+    config, docs, events, exec, hub, init, kill, log, notify, reply, run, serve, service, status,
+    task, worktree,
 };
 use crate::cli::{Cli, Command, ConfigCommand};
 
@@ -66,5 +67,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::TaskProcess(a) => task::process(g, a),
         Command::Exec(cmd) => exec::run(g, cmd),
         Command::ExecProcess(a) => exec::process(g, a),
+        Command::Hub(cmd) => hub::run(g, *cmd),
+        Command::Worktree(cmd) => worktree::run(g, *cmd),
     }
 }

@@ -11,6 +11,9 @@ pub(crate) fn run(g: &Global, args: InitArgs) -> Result<u8> {
         .or(args.path_flag)
         .or_else(|| g.repo.clone())
         .unwrap_or_else(|| std::path::PathBuf::from("."));
+    if args.mode == "hub" {
+        return super::hub::init(&path);
+    }
     let report = Repo::init(&InitOptions {
         path,
         git_init: args.git_init,

@@ -5,6 +5,7 @@ mod dispatch;
 mod docs;
 mod events;
 mod exec;
+mod hub;
 mod init;
 mod kill;
 mod log;
@@ -19,6 +20,7 @@ mod service;
 mod service_env;
 mod status;
 mod task;
+mod worktree;
 
 pub(crate) use dispatch::dispatch;
 pub(crate) use open::{load, load_options, start_dir};

@@ -84,6 +84,8 @@ fn local_name(command: &Command) -> &'static str {
         Command::Exec(_) => "exec",
         Command::TaskProcess(_) => "__task",
         Command::ExecProcess(_) => "__exec",
+        Command::Hub(_) => "hub",
+        Command::Worktree(_) => "worktree",
         Command::Status(_)
         | Command::Run(_)
         | Command::Once(_)
