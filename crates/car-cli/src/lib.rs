@@ -99,6 +99,9 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             report::print_error(&e);
+            // Also in the repository's log file (not again on stderr): a
+            // runner started detached (by a server, a hub) has no terminal.
+            tracing::error!(target: logging::FILE_ONLY, error = %format!("{e:#}"), "car failed");
             ExitCode::from(report::exit_code(&e))
         }
     }

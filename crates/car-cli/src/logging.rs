@@ -8,9 +8,15 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+/// The target of events written to the log file only (never to stderr).
+pub(crate) const FILE_ONLY: &str = "car_file_only";
+
 /// Installs the subscriber.
 pub(crate) fn init(logs_dir: Option<&Path>) {
-    let stderr_filter = filter("warn");
+    let mut stderr_filter = filter("warn");
+    if let Ok(d) = format!("{FILE_ONLY}=off").parse() {
+        stderr_filter = stderr_filter.add_directive(d);
+    }
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
