@@ -105,6 +105,7 @@ mod repo;
 mod snapshot;
 mod state;
 mod stop;
+mod summary;
 mod summary_marker;
 mod supervisor;
 mod task;
@@ -152,6 +153,9 @@ pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};
 pub use snapshot::{SnapshotBudget, SnapshotError, SnapshotOptions, SnapshotReport, SnapshotState};
 pub use state::{PendingQuestion, State, StateError, Status, StopReason, UserReply};
 pub use stop::{PendingStop, StopCause, StopKind, StopLevel, StopRequest};
+pub use summary::{
+    GitSummary, LoopState, QUESTION_MAX_CHARS, RepoSummary, RunSummary, SummaryOptions, summarize,
+};
 pub use supervisor::{SUBCOMMAND as SUPERVISOR_SUBCOMMAND, supervisor_main};
 pub use task::{SUBCOMMAND as TASK_SUBCOMMAND, TaskError, TaskOutput, TaskPage, TaskRecord};
 pub use task::{TaskRequest, TaskState, Tasks, TurnRecord};
