@@ -66,9 +66,10 @@ pub(super) fn summarize_at(
             in_progress: running && state.last_run_finished_at.is_none(),
         }
     });
-    let question = (loop_state == LoopState::WaitingForInput)
-        .then(|| state.pending_question.as_ref())
-        .flatten()
+    let question = state
+        .pending_question
+        .as_ref()
+        .filter(|_| loop_state == LoopState::WaitingForInput)
         .map(|q| one_line_truncated(&q.question, QUESTION_MAX_CHARS));
     let git = if opts.git {
         git_summary(repo.root(), opts.base.as_deref())
