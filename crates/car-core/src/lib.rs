@@ -21,6 +21,10 @@
 //!   `seq` on or from now on, and [`Repo::follow_output`] a run's output
 //!   log ([`OutputOf`]), as they are written, across rotation and
 //!   truncation; both return a [`Follow`] stream.
+//! - **Watch many**: [`summarize`] gives a [`RepoSummary`] of a loop (state,
+//!   TODO progress, current run, waiting question, optionally git), and
+//!   [`follow_many`] one stream of the events of many repositories,
+//!   resumable from a [`ResumeToken`].
 //! - **Control**: [`Repo::control`] gives a [`Control`] for a [`Requester`]:
 //!   stop after the run, stop now, kill, reply to the agent's question,
 //!   resume, from any process, recording who asked.
@@ -115,7 +119,7 @@ mod time;
 // What an embedder does (see the crate docs).
 pub use control::{Control, KillReport, ReplyReport, ResumeReport, StatusReport, StopReport};
 pub use error::Error;
-pub use follow::{Follow, OutputChunk, OutputOf};
+pub use follow::{Follow, OutputChunk, OutputOf, ResumeToken, ResumeTokenError, follow_many};
 pub use launch::{LaunchReport, LoopCommand};
 pub use repo::{Repo, RunOptions};
 pub use stop::{RequestedBy, Requester, StopHandle};
