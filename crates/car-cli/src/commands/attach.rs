@@ -17,8 +17,8 @@
 //!   loop, a process of its own, keeps running.
 //!
 //! In a repository the ID may be left out, or be the repository's own id
-//! (its directory name). A hub resolves the ID to one of its repositories
-//! and calls [`attach`] with it.
+//! (its directory name). A hub calls [`attach_with`] with a resolver that
+//! picks the ID among its repositories.
 
 use std::time::{Duration, Instant};
 
@@ -38,13 +38,23 @@ const RUNNER_EXIT_WAIT: Duration = Duration::from_secs(30);
 
 /// `car attach [ID]` in a repository.
 pub(crate) fn run(g: &Global, args: AttachArgs) -> Result<u8> {
-    let repo = super::load(g, &[])?;
-    let (id, repo) = resolve_here(repo, args.id.as_deref())?;
+    attach_with(args.id.as_deref(), |id| {
+        resolve_here(super::load(g, &[])?, id)
+    })
+}
+
+/// Attaches to the repository `resolve` gives for `id` (the id given on
+/// the command line, if any): it returns the repository and the id to show.
+pub(crate) fn attach_with(
+    id: Option<&str>,
+    resolve: impl FnOnce(Option<&str>) -> Result<(String, Repo)>,
+) -> Result<u8> {
+    let (id, repo) = resolve(id)?;
     attach(&id, &repo)
 }
 
 /// The id of a repository on its own: its directory's name.
-pub(crate) fn repo_id(repo: &Repo) -> String {
+fn repo_id(repo: &Repo) -> String {
     repo.root().file_name().map_or_else(
         || repo.root().display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -68,7 +78,7 @@ fn resolve_here(repo: Repo, id: Option<&str>) -> Result<(String, Repo)> {
 }
 
 /// Follows the loop of `repo` (named `id`) until Ctrl-C; see the module docs.
-pub(crate) fn attach(id: &str, repo: &Repo) -> Result<u8> {
+fn attach(id: &str, repo: &Repo) -> Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
