@@ -8,6 +8,7 @@
 mod common;
 
 mod agent_env;
+mod attach;
 mod bytes;
 mod codex_driver;
 mod config;

@@ -63,6 +63,10 @@ pub(crate) enum Command {
     Reply(ReplyArgs),
     /// Print the event ledger (.codex-autorunner/events.jsonl).
     Events(EventsArgs),
+    /// Follow the loop's output and events here; answer its question from the keyboard.
+    ///
+    /// Ctrl-C detaches (exit 130); the loop keeps running.
+    Attach(AttachArgs),
     /// Write .codex-autorunner/SNAPSHOT.md: a briefing of the repo made by the agent.
     Snapshot(SnapshotArgs),
     /// Turn SPEC into TODO, PROGRESS and OPINIONS with the agent.
@@ -440,6 +444,13 @@ pub(crate) struct ReplyArgs {
     /// Read the answer from a file (`-` for stdin).
     #[arg(long, value_name = "PATH")]
     pub(crate) file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AttachArgs {
+    /// The repository to attach to (in a repository: its directory name, or nothing).
+    #[arg(value_name = "ID")]
+    pub(crate) id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,10 @@
 //!   `seq` on or from now on, and [`Repo::follow_output`] a run's output
 //!   log ([`OutputOf`]), as they are written, across rotation and
 //!   truncation; both return a [`Follow`] stream.
+//! - **Watch many**: [`summarize`] gives a [`RepoSummary`] of a loop (state,
+//!   TODO progress, current run, waiting question, optionally git), and
+//!   [`follow_many`] one stream of the events of many repositories,
+//!   resumable from a [`ResumeToken`].
 //! - **Control**: [`Repo::control`] gives a [`Control`] for a [`Requester`]:
 //!   stop after the run, stop now, kill, reply to the agent's question,
 //!   resume, from any process, recording who asked.
@@ -111,6 +115,7 @@ mod repo;
 mod snapshot;
 mod state;
 mod stop;
+mod summary;
 mod summary_marker;
 mod supervisor;
 mod task;
@@ -120,7 +125,7 @@ mod time;
 // What an embedder does (see the crate docs).
 pub use control::{Control, KillReport, ReplyReport, ResumeReport, StatusReport, StopReport};
 pub use error::Error;
-pub use follow::{Follow, OutputChunk, OutputOf};
+pub use follow::{Follow, OutputChunk, OutputOf, ResumeToken, ResumeTokenError, follow_many};
 pub use launch::{LaunchReport, LoopCommand};
 pub use repo::{Repo, RunOptions};
 pub use stop::{RequestedBy, Requester, StopHandle};
@@ -159,6 +164,9 @@ pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};
 pub use snapshot::{SnapshotBudget, SnapshotError, SnapshotOptions, SnapshotReport, SnapshotState};
 pub use state::{PendingQuestion, State, StateError, Status, StopReason, UserReply};
 pub use stop::{PendingStop, StopCause, StopKind, StopLevel, StopRequest};
+pub use summary::{
+    GitSummary, LoopState, QUESTION_MAX_CHARS, RepoSummary, RunSummary, SummaryOptions, summarize,
+};
 pub use supervisor::{SUBCOMMAND as SUPERVISOR_SUBCOMMAND, supervisor_main};
 pub use task::{SUBCOMMAND as TASK_SUBCOMMAND, TaskError, TaskOutput, TaskPage, TaskRecord};
 pub use task::{TaskRequest, TaskState, Tasks, TurnRecord};

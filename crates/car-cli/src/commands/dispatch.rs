@@ -3,8 +3,8 @@
 use anyhow::Result;
 
 use super::{
-    config, docs, events, exec, hub, init, kill, log, notify, reply, run, serve, service, status,
-    task, worktree,
+    attach, config, docs, events, exec, hub, init, kill, log, notify, reply, run, serve, service,
+    status, task, worktree,
 };
 use crate::cli::{Cli, Command, ConfigCommand};
 
@@ -52,6 +52,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Log(a) => log::run(g, a),
         Command::Reply(a) => reply::run(g, a),
         Command::Events(a) => events::run(g, a),
+        Command::Attach(a) => attach::run(g, a),
         Command::Config(ConfigCommand::Show(a)) => config::show(g, a.json),
         Command::Service(cmd) => service::run(g, cmd),
         Command::Serve(a) => serve::run(g, a),

@@ -1,11 +1,13 @@
 //! One module per subcommand: arguments in, core call, output.
 
+mod attach;
 mod config;
 mod dispatch;
 mod docs;
 mod events;
 mod exec;
 mod hub;
+mod hub_status;
 mod init;
 mod kill;
 mod log;

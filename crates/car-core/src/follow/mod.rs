@@ -2,12 +2,14 @@
 //! for any process (a loop is observed through its files, never its memory).
 
 mod events;
+mod merged;
 mod output;
 mod stream;
 mod tail;
 mod wake;
 
 pub(crate) use events::follow_events;
+pub use merged::{ResumeToken, ResumeTokenError, follow_many};
 pub(crate) use output::follow_output;
 pub use output::{OutputChunk, OutputOf};
 pub use stream::Follow;

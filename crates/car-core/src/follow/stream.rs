@@ -36,6 +36,16 @@ impl<T> Feed<T> {
         self.tx.is_closed()
     }
 
+    /// [`Feed::send`] for a follower that runs async code.
+    pub(crate) async fn send_async(&self, item: T) -> bool {
+        self.tx.send(item).await.is_ok()
+    }
+
+    /// Completes once the reader is gone.
+    pub(crate) async fn gone(&self) {
+        self.tx.closed().await;
+    }
+
     /// A feed on `tx` (for tests).
     #[cfg(test)]
     pub(crate) fn for_test(tx: mpsc::Sender<T>) -> Self {
@@ -61,6 +71,11 @@ pub(crate) fn spawn<T: Send + 'static>(
 }
 
 impl<T> Follow<T> {
+    /// Polls for the next item (for a follower merging several streams).
+    pub(crate) fn poll_next_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.rx.poll_recv(cx)
+    }
+
     /// The next item; `None` once the stream has ended.
     pub async fn next(&mut self) -> Option<T> {
         self.rx.recv().await

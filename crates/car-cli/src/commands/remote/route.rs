@@ -72,6 +72,7 @@ pub(crate) fn route(cli: Cli) -> Result<Routed> {
 fn local_name(command: &Command) -> &'static str {
     match command {
         Command::Init(_) => "init",
+        Command::Attach(_) => "attach",
         Command::Snapshot(_) => "snapshot",
         Command::IngestSpec(_) => "ingest-spec",
         Command::Edit(_) => "edit",
