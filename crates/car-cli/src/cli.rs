@@ -145,6 +145,24 @@ pub(crate) enum HubCommand {
     },
     /// List the registered repositories and worktrees.
     List(JsonArg),
+    /// Every repository's loop on one line: state, TODO, current run and its age, a waiting question.
+    Status {
+        /// Wider lines, with the branch, ahead/behind and dirty or clean (git is asked).
+        #[arg(long)]
+        wide: bool,
+        /// Print JSON (with git).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every repository's events, each naming its repository.
+    Events {
+        /// Keep printing new events as they are appended (Ctrl-C stops).
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Print the JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `car worktree ...`.

@@ -38,9 +38,24 @@ const RUNNER_EXIT_WAIT: Duration = Duration::from_secs(30);
 
 /// `car attach [ID]` in a repository.
 pub(crate) fn run(g: &Global, args: AttachArgs) -> Result<u8> {
-    attach_with(args.id.as_deref(), |id| {
-        resolve_here(super::load(g, &[])?, id)
-    })
+    match super::load(g, &[]) {
+        Ok(repo) => {
+            // In one of a hub's repositories, another id names another of
+            // the hub's repositories.
+            if let Some(id) = args.id.as_deref()
+                && id != repo_id(&repo)
+                && let Ok(hub) = super::hub::open(g)
+            {
+                return attach_with(Some(id), |id| super::hub_watch::resolve(&hub, id));
+            }
+            attach_with(args.id.as_deref(), |id| resolve_here(repo, id))
+        }
+        // At a hub's root (no repository of its own): the id picks one.
+        Err(e) => match super::hub::open(g) {
+            Ok(hub) => attach_with(args.id.as_deref(), |id| super::hub_watch::resolve(&hub, id)),
+            Err(_) => Err(e),
+        },
+    }
 }
 
 /// Attaches to the repository `resolve` gives for `id` (the id given on

@@ -96,6 +96,10 @@ pub(crate) fn run(g: &Global, cmd: HubCommand) -> Result<u8> {
                 outln!("{}", line(&hub, r));
             }
         }
+        HubCommand::Status { wide, json } => return super::hub_watch::status(&hub, wide, json),
+        HubCommand::Events { follow, json } => {
+            return super::hub_watch::events(&hub, follow, json);
+        }
     }
     Ok(crate::EXIT_OK)
 }
