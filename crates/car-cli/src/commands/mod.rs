@@ -6,6 +6,7 @@ mod docs;
 mod events;
 mod exec;
 mod hub;
+mod hub_supervise;
 mod init;
 mod kill;
 mod log;
