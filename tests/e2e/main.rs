@@ -21,6 +21,7 @@ mod fake_http;
 mod follow;
 mod fsync_count;
 mod hub_registry;
+mod hub_supervisor;
 mod init;
 mod liveness;
 mod lock_clean;
