@@ -177,9 +177,25 @@ fn a_killed_supervisor_is_restarted_and_adopts_loops_without_duplicates() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    env.wait_for("the supervisor to die", Duration::from_secs(5), || {
-        !alive(pid)
-    });
+    // Its lock goes when its last thread is gone, which may be after its
+    // main thread shows as dead.
+    let lock = env.path(".codex-autorunner/hub/supervisor.lock");
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&lock).unwrap());
+    env.wait_for(
+        "the supervisor's lock to go",
+        Duration::from_secs(5),
+        || {
+            !alive(pid)
+                && !std::fs::read_to_string("/proc/locks")
+                    .unwrap()
+                    .lines()
+                    .any(|l| {
+                        l.split_whitespace()
+                            .nth(5)
+                            .is_some_and(|f| f.ends_with(&format!(":{ino}")))
+                    })
+        },
+    );
     // The loops it started keep running without it.
     let running_now: Vec<&str> = names
         .iter()

@@ -76,6 +76,15 @@ impl Hub {
     /// session of its own, standard streams on `/dev/null`), unless a
     /// supervisor runs already. Returns the pid started, or `None`.
     pub fn spawn_supervisor(&self, program: &Path) -> Result<Option<u32>, HubError> {
+        // A supervisor just killed keeps its lock until its last thread is
+        // gone (a few milliseconds after its pid looks dead): wait for that.
+        for _ in 0..20 {
+            match self.supervisor_pid()? {
+                None => break,
+                Some(pid) if crate::process::is_alive(pid) => return Ok(None),
+                Some(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
         if self.supervisor_pid()?.is_some() {
             return Ok(None);
         }
