@@ -325,3 +325,71 @@ fn stop_unqueues_waiting_loops_and_stops_running_ones_without_a_restart() {
         bad.stderr()
     );
 }
+
+/// Sets `key: value` in repository `id`'s manifest entry.
+fn set_in_manifest(env: &TestEnv, id: &str, key: &str, from: &str, to: &str) {
+    let text = env.read(".codex-autorunner/manifest.yml");
+    let parts: Vec<String> = text
+        .split("- id: ")
+        .map(|p| {
+            if p.starts_with(&format!("{id}\n")) {
+                p.replace(&format!("{key}: {from}"), &format!("{key}: {to}"))
+            } else {
+                p.to_string()
+            }
+        })
+        .collect();
+    env.write(".codex-autorunner/manifest.yml", &parts.join("- id: "));
+}
+
+#[test]
+fn auto_run_repos_start_with_the_supervisor_and_disabled_ones_are_refused() {
+    let env = hub(&["a", "b", "c"], "- [ ] one\n", "  max_parallel_loops: 4\n");
+    env.script("check-todo\nappend .codex-autorunner/SUMMARY.md x\nappend runs.log x\n");
+    set_in_manifest(&env, "b", "auto_run", "false", "true");
+    set_in_manifest(&env, "c", "enabled", "true", "false");
+    let out = env.run(&["hub", "start", "c"]);
+    assert_ne!(out.code(), 0);
+    assert!(out.stderr().contains("`c` is disabled"), "{}", out.stderr());
+
+    env.run(&["hub", "run", "--until-idle"]).expect_code(0);
+    assert_eq!(state_of(&env, "b")["stop_reason"], "completed");
+    assert_eq!(count(&env, "loop_started", "b"), 1);
+    assert_eq!(count(&env, "loop_started", "a"), 0);
+    assert_eq!(count(&env, "loop_started", "c"), 0);
+}
+
+#[test]
+fn sigterm_ends_the_foreground_supervisor_and_never_a_loop() {
+    let env = hub(&["a"], "- [ ] one\n", "  max_parallel_loops: 1\n");
+    env.script("sleep 30\n");
+    let mut sup = env.car(&["hub", "run"]).spawn().unwrap();
+    env.wait_for("the supervisor", Duration::from_secs(10), || {
+        supervisor_pid(&env).is_some()
+    });
+    let out = env.run(&["hub", "start", "a"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout().contains("hub supervisor running"),
+        "{}",
+        out.stdout()
+    );
+    env.wait_for("a's agent", Duration::from_secs(20), || {
+        agents_alive(&env) == 1
+    });
+    let started = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = sup.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "slow to end");
+    assert_eq!(agents_alive(&env), 1, "the loop ended with the supervisor");
+    assert_eq!(state_of(&env, "a")["status"], "running");
+    env.run(&["hub", "stop", "a", "--now"]).expect_code(0);
+    env.wait_for("a to stop", Duration::from_secs(20), || {
+        agents_alive(&env) == 0
+    });
+}
