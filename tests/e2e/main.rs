@@ -22,6 +22,7 @@ mod fake_http;
 mod follow;
 mod fsync_count;
 mod hub_registry;
+mod hub_supervisor;
 mod hub_watch;
 mod init;
 mod liveness;

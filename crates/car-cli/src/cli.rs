@@ -163,6 +163,33 @@ pub(crate) enum HubCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the hub's supervisor in the foreground: it starts queued loops within
+    /// hub.max_parallel_loops and restarts crashed ones; ending it stops no loop.
+    Run {
+        /// End when no loop is queued, running or waiting to restart.
+        #[arg(long)]
+        until_idle: bool,
+    },
+    /// Queue the loops of repositories (in the order given) and start the hub's
+    /// supervisor when none runs; without IDs, only the supervisor.
+    Start {
+        /// The repositories' ids.
+        ids: Vec<String>,
+        /// Every enabled repository, in manifest order.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+    /// Unqueue the loops of repositories and stop those running after their current run.
+    Stop {
+        /// The repositories' ids.
+        ids: Vec<String>,
+        /// Every registered repository.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Stop now (the current run is ended) instead of after the current run.
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 /// `car worktree ...`.

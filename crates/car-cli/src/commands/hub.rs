@@ -80,6 +80,11 @@ pub(crate) fn run(g: &Global, cmd: HubCommand) -> Result<u8> {
             None => outln!("unregistered `{id}` (its files are left on disk)"),
             Some(r) => super::worktree::print_removal(&r),
         },
+        HubCommand::Run { until_idle } => return super::hub_supervise::run(&hub, until_idle),
+        HubCommand::Start { ids, all } => return super::hub_supervise::start(&hub, &ids, all),
+        HubCommand::Stop { ids, all, now } => {
+            return super::hub_supervise::stop(&hub, &ids, all, now);
+        }
         HubCommand::List(a) => {
             let repos = hub.repos()?;
             if a.json {

@@ -8,6 +8,7 @@ mod events;
 mod exec;
 mod hub;
 mod hub_status;
+mod hub_supervise;
 mod hub_watch;
 mod init;
 mod kill;

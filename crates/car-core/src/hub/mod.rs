@@ -11,6 +11,7 @@ mod manifest;
 mod registry;
 mod removal;
 mod scan;
+mod supervisor;
 mod worktree;
 
 pub use config::HubConfig;
@@ -20,4 +21,8 @@ pub use manifest::{MANIFEST_VERSION, Manifest, ManifestRepo, RepoKind};
 pub use registry::{Hub, HubInitReport};
 pub use removal::{AtRisk, WorktreeRemoval};
 pub use scan::{AddReport, ScanReport};
+pub use supervisor::{
+    HubEvent, Phase, Queue, StartRequest, SuperviseOptions, SupervisorLock, SupervisorSettings,
+    Wish,
+};
 pub use worktree::{SetupOutcome, WorktreeCreated, WorktreeInfo, WorktreeRequest};
