@@ -54,8 +54,16 @@ pub(crate) fn stop(hub: &Hub, ids: &[String], all: bool, now: bool) -> Result<u8
         hub.entry(id)?;
     }
     let unqueued = hub.request_stop(&ids)?;
+    let mut failed = false;
     for id in &ids {
-        let repo = hub.repo(id)?;
+        let repo = match hub.repo(id) {
+            Ok(r) => r,
+            Err(e) => {
+                errln!("  {id}: {e}");
+                failed = true;
+                continue;
+            }
+        };
         if !Hub::loop_running(repo.root()) {
             if unqueued.contains(id) {
                 outln!("  unqueued {id}");
@@ -71,7 +79,11 @@ pub(crate) fn stop(hub: &Hub, ids: &[String], all: bool, now: bool) -> Result<u8
             outln!("  stopping {id} after its current run");
         }
     }
-    Ok(crate::EXIT_OK)
+    Ok(if failed {
+        crate::EXIT_FAILURE
+    } else {
+        crate::EXIT_OK
+    })
 }
 
 /// The ids asked for: those given, or every enabled repository with --all.

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::process::SupervisorLock;
 use super::queue::{Phase, Queue, Wish, hub_dir, now_ms};
 use super::settings::SupervisorSettings;
 use super::watch::Watch;
@@ -57,7 +58,7 @@ impl Hub {
         opts: &SuperviseOptions,
         stop: &dyn Fn() -> bool,
     ) -> Result<(), HubError> {
-        let _lock = self.lock_supervisor()?;
+        let mut lock = Some(self.lock_supervisor()?);
         let settings = SupervisorSettings::load(self.root())?;
         self.record_event(
             "supervisor_started",
@@ -76,7 +77,8 @@ impl Hub {
             for dir in self.car_dirs()? {
                 watch.watch(&dir);
             }
-            let look = self.look(program, &settings)?;
+            let idle_ends = opts.until_idle.then_some(&mut lock);
+            let look = self.look(program, &settings, idle_ends)?;
             for n in look.notes {
                 self.record_event(n.event, Some(&n.repo), n.detail, n.pid)?;
             }
@@ -129,7 +131,16 @@ impl Hub {
 
     /// One look: finds the loops that ended, schedules restarts, starts
     /// queued loops while there is room. Holds the queue lock throughout.
-    fn look(&self, program: &Path, settings: &SupervisorSettings) -> Result<Look, HubError> {
+    ///
+    /// With `idle_ends`, an idle look lets the supervisor lock go before the
+    /// queue lock: a `car hub start` that queues a loop just after then
+    /// finds no supervisor and starts one.
+    fn look(
+        &self,
+        program: &Path,
+        settings: &SupervisorSettings,
+        idle_ends: Option<&mut Option<SupervisorLock>>,
+    ) -> Result<Look, HubError> {
         let running: HashSet<String> = self
             .repos()?
             .iter()
@@ -197,6 +208,11 @@ impl Hub {
             // A wish whose loop cannot be started is dropped, having been noted.
             q.wishes.retain(|w| !failed.contains(&w.id));
             look.idle = q.wishes.is_empty();
+            if look.idle
+                && let Some(lock) = idle_ends
+            {
+                lock.take();
+            }
             look.next_retry_ms = q
                 .wishes
                 .iter()
