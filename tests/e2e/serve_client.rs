@@ -141,8 +141,10 @@ impl Server {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Resp {
-        let mut req =
-            ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(30));
+        let mut req = ureq::request(method, &format!("{}{path}", self.base))
+            // Generous: `loop/kill` waits for the runner, which on a
+            // loaded machine can take long.
+            .timeout(Duration::from_secs(120));
         for (k, v) in headers {
             req = req.set(k, v);
         }
