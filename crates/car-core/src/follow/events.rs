@@ -138,13 +138,20 @@ impl Lines {
     fn catch_up(&mut self, ledger: &Ledger, feed: &Feed<EventEnvelope>) -> bool {
         // A rotation while the files are read shifts their names: a gap in
         // what was read says so, and the files are listed again.
-        // The last try delivers across a gap: events rotated out of the
-        // kept files are gone for good.
-        for attempt in (0..3).rev() {
+        // A writer rotating fast can shift the names several times while a
+        // slow reader (a loaded machine) reads: try again, a moment later
+        // each time. The last try delivers across a gap: events rotated out
+        // of the kept files are gone for good.
+        const TRIES: u32 = 20;
+        for attempt in (0..TRIES).rev() {
             match self.catch_up_once(ledger, feed, attempt == 0) {
                 CatchUp::Done => return true,
                 CatchUp::Gone => return false,
-                CatchUp::Gap => {}
+                CatchUp::Gap => {
+                    std::thread::sleep(std::time::Duration::from_millis(u64::from(
+                        TRIES - attempt,
+                    )));
+                }
             }
         }
         true
