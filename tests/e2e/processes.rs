@@ -187,6 +187,13 @@ fn force_kill_of_a_frozen_runner_leaves_nothing() {
     runner.wait().unwrap();
     env.expect_no_agent_process("after car kill of a frozen runner", A_FEW_SECONDS);
     assert_eq!(env.state()["stop_reason"], "killed");
+    // The runner could not write its `stopped`: `car kill` did, so a
+    // follower of the ledger sees the loop end.
+    let ledger = env.read(".codex-autorunner/events.jsonl");
+    let last: serde_json::Value = serde_json::from_str(ledger.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "stopped", "{ledger}");
+    assert_eq!(last["reason"], "killed", "{ledger}");
+    assert_eq!(last["requested_by"], "cli", "{ledger}");
 }
 
 /// SIGKILL of car at random instants of a run (before, while and after it

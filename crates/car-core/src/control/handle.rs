@@ -142,7 +142,7 @@ impl Control {
     /// and its agent if they are still there after the grace period (the
     /// stop is then recorded on the runner's behalf).
     pub fn kill(&self) -> Result<KillReport, Error> {
-        Ok(kill(&self.paths, self.grace, &self.by)?)
+        Ok(kill(&self.paths, &self.ledger, self.grace, &self.by)?)
     }
 
     /// Records an answer to the agent's question; the next run's prompt

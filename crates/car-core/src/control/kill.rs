@@ -78,6 +78,7 @@ pub(crate) fn stop_now(paths: &RepoPaths, by: &Requester) -> Result<Option<u32>,
 /// still there after `grace` plus a margin. `by` is recorded as who asked.
 pub(crate) fn kill(
     paths: &RepoPaths,
+    ledger: &crate::ledger::Ledger,
     grace: Duration,
     by: &Requester,
 ) -> Result<KillReport, StateError> {
@@ -119,18 +120,36 @@ pub(crate) fn kill(
     // run's marker is killed.
     wait_until_dead(holder.pid);
     crate::marker::kill_strays(&paths.root);
-    store.update(|s| {
+    let detail = format!(
+        "runner pid {} did not stop after SIGTERM and was killed with SIGKILL",
+        holder.pid
+    );
+    let (state, recorded) = store.update(|s| {
         // Only for the runner killed here (a new one may have started since).
-        if s.runner_pid.is_none_or(|p| p == holder.pid) {
-            s.record_stop(
-                StopReason::Killed,
-                Some(format!(
-                    "runner pid {} did not stop after SIGTERM and was killed with SIGKILL",
-                    holder.pid
-                )),
-            );
+        let ours = s.runner_pid.is_none_or(|p| p == holder.pid);
+        if ours {
+            s.record_stop(StopReason::Killed, Some(detail.clone()));
         }
+        ours
     })?;
+    // The runner had no chance to write its `stopped`: written here, so
+    // whoever follows the ledger (a stream, `car attach`, the hub) sees
+    // the loop end.
+    if recorded
+        && let Err(e) = ledger.append(
+            state.last_run_id,
+            crate::event::LoopEvent::Stopped {
+                reason: StopReason::Killed,
+                detail: Some(detail),
+                runs: state.loop_runs,
+                requested_by: state.stop_requested_by,
+                origin: state.stop_origin.clone(),
+                abandoned: false,
+            },
+        )
+    {
+        tracing::warn!(error = %e, "cannot record the killed loop's stop in the ledger");
+    }
     Ok(KillReport::ForceKilled { pid: holder.pid })
 }
 
