@@ -97,14 +97,24 @@ impl Stack {
                 path: path.to_path_buf(),
             });
         }
-        let sectioned = !matches!(source, ConfigSource::RepoFile(_)) && is_sectioned(&value);
+        // A hub file is sectioned by its `repo:` key alone: a flat one may
+        // hold the hub's own `hub:` mapping beside the shared keys.
+        let sectioned = match source {
+            ConfigSource::RepoFile(_) => false,
+            ConfigSource::HubFile(_) => value.get("repo").is_some(),
+            _ => is_sectioned(&value),
+        };
+        let hub_flat = !sectioned && matches!(source, ConfigSource::HubFile(_));
         if sectioned {
-            value = select_section(value);
+            value = repo_section(&value);
+        } else if hub_flat {
+            value = without_hub_keys(value);
         }
         for (key, tag) in parsed.tags {
             let key = match key.strip_prefix("repo.") {
                 Some(k) if sectioned => k.to_string(),
                 _ if sectioned => continue, // outside the section car reads
+                _ if hub_flat && is_hub_key(&key) => continue,
                 _ => key,
             };
             self.tag_warning(&key, &tag, &source);
@@ -219,11 +229,29 @@ fn is_sectioned(value: &Value) -> bool {
         .is_some_and(|m| m.contains_key("repo") || m.contains_key("hub"))
 }
 
-/// Uses the `repo:` section of a sectioned file, or the file itself when flat.
-fn select_section(value: Value) -> Value {
-    if !is_sectioned(&value) {
-        return value;
+/// Top-level keys of a flat hub file that are the hub's own, not shared
+/// with its repositories.
+const HUB_OWN_KEYS: &[&str] = &["mode", "hub", "version"];
+
+fn is_hub_key(key: &str) -> bool {
+    let top = key.split(['.', '[']).next().unwrap_or(key);
+    HUB_OWN_KEYS.contains(&top)
+}
+
+/// A flat hub file as its repositories read it: every key but the hub's own.
+fn without_hub_keys(value: Value) -> Value {
+    match value {
+        Value::Mapping(m) => Value::Mapping(
+            m.into_iter()
+                .filter(|(k, _)| !k.as_str().is_some_and(is_hub_key))
+                .collect(),
+        ),
+        other => other,
     }
+}
+
+/// The `repo:` section of a sectioned file (empty when it has none).
+fn repo_section(value: &Value) -> Value {
     match value.get("repo") {
         Some(v @ Value::Mapping(_)) => v.clone(),
         _ => Value::Mapping(Mapping::new()),
@@ -289,10 +317,21 @@ mod tests {
     fn sectioned_files_use_the_repo_section() {
         let v: Value =
             serde_yaml::from_str("repo:\n  runner:\n    sleep_seconds: 9\nhub:\n  x: 1\n").unwrap();
-        let s = select_section(v);
+        assert!(is_sectioned(&v));
+        let s = repo_section(&v);
         assert_eq!(lookup(&s, "runner.sleep_seconds"), Some(&Value::from(9)));
         let flat: Value = serde_yaml::from_str("runner:\n  sleep_seconds: 9\n").unwrap();
-        assert_eq!(select_section(flat.clone()), flat);
+        assert!(!is_sectioned(&flat));
+    }
+
+    #[test]
+    fn a_flat_hub_file_shares_every_key_but_the_hubs_own() {
+        let v: Value =
+            serde_yaml::from_str("version: 2\nmode: hub\nrunner:\n  sleep_seconds: 9\n").unwrap();
+        let shared = without_hub_keys(v);
+        let want: Value = serde_yaml::from_str("runner:\n  sleep_seconds: 9\n").unwrap();
+        assert_eq!(shared, want);
+        assert!(is_hub_key("mode") && is_hub_key("hub.repos_root") && !is_hub_key("runner"));
     }
 }
 

@@ -24,7 +24,9 @@ pub(super) fn line_in(
     key: &str,
 ) -> Option<usize> {
     let (path, sectioned) = match source {
-        ConfigSource::RootFile(p) | ConfigSource::OverrideFile(p) => (p, true),
+        ConfigSource::HubFile(p) | ConfigSource::RootFile(p) | ConfigSource::OverrideFile(p) => {
+            (p, true)
+        }
         ConfigSource::RepoFile(p) => (p, false),
         _ => return None,
     };

@@ -11,6 +11,9 @@ use std::path::PathBuf;
 pub enum ConfigSource {
     /// The built-in defaults.
     Default,
+    /// `codex-autorunner.yml` or `codex-autorunner.override.yml` at the root
+    /// of the hub that lists the repository: shared by all its repositories.
+    HubFile(PathBuf),
     /// `<root>/codex-autorunner.yml`.
     RootFile(PathBuf),
     /// `<root>/codex-autorunner.override.yml`.
@@ -27,6 +30,7 @@ impl fmt::Display for ConfigSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Default => f.write_str("built-in default"),
+            Self::HubFile(p) => write!(f, "{} (hub-wide)", p.display()),
             Self::RootFile(p) | Self::OverrideFile(p) | Self::RepoFile(p) => {
                 write!(f, "{}", p.display())
             }
@@ -66,9 +70,12 @@ pub(super) struct At<'a>(pub(super) &'a ConfigSource, pub(super) Option<usize>);
 
 impl fmt::Display for At<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.1 {
-            Some(line) => write!(f, "{}:{line}", self.0),
-            None => write!(f, "{}", self.0),
+        match (self.0, self.1) {
+            (ConfigSource::HubFile(p), Some(line)) => {
+                write!(f, "{}:{line} (hub-wide)", p.display())
+            }
+            (_, Some(line)) => write!(f, "{}:{line}", self.0),
+            (_, None) => write!(f, "{}", self.0),
         }
     }
 }
@@ -125,6 +132,12 @@ mod tests {
             w.to_string(),
             "/r/c.yml:3: `runner.x` is not a known key and is ignored"
         );
+        let hub = ConfigSource::HubFile("/hub/codex-autorunner.yml".into());
+        assert_eq!(
+            At(&hub, Some(4)).to_string(),
+            "/hub/codex-autorunner.yml:4 (hub-wide)"
+        );
+        assert_eq!(hub.to_string(), "/hub/codex-autorunner.yml (hub-wide)");
         let cli = ConfigSource::Cli("--set".into());
         assert_eq!(At(&cli, None).to_string(), "command line --set");
     }

@@ -209,7 +209,7 @@ impl Hub {
 }
 
 /// Whether `dir` is a hub root.
-fn is_hub(dir: &Path) -> Result<bool, HubError> {
+pub(super) fn is_hub(dir: &Path) -> Result<bool, HubError> {
     let car = dir.join(CAR_DIR);
     if !car.is_dir() {
         return Ok(false);
