@@ -109,6 +109,9 @@ pub(crate) struct Notifier {
     workers: Mutex<Vec<Worker>>,
     ledger: Ledger,
     closed: Arc<AtomicBool>,
+    /// The question still open when this loop started (it was resumed
+    /// without an answer): asked again, it is not sent again.
+    open_at_start: Option<String>,
 }
 
 impl Notifier {
@@ -134,10 +137,21 @@ impl Notifier {
             queues.push((name, q));
             workers.push(worker);
         }
-        let repo = config
-            .root
-            .file_name()
-            .map_or_else(|| "repo".into(), |n| n.to_string_lossy().into_owned());
+        // In a hub, the job's manifest id (or display name) names it.
+        let repo = crate::hub::HubMembership::find(&config.root).map_or_else(
+            || {
+                config
+                    .root
+                    .file_name()
+                    .map_or_else(|| "repo".into(), |n| n.to_string_lossy().into_owned())
+            },
+            |m| m.name().to_string(),
+        );
+        let open_at_start = StateStore::new(paths)
+            .load()
+            .ok()
+            .and_then(|l| l.state.pending_question)
+            .map(|q| q.question);
         let notifier = Arc::new(Self {
             cfg: cfg.clone(),
             cx: Context {
@@ -152,6 +166,7 @@ impl Notifier {
             workers: Mutex::new(workers),
             ledger,
             closed: Arc::new(AtomicBool::new(false)),
+            open_at_start,
         });
         // What is due without an event (the digest when quiet hours end, the
         // escalation of a question) is checked now and then while the loop runs.
@@ -177,6 +192,13 @@ impl Notifier {
 
     /// Handles a loop event: never blocks on delivery.
     pub(crate) fn on_event(&self, e: &EventEnvelope) {
+        if let LoopEvent::NeedsInput { question } = &e.event
+            && self.open_at_start.as_deref() == Some(question.as_str())
+            && self.with_state(|s| repeat_of_notified(s, e.run_id))
+        {
+            tracing::info!("the open question was asked again; the person was told of it already");
+            return;
+        }
         if let Some(n) = from_event(e, &self.cx) {
             let now = Local::now();
             let out = self.with_state(|s| decide(&self.cfg, s, n, now));
@@ -293,6 +315,22 @@ impl Notifier {
     }
 }
 
+/// Whether the open question, asked again by run `run_id`, was notified
+/// already; if so it now belongs to that run (so it is still escalated once).
+fn repeat_of_notified(s: &mut NotifyState, run_id: Option<u64>) -> bool {
+    match (&mut s.question, run_id) {
+        (Some(q), Some(id)) => {
+            q.run_id = id;
+            if let Some(n) = &mut q.notification {
+                n.run_id = Some(id);
+            }
+            true
+        }
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
 /// Delivers to one provider with retries; records every attempt.
 fn deliver(p: &Provider, n: &Notification, timeout: Duration, retries: u32, ledger: &Ledger) {
     for attempt in 1..=retries + 1 {
@@ -352,14 +390,21 @@ mod tests {
     /// A notifier whose one provider takes `per_item` to deliver each
     /// notification.
     fn slow_notifier(dir: &std::path::Path, per_item: Duration) -> Notifier {
+        notifier_with(dir, move |_| std::thread::sleep(per_item))
+    }
+
+    /// A notifier whose one provider is `send`.
+    fn notifier_with(
+        dir: &std::path::Path,
+        send: impl FnMut(&Notification) + Send + 'static,
+    ) -> Notifier {
         let paths = RepoPaths::new(dir);
         let cfg = crate::config::load(&paths, &Default::default())
             .unwrap()
             .config
             .notifications;
         let q = Queue::new();
-        let worker =
-            spawn_worker("slow", q.clone(), move |_| std::thread::sleep(per_item)).unwrap();
+        let worker = spawn_worker("slow", q.clone(), send).unwrap();
         Notifier {
             cfg,
             cx: Context {
@@ -374,6 +419,7 @@ mod tests {
             workers: Mutex::new(vec![worker]),
             ledger: Ledger::new(dir.join("events.jsonl"), 1 << 20, 1),
             closed: Arc::new(AtomicBool::new(false)),
+            open_at_start: None,
         }
     }
 
@@ -417,6 +463,42 @@ mod tests {
             ["completed"],
             "the one being delivered is not kept twice"
         );
+    }
+
+    /// A loop resumed without an answer whose agent asks the open question
+    /// again sends nothing; another question still goes out at once.
+    #[test]
+    fn the_open_question_asked_again_is_not_sent_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = Arc::new(AtomicU32::new(0));
+        let c = count.clone();
+        let mut n = notifier_with(dir.path(), move |_| {
+            c.fetch_add(1, Ordering::SeqCst);
+        });
+        n.open_at_start = Some("Which DB?".into());
+        let ask = |run: u64, q: &str| {
+            EventEnvelope::now(Some(run), LoopEvent::NeedsInput { question: q.into() })
+        };
+        // Not notified before (say the provider was added since): sent.
+        n.on_event(&ask(4, "Which DB?"));
+        // Waits for `want` deliveries (at most 5 s), then a moment for more.
+        let sent = |want: u32| {
+            let t = Instant::now();
+            while count.load(Ordering::SeqCst) < want && t.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            count.load(Ordering::SeqCst)
+        };
+        assert_eq!(sent(1), 1);
+        n.on_event(&ask(5, "Which DB?"));
+        assert_eq!(sent(1), 1, "asked again while open");
+        let state: NotifyState =
+            serde_json::from_slice(&std::fs::read(dir.path().join("notify_state.json")).unwrap())
+                .unwrap();
+        assert_eq!(state.question.unwrap().run_id, 5, "escalated as run 5's");
+        n.on_event(&ask(6, "Postgres or SQLite?"));
+        assert_eq!(sent(2), 2, "a different question");
     }
 
     /// A flush ends as soon as the queues are delivered, not at its bound.
