@@ -6,8 +6,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::common::{FAKE_AGENT, TestEnv, alive, processes_with_env};
+use crate::common::{FAKE_AGENT, TestEnv};
 use crate::fake_http::{Answer, FakeHttp};
+use crate::hub_common::{
+    agents_alive, count, events, kill_supervisor, state_of, supervisor_pid, wait_supervisor_gone,
+};
 use crate::hub_registry::hub_with;
 
 /// A hub holding repositories `names`, each with car initialised, the fake
@@ -31,53 +34,6 @@ fn hub(names: &[&str], todo: &str, hub_yaml: &str) -> TestEnv {
         &format!("{cfg}hub:\n{hub_yaml}"),
     );
     env
-}
-
-/// The hub ledger's events, as (event, repo).
-fn events(env: &TestEnv) -> Vec<(String, String)> {
-    std::fs::read_to_string(env.path(".codex-autorunner/hub/events.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (
-                v["event"].as_str().unwrap().to_string(),
-                v["repo"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-fn count(env: &TestEnv, event: &str, repo: &str) -> usize {
-    events(env)
-        .iter()
-        .filter(|(e, r)| e == event && r == repo)
-        .count()
-}
-
-/// The fake agents of this env alive now (not the car processes).
-fn agents_alive(env: &TestEnv) -> usize {
-    processes_with_env("FAKE_AGENT_SCRIPT", env.script.as_os_str())
-        .into_iter()
-        .filter(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| c.split(|&b| b == 0).next() == Some(FAKE_AGENT.as_bytes()))
-        })
-        .count()
-}
-
-fn state_of(env: &TestEnv, repo: &str) -> serde_json::Value {
-    std::fs::read_to_string(env.path(&format!("{repo}/.codex-autorunner/state.json")))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
-}
-
-fn supervisor_pid(env: &TestEnv) -> Option<i32> {
-    std::fs::read_to_string(env.path(".codex-autorunner/hub/supervisor.lock"))
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .filter(|&p| alive(p))
 }
 
 /// Samples the live agents until every repo of `names` completed; returns
@@ -104,12 +60,6 @@ fn run_to_completion(env: &TestEnv, names: &[&str], timeout: Duration) -> usize 
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn wait_supervisor_gone(env: &TestEnv) {
-    env.wait_for("the supervisor to end", Duration::from_secs(20), || {
-        supervisor_pid(env).is_none()
-    });
 }
 
 const NAMES: [&str; 5] = ["r1", "r2", "r3", "r4", "r5"];
@@ -172,30 +122,7 @@ fn a_killed_supervisor_is_restarted_and_adopts_loops_without_duplicates() {
             && agents_alive(&env) > 0
     });
     let pid = supervisor_pid(&env).expect("a supervisor runs");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    // Its lock goes when its last thread is gone, which may be after its
-    // main thread shows as dead.
-    let lock = env.path(".codex-autorunner/hub/supervisor.lock");
-    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&lock).unwrap());
-    env.wait_for(
-        "the supervisor's lock to go",
-        Duration::from_secs(5),
-        || {
-            !alive(pid)
-                && !std::fs::read_to_string("/proc/locks")
-                    .unwrap()
-                    .lines()
-                    .any(|l| {
-                        l.split_whitespace()
-                            .nth(5)
-                            .is_some_and(|f| f.ends_with(&format!(":{ino}")))
-                    })
-        },
-    );
+    kill_supervisor(&env, pid);
     // The loops it started keep running without it.
     let running_now: Vec<&str> = names
         .iter()

@@ -21,6 +21,8 @@ mod exec;
 mod fake_http;
 mod follow;
 mod fsync_count;
+mod hub_common;
+mod hub_jobs;
 mod hub_registry;
 mod hub_supervisor;
 mod hub_watch;

@@ -94,7 +94,7 @@ fn needs_input_sends_exactly_one_urgent_ntfy_message_within_a_second() {
 }
 
 /// Milliseconds of an RFC 3339 UTC time of the ledger (`2026-11-21T11:41:17.301Z`).
-fn chrono_ms(ts: &str) -> i64 {
+pub(crate) fn chrono_ms(ts: &str) -> i64 {
     let t = ts.trim_end_matches('Z');
     let (date, time) = t.split_once('T').unwrap();
     let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap()).collect();
