@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::Local;
 use tokio::sync::oneshot;
 
+use super::policy::repeat_of_notified;
 use super::providers::{self, Provider};
 use super::{Context, Notification, NotifyState, decide, from_event, tick};
 use crate::config::{Config, NotifyConfig};
@@ -312,22 +313,6 @@ impl Notifier {
             }
             self.with_state(|s| s.pending.extend(left));
         }
-    }
-}
-
-/// Whether the open question, asked again by run `run_id`, was notified
-/// already; if so it now belongs to that run (so it is still escalated once).
-fn repeat_of_notified(s: &mut NotifyState, run_id: Option<u64>) -> bool {
-    match (&mut s.question, run_id) {
-        (Some(q), Some(id)) => {
-            q.run_id = id;
-            if let Some(n) = &mut q.notification {
-                n.run_id = Some(id);
-            }
-            true
-        }
-        (Some(_), None) => true,
-        (None, _) => false,
     }
 }
 

@@ -167,6 +167,22 @@ pub(crate) fn tick(
     out
 }
 
+/// Whether the open question, asked again by run `run_id`, was notified
+/// already; if so it now belongs to that run (so it is still escalated once).
+pub(super) fn repeat_of_notified(s: &mut NotifyState, run_id: Option<u64>) -> bool {
+    match (&mut s.question, run_id) {
+        (Some(q), Some(id)) => {
+            q.run_id = id;
+            if let Some(n) = &mut q.notification {
+                n.run_id = Some(id);
+            }
+            true
+        }
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
