@@ -342,9 +342,11 @@ if [ -n "$list_p50" ]; then
     "$(goal "$list_p90" 10)" ""
 else
   row "GET /api/v1/repos, p50" "$py_list" "n/a" "-" "-" "$list_na; $py_note"
+  [ -z "$py_p90" ] || row "GET /api/v1/repos, p90" "$py_list90" "n/a" "-" "-" ""
 fi
-row "server RSS after the list" "${py_kib:+$(mb "$py_kib")}${py_kib:--}" \
-  "${serve_kib:+$(mb "$serve_kib")}${serve_kib:-n/a}" "$(ratio "${py_kib:-0}" "${serve_kib:-0}")" "-" \
+or_na() { if [ -n "$1" ]; then mb "$1"; else echo "$2"; fi; }
+row "server RSS after the list" "$(or_na "$py_kib" -)" "$(or_na "$serve_kib" n/a)" \
+  "$(ratio "${py_kib:-0}" "${serve_kib:-0}")" "-" \
   "$loops repos; Python: its server and children"
 echo
 echo "ratio: how many times better car is; (quoted): the issue's figure for Python 2.2.3, not measured here."
