@@ -5,7 +5,6 @@
 //! Every change is made under `queue.lock` and written atomically, so the
 //! supervisor can be killed at any moment and take up where it was.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use fs2::FileExt;
@@ -118,7 +117,14 @@ impl Hub {
         let dir = hub_dir(self.root());
         std::fs::create_dir_all(&dir).with_path("cannot create directory", &dir)?;
         let lock_path = dir.join("queue.lock");
-        let lock = File::create(&lock_path).with_path("cannot open", &lock_path)?;
+        // Opened without truncating: the supervisor watches this directory,
+        // and a truncation would wake it for nothing.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_path("cannot open", &lock_path)?;
         lock.lock_exclusive().with_path("cannot lock", &lock_path)?;
         let mut queue = self.queue()?;
         let before = queue.clone();

@@ -17,6 +17,26 @@ const FALLBACK_POLL: Duration = Duration::from_millis(500);
 /// How often a wait checks whether the supervisor was asked to end.
 const STOP_CHECK: Duration = Duration::from_millis(200);
 
+/// Whether a change is worth a look. Opening, reading or closing a file
+/// (the supervisor's own look opens the queue lock and probes every run
+/// lock) and a change of metadata are not, nor is anything that touches
+/// only the queue lock: otherwise each look would wake the next one.
+fn wakes(ev: &notify::Event) -> bool {
+    use notify::EventKind;
+    use notify::event::ModifyKind;
+    if matches!(
+        ev.kind,
+        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_))
+    ) {
+        return false;
+    }
+    ev.paths.is_empty()
+        || ev
+            .paths
+            .iter()
+            .any(|p| p.file_name().is_none_or(|n| n != "queue.lock"))
+}
+
 pub(crate) struct Watch {
     watcher: Option<RecommendedWatcher>,
     rx: Receiver<()>,
@@ -26,7 +46,10 @@ pub(crate) struct Watch {
 impl Watch {
     pub(crate) fn new() -> Self {
         let (tx, rx) = channel();
-        let watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+        let watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+            if ev.as_ref().is_ok_and(|ev| !wakes(ev)) {
+                return;
+            }
             let _ = tx.send(());
         })
         .map_err(|e| tracing::debug!("hub supervisor: no file watcher, polling: {e}"))
@@ -86,5 +109,39 @@ impl Watch {
                 Err(RecvTimeoutError::Disconnected) => std::thread::sleep(left.min(STOP_CHECK)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wakes;
+    use notify::event::{AccessKind, AccessMode, CreateKind, DataChange, MetadataKind, ModifyKind};
+    use notify::{Event, EventKind};
+
+    fn ev(kind: EventKind, path: &str) -> Event {
+        Event::new(kind).add_path(path.into())
+    }
+
+    #[test]
+    fn the_supervisors_own_looks_do_not_wake_it_but_changes_do() {
+        let open = EventKind::Access(AccessKind::Open(AccessMode::Any));
+        let closed = EventKind::Access(AccessKind::Close(AccessMode::Write));
+        let written = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+        let touched = EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any));
+        assert!(!wakes(&ev(open, "/h/.codex-autorunner/hub/queue.json")));
+        assert!(!wakes(&ev(closed, "/r/.codex-autorunner/lock")));
+        assert!(!wakes(&ev(touched, "/r/.codex-autorunner/state.json")));
+        assert!(!wakes(&ev(written, "/h/.codex-autorunner/hub/queue.lock")));
+        assert!(wakes(&ev(written, "/h/.codex-autorunner/hub/queue.json")));
+        assert!(wakes(&ev(written, "/r/.codex-autorunner/state.json")));
+        assert!(wakes(&ev(
+            EventKind::Create(CreateKind::File),
+            "/r/.codex-autorunner/stop"
+        )));
+        assert!(wakes(&ev(
+            EventKind::Remove(notify::event::RemoveKind::Any),
+            "/r/.codex-autorunner/lock"
+        )));
+        assert!(wakes(&Event::new(EventKind::Other)), "a rescan");
     }
 }
