@@ -53,7 +53,7 @@ pub(crate) async fn audit(State(state): State<AppState>, req: Request, next: Nex
 /// in its path (`/repos/{id}/...`), the one holding the task or command in
 /// its path (`/tasks/{id}...`, `/execs/{id}...`), or the only one served.
 fn concerned(state: &AppState, named: Option<&str>, path: &str) -> Option<Repo> {
-    let repos = &state.inner.repos;
+    let repos = state.repos();
     let by_id = |id: &str| repos.iter().find(|r| r.id == id).map(|r| r.repo.clone());
     if let Some(repo) = named.and_then(by_id) {
         return Some(repo);

@@ -8,6 +8,7 @@ pub(crate) mod execs;
 pub(crate) mod health;
 pub(crate) mod login;
 pub(crate) mod repo_jobs;
+pub(crate) mod repo_list;
 pub(crate) mod repos;
 pub(crate) mod runs;
 pub(crate) mod sessions;
