@@ -19,8 +19,8 @@ use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
 use crate::routes::{
-    control, docs, events, exec_stream, execs, health, login, repo_jobs, repo_list, repos, runs,
-    sessions, stream, task_output, task_stream, tasks, ws,
+    control, docs, events, exec_stream, execs, health, hub_stream, login, repo_jobs, repo_list,
+    repos, runs, sessions, stream, task_output, task_stream, tasks, ws,
 };
 use crate::state::AppState;
 
@@ -63,6 +63,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::output))
         .routes(routes!(events::list))
         .routes(routes!(stream::stream))
+        .routes(routes!(hub_stream::stream))
         .routes(routes!(ws::ws))
         .routes(routes!(repo_jobs::snapshot))
         .routes(routes!(repo_jobs::ingest_spec))

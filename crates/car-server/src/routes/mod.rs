@@ -6,6 +6,7 @@ pub(crate) mod events;
 pub(crate) mod exec_stream;
 pub(crate) mod execs;
 pub(crate) mod health;
+pub(crate) mod hub_stream;
 pub(crate) mod login;
 pub(crate) mod repo_jobs;
 pub(crate) mod repo_list;
