@@ -19,8 +19,8 @@ use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
 use crate::routes::{
-    control, docs, events, exec_stream, execs, health, hub_stream, login, repo_jobs, repo_list,
-    repos, runs, sessions, stream, task_output, task_stream, tasks, ws,
+    control, docs, events, exec_stream, execs, health, hub_control, hub_stream, login, repo_jobs,
+    repo_list, repos, runs, sessions, stream, task_output, task_stream, tasks, worktrees, ws,
 };
 use crate::state::AppState;
 
@@ -64,6 +64,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::list))
         .routes(routes!(stream::stream))
         .routes(routes!(hub_stream::stream))
+        .routes(routes!(worktrees::create))
+        .routes(routes!(worktrees::remove))
+        .routes(routes!(hub_control::start))
+        .routes(routes!(hub_control::stop))
         .routes(routes!(ws::ws))
         .routes(routes!(repo_jobs::snapshot))
         .routes(routes!(repo_jobs::ingest_spec))

@@ -6,6 +6,7 @@ pub(crate) mod events;
 pub(crate) mod exec_stream;
 pub(crate) mod execs;
 pub(crate) mod health;
+pub(crate) mod hub_control;
 pub(crate) mod hub_stream;
 pub(crate) mod login;
 pub(crate) mod repo_jobs;
@@ -19,6 +20,7 @@ mod support;
 pub(crate) mod task_output;
 pub(crate) mod task_stream;
 pub(crate) mod tasks;
+pub(crate) mod worktrees;
 pub(crate) mod ws;
 
 pub(crate) use support::{blocking, requester, to_json};
