@@ -57,7 +57,7 @@ pub(crate) enum Served {
     /// The repositories given at the start (`car serve` in a repository).
     Repos(Arc<Vec<RepoEntry>>),
     /// Every repository and worktree of a hub's manifest, as it changes.
-    Hub(HubRepos),
+    Hub(Box<HubRepos>),
 }
 
 /// How to build an [`AppState`].
@@ -102,7 +102,7 @@ impl AppState {
             .filter(|_| token.is_some())
             .map(crate::sessions::SessionStore::new);
         let served = match opts.hub {
-            Some(hub) => Served::Hub(HubRepos::new(hub)),
+            Some(hub) => Served::Hub(Box::new(HubRepos::new(hub))),
             None => Served::Repos(Arc::new(opts.repos)),
         };
         let state = Self {
