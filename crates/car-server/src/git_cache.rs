@@ -26,7 +26,7 @@ use crate::state::{AppState, Inner, Served};
 /// How often the git files are looked at.
 pub(crate) const TICK: Duration = Duration::from_secs(1);
 /// The oldest a git position gets while lists are asked for.
-pub(crate) const MAX_AGE: Duration = Duration::from_secs(5);
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(10);
 /// How long after a list request positions are kept younger than [`MAX_AGE`].
 pub(crate) const WANTED_FOR: Duration = Duration::from_secs(120);
 
