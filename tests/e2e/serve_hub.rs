@@ -304,7 +304,13 @@ fn worktrees_and_loops_are_driven_over_http_with_the_cli_rules() {
         &serde_json::json!({"ids": ["alpha--job1"]}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()["repos"][0]["outcome"], "not_running");
+    // Nothing to stop; the supervisor may not have dropped its wish yet.
+    let outcome = r.json()["repos"][0]["outcome"].clone();
+    assert!(
+        outcome == "not_running" || outcome == "unqueued",
+        "{}",
+        r.body
+    );
     let r = server.post("api/v1/hub/stop", &serde_json::json!({}));
     assert_eq!(r.status, 400, "{}", r.body);
     let r = server.post("api/v1/hub/start", &serde_json::json!({"ids": ["nope"]}));
