@@ -45,6 +45,7 @@ mod serve_client;
 mod serve_control;
 mod serve_docs;
 mod serve_execs;
+mod serve_hub;
 mod serve_jobs;
 mod serve_remote_cli;
 mod serve_sessions;

@@ -17,6 +17,26 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
     ("GET", "/health", "health", None),
     ("GET", "/api/v1/openapi.json", "api/v1/openapi.json", None),
     ("GET", "/api/v1/repos", "api/v1/repos", None),
+    ("GET", "/api/v1/stream", "api/v1/stream", None),
+    (
+        "POST",
+        "/api/v1/worktrees",
+        "api/v1/worktrees",
+        Some(r#"{"base":"repo","name":"x"}"#),
+    ),
+    (
+        "DELETE",
+        "/api/v1/worktrees/{id}",
+        "api/v1/worktrees/x",
+        None,
+    ),
+    ("POST", "/api/v1/hub/start", "api/v1/hub/start", Some("{}")),
+    (
+        "POST",
+        "/api/v1/hub/stop",
+        "api/v1/hub/stop",
+        Some(r#"{"all":true}"#),
+    ),
     ("GET", "/api/v1/repos/{id}", "api/v1/repos/repo", None),
     (
         "GET",
@@ -318,6 +338,10 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
             } else if path.ends_with("/ws") {
                 // Past the checks, a plain GET is no WebSocket handshake.
                 assert_eq!(resp.status, 400, "{case}: {}", resp.body);
+            } else if path.starts_with("api/v1/worktrees") || path.starts_with("api/v1/hub/") {
+                // A server in a repository is no hub.
+                assert_eq!(resp.status, 404, "{case}: {}", resp.body);
+                assert!(resp.body.contains("not a hub"), "{case}: {}", resp.body);
             } else if path == "api/v1/sessions/link" && cred == Cred::Cookie {
                 assert_eq!(resp.status, 403, "{case}: a session cannot make sessions");
             } else {

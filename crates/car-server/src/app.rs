@@ -14,12 +14,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::audit::audit;
+use crate::disabled::refuse_disabled;
 use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
 use crate::routes::{
-    control, docs, events, exec_stream, execs, health, login, repo_jobs, repos, runs, sessions,
-    stream, task_output, task_stream, tasks, ws,
+    control, docs, events, exec_stream, execs, health, hub_control, hub_stream, login, repo_jobs,
+    repo_list, repos, runs, sessions, stream, task_output, task_stream, tasks, worktrees, ws,
 };
 use crate::state::AppState;
 
@@ -51,7 +52,7 @@ impl utoipa::Modify for BearerAuth {
 /// The API routes (token required) and their OpenAPI description.
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(repos::list))
+        .routes(routes!(repo_list::list))
         .routes(routes!(repos::status))
         .routes(routes!(repos::config))
         .routes(routes!(docs::get_doc, docs::put_doc))
@@ -62,6 +63,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::output))
         .routes(routes!(events::list))
         .routes(routes!(stream::stream))
+        .routes(routes!(hub_stream::stream))
+        .routes(routes!(worktrees::create))
+        .routes(routes!(worktrees::remove))
+        .routes(routes!(hub_control::start))
+        .routes(routes!(hub_control::stop))
         .routes(routes!(ws::ws))
         .routes(routes!(repo_jobs::snapshot))
         .routes(routes!(repo_jobs::ingest_spec))
@@ -109,7 +115,9 @@ async fn openapi_json() -> Json<serde_json::Value> {
 /// all under `base_path` (`""` or `/x`), `Host` checked on every request.
 pub fn app(state: AppState, base_path: &str) -> Router {
     let (api, _) = api_routes()
-        // The last layer runs first: the token, the rate, then the audit.
+        // The last layer runs first: the token, the rate, the audit, then
+        // a hub's disabled repositories.
+        .route_layer(from_fn_with_state(state.clone(), refuse_disabled))
         .route_layer(from_fn_with_state(state.clone(), audit))
         .route_layer(from_fn_with_state(state.clone(), rate_limit))
         .route_layer(from_fn_with_state(state.clone(), check_auth))

@@ -20,6 +20,11 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub(crate) struct AuditRepo(pub(crate) String);
 
+/// Put in a response's extensions by a handler whose request concerned
+/// several repositories (a hub's start or stop): recorded in each.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditRepos(pub(crate) Vec<String>);
+
 /// Records the state-changing requests; see the module docs.
 pub(crate) async fn audit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if !changes_state(req.method()) {
@@ -35,8 +40,17 @@ pub(crate) async fn audit(State(state): State<AppState>, req: Request, next: Nex
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
     let named = resp.extensions().get::<AuditRepo>().map(|r| r.0.clone());
+    let many = resp.extensions().get::<AuditRepos>().map(|r| r.0.clone());
     let recorded = blocking(move || {
-        if let Some(repo) = concerned(&state, named.as_deref(), &path) {
+        for id in many.iter().flatten() {
+            if let Ok(repo) = state.repo(id) {
+                repo.control(requester(peer))
+                    .audit(&method, &path, status)?;
+            }
+        }
+        if many.is_none()
+            && let Some(repo) = concerned(&state, named.as_deref(), &path)
+        {
             repo.control(requester(peer))
                 .audit(&method, &path, status)?;
         }
@@ -53,7 +67,7 @@ pub(crate) async fn audit(State(state): State<AppState>, req: Request, next: Nex
 /// in its path (`/repos/{id}/...`), the one holding the task or command in
 /// its path (`/tasks/{id}...`, `/execs/{id}...`), or the only one served.
 fn concerned(state: &AppState, named: Option<&str>, path: &str) -> Option<Repo> {
-    let repos = &state.inner.repos;
+    let repos = state.repos();
     let by_id = |id: &str| repos.iter().find(|r| r.id == id).map(|r| r.repo.clone());
     if let Some(repo) = named.and_then(by_id) {
         return Some(repo);

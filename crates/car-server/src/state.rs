@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use car_core::Repo;
+use car_core::{Hub, Repo};
 use tokio::sync::{Mutex, watch};
+
+use crate::hub_state::HubRepos;
 
 /// One repository the server serves, with its id in the URLs.
 #[derive(Debug, Clone)]
@@ -24,7 +26,10 @@ pub struct AppState {
 
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub(crate) repos: Vec<RepoEntry>,
+    /// The repositories served: fixed, or a hub's (see `hub_state.rs`).
+    pub(crate) served: Served,
+    /// The repositories' git positions, refreshed off the request path.
+    pub(crate) git: crate::git_cache::GitCache,
     pub(crate) token: Option<String>,
     pub(crate) allowed_hosts: Vec<String>,
     pub(crate) allowed_origins: Vec<String>,
@@ -46,11 +51,24 @@ pub(crate) struct Inner {
     pub(crate) sockets: watch::Sender<usize>,
 }
 
+/// What a server serves.
+#[derive(Debug)]
+pub(crate) enum Served {
+    /// The repositories given at the start (`car serve` in a repository).
+    Repos(Arc<Vec<RepoEntry>>),
+    /// Every repository and worktree of a hub's manifest, as it changes.
+    Hub(Box<HubRepos>),
+}
+
 /// How to build an [`AppState`].
 #[derive(Debug, Clone)]
 pub struct StateOptions {
-    /// The repositories served.
+    /// The repositories served (without a hub).
     pub repos: Vec<RepoEntry>,
+    /// The hub served: every repository and worktree of its manifest,
+    /// under its manifest id, as the manifest changes (`repos` is then
+    /// not used).
+    pub hub: Option<Hub>,
     /// The bearer token every route but `GET /health` requires; `None`
     /// serves without one (loopback only: see [`crate::check_bind`]).
     pub token: Option<String>,
@@ -83,9 +101,14 @@ impl AppState {
             .sessions_file
             .filter(|_| token.is_some())
             .map(crate::sessions::SessionStore::new);
-        Self {
+        let served = match opts.hub {
+            Some(hub) => Served::Hub(Box::new(HubRepos::new(hub))),
+            None => Served::Repos(Arc::new(opts.repos)),
+        };
+        let state = Self {
             inner: Arc::new(Inner {
-                repos: opts.repos,
+                served,
+                git: crate::git_cache::GitCache::default(),
                 token,
                 allowed_hosts: opts
                     .allowed_hosts
@@ -102,7 +125,9 @@ impl AppState {
                 codes: crate::sessions::LoginCodes::default(),
                 sockets: watch::Sender::new(0),
             }),
-        }
+        };
+        crate::git_cache::start_refresher(&state);
+        state
     }
 
     /// Resolves once no WebSocket is open (after a shutdown, each sends
@@ -126,14 +151,71 @@ impl AppState {
         Ok(Some(format!("{url}auth/link?code={code}")))
     }
 
+    /// The repositories served now.
+    pub(crate) fn repos(&self) -> Arc<Vec<RepoEntry>> {
+        match &self.inner.served {
+            Served::Repos(r) => r.clone(),
+            Served::Hub(h) => h.snapshot().served,
+        }
+    }
+
+    /// The hub served, if this server serves one.
+    pub(crate) fn hub(&self) -> Option<&HubRepos> {
+        match &self.inner.served {
+            Served::Hub(h) => Some(h),
+            Served::Repos(_) => None,
+        }
+    }
+
+    /// The hub served, or 404 "not a hub" (a server in a repository).
+    pub(crate) fn require_hub(&self) -> Result<&HubRepos, crate::ApiError> {
+        self.hub().ok_or_else(|| {
+            crate::ApiError::not_found(
+                "not a hub: this server serves a repository (start `car serve` at a hub root to serve a hub)",
+            )
+        })
+    }
+
     /// The repository with id `id`.
-    pub(crate) fn repo(&self, id: &str) -> Result<&Repo, crate::ApiError> {
-        self.inner
-            .repos
-            .iter()
-            .find(|r| r.id == id)
-            .map(|r| &r.repo)
-            .ok_or_else(|| crate::ApiError::not_found(format!("no repository with id {id:?}")))
+    pub(crate) fn repo(&self, id: &str) -> Result<Repo, crate::ApiError> {
+        let not_found = || crate::ApiError::not_found(format!("no repository with id {id:?}"));
+        match &self.inner.served {
+            Served::Repos(r) => r
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| r.repo.clone())
+                .ok_or_else(not_found),
+            Served::Hub(h) => {
+                let snap = h.snapshot();
+                let found = snap.all.iter().find(|r| r.entry.id == id);
+                match found.map(|r| &r.repo) {
+                    None => Err(not_found()),
+                    Some(Ok(repo)) => Ok(repo.clone()),
+                    Some(Err(why)) => Err(crate::ApiError::new(
+                        axum::http::StatusCode::CONFLICT,
+                        "unavailable",
+                        format!("the repository {id:?} cannot be served: {why}"),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// 409 when `id` is a hub repository with `enabled: false`.
+    pub(crate) fn check_enabled(&self, id: &str) -> Result<(), crate::ApiError> {
+        let Some(h) = self.hub() else { return Ok(()) };
+        let snap = h.snapshot();
+        match snap.all.iter().find(|r| r.entry.id == id) {
+            Some(r) if !r.entry.enabled => Err(crate::ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "disabled",
+                format!(
+                    "the repository {id:?} is disabled in {} (enabled: false); enable it to change anything in it",
+                    h.hub().manifest_path().display()
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -8,12 +8,17 @@
 //! started go on. With a token, a one-time link for a browser follows on
 //! stderr (see `serve_link.rs`). `--revoke-sessions` revokes every
 //! browser session and exits.
+//!
+//! At a hub root (the current directory or `--repo`), it serves the hub:
+//! every repository and worktree of the manifest under its id, as the
+//! manifest changes; the `server` settings and the sessions file are the
+//! hub root's.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use car_core::{StopHandle, StopLevel};
+use car_core::{Hub, Repo, StopHandle, StopLevel};
 use car_server::{AppState, RepoEntry, StateOptions};
 
 use crate::cli::{Global, ServeArgs};
@@ -22,7 +27,7 @@ use crate::cli::{Global, ServeArgs};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
-    let repo = super::load(g, &[])?;
+    let (repo, hub) = open(g)?;
     let sessions_file = car_server::SessionStore::file_of(repo.root());
     if args.revoke_sessions {
         let n = car_server::SessionStore::new(sessions_file).revoke_all()?;
@@ -71,10 +76,15 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
         let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = AppState::new(
             StateOptions {
-                repos: vec![RepoEntry {
-                    id: car_server::repo_id(repo.root()),
-                    repo,
-                }],
+                repos: if hub.is_some() {
+                    Vec::new()
+                } else {
+                    vec![RepoEntry {
+                        id: car_server::repo_id(repo.root()),
+                        repo,
+                    }]
+                },
+                hub,
                 token,
                 allowed_hosts,
                 allowed_origins: cfg.allowed_origins,
@@ -123,6 +133,37 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
         }
         Ok(crate::EXIT_OK)
     })
+}
+
+/// The repository served, or at a hub root the hub with its root's
+/// configuration read as a repository's (for its `server` settings).
+fn open(g: &Global) -> Result<(Repo, Option<Hub>)> {
+    let err = match super::load(g, &[]) {
+        Ok(repo) => return Ok((repo, None)),
+        Err(e) => e,
+    };
+    let at_hub_root = matches!(
+        err.downcast_ref::<car_core::Error>(),
+        Some(car_core::Error::Config(
+            car_core::ConfigError::HubMode { .. }
+        ))
+    );
+    if !at_hub_root {
+        return Err(err);
+    }
+    let opts = super::load_options(g, &[])?;
+    let hub = Hub::open_with(super::start_dir(g), &opts)?;
+    let mut root_opts = opts;
+    root_opts.cli.push((
+        "mode".into(),
+        "repo".into(),
+        "car serve (at a hub root)".into(),
+    ));
+    let root = Repo::open_with(hub.root(), &root_opts)?;
+    for w in &root.resolved_config().warnings {
+        eprintln!("car: warning: {w}");
+    }
+    Ok((root, Some(hub)))
 }
 
 /// `server.public_url` ending with `/`, when set: where people reach the

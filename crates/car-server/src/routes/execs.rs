@@ -94,12 +94,12 @@ pub(crate) async fn find(
     state: &AppState,
     id: &str,
 ) -> Result<(String, Repo, ExecRecord), ApiError> {
-    let repos = state.inner.repos.clone();
+    let repos = state.repos();
     let id = id.to_string();
     blocking(move || {
-        for entry in repos {
+        for entry in repos.iter() {
             match entry.repo.execs(requester(None)).status(&id) {
-                Ok(rec) => return Ok((entry.id, entry.repo, rec)),
+                Ok(rec) => return Ok((entry.id.clone(), entry.repo.clone(), rec)),
                 Err(car_core::Error::Exec(ExecError::NotFound { .. })) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -171,11 +171,11 @@ pub(crate) async fn list(
     let Query(q) = query?;
     let offset = q.offset.unwrap_or(0);
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    let repos = state.inner.repos.clone();
+    let repos = state.repos();
     let (total, page) = blocking(move || {
         let mut all: Vec<(String, ExecRecord)> = Vec::new();
         let mut total = 0;
-        for entry in &repos {
+        for entry in repos.iter() {
             let page = entry
                 .repo
                 .execs(requester(None))

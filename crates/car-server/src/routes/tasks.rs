@@ -86,12 +86,12 @@ pub(crate) async fn find(
     state: &AppState,
     id: &str,
 ) -> Result<(String, Repo, TaskRecord), ApiError> {
-    let repos = state.inner.repos.clone();
+    let repos = state.repos();
     let id = id.to_string();
     blocking(move || {
-        for entry in repos {
+        for entry in repos.iter() {
             match entry.repo.tasks(requester(None)).status(&id) {
-                Ok(rec) => return Ok((entry.id, entry.repo, rec)),
+                Ok(rec) => return Ok((entry.id.clone(), entry.repo.clone(), rec)),
                 Err(car_core::Error::Task(TaskError::NotFound { .. })) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -110,9 +110,11 @@ pub(crate) fn pick_repo(
     cwd: Option<&str>,
 ) -> Result<(String, Repo), ApiError> {
     if let Some(id) = repo {
-        return Ok((id.to_string(), state.repo(id)?.clone()));
+        let repo = state.repo(id)?;
+        state.check_enabled(id)?;
+        return Ok((id.to_string(), repo));
     }
-    let repos = &state.inner.repos;
+    let repos = state.repos();
     let cwd = cwd
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
@@ -126,7 +128,10 @@ pub(crate) fn pick_repo(
             .map(|(_, r)| r)
     });
     match (holding, repos.as_slice()) {
-        (Some(r), _) | (None, [r]) => Ok((r.id.clone(), r.repo.clone())),
+        (Some(r), _) | (None, [r]) => {
+            state.check_enabled(&r.id)?;
+            Ok((r.id.clone(), r.repo.clone()))
+        }
         (None, _) => Err(ApiError::bad_request(
             "say which repository it belongs to: repo, or a cwd under one",
         )),
@@ -194,11 +199,11 @@ pub(crate) async fn list(
     let Query(q) = query?;
     let offset = q.offset.unwrap_or(0);
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    let repos = state.inner.repos.clone();
+    let repos = state.repos();
     let (total, tasks) = blocking(move || {
         let mut all: Vec<(String, TaskRecord)> = Vec::new();
         let mut total = 0;
-        for entry in &repos {
+        for entry in repos.iter() {
             let page = entry
                 .repo
                 .tasks(requester(None))
