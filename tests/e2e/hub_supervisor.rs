@@ -83,6 +83,26 @@ fn many_loops_run_within_the_cap_in_request_order_and_all_complete() {
         "{}",
         out.stdout()
     );
+    // Three of the five wait for a slot (each loop takes over a second),
+    // and the status says so, here and over JSON.
+    let status = env.run(&["hub", "status"]);
+    status.expect_code(0);
+    let queued = status
+        .stdout()
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("queued"))
+        .count();
+    assert!(queued >= 3, "{}", status.stdout());
+    let json: serde_json::Value =
+        serde_json::from_str(&env.run(&["hub", "status", "--json"]).stdout()).unwrap();
+    assert!(
+        json["repos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["state"] == "queued"),
+        "{json}"
+    );
 
     let most = run_to_completion(&env, &NAMES, Duration::from_secs(90));
     assert!(

@@ -125,6 +125,8 @@ fn state_word(state: LoopState, reason: Option<StopReason>) -> &'static str {
         LoopState::Idle => "idle",
         LoopState::Running => "running",
         LoopState::WaitingForInput => "asking",
+        LoopState::Queued => "queued",
+        LoopState::Restarting => "retrying",
         LoopState::Stopped => match reason {
             Some(StopReason::Completed) => "done",
             Some(StopReason::RunLimit | StopReason::Wallclock | StopReason::Budget) => "limit",

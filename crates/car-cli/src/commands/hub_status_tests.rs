@@ -11,6 +11,7 @@ fn summary(id: &str, state: LoopState) -> RepoSummary {
         id: id.into(),
         root: PathBuf::from("/hub").join(id),
         state,
+        status: car_core::Status::Idle,
         stop_reason: None,
         todo_done: Some(3),
         todo_total: Some(7),

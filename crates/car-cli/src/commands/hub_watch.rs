@@ -37,6 +37,8 @@ pub(crate) fn status(hub: &Hub, wide: bool, json: bool) -> Result<u8> {
         .iter()
         .map(|(e, _)| (e.id.clone(), e.branch.clone()))
         .collect();
+    // A loop waiting for a slot, or for its restart, says so.
+    let queue = hub.queue()?;
     let summaries: Vec<_> = repos
         .iter()
         .map(|(entry, repo)| {
@@ -51,7 +53,9 @@ pub(crate) fn status(hub: &Hub, wide: bool, json: bool) -> Result<u8> {
             } else {
                 SummaryOptions::files_only()
             };
-            car_core::summarize(&entry.id, repo, &opts)
+            let mut s = car_core::summarize(&entry.id, repo, &opts);
+            queue.mark(&mut s);
+            s
         })
         .collect();
     if json {

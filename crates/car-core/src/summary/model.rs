@@ -22,6 +22,11 @@ pub enum LoopState {
     WaitingForInput,
     /// The loop stopped ([`RepoSummary::stop_reason`] says why).
     Stopped,
+    /// Not running: the hub queued it and starts it when a slot is free
+    /// (`hub.max_parallel_loops`); see [`crate::hub::Queue::mark`].
+    Queued,
+    /// Not running: it crashed and the hub starts it again after a backoff.
+    Restarting,
 }
 
 impl LoopState {
@@ -32,6 +37,8 @@ impl LoopState {
             Self::Running => "running",
             Self::WaitingForInput => "waiting_for_input",
             Self::Stopped => "stopped",
+            Self::Queued => "queued",
+            Self::Restarting => "restarting",
         }
     }
 }
@@ -76,6 +83,9 @@ pub struct RepoSummary {
     pub root: PathBuf,
     /// What the loop is doing.
     pub state: LoopState,
+    /// The status `state.json` records (`idle`, `running`, `needs_input`,
+    /// ...), as the runner last wrote it.
+    pub status: crate::state::Status,
     /// Why the loop last stopped (with [`LoopState::Stopped`] and
     /// [`LoopState::WaitingForInput`]).
     pub stop_reason: Option<StopReason>,

@@ -80,6 +80,7 @@ pub(super) fn summarize_at(
         id: id.to_string(),
         root: repo.root().to_path_buf(),
         state: loop_state,
+        status: state.status,
         stop_reason,
         todo_done,
         todo_total,

@@ -37,7 +37,8 @@ pub struct RepoSummary {
     /// The manifest's `enabled` (always true outside a hub); a disabled
     /// repository is listed but refuses every change (409).
     pub enabled: bool,
-    /// `idle`, `running`, `waiting_for_input`, `stopped`, or
+    /// `idle`, `running`, `waiting_for_input`, `stopped`, in a hub
+    /// `queued` (waiting for a slot) or `restarting` (after a crash), or
     /// `unavailable` (it cannot be opened: see `error`).
     pub state: String,
     /// Why the loop last stopped (`completed`, `needs_input`, `crashed`, ...).
@@ -82,7 +83,15 @@ pub(crate) async fn list(
     state.inner.git.wanted();
     let sources = sources(&state)?;
     let st = state.clone();
-    let list = blocking(move || Ok(sources.into_iter().map(|s| item(&st, s)).collect())).await?;
+    let list = blocking(move || {
+        // In a hub, a loop waiting for a slot or a restart says so.
+        let queue = st.hub().and_then(|h| h.hub().queue().ok());
+        Ok(sources
+            .into_iter()
+            .map(|s| item(&st, queue.as_ref(), s))
+            .collect())
+    })
+    .await?;
     Ok(Json(list))
 }
 
@@ -129,7 +138,7 @@ fn sources(state: &AppState) -> Result<Vec<Source>, ApiError> {
 }
 
 /// One item: the loop's files now, git as last cached.
-fn item(state: &AppState, s: Source) -> RepoSummary {
+fn item(state: &AppState, queue: Option<&car_core::hub::Queue>, s: Source) -> RepoSummary {
     let cached = state.inner.git.get(&s.root);
     let mut out = RepoSummary {
         id: s.id,
@@ -160,11 +169,12 @@ fn item(state: &AppState, s: Source) -> RepoSummary {
             return out;
         }
     };
-    let sum = car_core::summarize(&out.id, &repo, &SummaryOptions::files_only());
+    let mut sum = car_core::summarize(&out.id, &repo, &SummaryOptions::files_only());
+    if let Some(q) = queue {
+        q.mark(&mut sum);
+    }
     out.running = sum.state == LoopState::Running;
-    out.status = repo
-        .state()
-        .map_or_else(|_| "unknown".into(), |s| s.status.as_str().to_string());
+    out.status = sum.status.as_str().to_string();
     out.state = sum.state.as_str().into();
     out.stop_reason = sum.stop_reason;
     out.todo_done = sum.todo_done;

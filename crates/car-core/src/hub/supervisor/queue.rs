@@ -65,6 +65,24 @@ impl Queue {
     pub fn get(&self, id: &str) -> Option<&Wish> {
         self.wishes.iter().find(|w| w.id == id)
     }
+
+    /// Marks `summary` as the hub sees it: a loop that is not running (nor
+    /// waiting for an answer) but queued is [`LoopState::Queued`], one
+    /// waiting to be restarted [`LoopState::Restarting`].
+    pub fn mark(&self, summary: &mut crate::RepoSummary) {
+        use crate::LoopState;
+        if matches!(
+            summary.state,
+            LoopState::Running | LoopState::WaitingForInput
+        ) {
+            return;
+        }
+        match self.get(&summary.id).map(|w| w.phase) {
+            Some(Phase::Queued) => summary.state = LoopState::Queued,
+            Some(Phase::RestartWait) => summary.state = LoopState::Restarting,
+            Some(Phase::Started) | None => {}
+        }
+    }
 }
 
 /// What [`Hub::request_start`] did with each id.
@@ -187,5 +205,66 @@ impl Hub {
             q.wishes.retain(|w| !ids.contains(&w.id));
             Ok(removed)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Phase, Queue, Wish};
+    use crate::{LoopState, RepoSummary, Status};
+
+    fn summary(id: &str, state: LoopState) -> RepoSummary {
+        RepoSummary {
+            id: id.into(),
+            root: id.into(),
+            state,
+            status: Status::Idle,
+            stop_reason: None,
+            todo_done: None,
+            todo_total: None,
+            run: None,
+            question: None,
+            git: None,
+        }
+    }
+
+    fn wish(id: &str, phase: Phase) -> Wish {
+        Wish {
+            id: id.into(),
+            requested_at_ms: 1,
+            phase,
+            restarts: 0,
+            pid: None,
+            started_at_ms: None,
+            retry_at_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_loop_waiting_for_a_slot_or_a_restart_says_so_unless_it_runs_or_asks() {
+        let q = Queue {
+            version: 1,
+            wishes: vec![
+                wish("a", Phase::Queued),
+                wish("b", Phase::RestartWait),
+                wish("c", Phase::Started),
+                wish("d", Phase::Queued),
+                wish("e", Phase::Queued),
+            ],
+        };
+        let marked = |id: &str, state: LoopState| {
+            let mut s = summary(id, state);
+            q.mark(&mut s);
+            s.state
+        };
+        assert_eq!(marked("a", LoopState::Stopped), LoopState::Queued);
+        assert_eq!(marked("b", LoopState::Stopped), LoopState::Restarting);
+        assert_eq!(marked("c", LoopState::Idle), LoopState::Idle);
+        assert_eq!(marked("d", LoopState::Running), LoopState::Running);
+        assert_eq!(
+            marked("e", LoopState::WaitingForInput),
+            LoopState::WaitingForInput
+        );
+        assert_eq!(marked("zz", LoopState::Idle), LoopState::Idle);
     }
 }
