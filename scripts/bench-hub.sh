@@ -8,9 +8,12 @@
 #   --cpu-seconds while every loop waits on its agent, as % of one core, and
 #   the same for all the loops' car processes together;
 # - the RSS (VmRSS) of the supervisor and of each loop: its `car run` and
-#   the per-run `car __supervise` process (median and max);
+#   the per-run `car __supervise` process (median and max), and with every
+#   loop running what each really adds: the loops' PSS / N (the code they
+#   all map from one binary counted once) and each one's private pages;
 # - GET /api/v1/repos of `car serve --port 0` at the hub root, --requests
-#   times on one keep-alive connection (curl's time per request; p50, p90),
+#   times on one keep-alive connection (curl's time per request; p50, p90)
+#   once the server's git cache is filled (the steady state),
 #   and the server's RSS after; "n/a" with the reason when car serve does
 #   not serve the hub;
 # - with --py (the Python codex-autorunner 2.2.3 `car`): a Python hub of the
@@ -119,6 +122,12 @@ quiet() {
 }
 now_us() { echo "${EPOCHREALTIME/./}"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# pss_kib PID / uss_kib PID: the process's proportional set (each shared
+# page split among the processes mapping it) and its private pages.
+pss_kib() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+uss_kib() {
+  awk '/^Private_(Clean|Dirty):/ { t += $2 } END { print t + 0 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0
+}
 cpu_ticks() {
   local stat
   stat=$(cat "/proc/$1/stat" 2>/dev/null) || {
@@ -149,6 +158,19 @@ first_line() {
     fi
     kill -0 "$2" 2>/dev/null || return 1
     sleep 0.01
+  done
+  return 1
+}
+# git_cached URL SECS: waits until every item of the list has its git
+# position (the server's cache fills off the request path after the first
+# list; the lists timed after are the steady state, not that one-off fill).
+git_cached() {
+  local i
+  for i in $(seq $(($2 * 10))); do
+    curl -s --max-time 10 "$1" | python3 -c '
+import json, sys
+sys.exit(0 if all(r.get("git_checked_at") for r in json.load(sys.stdin)) else 1)' && return 0
+    sleep 0.1
   done
   return 1
 }
@@ -234,6 +256,17 @@ loops_cpu=$(awk -v d=$((l1 - l0)) -v hz="$tck" -v us=$((t1 - t0)) 'BEGIN { print
 sup_kib=$(rss_kib "$sup")
 read -r loop_med loop_max _ _ < <(stats "$work/loop_kib")
 read -r runner_med runner_max _ _ < <(stats "$work/runner_kib")
+# With every loop running: what each loop really adds (its own pages, and
+# its share of the code all loops map from the same binary).
+pss_total=0
+: >"$work/uss_kib"
+for i in $(seq 0 2 $((${#loop_pids[@]} - 1))); do
+  a=${loop_pids[$i]} b=${loop_pids[$((i + 1))]}
+  pss_total=$((pss_total + $(pss_kib "$a") + $(pss_kib "$b")))
+  echo $(($(uss_kib "$a") + $(uss_kib "$b"))) >>"$work/uss_kib"
+done
+pss_each=$((pss_total / loops))
+read -r uss_med uss_max _ _ < <(stats "$work/uss_kib")
 alive=$(for pid in "${loop_pids[@]}"; do kill -0 "$pid" 2>/dev/null && echo; done | wc -l)
 [ "$alive" -eq $((2 * loops)) ] || {
   echo "bench-hub.sh: only $alive of $((2 * loops)) loop processes still run after the CPU window" >&2
@@ -263,6 +296,8 @@ except ValueError:
 ')
   if [ "$n" != "$loops" ]; then
     list_na="car serve does not serve a hub (GET /api/v1/repos: ${n#no:}, not a list of $loops)"
+  elif ! git_cached "$url/api/v1/repos" 60; then
+    list_na="the server's git cache did not fill within 60 s"
   elif ! time_get "$url/api/v1/repos" "$requests" "$work/list_ms"; then
     list_na="GET /api/v1/repos failed during the $requests requests"
   else
@@ -330,6 +365,10 @@ row "RSS of each loop, median" "118 MB (quoted)" "$(mb "$loop_med")" "$(ratio $(
   "$(goal "$loop_med" 10240)" "goal <= 10 MB; car run + its per-run supervisor; Python: a flow worker"
 row "RSS of each loop, max" "-" "$(mb "$loop_max")" "-" "$(goal "$loop_max" 10240)" \
   "car run alone: median $(mb "$runner_med"), max $(mb "$runner_max")"
+row "memory of each loop, PSS" "-" "$(mb "$pss_each")" "-" "$(goal "$pss_each" 10240)" \
+  "all $loops loops' PSS / $loops: the binary's code, mapped by every loop, counted once"
+row "private memory of each loop" "-" "$(mb "$uss_med")" "-" "-" \
+  "median (max $(mb "$uss_max")): pages no other process shares"
 if [ -n "$py_p50" ]; then
   py_list="$(ms "$py_p50")" py_list90="$(ms "$py_p90")" py_note="Python GET /hub/repos x $py_requests, $loops repos"
 else
@@ -362,6 +401,8 @@ if [ -n "$out" ]; then
  "supervisor_rss_kib": $sup_kib,
  "loop_rss_kib": {"median": $loop_med, "max": $loop_max},
  "runner_rss_kib": {"median": $runner_med, "max": $runner_max},
+ "loop_pss_kib": $pss_each,
+ "loop_private_kib": {"median": $uss_med, "max": $uss_max},
  "repo_list_ms": {"p50": $(num "$list_p50"), "p90": $(num "$list_p90"), "requests": $requests,
                   "not_measured": $(str "$list_na")},
  "serve_rss_kib": $(num "$serve_kib"),

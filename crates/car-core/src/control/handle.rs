@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::ledger::Ledger;
-use crate::lock::LockStatus;
 use crate::paths::RepoPaths;
 use crate::repo::Repo;
 use crate::stop::{Requester, StopKind};
@@ -170,7 +169,7 @@ impl Control {
 
     /// Whether a runner is active now.
     pub fn is_running(&self) -> bool {
-        matches!(crate::lock::probe(&self.paths), LockStatus::Held(_))
+        crate::lock::is_held(&self.paths)
     }
 }
 

@@ -97,7 +97,7 @@ pub(crate) fn kill(
     // write its records.
     let patience = grace + Duration::from_secs(5);
     while started.elapsed() < patience {
-        if !matches!(lock::probe(paths), LockStatus::Held(_)) {
+        if !lock::is_held(paths) {
             // The runner lets its lock go just before it writes `stopped`.
             crate::ledger::wait_for_appends(&paths.events_file());
             return Ok(KillReport::Stopped {

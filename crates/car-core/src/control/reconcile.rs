@@ -2,7 +2,7 @@
 
 use nix::sys::signal::Signal;
 
-use crate::lock::{self, LockStatus};
+use crate::lock;
 use crate::paths::RepoPaths;
 use crate::process;
 use crate::state::{State, StateError, StateStore, Status, StopReason};
@@ -51,7 +51,7 @@ pub(crate) fn reconcile_with(
         })
     };
     let active = matches!(state.status, Status::Running | Status::WaitingForQuota);
-    if !active || matches!(lock::probe(paths), LockStatus::Held(_)) {
+    if !active || lock::is_held(paths) {
         return Ok(match sweep {
             Sweep::Always => sweep_strays(),
             Sweep::IfRunnerDied => None,

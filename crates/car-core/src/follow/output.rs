@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::stream::{Feed, Follow, spawn};
 use super::tail::{Change, Tail};
 use super::wake::Wake;
-use crate::lock::{self, LockStatus};
+use crate::lock;
 use crate::paths::RepoPaths;
 use crate::record::{self, OUTPUT_FILE, RECORD_FILE};
 
@@ -88,8 +88,7 @@ fn follow_run(paths: &RepoPaths, id: u64, offset: u64, wake: &mut Wake, feed: &F
         wake.watch(&[&paths.car_dir, &paths.runs_dir(), &run_dir]);
         // Seen before the last read, so the output written before the end
         // is all delivered.
-        let over = run_dir.join(RECORD_FILE).exists()
-            || !matches!(lock::probe(paths), LockStatus::Held(_));
+        let over = run_dir.join(RECORD_FILE).exists() || !lock::is_held(paths);
         let (sent, alive) = send_new(&mut tail, id, feed);
         if !alive {
             return;

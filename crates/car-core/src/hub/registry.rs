@@ -175,10 +175,7 @@ impl Hub {
 
     /// Whether a loop runs in the repository at `path` (its run lock is held).
     pub fn loop_running(path: &Path) -> bool {
-        matches!(
-            crate::lock::probe(&RepoPaths::new(path)),
-            crate::LockStatus::Held(_)
-        )
+        crate::lock::is_held(&RepoPaths::new(path))
     }
 
     /// Reads the manifest, lets `change` edit it and writes it back, all

@@ -46,6 +46,24 @@ pub(crate) fn probe(paths: &RepoPaths) -> LockStatus {
     }
 }
 
+/// Whether a runner holds the run lock: [`probe`] without naming the
+/// holder, so without reading the lock file, `state.json` or (Linux)
+/// `/proc/locks`, whose size grows with every lock on the machine. Watchers
+/// that ask this of many repositories at a time (the hub, a repository
+/// list, a follower) stay cheap however many loops run.
+pub(crate) fn is_held(paths: &RepoPaths) -> bool {
+    if let Ok(dir) = File::open(&paths.car_dir) {
+        match FileExt::try_lock_shared(&dir) {
+            Ok(()) => {
+                let _ = FileExt::unlock(&dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(_) => {}
+        }
+    }
+    legacy_holder(paths).is_some()
+}
+
 /// Names the holder of the directory lock: the lock file's pid, else the
 /// runner in `state.json`, each only when that process is alive here and
 /// (Linux) is the one `/proc/locks` shows holding the lock; else that one.

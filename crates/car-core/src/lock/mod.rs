@@ -21,7 +21,7 @@ mod run_lock;
 mod tests;
 
 pub use holder::LockStatus;
-pub(crate) use holder::probe;
+pub(crate) use holder::{is_held, probe};
 pub use info::LockInfo;
 pub use run_lock::LockError;
 pub(crate) use run_lock::RunLock;

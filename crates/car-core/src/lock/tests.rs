@@ -28,9 +28,11 @@ fn second_acquire_fails_naming_holder_and_keeps_the_file() {
         "the loser must not delete the lock"
     );
     assert!(matches!(probe(&paths), LockStatus::Held(Some(_))));
+    agrees(&paths);
     drop(first);
     assert!(!paths.run_lock_file().exists());
     assert_eq!(probe(&paths), LockStatus::Free);
+    agrees(&paths);
     RunLock::acquire(&paths, "run").unwrap();
 }
 
@@ -69,6 +71,7 @@ fn deleting_every_file_neither_frees_the_lock_nor_hides_the_holder() {
     drop(lock);
     assert!(!paths.run_lock_file().exists());
     assert_eq!(probe(&paths), LockStatus::Free);
+    agrees(&paths);
 }
 
 #[test]
@@ -85,6 +88,7 @@ fn a_runner_of_an_older_car_holding_the_file_lock_is_respected() {
     let old = File::open(paths.run_lock_file()).unwrap();
     FileExt::lock_exclusive(&old).unwrap();
     assert!(matches!(probe(&paths), LockStatus::Held(Some(_))));
+    agrees(&paths);
     assert!(matches!(
         RunLock::acquire(&paths, "run"),
         Err(LockError::Held {
@@ -103,6 +107,7 @@ fn without_directory_locks_the_file_lock_still_excludes() {
     let paths = RepoPaths::new(dir.path());
     let first = RunLock::take(&paths, "run", false).unwrap();
     assert!(matches!(probe(&paths), LockStatus::Held(Some(_))));
+    agrees(&paths);
     for lock_dir in [false, true] {
         match RunLock::take(&paths, "run", lock_dir) {
             Err(LockError::Held {
@@ -113,6 +118,7 @@ fn without_directory_locks_the_file_lock_still_excludes() {
     }
     drop(first);
     assert_eq!(probe(&paths), LockStatus::Free);
+    agrees(&paths);
     RunLock::take(&paths, "run", false).unwrap();
 }
 
@@ -130,6 +136,7 @@ fn a_live_python_runner_is_respected_and_a_stray_pid_is_not() {
     std::fs::write(paths.run_lock_file(), &python).unwrap();
     // Not trusted while the state does not name that runner.
     assert!(matches!(probe(&paths), LockStatus::Stale(Some(_))));
+    agrees(&paths);
     crate::state::StateStore::new(&paths)
         .update(|s| {
             s.status = crate::state::Status::Running;
@@ -137,6 +144,7 @@ fn a_live_python_runner_is_respected_and_a_stray_pid_is_not() {
         })
         .unwrap();
     assert!(matches!(probe(&paths), LockStatus::Held(Some(_))));
+    agrees(&paths);
     match RunLock::acquire(&paths, "run") {
         Err(LockError::Held {
             holder: Some(h), ..
@@ -157,6 +165,17 @@ fn stale_file_of_dead_runner_does_not_block() {
     let stale = r#"{"pid": 999999, "started_at": "2026-01-01T00:00:00Z", "host": "elsewhere", "command": "run"}"#;
     std::fs::write(paths.run_lock_file(), stale).unwrap();
     assert!(matches!(probe(&paths), LockStatus::Stale(Some(_))));
+    agrees(&paths);
     let lock = RunLock::acquire(&paths, "run").unwrap();
     assert_eq!(lock.info().pid, std::process::id());
+}
+
+/// [`is_held`] says what [`probe`] says, without naming the holder.
+fn agrees(paths: &RepoPaths) {
+    assert_eq!(
+        is_held(paths),
+        matches!(probe(paths), LockStatus::Held(_)),
+        "{}",
+        paths.root.display()
+    );
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::docs::parse_todo;
-use crate::lock::{self, LockStatus};
+use crate::lock;
 use crate::repo::Repo;
 use crate::state::{State, StateStore, Status, StopReason};
 
@@ -54,7 +54,7 @@ pub(super) fn summarize_at(
         .load()
         .map(|l| l.state)
         .unwrap_or_default();
-    let running = matches!(lock::probe(paths), LockStatus::Held(_));
+    let running = lock::is_held(paths);
     let (loop_state, stop_reason) = loop_state(&state, running);
     let (todo_done, todo_total) = todo_counts(repo, &state);
     let run = state.last_run_id.map(|id| {
