@@ -181,7 +181,7 @@ fn the_loop_commands_round_trip_through_a_server_and_print_what_they_print_local
 
     // The follower printed the ledger as `car events` prints it, once.
     let local = lines(&env.run(&["events"]).stdout());
-    events.read_count(local.len(), Duration::from_secs(30));
+    events.read_count(local.len(), Duration::from_secs(120));
     let got = events.interrupt();
     assert_eq!(got, local);
 
@@ -200,7 +200,7 @@ fn log_follows_a_run_on_the_server_and_stop_ends_the_loop_after_it() {
     let looped = Follower::start(remote(&env, &base, &["run"]));
     env.wait_for("run 1", Duration::from_secs(60), || env.agent_runs() == 1);
     let mut log = Follower::start(remote(&env, &base, &["log", "-f"]));
-    log.read_until(Duration::from_secs(30), |l| l.contains("one"));
+    log.read_until(Duration::from_secs(120), |l| l.contains("one"));
 
     // One runner at a time: a second start is refused, or fine with --if-idle.
     let busy = run_remote(&env, &base, &["once"]);
@@ -256,7 +256,7 @@ fn task_commands_run_on_the_server_and_logs_follow_a_turn_to_its_end() {
     spawned.expect_code(0);
     let id = spawned.stdout().trim().to_string();
     let mut logs = Follower::start(remote(&env, &base, &["task", "logs", &id, "-f"]));
-    logs.read_until(Duration::from_secs(30), |l| l.contains("warming up"));
+    logs.read_until(Duration::from_secs(120), |l| l.contains("warming up"));
     std::fs::write(env.path("go"), "").unwrap();
     let (code, got) = logs.finish(Duration::from_secs(60));
     assert_eq!(code, 0);
@@ -280,7 +280,7 @@ fn task_commands_run_on_the_server_and_logs_follow_a_turn_to_its_end() {
         replied.stdout(),
         format!("car: task {id}: turn 2 started\n")
     );
-    env.wait_for("turn 2's end", Duration::from_secs(30), || {
+    env.wait_for("turn 2's end", Duration::from_secs(120), || {
         let rec: serde_json::Value =
             serde_json::from_str(&env.run(&["task", "status", &id, "--json"]).stdout()).unwrap();
         rec["state"] == "succeeded" && rec["turns"].as_array().map(Vec::len) == Some(2)
@@ -397,7 +397,7 @@ fn events_follow_resumes_after_the_server_restarts_with_no_gap_and_no_duplicate(
     let (base, port) = (server.base.clone(), server.port);
     let mut events = Follower::start(remote(&env, &base, &["events", "-f", "--json"]));
     env.run(&["once"]).expect_code(0);
-    events.read_until(Duration::from_secs(30), |l| l.contains("\"stopped\""));
+    events.read_until(Duration::from_secs(120), |l| l.contains("\"stopped\""));
     server.kill9();
     // Meanwhile the ledger grows: the follower must print it once it is back.
     env.run(&["once"]).expect_code(0);
@@ -407,7 +407,7 @@ fn events_follow_resumes_after_the_server_restarts_with_no_gap_and_no_duplicate(
     });
     env.run(&["once"]).expect_code(0);
     let local = lines(&env.run(&["events", "--json"]).stdout());
-    events.read_count(local.len(), Duration::from_secs(30));
+    events.read_count(local.len(), Duration::from_secs(120));
     let got = events.interrupt();
     let _ = again.kill();
     let _ = again.wait();
