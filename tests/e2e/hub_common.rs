@@ -5,6 +5,24 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::common::{FAKE_AGENT, TestEnv, alive, processes_with_env};
+use crate::hub_registry::hub_with;
+
+/// A hub holding repositories `names`, scanned, each with car initialised,
+/// the fake agent configured and `todo` as its TODO.
+pub(crate) fn hub_of(names: &[&str], todo: &str) -> TestEnv {
+    let env = hub_with(names);
+    env.run(&["hub", "scan"]).expect_code(0);
+    for n in names {
+        env.write(
+            &format!("{n}/.codex-autorunner/config.yml"),
+            &format!(
+                "version: 2\nmode: repo\ncodex:\n  binary: {FAKE_AGENT}\n  args: []\nrunner:\n  sleep_seconds: 0\n  kill_grace_seconds: 2\n"
+            ),
+        );
+        env.write(&format!("{n}/.codex-autorunner/TODO.md"), todo);
+    }
+    env
+}
 
 /// The hub ledger's events, as (event, repo).
 pub(crate) fn events(env: &TestEnv) -> Vec<(String, String)> {

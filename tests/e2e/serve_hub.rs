@@ -5,25 +5,10 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::common::{FAKE_AGENT, TestEnv, git};
-use crate::hub_registry::{hub_with, make_repo};
+use crate::common::git;
+use crate::hub_common::hub_of;
+use crate::hub_registry::make_repo;
 use crate::serve_client::{Server, TOKEN, lines_of};
-
-/// A hub of `names`, scanned, each with the fake agent and `todo`.
-fn hub(names: &[&str], todo: &str) -> TestEnv {
-    let env = hub_with(names);
-    env.run(&["hub", "scan"]).expect_code(0);
-    for n in names {
-        env.write(
-            &format!("{n}/.codex-autorunner/config.yml"),
-            &format!(
-                "version: 2\nmode: repo\ncodex:\n  binary: {FAKE_AGENT}\n  args: []\nrunner:\n  sleep_seconds: 0\n  kill_grace_seconds: 2\n"
-            ),
-        );
-        env.write(&format!("{n}/.codex-autorunner/TODO.md"), todo);
-    }
-    env
-}
 
 /// The list item of `id`.
 fn item(server: &Server, id: &str) -> serde_json::Value {
@@ -49,7 +34,7 @@ fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn a_hub_is_served_per_id_listed_with_git_and_follows_its_manifest() {
-    let env = hub(&["alpha", "beta"], "- [ ] one\n- [x] two\n");
+    let env = hub_of(&["alpha", "beta"], "- [ ] one\n- [x] two\n");
     env.run(&["worktree", "new", "alpha", "j1"]).expect_code(0);
     let server = Server::start(&env, &[]);
 
@@ -193,7 +178,7 @@ fn seq_of(e: &(String, serde_json::Value)) -> (String, u64) {
 
 #[test]
 fn the_merged_stream_names_repos_resumes_without_gap_or_duplicate_and_takes_in_new_ones() {
-    let env = hub(&["alpha", "beta"], "- [ ] one\n");
+    let env = hub_of(&["alpha", "beta"], "- [ ] one\n");
     let server = Server::start(&env, &[]);
     poke(&server, "alpha"); // before the stream: not in it
     let first = merged(&server, &[]);
@@ -233,7 +218,7 @@ fn the_merged_stream_names_repos_resumes_without_gap_or_duplicate_and_takes_in_n
 
 #[test]
 fn worktrees_and_loops_are_driven_over_http_with_the_cli_rules() {
-    let env = hub(&["alpha"], "- [ ] one\n");
+    let env = hub_of(&["alpha"], "- [ ] one\n");
     env.script("check-todo\nappend .codex-autorunner/SUMMARY.md x\n");
     let server = Server::start(&env, &[]);
     let r = server.post(

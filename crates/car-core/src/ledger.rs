@@ -373,4 +373,26 @@ mod tests {
         l.append(None, warning("")).unwrap();
         assert_eq!(last_seq_in(&path), Some(4));
     }
+
+    #[test]
+    fn the_last_seq_is_read_from_the_tail_past_a_partial_line_and_after_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let l = Ledger::new(path.clone(), 1 << 20, 2);
+        assert_eq!(l.last_seq(), None);
+        let mut text = String::new();
+        for seq in 1..=500 {
+            text.push_str(&format!(
+                "{{\"v\":2,\"seq\":{seq},\"type\":\"x\",\"pad\":\"{}\"}}\n",
+                "p".repeat(40)
+            ));
+        }
+        text.push_str("{\"v\":2,\"se");
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(l.last_seq(), Some(500));
+        // An empty live file (just rotated): the rotated one says.
+        std::fs::rename(&path, rotated(&path, 1)).unwrap();
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(l.last_seq(), Some(500));
+    }
 }

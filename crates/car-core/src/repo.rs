@@ -260,6 +260,13 @@ impl Repo {
         self.resolved.paths.events_file()
     }
 
+    /// The `seq` of the last event in the ledger (read from the tail of the
+    /// live file, or of the newest rotated one just after a rotation);
+    /// `None` for an empty ledger.
+    pub fn last_event_seq(&self) -> Option<u64> {
+        self.ledger().last_seq()
+    }
+
     /// Returns the ledger events (oldest first) that `filter` keeps; the
     /// filter then goes on from the end of the ledger (for `--follow`).
     pub fn events(

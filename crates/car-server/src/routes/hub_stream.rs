@@ -20,8 +20,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
@@ -205,73 +203,10 @@ impl Pump {
 fn ends_of(repos: &[(String, Repo)]) -> ResumeToken {
     let ends: HashMap<&str, u64> = repos
         .iter()
-        .filter_map(|(id, repo)| Some((id.as_str(), last_seq(&repo.events_path())?)))
+        .filter_map(|(id, repo)| Some((id.as_str(), repo.last_event_seq()?)))
         .collect();
     serde_json::to_string(&ends)
         .ok()
         .and_then(|t| ResumeToken::decode(&t).ok())
         .unwrap_or_default()
-}
-
-/// The `seq` of the last event of the ledger at `path` (or of its newest
-/// rotated file, when the live one is empty or missing).
-fn last_seq(path: &Path) -> Option<u64> {
-    let rotated = PathBuf::from(format!("{}.1", path.display()));
-    [path.to_path_buf(), rotated]
-        .iter()
-        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
-        .and_then(|p| last_seq_in(p))
-}
-
-/// The last `seq` in the file's tail (the window grows until a whole line
-/// with one is found).
-fn last_seq_in(path: &Path) -> Option<u64> {
-    let mut f = std::fs::File::open(path).ok()?;
-    let len = f.metadata().ok()?.len();
-    let mut window: u64 = 4096;
-    loop {
-        let start = len.saturating_sub(window);
-        f.seek(SeekFrom::Start(start)).ok()?;
-        let mut buf = Vec::new();
-        (&mut f).take(len - start).read_to_end(&mut buf).ok()?;
-        let mut lines: Vec<&[u8]> = buf.split(|&b| b == b'\n').collect();
-        if start > 0 {
-            lines.remove(0); // maybe cut
-        }
-        let found = lines
-            .iter()
-            .rev()
-            .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
-            .find_map(|v| v.get("seq").and_then(serde_json::Value::as_u64));
-        if found.is_some() || start == 0 {
-            return found;
-        }
-        window = window.saturating_mul(4);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_last_seq_is_read_from_the_tail_past_a_partial_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("events.jsonl");
-        assert_eq!(last_seq(&path), None);
-        let mut text = String::new();
-        for seq in 1..=500 {
-            text.push_str(&format!(
-                "{{\"v\":2,\"seq\":{seq},\"type\":\"x\",\"pad\":\"{}\"}}\n",
-                "p".repeat(40)
-            ));
-        }
-        text.push_str("{\"v\":2,\"se");
-        std::fs::write(&path, &text).unwrap();
-        assert_eq!(last_seq(&path), Some(500));
-        // An empty live file (just rotated): the rotated one says.
-        std::fs::rename(&path, dir.path().join("events.jsonl.1")).unwrap();
-        std::fs::write(&path, "").unwrap();
-        assert_eq!(last_seq(&path), Some(500));
-    }
 }
