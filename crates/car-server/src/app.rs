@@ -125,6 +125,7 @@ pub fn app(state: AppState, base_path: &str) -> Router {
         .routes(routes!(login::link))
         .split_for_parts();
     let inner = api
+        .merge(crate::ui::routes())
         .fallback(not_found)
         .layer(axum::Extension(login::BasePath(base_path.to_string())))
         .layer(DefaultBodyLimit::max(MAX_BODY))
