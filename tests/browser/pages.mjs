@@ -5,16 +5,17 @@
 // for the hub).
 import { run, signIn, live, timing, axe, SIZES } from "./lib.mjs";
 
-await run(async ({ base, link, out, page, browser }) => {
+await run(async ({ base, link, out, page }) => {
   const paths = (process.env.CAR_FLOW_PAGES || "").split(",").filter(Boolean);
   const pages = [];
+  const anon = await page(SIZES.desk);
+  const p = await page(SIZES.desk);
+  await signIn(p, link, base);
   for (const [size, viewport] of Object.entries(SIZES)) {
-    const anon = await page(viewport);
+    await anon.setViewportSize(viewport);
     await anon.goto(base);
     pages.push(await check(anon, "signin", size, out));
-    const context = await browser.newContext({ viewport });
-    const p = await page(viewport, context);
-    await signIn(p, link, base);
+    await p.setViewportSize(viewport);
     for (const path of paths) {
       await p.goto(base + path.replace(/^\//, ""));
       await live(p);

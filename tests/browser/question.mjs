@@ -14,7 +14,7 @@ await run(async ({ base, link, page }) => {
   await p.fill("#answer-text", "Postgres");
   await p.press("#answer-text", "Control+Enter");
   await p.waitForSelector("#question[hidden]", { state: "attached", timeout: 60000 });
-  await p.waitForFunction(() => /stopped: completed/.test(document.getElementById("summary").textContent), null, { timeout: 60000 });
+  await p.waitForSelector("#summary .badge.s-stopped", { timeout: 60000 });
   const badge = await p.textContent("#summary .badges");
   return { question, summary: badge.replace(/\s+/g, " ").trim() };
 });

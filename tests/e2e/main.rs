@@ -9,6 +9,7 @@ mod common;
 
 mod agent_env;
 mod attach;
+mod browser;
 mod bytes;
 mod codex_driver;
 mod config;
