@@ -151,7 +151,10 @@ fn an_answer_given_on_the_dashboard_reaches_the_agent_and_the_loop_goes_on() {
     let got = flow("question", &server, &fresh_link(&server), &[]);
     assert_eq!(got["question"], "Which database?", "{got:#}");
     assert!(
-        got["summary"].as_str().unwrap().contains("stopped: completed"),
+        got["summary"]
+            .as_str()
+            .unwrap()
+            .contains("stopped: completed"),
         "{got:#}"
     );
     let prompt = String::from_utf8(env.agent_prompt(2)).unwrap();

@@ -125,7 +125,7 @@ impl Assets {
             .collect()
     }
 
-    /// Every hashed file's bytes, gzip left to a proxy (for the budget).
+    /// The bytes of every module (the budget's measure).
     #[cfg(test)]
     fn total_js(&self) -> usize {
         self.by_hashed

@@ -10,4 +10,5 @@ mod repo_page;
 mod router;
 mod views;
 
+pub(crate) use hub_page::hub;
 pub(crate) use router::routes;
