@@ -57,11 +57,14 @@ pub(crate) struct Output {
 
 /// The timeline (newest first) and the token use, from the ledger.
 pub(crate) fn timeline(repo: &Repo) -> (Vec<EventRow>, Option<Tokens>) {
-    let all = repo.events(&mut SinceFilter::new(None));
+    let all: Vec<Value> = repo
+        .events(&mut SinceFilter::new(None))
+        .iter()
+        .filter_map(|e| serde_json::to_value(e).ok())
+        .collect();
     let mut tokens: Option<Tokens> = None;
-    for env in &all {
-        let v = serde_json::to_value(env).unwrap_or(Value::Null);
-        if v["type"] == "run_finished" && v["tokens"].is_object() {
+    for v in all.iter().filter(|v| v["type"] == "run_finished") {
+        if v["tokens"].is_object() {
             let t = tokens.get_or_insert_with(Tokens::default);
             let (i, o) = (num(&v["tokens"]["input"]), num(&v["tokens"]["output"]));
             t.last_input = i;
@@ -74,10 +77,9 @@ pub(crate) fn timeline(repo: &Repo) -> (Vec<EventRow>, Option<Tokens>) {
     let rows = all
         .iter()
         .rev()
-        .filter_map(|e| serde_json::to_value(e).ok())
         .filter(|v| v["type"] != "audit")
         .take(TIMELINE)
-        .map(|v| row(&v))
+        .map(row)
         .collect();
     (rows, tokens)
 }
