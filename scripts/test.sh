@@ -15,6 +15,13 @@ run_tests() {
   fi
 }
 
+# The web UI's browser tests (tests/e2e/browser.rs) need Debian's chromium
+# and the pinned npm packages of tests/browser; without them they skip.
+if [ ! -x /usr/bin/chromium ] || [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "note: the browser tests will skip: install them with" >&2
+  echo "  apt-get install chromium && npm ci --prefix tests/browser" >&2
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # nextest runs each test in a process of its own; `cargo test` runs them as

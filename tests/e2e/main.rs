@@ -9,6 +9,7 @@ mod common;
 
 mod agent_env;
 mod attach;
+mod browser;
 mod bytes;
 mod codex_driver;
 mod config;
@@ -51,6 +52,7 @@ mod serve_remote_cli;
 mod serve_sessions;
 mod serve_stream;
 mod serve_tasks;
+mod serve_ui;
 mod serve_ws;
 mod service;
 mod signals;

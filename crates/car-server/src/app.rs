@@ -125,6 +125,7 @@ pub fn app(state: AppState, base_path: &str) -> Router {
         .routes(routes!(login::link))
         .split_for_parts();
     let inner = api
+        .merge(crate::ui::routes())
         .fallback(not_found)
         .layer(axum::Extension(login::BasePath(base_path.to_string())))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -133,8 +134,14 @@ pub fn app(state: AppState, base_path: &str) -> Router {
     if base_path.is_empty() {
         inner
     } else {
+        // `nest` answers `/x` but not `/x/`, where the one-time link lands:
+        // the hub page is served at both.
+        let hub = axum::routing::get(crate::ui::hub)
+            .layer(axum::Extension(login::BasePath(base_path.to_string())))
+            .with_state(state.clone());
         Router::new()
             .nest(base_path, inner)
+            .route(&format!("{base_path}/"), hub)
             .fallback(not_found)
             .layer(from_fn_with_state(state, check_host))
     }

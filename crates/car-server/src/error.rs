@@ -79,6 +79,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// What happened, for a person.
+    pub(crate) fn message(&self) -> &str {
+        &self.body.error.message
+    }
 }
 
 /// The status of a library error of `kind`.

@@ -89,7 +89,10 @@ pub(crate) async fn check_auth(
 }
 
 /// The caller a request's credentials make, `None` without valid ones.
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+pub(crate) async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Caller>, ApiError> {
     let Some(token) = &state.inner.token else {
         return Ok(Some(Caller::Open));
     };

@@ -35,6 +35,7 @@ mod refusals;
 mod routes;
 mod sessions;
 mod state;
+mod ui;
 
 pub use app::{MAX_BODY, app, openapi};
 pub use bind::{BindError, check_bind, is_loopback, listening_url};

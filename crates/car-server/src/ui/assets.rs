@@ -1,0 +1,228 @@
+//! The UI's static files, embedded in the binary and served under names
+//! that carry a hash of their bytes (`/ui/assets/app.<hash>.css`), cached
+//! by browsers for a year: a new binary with new bytes has new names.
+//!
+//! The ES modules import each other by their plain names
+//! (`from "./common.js"`); those names are replaced by the hashed ones
+//! once, at the first use, before the importing module is hashed itself.
+//! The service worker and the web manifest keep fixed names (a browser
+//! looks for them there) and are never cached for long.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use axum::Extension;
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use crate::routes::login::BasePath;
+
+/// One embedded file: its plain name, its media type and its bytes.
+struct Source {
+    name: &'static str,
+    mime: &'static str,
+    bytes: &'static [u8],
+}
+
+/// The files, each after the ones it imports.
+const SOURCES: [Source; 5] = [
+    Source {
+        name: "common.js",
+        mime: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/common.js"),
+    },
+    Source {
+        name: "hub.js",
+        mime: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/hub.js"),
+    },
+    Source {
+        name: "repo.js",
+        mime: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/repo.js"),
+    },
+    Source {
+        name: "app.css",
+        mime: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/app.css"),
+    },
+    Source {
+        name: "icon.svg",
+        mime: "image/svg+xml",
+        bytes: include_bytes!("../../ui/static/icon.svg"),
+    },
+];
+
+/// The service worker, at `<base>/sw.js`.
+const SERVICE_WORKER: &str = include_str!("../../ui/static/sw.js");
+
+/// A file as served.
+#[derive(Debug)]
+struct Asset {
+    mime: &'static str,
+    bytes: Vec<u8>,
+}
+
+/// Every file by its hashed name, and the hashed name of each plain one.
+#[derive(Debug)]
+pub(crate) struct Assets {
+    by_hashed: HashMap<String, Asset>,
+    hashed: HashMap<&'static str, String>,
+}
+
+static ASSETS: OnceLock<Assets> = OnceLock::new();
+
+/// The assets, hashed at the first call.
+pub(crate) fn assets() -> &'static Assets {
+    ASSETS.get_or_init(build)
+}
+
+fn build() -> Assets {
+    let mut out = Assets {
+        by_hashed: HashMap::new(),
+        hashed: HashMap::new(),
+    };
+    for src in &SOURCES {
+        let mut bytes = src.bytes.to_vec();
+        if src.name.ends_with(".js") {
+            let mut text = String::from_utf8_lossy(&bytes).into_owned();
+            for (plain, hashed) in &out.hashed {
+                text = text.replace(&format!("\"./{plain}\""), &format!("\"./{hashed}\""));
+            }
+            bytes = text.into_bytes();
+        }
+        let name = hashed_name(src.name, &bytes);
+        out.hashed.insert(src.name, name.clone());
+        out.by_hashed.insert(
+            name,
+            Asset {
+                mime: src.mime,
+                bytes,
+            },
+        );
+    }
+    out
+}
+
+/// `stem.<first 10 hex digits of the SHA-256>.ext`.
+fn hashed_name(name: &str, bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    match name.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem}.{hex}.{ext}"),
+        None => format!("{name}.{hex}"),
+    }
+}
+
+impl Assets {
+    /// The URL path of each file under `base`, by plain name.
+    pub(crate) fn urls(&self, base: &str) -> HashMap<&'static str, String> {
+        self.hashed
+            .iter()
+            .map(|(plain, hashed)| (*plain, format!("{base}/ui/assets/{hashed}")))
+            .collect()
+    }
+
+    /// The bytes of every module (the budget's measure).
+    #[cfg(test)]
+    fn total_js(&self) -> usize {
+        self.by_hashed
+            .iter()
+            .filter(|(n, _)| n.ends_with(".js"))
+            .map(|(_, a)| a.bytes.len())
+            .sum()
+    }
+}
+
+fn with_headers(mime: &'static str, cache: &'static str, body: Vec<u8>) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+/// `GET /ui/assets/{file}`: a hashed file, cached for a year.
+pub(crate) async fn asset(Path(file): Path<String>) -> Response {
+    match assets().by_hashed.get(&file) {
+        Some(a) => with_headers(
+            a.mime,
+            "public, max-age=31536000, immutable",
+            a.bytes.clone(),
+        ),
+        None => {
+            let mut resp = with_headers(
+                "text/plain; charset=utf-8",
+                "no-store",
+                format!("no asset {file:?} in this version of car (reload the page)").into_bytes(),
+            );
+            *resp.status_mut() = StatusCode::NOT_FOUND;
+            resp
+        }
+    }
+}
+
+/// `GET /sw.js`: the service worker (it caches the hashed files only).
+pub(crate) async fn service_worker() -> Response {
+    with_headers(
+        "text/javascript; charset=utf-8",
+        "no-cache",
+        SERVICE_WORKER.as_bytes().to_vec(),
+    )
+}
+
+/// `GET /manifest.webmanifest`: what installing the UI as an app needs.
+pub(crate) async fn manifest(Extension(BasePath(base)): Extension<BasePath>) -> Response {
+    let urls = assets().urls(&base);
+    let icon = urls.get("icon.svg").cloned().unwrap_or_default();
+    let body = serde_json::json!({
+        "name": "car: codex-autorunner",
+        "short_name": "car",
+        "start_url": format!("{base}/"),
+        "scope": format!("{base}/"),
+        "display": "standalone",
+        "background_color": "#101418",
+        "theme_color": "#1f6feb",
+        "icons": [{"src": icon, "sizes": "any", "type": "image/svg+xml", "purpose": "any"}],
+    });
+    with_headers(
+        "application/manifest+json",
+        "no-cache",
+        body.to_string().into_bytes(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modules_import_each_other_by_their_hashed_names() {
+        let a = assets();
+        let common = &a.hashed["common.js"];
+        let hub = &a.by_hashed[&a.hashed["hub.js"]];
+        let text = String::from_utf8_lossy(&hub.bytes);
+        assert!(text.contains(&format!("\"./{common}\"")), "{text}");
+        assert!(!text.contains("\"./common.js\""));
+        assert!(common.starts_with("common.") && common.ends_with(".js"));
+        assert_eq!(common.len(), "common..js".len() + 10);
+    }
+
+    #[test]
+    fn the_javascript_stays_far_under_its_budget() {
+        // 200 KB gzipped is the budget; uncompressed it must stay small.
+        assert!(assets().total_js() < 60_000, "{}", assets().total_js());
+    }
+
+    #[test]
+    fn the_same_bytes_get_the_same_name() {
+        assert_eq!(hashed_name("a.css", b"x"), hashed_name("a.css", b"x"));
+        assert_ne!(hashed_name("a.css", b"x"), hashed_name("a.css", b"y"));
+    }
+}

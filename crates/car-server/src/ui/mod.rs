@@ -1,0 +1,14 @@
+//! The web UI: server-rendered pages (minijinja templates in `ui/templates`)
+//! with small ES modules (`ui/static`) that follow the live streams and
+//! call the JSON API; no build step, everything embedded.
+
+mod assets;
+mod hub_page;
+mod pages;
+mod render;
+mod repo_page;
+mod router;
+mod views;
+
+pub(crate) use hub_page::hub;
+pub(crate) use router::routes;

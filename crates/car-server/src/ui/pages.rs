@@ -1,0 +1,73 @@
+//! What every page shares: who may see it (the API's credentials: a
+//! session cookie from the one-time link, the bearer token, or anyone
+//! local when the server has no token), the sign-in page shown instead
+//! (200, no data: never a redirect loop, never a 401 in JSON), the base
+//! context of the templates and the "not found" page.
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use minijinja::{Value, context};
+
+use super::assets::assets;
+use super::render::page;
+use crate::state::AppState;
+
+/// Whether this request may see the pages: `Err` is the answer instead
+/// (the sign-in page, or an error page when sessions cannot be read).
+pub(crate) async fn allowed(
+    state: &AppState,
+    headers: &HeaderMap,
+    base: &str,
+) -> Result<(), Response> {
+    match crate::guard::caller(state, headers).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(page(
+            StatusCode::OK,
+            "signin.html",
+            ctx(base, "Sign in", context! {}),
+        )),
+        Err(e) => Err(error_page(
+            base,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("the sessions cannot be checked: {}", e.message()),
+        )),
+    }
+}
+
+/// Whether this request may see a fragment (a part of a page, fetched by
+/// its script): `Err` is 401 with a short text (the script reloads the
+/// page, which then shows the sign-in page).
+pub(crate) async fn fragment_allowed(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    match crate::guard::caller(state, headers).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(error_page("", StatusCode::UNAUTHORIZED, "signed out")),
+        Err(e) => Err(error_page(
+            "",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.message(),
+        )),
+    }
+}
+
+/// The base context: the base path, the assets' URLs and the title,
+/// merged with `extra`.
+pub(crate) fn ctx(base: &str, title: &str, extra: Value) -> Value {
+    context! {
+        base => base,
+        assets => Value::from_serialize(assets().urls(base)),
+        title => title,
+        ..extra
+    }
+}
+
+/// A page that says what went wrong, with `status`.
+pub(crate) fn error_page(base: &str, status: StatusCode, message: &str) -> Response {
+    page(
+        status,
+        "error.html",
+        ctx(base, "Error", context! { message => message }),
+    )
+}

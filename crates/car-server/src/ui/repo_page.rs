@@ -1,0 +1,110 @@
+//! `GET /repos/{id}`: a repository's dashboard: its state and why it last
+//! stopped, TODO progress, the current run with its live output, the event
+//! timeline, token use, the loop's controls, and the agent's question
+//! with an answer box. Rendered here for a first paint with data; its
+//! script follows `GET /api/v1/repos/{id}/stream` (output lines are added
+//! as they come; on events the state and the timeline are fetched again
+//! from `GET /ui/fragments/repos/{id}`, the same template).
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use minijinja::{Value, context};
+
+use super::pages::{allowed, ctx, error_page, fragment_allowed};
+use super::render::page;
+use super::views;
+use crate::RepoSummary;
+use crate::routes::blocking;
+use crate::routes::login::BasePath;
+use crate::state::AppState;
+
+/// What both the page and its fragment show.
+struct Live {
+    summary: RepoSummary,
+    rows: Vec<views::EventRow>,
+    tokens: Option<views::Tokens>,
+    output: Option<views::Output>,
+    /// How many repositories the server serves (a link back to the hub
+    /// when more than one).
+    served: usize,
+}
+
+async fn live(state: &AppState, id: &str, with_output: bool) -> Result<Live, crate::ApiError> {
+    let repo = state.repo(id)?;
+    let all = crate::routes::repo_list::list(State(state.clone()))
+        .await?
+        .0;
+    let served = all.len();
+    let summary = all
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| crate::ApiError::not_found(format!("no repository with id {id:?}")))?;
+    let (rows, tokens, output) = blocking(move || {
+        let (rows, tokens) = views::timeline(&repo);
+        let output = with_output.then(|| views::output(&repo));
+        Ok((rows, tokens, output))
+    })
+    .await?;
+    Ok(Live {
+        summary,
+        rows,
+        tokens,
+        output,
+        served,
+    })
+}
+
+fn live_ctx(live: &Live) -> Value {
+    context! {
+        repo => Value::from_serialize(&live.summary),
+        events => Value::from_serialize(&live.rows),
+        tokens => Value::from_serialize(&live.tokens),
+        output => Value::from_serialize(&live.output),
+        multi => live.served > 1,
+    }
+}
+
+/// The dashboard.
+pub(crate) async fn dashboard(
+    State(state): State<AppState>,
+    Extension(BasePath(base)): Extension<BasePath>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(resp) = allowed(&state, &headers, &base).await {
+        return resp;
+    }
+    match live(&state, &id, true).await {
+        Ok(l) => {
+            let title = l.summary.display_name.clone().unwrap_or_else(|| id.clone());
+            page(
+                StatusCode::OK,
+                "repo.html",
+                ctx(&base, &title, live_ctx(&l)),
+            )
+        }
+        Err(e) => error_page(&base, e.status(), e.message()),
+    }
+}
+
+/// The state and timeline of the dashboard alone, for its script.
+pub(crate) async fn fragment(
+    State(state): State<AppState>,
+    Extension(BasePath(base)): Extension<BasePath>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(resp) = fragment_allowed(&state, &headers).await {
+        return resp;
+    }
+    match live(&state, &id, false).await {
+        Ok(l) => page(
+            StatusCode::OK,
+            "repo_live.html",
+            ctx(&base, "", live_ctx(&l)),
+        ),
+        Err(e) => error_page(&base, e.status(), e.message()),
+    }
+}
