@@ -35,6 +35,7 @@ mod refusals;
 mod routes;
 mod sessions;
 mod state;
+mod terminal;
 
 pub use app::{MAX_BODY, app, openapi};
 pub use bind::{BindError, check_bind, is_loopback, listening_url};
@@ -55,4 +56,5 @@ pub use routes::repo_list::RepoSummary;
 pub use routes::runs::{OutputSlice, RunDetail, RunItem};
 pub use routes::sessions::{LoginLink, SessionItem, SessionList};
 pub use routes::tasks::{TaskReply, TaskSpawn, TaskStarted};
+pub use routes::terminals::{TerminalItem, TerminalList, TerminalOpen};
 pub use routes::worktrees::WorktreeNew;
