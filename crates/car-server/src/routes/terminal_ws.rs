@@ -62,6 +62,7 @@ pub(crate) async fn ws(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     state.repo(&id)?;
+    let upgrade = upgrade.map_err(|e| ApiError::new(e.status(), "bad_request", e.body_text()))?;
     let session = state
         .inner
         .terminals
@@ -72,7 +73,6 @@ pub(crate) async fn ws(
                 "no live terminal session {tid:?} in {id:?} (GET /api/v1/repos/{id}/terminals lists them)"
             ))
         })?;
-    let upgrade = upgrade.map_err(|e| ApiError::new(e.status(), "bad_request", e.body_text()))?;
     let shutdown = state.inner.shutdown.clone();
     Ok(upgrade
         .protocols([PROTOCOL])
