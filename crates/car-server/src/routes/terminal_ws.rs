@@ -79,9 +79,8 @@ pub(crate) async fn ws(
         .on_upgrade(move |socket| async move {
             state.inner.sockets.send_modify(|n| *n += 1);
             session.attach();
-            let close = pump(socket, &session, shutdown).await;
+            pump(socket, &session, shutdown).await;
             session.detach();
-            drop(close);
             state
                 .inner
                 .sockets
@@ -89,22 +88,12 @@ pub(crate) async fn ws(
         }))
 }
 
-/// Why the pump stopped.
-enum Closed {
-    /// The client went.
-    ByClient,
-    /// The server closed it with this frame (already sent).
-    ByServer,
-}
-
-async fn pump(
-    mut socket: WebSocket,
-    session: &Arc<Session>,
-    shutdown: watch::Receiver<bool>,
-) -> Closed {
+/// Sends the output until the process ends, the client goes or the server
+/// shuts down.
+async fn pump(mut socket: WebSocket, session: &Arc<Session>, shutdown: watch::Receiver<bool>) {
     let (replay, mut live) = session.output.attach();
     if !replay.is_empty() && socket.send(Message::Binary(replay.into())).await.is_err() {
-        return Closed::ByClient;
+        return;
     }
     let mut exit = session.exit();
     let mut ping = tokio::time::interval(HEARTBEAT);
@@ -114,7 +103,7 @@ async fn pump(
             chunk = live.recv() => match chunk {
                 Ok(bytes) => {
                     if socket.send(Message::Binary(bytes)).await.is_err() {
-                        return Closed::ByClient;
+                        return;
                     }
                 }
                 Err(RecvError::Lagged(_)) => {
@@ -123,7 +112,7 @@ async fn pump(
                 Err(RecvError::Closed) => break (NORMAL, "exit".to_string()),
             },
             incoming = socket.recv() => match incoming {
-                None | Some(Err(_) | Ok(Message::Close(_))) => return Closed::ByClient,
+                None | Some(Err(_) | Ok(Message::Close(_))) => return,
                 Some(Ok(Message::Binary(b))) => session.write(b.to_vec()),
                 Some(Ok(Message::Text(t))) => text(session, t.as_str()),
                 Some(Ok(_)) => {}
@@ -132,7 +121,7 @@ async fn pump(
                 // The rest of the output, then the close.
                 while let Ok(bytes) = live.try_recv() {
                     if socket.send(Message::Binary(bytes)).await.is_err() {
-                        return Closed::ByClient;
+                        return;
                     }
                 }
                 let reason = exit
@@ -143,7 +132,7 @@ async fn pump(
             }
             _ = ping.tick() => {
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    return Closed::ByClient;
+                    return;
                 }
             }
             () = shut_down(shutdown.clone()) => {
@@ -157,7 +146,6 @@ async fn pump(
             reason: reason.into(),
         })))
         .await;
-    Closed::ByServer
 }
 
 /// A text frame: a resize, or input.
