@@ -132,7 +132,12 @@ pub(crate) fn write(paths: &RepoPaths, rec: &TerminalRecord) -> Result<(), Termi
     let path = file(paths, &rec.id)?;
     let mut bytes = serde_json::to_vec_pretty(rec).map_err(|e| TerminalError::record(&path, e))?;
     bytes.push(b'\n');
-    crate::fs_util::write_atomic(&path, &bytes).map_err(|e| TerminalError::record(&path, e))
+    // Replaced whole by a rename (a reader never sees half); not synced: a
+    // record is about processes
+    // that do not outlive the machine, and a sync under load can take
+    // seconds (the idle timeout and a stop wait on these writes).
+    crate::fs_util::write_atomic_with(&path, &bytes, crate::fs_util::Durability::None)
+        .map_err(|e| TerminalError::record(&path, e))
 }
 
 /// Every readable record, newest first (an id claimed but not yet

@@ -138,8 +138,11 @@ async fn watch_over(s: &Arc<Session>, idle_secs: u64, shutdown: watch::Receiver<
                     let by = format!(
                         "car serve (idle for {idle_secs} s: server.terminal.idle_timeout_seconds)"
                     );
-                    let _ = s.stop(by, Some("idle")).await;
-                    return;
+                    // Once ended, the next turn returns; else the next tick tries again.
+                    if let Err(e) = s.stop(by, Some("idle")).await {
+                        tracing::warn!(session = %s.id, "cannot stop an idle terminal session: {e:?}");
+                    }
+                    continue;
                 }
                 let s2 = s.clone();
                 let _ = crate::routes::blocking(move || {
@@ -149,7 +152,10 @@ async fn watch_over(s: &Arc<Session>, idle_secs: u64, shutdown: watch::Receiver<
                 .await;
             }
             () = crate::routes::shut_down(shutdown.clone()) => {
-                let _ = s.stop("car serve (shutting down)".into(), Some("server_stopped")).await;
+                if let Err(e) = s.stop("car serve (shutting down)".into(), Some("server_stopped")).await {
+                    tracing::warn!(session = %s.id, "cannot stop a terminal session: {e:?}");
+                }
+                Session::wait_ended(&mut exit).await;
                 return;
             }
         }

@@ -60,6 +60,9 @@ pub(crate) struct Session {
     size: Mutex<(u16, u16)>,
     /// Why the server stopped it (`idle`, `server_stopped`), when it did.
     reason: Mutex<Option<&'static str>>,
+    /// Held around each change of the record here, so an activity update
+    /// never writes back a record read before its end was written.
+    record: Mutex<()>,
 }
 
 impl std::fmt::Debug for Session {
@@ -152,6 +155,7 @@ impl Session {
             }),
             size: Mutex::new(size),
             reason: Mutex::new(None),
+            record: Mutex::new(()),
         });
         let (read_done, read_ended) = std::sync::mpsc::channel::<()>();
         let s = session.clone();
@@ -182,6 +186,7 @@ impl Session {
                 },
             };
             let reason = lock(&s.reason).unwrap_or("exited");
+            let _record = lock(&s.record);
             if let Err(e) =
                 s.repo
                     .terminals()
@@ -257,16 +262,22 @@ impl Session {
     /// changed. Blocking.
     pub(crate) fn flush(&self) {
         let dirty = std::mem::take(&mut lock(&self.activity).dirty);
+        let _record = lock(&self.record);
         if !dirty || self.ended() {
             return;
         }
         let (cols, rows) = *lock(&self.size);
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let _ = self.repo.terminals().update(&self.id, |r| {
+        let written = self.repo.terminals().update(&self.id, |r| {
             r.last_activity = at;
             r.cols = cols;
             r.rows = rows;
         });
+        if let Err(e) = written {
+            // Tried again at the next tick.
+            lock(&self.activity).dirty = true;
+            tracing::warn!(session = %self.id, "cannot record a terminal's activity: {e}");
+        }
     }
 
     /// Stops it for `by` (`reason`: why the server does, if it does): its
@@ -282,6 +293,7 @@ impl Session {
         }
         let s = self.clone();
         crate::routes::blocking(move || {
+            let _record = lock(&s.record);
             s.repo
                 .terminals()
                 .stop(&s.id, &by)
