@@ -133,9 +133,9 @@ pub(crate) fn write(paths: &RepoPaths, rec: &TerminalRecord) -> Result<(), Termi
     let mut bytes = serde_json::to_vec_pretty(rec).map_err(|e| TerminalError::record(&path, e))?;
     bytes.push(b'\n');
     // Replaced whole by a rename (a reader never sees half); not synced: a
-    // record is about processes
-    // that do not outlive the machine, and a sync under load can take
-    // seconds (the idle timeout and a stop wait on these writes).
+    // record is about processes that do not outlive the machine, and a
+    // sync under load can take seconds (the idle timeout and a stop wait
+    // on these writes).
     crate::fs_util::write_atomic_with(&path, &bytes, crate::fs_util::Durability::None)
         .map_err(|e| TerminalError::record(&path, e))
 }
