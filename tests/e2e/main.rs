@@ -59,6 +59,7 @@ mod signals;
 mod stop_conditions;
 mod task;
 mod task_real_codex;
+mod terminal;
 mod worktree;
 
 /// Every file in e2e/ must be a module above, so no test is forgotten.

@@ -164,6 +164,30 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
         "api/v1/tasks/TASK/output",
         None,
     ),
+    (
+        "POST",
+        "/api/v1/repos/{id}/terminals",
+        "api/v1/repos/repo/terminals",
+        Some("{}"),
+    ),
+    (
+        "GET",
+        "/api/v1/repos/{id}/terminals",
+        "api/v1/repos/repo/terminals",
+        None,
+    ),
+    (
+        "DELETE",
+        "/api/v1/repos/{id}/terminals/{tid}",
+        "api/v1/repos/repo/terminals/TERMINAL_ID",
+        None,
+    ),
+    (
+        "GET",
+        "/api/v1/repos/{id}/terminals/{tid}/ws",
+        "api/v1/repos/repo/terminals/TERMINAL_ID/ws",
+        None,
+    ),
     // Browsers and WebSockets.
     ("GET", "/api/v1/repos/{id}/ws", "api/v1/repos/repo/ws", None),
     ("GET", "/api/v1/sessions", "api/v1/sessions", None),
@@ -269,8 +293,15 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
         .stdout()
         .trim()
         .to_string();
+    env.config("server:\n  terminal:\n    max_sessions_per_repo: 10\n");
     let server = Server::start(&env, &[]);
     assert_eq!(REPO, "repo");
+    let terminal = server
+        .post("api/v1/repos/repo/terminals", &serde_json::json!({}))
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let right = format!("Bearer {TOKEN}");
     let cookie = login(&server);
     let revoked = login(&server);
@@ -290,7 +321,8 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
             let mut path = path
                 .replace("TASK", &task)
                 .replace("EXEC", &exec)
-                .replace("JOB", &job);
+                .replace("JOB", &job)
+                .replace("TERMINAL_ID", &terminal);
             if path.contains("SESSION") {
                 // A session of its own to revoke, each time.
                 path = path.replace("SESSION", &session_id(&server, &login(&server)));

@@ -106,6 +106,21 @@ pub(crate) enum Command {
     /// Git worktrees of a hub's repositories, one per job.
     #[command(subcommand)]
     Worktree(Box<WorktreeCommand>),
+    /// List this repository's terminal sessions (PTYs `car serve` runs the agent in).
+    Sessions(JsonArg),
+    /// Stop a terminal session: its process group gets SIGTERM, then SIGKILL after 2 s.
+    StopSession(StopSessionArgs),
+}
+
+/// `car stop-session ID`.
+#[derive(Debug, Args)]
+pub(crate) struct StopSessionArgs {
+    /// The session's id (from `car sessions`).
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+    /// Print the session as JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `car hub ...` (the hub is found at or above --repo or the current directory).

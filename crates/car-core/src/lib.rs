@@ -120,6 +120,7 @@ mod summary_marker;
 mod supervisor;
 mod task;
 mod templates;
+mod terminal;
 mod time;
 
 // What an embedder does (see the crate docs).
@@ -170,6 +171,9 @@ pub use summary::{
 pub use supervisor::{SUBCOMMAND as SUPERVISOR_SUBCOMMAND, supervisor_main};
 pub use task::{SUBCOMMAND as TASK_SUBCOMMAND, TaskError, TaskOutput, TaskPage, TaskRecord};
 pub use task::{TaskRequest, TaskState, Tasks, TurnRecord};
+pub use terminal::{
+    TerminalCommand, TerminalEnd, TerminalError, TerminalRecord, TerminalStatus, Terminals,
+};
 
 // Plumbing the `car` binary shares with the engine.
 #[doc(hidden)]

@@ -20,7 +20,8 @@ use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
 use crate::routes::{
     control, docs, events, exec_stream, execs, health, hub_control, hub_stream, login, repo_jobs,
-    repo_list, repos, runs, sessions, stream, task_output, task_stream, tasks, worktrees, ws,
+    repo_list, repos, runs, sessions, stream, task_output, task_stream, tasks, terminal_ws,
+    terminals, worktrees, ws,
 };
 use crate::state::AppState;
 
@@ -81,6 +82,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(execs::logs))
         .routes(routes!(exec_stream::stream))
         .routes(routes!(task_output::output))
+        .routes(routes!(terminals::open, terminals::list))
+        .routes(routes!(terminals::stop))
+        .routes(routes!(terminal_ws::ws))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke))
         .routes(routes!(sessions::new_link))

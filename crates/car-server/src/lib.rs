@@ -35,6 +35,7 @@ mod refusals;
 mod routes;
 mod sessions;
 mod state;
+mod terminal;
 mod ui;
 
 pub use app::{MAX_BODY, app, openapi};
@@ -56,4 +57,5 @@ pub use routes::repo_list::RepoSummary;
 pub use routes::runs::{OutputSlice, RunDetail, RunItem};
 pub use routes::sessions::{LoginLink, SessionItem, SessionList};
 pub use routes::tasks::{TaskReply, TaskSpawn, TaskStarted};
+pub use routes::terminals::{TerminalItem, TerminalList, TerminalOpen};
 pub use routes::worktrees::WorktreeNew;

@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     /// How many WebSockets are open (the server's graceful shutdown does
     /// not wait for upgraded connections: [`AppState::sockets_closed`] does).
     pub(crate) sockets: watch::Sender<usize>,
+    /// The live terminal sessions (stopped when the server shuts down).
+    pub(crate) terminals: Arc<crate::terminal::Registry>,
 }
 
 /// What a server serves.
@@ -124,16 +126,29 @@ impl AppState {
                 sessions,
                 codes: crate::sessions::LoginCodes::default(),
                 sockets: watch::Sender::new(0),
+                terminals: Arc::default(),
             }),
         };
+        // Terminal sessions a previous server left are over (their PTYs
+        // died with it); a hub's repositories are swept when first asked.
+        if let (Served::Repos(repos), Ok(rt)) =
+            (&state.inner.served, tokio::runtime::Handle::try_current())
+        {
+            for r in repos.iter() {
+                let (terminals, repo) = (state.inner.terminals.clone(), r.repo.clone());
+                rt.spawn(async move { terminals.sweep(&repo).await });
+            }
+        }
         crate::git_cache::start_refresher(&state);
         state
     }
 
     /// Resolves once no WebSocket is open (after a shutdown, each sends
-    /// its close frame and ends).
+    /// its close frame and ends) and no terminal session lives (after a
+    /// shutdown, each is stopped).
     pub async fn sockets_closed(&self) {
         let _ = self.inner.sockets.subscribe().wait_for(|n| *n == 0).await;
+        self.inner.terminals.all_ended().await;
     }
 
     /// A one-time login link under `url` (the server's URL, ending with

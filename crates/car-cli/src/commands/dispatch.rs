@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use super::{
     attach, config, docs, events, exec, hub, init, kill, log, notify, reply, run, serve, service,
-    status, task, worktree,
+    sessions, status, task, worktree,
 };
 use crate::cli::{Cli, Command, ConfigCommand};
 
@@ -70,5 +70,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::ExecProcess(a) => exec::process(g, a),
         Command::Hub(cmd) => hub::run(g, *cmd),
         Command::Worktree(cmd) => worktree::run(g, *cmd),
+        Command::Sessions(a) => sessions::list(g, a.json),
+        Command::StopSession(a) => sessions::stop(g, &a),
     }
 }

@@ -66,6 +66,11 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
             .await
             .with_context(|| format!("cannot listen on {host}:{port}"))?;
         let addr = listener.local_addr()?;
+        // No Nagle delay: a small write (a terminal's echo, an output line)
+        // would otherwise wait up to 40 ms for the peer's delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let url = car_server::listening_url(addr, &base);
         outln!("car: listening on {url}");
         if token.is_none() {

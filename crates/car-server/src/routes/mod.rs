@@ -20,7 +20,10 @@ mod support;
 pub(crate) mod task_output;
 pub(crate) mod task_stream;
 pub(crate) mod tasks;
+pub(crate) mod terminal_ws;
+pub(crate) mod terminals;
 pub(crate) mod worktrees;
 pub(crate) mod ws;
 
+pub(crate) use sse::shut_down;
 pub(crate) use support::{blocking, requester, to_json};

@@ -87,6 +87,8 @@ fn local_name(command: &Command) -> &'static str {
         Command::ExecProcess(_) => "__exec",
         Command::Hub(_) => "hub",
         Command::Worktree(_) => "worktree",
+        Command::Sessions(_) => "sessions",
+        Command::StopSession(_) => "stop-session",
         Command::Status(_)
         | Command::Run(_)
         | Command::Once(_)

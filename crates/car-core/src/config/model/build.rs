@@ -133,6 +133,8 @@ pub(in crate::config) fn build(
         allowed_roots: allowed_roots(r, root)?,
         public_url: r.opt_string("server.public_url")?,
         rate_limit_per_minute: r.whole("server.rate_limit_per_minute", 0)?,
+        terminal_max_sessions_per_repo: r.whole("server.terminal.max_sessions_per_repo", 1)?,
+        terminal_idle_timeout_seconds: r.whole("server.terminal.idle_timeout_seconds", 0)?,
     };
     let git = GitConfig {
         auto_commit: r.flag("git.auto_commit")?,

@@ -188,6 +188,12 @@ pub struct ServerConfig {
     /// a peer, without a token) may make a minute, in bursts of up to 20;
     /// 0: no limit.
     pub rate_limit_per_minute: u32,
+    /// `server.terminal.max_sessions_per_repo`: terminal sessions (a PTY
+    /// running the agent) a repository may have open at once; at least 1.
+    pub terminal_max_sessions_per_repo: u32,
+    /// `server.terminal.idle_timeout_seconds`: a terminal session with no
+    /// client attached and no input for this long is stopped; 0: never.
+    pub terminal_idle_timeout_seconds: u64,
 }
 
 impl Config {
