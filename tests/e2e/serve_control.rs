@@ -10,6 +10,43 @@ fn stopped(kind: &str, data: &serde_json::Value) -> bool {
     kind == "event" && data["type"] == "stopped"
 }
 
+/// How long a stream may stay silent before a test gives up: long, since a
+/// loaded machine has stalled a runner's writes for over 30 s.
+const PATIENCE: Duration = Duration::from_secs(180);
+
+type Item = (String, Option<u64>, serde_json::Value);
+
+/// Reads the stream until the loop's `stopped`; on a timeout, panics with
+/// what the loop itself recorded (state, ledger, log), to tell a stalled
+/// stream from a stalled loop.
+fn until_stopped(env: &TestEnv, events: &std::sync::mpsc::Receiver<Item>) -> Vec<Item> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_until(events, PATIENCE, stopped)
+    }))
+    .unwrap_or_else(|_| {
+        let logs = std::fs::read_dir(env.path(".codex-autorunner/logs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                format!(
+                    "{}:\n{}",
+                    e.path().display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        panic!(
+            "no stop on the stream within {PATIENCE:?}; state: {}\nledger:\n{}\nlogs:\n{logs}",
+            env.state(),
+            std::fs::read_to_string(env.path(".codex-autorunner/events.jsonl")).unwrap_or_default()
+        )
+    })
+}
+
 #[test]
 fn a_second_start_is_refused_and_stop_through_the_api_names_the_api() {
     let env = TestEnv::new();
@@ -22,7 +59,7 @@ fn a_second_start_is_refused_and_stop_through_the_api_names_the_api() {
         &serde_json::json!({}),
     );
     assert_eq!(first.status, 202, "{}", first.body);
-    read_until(&events, Duration::from_secs(60), |k, d| {
+    read_until(&events, PATIENCE, |k, d| {
         k == "event" && d["type"] == "run_started"
     });
     let again = server.post(
@@ -43,7 +80,7 @@ fn a_second_start_is_refused_and_stop_through_the_api_names_the_api() {
         "{}",
         stop.body
     );
-    let got = read_until(&events, Duration::from_secs(120), stopped);
+    let got = until_stopped(&env, &events);
     let last = &got.last().unwrap().2;
     assert_eq!(last["requested_by"], "api", "{last:#}");
     assert!(
@@ -70,7 +107,7 @@ fn kill_through_the_api_stops_the_loop_now_and_resume_starts_it_again() {
         &serde_json::json!({}),
     );
     assert_eq!(started.status, 202, "{}", started.body);
-    read_until(&events, Duration::from_secs(60), |k, d| {
+    read_until(&events, PATIENCE, |k, d| {
         k == "event" && d["type"] == "run_started"
     });
     // Kill waits for the runner: it answers once the loop stopped.
@@ -80,7 +117,7 @@ fn kill_through_the_api_stops_the_loop_now_and_resume_starts_it_again() {
     );
     assert_eq!(killed.status, 200, "{}", killed.body);
     assert_ne!(killed.json()["result"], "not_running", "{}", killed.body);
-    let got = read_until(&events, Duration::from_secs(60), stopped);
+    let got = until_stopped(&env, &events);
     let last = &got.last().unwrap().2;
     assert_eq!(last["reason"], "killed", "{last:#}");
     assert_eq!(last["requested_by"], "api");
@@ -104,7 +141,7 @@ fn kill_through_the_api_stops_the_loop_now_and_resume_starts_it_again() {
         "{}",
         resumed.body
     );
-    let got = read_until(&events, Duration::from_secs(120), stopped);
+    let got = until_stopped(&env, &events);
     assert_eq!(got.last().unwrap().2["reason"], "completed", "{got:#?}");
     assert_eq!(env.read(".codex-autorunner/TODO.md"), "- [x] a\n- [x] b\n");
     let unknown = server.post(
@@ -133,7 +170,7 @@ fn a_reply_through_the_api_reaches_the_next_prompt() {
             .status,
         202
     );
-    let got = read_until(&events, Duration::from_secs(60), stopped);
+    let got = until_stopped(&env, &events);
     assert_eq!(got.last().unwrap().2["reason"], "needs_input", "{got:#?}");
     let empty = server.post(
         &format!("api/v1/repos/{REPO}/reply"),
@@ -155,7 +192,7 @@ fn a_reply_through_the_api_reaches_the_next_prompt() {
             .status,
         202
     );
-    read_until(&events, Duration::from_secs(120), stopped);
+    until_stopped(&env, &events);
     let prompt = String::from_utf8(env.agent_prompt(2)).unwrap();
     assert!(prompt.contains("Postgres"), "{prompt}");
 }
@@ -178,18 +215,7 @@ fn a_run_started_through_the_api_keeps_to_its_run_limit() {
             .status,
         202
     );
-    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_until(&events, Duration::from_secs(60), stopped)
-    }))
-    .unwrap_or_else(|_| {
-        // What the loop itself recorded, to tell a stalled stream from a
-        // stalled loop.
-        panic!(
-            "no stop on the stream within 60 s; state: {}\nledger:\n{}",
-            env.state(),
-            std::fs::read_to_string(env.path(".codex-autorunner/events.jsonl")).unwrap_or_default()
-        )
-    });
+    let got = until_stopped(&env, &events);
     assert_eq!(got.last().unwrap().2["reason"], "run_limit", "{got:#?}");
     assert_eq!(env.agent_runs(), 1);
 }
@@ -208,7 +234,7 @@ fn a_loop_seen_stopped_can_be_started_again_at_once_and_the_ledger_keeps_order()
         // Right after `stopped`: the stopped runner has let its lock go.
         let start = server.post(&path, &serde_json::json!({}));
         assert_eq!(start.status, 202, "start {i}: {}", start.body);
-        read_until(&events, Duration::from_secs(60), stopped);
+        until_stopped(&env, &events);
     }
     assert_eq!(env.agent_runs(), LOOPS);
     // Each loop's `loop_started` comes after the previous one's `stopped`.

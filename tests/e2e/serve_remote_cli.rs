@@ -198,7 +198,7 @@ fn log_follows_a_run_on_the_server_and_stop_ends_the_loop_after_it() {
     let server = Server::start(&env, &[]);
     let base = server.base.clone();
     let looped = Follower::start(remote(&env, &base, &["run"]));
-    env.wait_for("run 1", Duration::from_secs(60), || env.agent_runs() == 1);
+    env.wait_for("run 1", Duration::from_secs(180), || env.agent_runs() == 1);
     let mut log = Follower::start(remote(&env, &base, &["log", "-f"]));
     log.read_until(Duration::from_secs(120), |l| l.contains("one"));
 
@@ -229,11 +229,11 @@ fn log_follows_a_run_on_the_server_and_stop_ends_the_loop_after_it() {
     );
     std::fs::write(env.path("go"), "").unwrap();
     // `log -f` ends with the run, having printed all of its log.
-    let (code, got) = log.finish(Duration::from_secs(60));
+    let (code, got) = log.finish(Duration::from_secs(180));
     assert_eq!(code, 0);
     assert_eq!(got, lines(&env.run(&["log", "--run", "1"]).stdout()));
     assert!(got.iter().any(|l| l.contains("two")), "{got:#?}");
-    let (code, got) = looped.finish(Duration::from_secs(60));
+    let (code, got) = looped.finish(Duration::from_secs(180));
     assert_eq!(code, 0, "{got:#?}");
     let last = got.last().map(String::as_str).unwrap_or_default();
     assert!(last.starts_with("car: stopped: stop_requested"), "{got:#?}");
@@ -258,7 +258,7 @@ fn task_commands_run_on_the_server_and_logs_follow_a_turn_to_its_end() {
     let mut logs = Follower::start(remote(&env, &base, &["task", "logs", &id, "-f"]));
     logs.read_until(Duration::from_secs(120), |l| l.contains("warming up"));
     std::fs::write(env.path("go"), "").unwrap();
-    let (code, got) = logs.finish(Duration::from_secs(60));
+    let (code, got) = logs.finish(Duration::from_secs(180));
     assert_eq!(code, 0);
     assert_eq!(got, lines(&env.run(&["task", "logs", &id]).stdout()));
     assert!(got.iter().any(|l| l.contains("all done")), "{got:#?}");
@@ -382,7 +382,7 @@ fn serve_on(env: &TestEnv, port: u16) -> Child {
         .spawn()
         .unwrap();
     let first = lines_of(child.stdout.take().unwrap())
-        .recv_timeout(Duration::from_secs(60))
+        .recv_timeout(Duration::from_secs(180))
         .unwrap();
     assert!(first.starts_with("car: listening on "), "{first}");
     child
@@ -402,7 +402,7 @@ fn events_follow_resumes_after_the_server_restarts_with_no_gap_and_no_duplicate(
     // Meanwhile the ledger grows: the follower must print it once it is back.
     env.run(&["once"]).expect_code(0);
     let mut again = serve_on(&env, port);
-    events.read_until(Duration::from_secs(60), |l| {
+    events.read_until(Duration::from_secs(180), |l| {
         l.contains("\"stopped\"") && l.contains("\"run_id\":2")
     });
     env.run(&["once"]).expect_code(0);

@@ -34,7 +34,7 @@ fn reconnecting_with_last_event_id_gives_every_later_event_once() {
     );
     assert_eq!(started.status, 202);
     // Drop the first connection in the middle of the loop.
-    let part = read_until(&first, Duration::from_secs(60), |k, d| {
+    let part = read_until(&first, Duration::from_secs(180), |k, d| {
         k == "event" && d["type"] == "run_finished"
     });
     drop(first);
@@ -51,7 +51,7 @@ fn reconnecting_with_last_event_id_gives_every_later_event_once() {
     assert_eq!(rest[0], last + 1);
     // After the loop's end, a reconnection from the start gives the same.
     let again = server.stream(REPO, "", &[("Last-Event-ID", "0")]);
-    let whole = seqs(&read_until(&again, Duration::from_secs(60), stopped));
+    let whole = seqs(&read_until(&again, Duration::from_secs(180), stopped));
     assert_eq!(whole, all);
     let bad = server.send(
         "GET",
@@ -83,7 +83,7 @@ fn a_server_killed_mid_loop_leaves_the_loop_running_and_a_new_one_streams_it_on(
         &serde_json::json!({}),
     );
     let runner = started.json()["pid"].as_i64().unwrap() as i32;
-    let seen = seqs(&read_until(&events, Duration::from_secs(60), |k, d| {
+    let seen = seqs(&read_until(&events, Duration::from_secs(180), |k, d| {
         k == "event" && d["type"] == "run_started"
     }));
     server.kill9();

@@ -125,7 +125,7 @@ fn a_websocket_follows_a_loop_to_its_end_and_resumes_with_since_without_gap_or_d
         &serde_json::json!({}),
     );
     assert_eq!(started.status, 202, "{}", started.body);
-    let part = read_until(&first, Duration::from_secs(60), |m| {
+    let part = read_until(&first, Duration::from_secs(180), |m| {
         ledger(m, "run_finished")
     });
     drop(first);
@@ -168,7 +168,7 @@ fn a_websocket_follows_a_loop_to_its_end_and_resumes_with_since_without_gap_or_d
     assert_eq!(env.state()["stop_reason"], "completed");
     // The same events as the SSE stream, in the same order.
     let sse = server.stream(REPO, "?since=1", &[]);
-    let sse = crate::serve_client::read_until(&sse, Duration::from_secs(60), |k, d| {
+    let sse = crate::serve_client::read_until(&sse, Duration::from_secs(180), |k, d| {
         k == "event" && d["type"] == "stopped"
     });
     let sse: Vec<u64> = sse.iter().filter_map(|e| e.1).collect();
