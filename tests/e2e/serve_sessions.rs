@@ -188,6 +188,24 @@ fn a_session_survives_a_restart_but_a_link_does_not() {
     );
     let bogus = visit(&format!("{}auth/link?code=00ff", server.base), &[]);
     assert_eq!(bogus.status, 401);
+    // A person who taps an old link in a browser gets the sign-in page
+    // saying why, not JSON.
+    let page = ureq::get(&format!("{}auth/link?code={code}", server.base))
+        .set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .call();
+    let Err(ureq::Error::Status(401, page)) = page else {
+        panic!("not a 401: {page:?}");
+    };
+    assert!(
+        page.content_type().starts_with("text/html"),
+        "{}",
+        page.content_type()
+    );
+    let html = page.into_string().unwrap();
+    assert!(
+        html.contains("Sign in") && html.contains("used already"),
+        "{html}"
+    );
     let none = visit(&format!("{}auth/link", server.base), &[]);
     assert_eq!(none.status, 400);
     // A made-up cookie is no session.

@@ -1,7 +1,9 @@
 //! `GET /auth/link?code=...`: the one-time link `car serve` prints (and
 //! `POST /api/v1/sessions/link` makes) trades its code, once, for a
 //! browser session: an HttpOnly cookie (see `sessions/cookie.rs`) and a
-//! redirect to the base path. A used, expired or unknown code gets 401.
+//! redirect to the base path. A used, expired or unknown code gets 401: the
+//! sign-in page saying so for a browser (one that asks for `text/html`: a
+//! person who tapped an old link on a phone), the JSON error otherwise.
 
 use std::net::SocketAddr;
 
@@ -37,7 +39,7 @@ pub(crate) struct LinkQuery {
     params(LinkQuery),
     responses((status = 303, description = "the session cookie is set (`Set-Cookie`); `Location` is the base path"),
               (status = 400, body = crate::ErrorBody, description = "no `code` in the query"),
-              (status = 401, body = crate::ErrorBody, description = "the code was used, has expired or is unknown")))]
+              (status = 401, body = crate::ErrorBody, description = "the code was used, has expired or is unknown (a browser asking for text/html gets the sign-in page saying so)")))]
 pub(crate) async fn link(
     State(state): State<AppState>,
     Extension(BasePath(base)): Extension<BasePath>,
@@ -49,6 +51,17 @@ pub(crate) async fn link(
     if state.inner.sessions.is_none()
         || !state.inner.codes.redeem(&q.code, std::time::Instant::now())
     {
+        let browser = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+        if browser {
+            return Ok(crate::ui::signin_page(
+                &base,
+                StatusCode::UNAUTHORIZED,
+                true,
+            ));
+        }
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

@@ -11,4 +11,5 @@ mod router;
 mod views;
 
 pub(crate) use hub_page::hub;
+pub(crate) use pages::signin_page;
 pub(crate) use router::routes;

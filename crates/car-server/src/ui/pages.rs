@@ -21,17 +21,23 @@ pub(crate) async fn allowed(
 ) -> Result<(), Response> {
     match crate::guard::caller(state, headers).await {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(page(
-            StatusCode::OK,
-            "signin.html",
-            ctx(base, "Sign in", context! {}),
-        )),
+        Ok(None) => Err(signin_page(base, StatusCode::OK, false)),
         Err(e) => Err(error_page(
             base,
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("the sessions cannot be checked: {}", e.message()),
         )),
     }
+}
+
+/// The sign-in page, with `status`; `link_refused` says a one-time link
+/// was used, expired or unknown (what a browser gets for one).
+pub(crate) fn signin_page(base: &str, status: StatusCode, link_refused: bool) -> Response {
+    page(
+        status,
+        "signin.html",
+        ctx(base, "Sign in", context! { link_refused => link_refused }),
+    )
 }
 
 /// Whether this request may see a fragment (a part of a page, fetched by
