@@ -28,7 +28,13 @@ fn wait_done(env: &TestEnv, id: &str, timeout: Duration) -> serde_json::Value {
     let start = Instant::now();
     loop {
         let rec = status(env, id);
-        if ["succeeded", "failed", "cancelled"].contains(&rec["state"].as_str().unwrap()) {
+        // The runner finishes the record, then appends `exec_done`.
+        let done = ["succeeded", "failed", "cancelled"].contains(&rec["state"].as_str().unwrap());
+        if done
+            && exec_events(env)
+                .iter()
+                .any(|e| e.0 == "exec_done" && e.1 == id)
+        {
             return rec;
         }
         assert!(start.elapsed() < timeout, "{id} not over: {rec:#}");

@@ -98,6 +98,18 @@ fn ledger(env: &TestEnv, kind: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The ledger's events of `kind`, once there are at least `n` (10 s at most).
+fn wait_ledger(env: &TestEnv, kind: &str, n: usize) -> Vec<serde_json::Value> {
+    let start = Instant::now();
+    loop {
+        let got = ledger(env, kind);
+        if got.len() >= n || start.elapsed() > Duration::from_secs(10) {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_command_is_started_its_logs_read_byte_exact_tailed_and_streamed_with_resume() {
     let env = TestEnv::new();
@@ -222,10 +234,10 @@ fn a_command_is_started_its_logs_read_byte_exact_tailed_and_streamed_with_resume
             .unwrap()
             .starts_with("http 127.0.0.1:")
     );
-    let done: Vec<_> = ledger(&env, "exec_done")
-        .iter()
-        .map(|e| e["state"].clone())
-        .collect();
+    // The runner finishes its record, then appends `exec_done`: a moment
+    // may pass between the two.
+    let done = wait_ledger(&env, "exec_done", 2);
+    let done: Vec<_> = done.iter().map(|e| e["state"].clone()).collect();
     assert_eq!(done, ["failed", "succeeded"]);
     let audits: Vec<_> = ledger(&env, "audit")
         .iter()
@@ -351,7 +363,7 @@ fn delete_cancels_a_command_ignoring_sigterm_with_its_whole_tree() {
             .unwrap()
             .starts_with("http 127.0.0.1:")
     );
-    let done = ledger(&env, "exec_done");
+    let done = wait_ledger(&env, "exec_done", 1);
     assert_eq!(done.len(), 1, "{done:?}");
     assert_eq!(done[0]["state"], "cancelled");
     let audited = ledger(&env, "audit");

@@ -40,7 +40,17 @@ fn wait_state(env: &TestEnv, id: &str, want: &str, timeout: Duration) -> serde_j
     let start = Instant::now();
     loop {
         let rec = status(env, id);
-        if rec["state"] == want {
+        // A task's runner finishes its record, then appends `task_done`
+        // (one per turn).
+        let recorded = || {
+            let turns = rec["turns"].as_array().map_or(1, Vec::len).max(1);
+            let done = task_events(env)
+                .iter()
+                .filter(|e| e.0 == "task_done" && e.1 == id)
+                .count();
+            done >= turns
+        };
+        if rec["state"] == want && (["queued", "running"].contains(&want) || recorded()) {
             return rec;
         }
         assert!(

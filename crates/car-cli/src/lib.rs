@@ -43,6 +43,7 @@ macro_rules! errln {
 }
 
 mod cli;
+mod cli_hub;
 mod commands;
 mod logging;
 mod origin;

@@ -32,6 +32,9 @@ pub const MARKER_VAR: &str = "CAR_RUN";
 /// How long a stray supervisor gets to stop its own tree before it and the
 /// rest are killed outright.
 const SUPERVISOR_PATIENCE: Duration = Duration::from_secs(2);
+/// How long the processes killed get to finish exiting (a process with
+/// much memory, or on a loaded machine, takes a while to release it).
+const EXIT_PATIENCE: Duration = Duration::from_secs(5);
 /// Rounds of SIGKILL before giving up on a process that will not die
 /// (uninterruptible sleep).
 const KILL_ROUNDS: usize = 100;
@@ -172,6 +175,10 @@ fn kill_rounds(pick: &dyn Fn(&RunMarker) -> bool) -> usize {
 /// [`kill_rounds`], sparing the pids `spared` returns (asked each round).
 fn kill_rounds_sparing(pick: &dyn Fn(&RunMarker) -> bool, spared: &dyn Fn() -> Vec<u32>) -> usize {
     let mut total = 0;
+    // Every process signalled, with its start time: a killed process stops
+    // showing its environment as soon as it starts to exit, well before it
+    // is gone, so the rounds end early; its end is waited for below.
+    let mut signalled: Vec<(u32, Option<u64>)> = Vec::new();
     for _ in 0..KILL_ROUNDS {
         let mut found = marked(pick);
         if !found.is_empty() {
@@ -182,12 +189,26 @@ fn kill_rounds_sparing(pick: &dyn Fn(&RunMarker) -> bool, spared: &dyn Fn() -> V
             break;
         }
         for (pid, _) in &found {
+            let start = procfs::stat(*pid).map(|s| s.start_time);
             process::signal_pid(*pid, Signal::SIGKILL);
+            if !signalled.iter().any(|s| s.0 == *pid) {
+                signalled.push((*pid, start));
+            }
         }
         total += found.len();
         std::thread::sleep(Duration::from_millis(10));
     }
+    let until = Instant::now() + EXIT_PATIENCE;
+    while Instant::now() < until && signalled.iter().any(|&(pid, start)| exiting(pid, start)) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     total
+}
+
+/// Whether process `pid` (started at `start`) still exists and is not yet
+/// a zombie: killed, but still releasing what it held.
+fn exiting(pid: u32, start: Option<u64>) -> bool {
+    procfs::stat(pid).is_some_and(|s| !s.is_zombie() && start.is_none_or(|t| t == s.start_time))
 }
 
 /// The processes a stray sweep of the repository at `root` never touches:

@@ -116,6 +116,9 @@ async fn send(
         return;
     }
     let mut lines = LogLines::new(offset);
+    // Whether the task was found over while its output was still being
+    // sent: its end is told after the output, never before.
+    let mut over = false;
     loop {
         let next = tokio::select! {
             () = tx.closed() => return,
@@ -124,12 +127,17 @@ async fn send(
         };
         let Some(chunk) = next else { break };
         if rec.state == TaskState::Queued
+            && !over
             && let Some(now) = reload(&repo, &id).await
             && now.state != rec.state
         {
-            rec = now;
-            if tx.send(Ok(status_event(&rec))).await.is_err() {
-                return;
+            if now.state.is_done() {
+                over = true;
+            } else {
+                rec = now;
+                if tx.send(Ok(status_event(&rec))).await.is_err() {
+                    return;
+                }
             }
         }
         for event in lines.push(chunk.offset, &chunk.bytes) {
