@@ -115,8 +115,9 @@ fn attach_shows_the_question_takes_the_answer_resumes_and_ctrl_c_leaves_the_loop
         done.display()
     ));
     let mut looped = env.car(&["run"]).stdout(Stdio::null()).spawn().unwrap();
+    // Its directory is made before the state names the run.
     env.wait_for("the first run", Duration::from_secs(30), || {
-        env.path(".codex-autorunner/runs/1").exists()
+        env.path(".codex-autorunner/runs/1").exists() && env.state()["last_run_id"] == 1
     });
 
     let mut term = Terminal::attach(&env, "");
