@@ -27,7 +27,7 @@ struct Source {
 }
 
 /// The files, each after the ones it imports.
-const SOURCES: [Source; 5] = [
+const SOURCES: &[Source] = &[
     Source {
         name: "common.js",
         mime: "text/javascript; charset=utf-8",
@@ -84,7 +84,7 @@ fn build() -> Assets {
         by_hashed: HashMap::new(),
         hashed: HashMap::new(),
     };
-    for src in &SOURCES {
+    for src in SOURCES {
         let mut bytes = src.bytes.to_vec();
         if src.name.ends_with(".js") {
             let mut text = String::from_utf8_lossy(&bytes).into_owned();

@@ -12,7 +12,7 @@ use minijinja::Environment;
 pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The templates, by name.
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../ui/templates/base.html")),
     (
         "signin.html",
@@ -29,6 +29,10 @@ const TEMPLATES: [(&str, &str); 7] = [
         "repo_live.html",
         include_str!("../../ui/templates/repo_live.html"),
     ),
+    (
+        "repo_nav.html",
+        include_str!("../../ui/templates/repo_nav.html"),
+    ),
 ];
 
 static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
@@ -36,7 +40,7 @@ static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
 fn env() -> Result<&'static Environment<'static>, String> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
-        for (name, text) in TEMPLATES {
+        for &(name, text) in TEMPLATES {
             env.add_template(name, text)
                 .map_err(|e| format!("template {name}: {e:#}"))?;
         }
