@@ -116,7 +116,18 @@ fn a_snapshot_job_runs_on_its_own_and_its_result_holds_the_output() {
         "# Repo snapshot\n"
     );
 
-    // The ledger: each start and end with who asked, and the audit.
+    // The ledger: each start and end with who asked, and the audit (a job
+    // appends its end just after it finished its record).
+    let start = Instant::now();
+    while ledger(&env)
+        .iter()
+        .filter(|e| e["type"] == "exec_done")
+        .count()
+        < 3
+        && start.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let events = ledger(&env);
     let started: Vec<_> = events
         .iter()
