@@ -165,6 +165,29 @@ pub(crate) fn open_append(path: &Path) -> Result<File, PathError> {
         .with_path("cannot open", path)
 }
 
+/// An exclusive flock on a lock file, let go when dropped.
+///
+/// The lock is released explicitly (`LOCK_UN`), not by closing the file: a
+/// flock belongs to the open file, and a child another thread is starting
+/// right now holds a copy of every descriptor until it runs its program,
+/// which would keep the lock held for as long as that takes.
+#[derive(Debug)]
+pub(crate) struct Locked(File);
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        let _ = fs2::FileExt::unlock(&self.0);
+    }
+}
+
+/// Takes the exclusive flock of `path` (created when missing, never
+/// truncated), waiting for it.
+pub(crate) fn lock_exclusive(path: &Path) -> Result<Locked, PathError> {
+    let file = open_append(path)?;
+    fs2::FileExt::lock_exclusive(&file).with_path("cannot lock", path)?;
+    Ok(Locked(file))
+}
+
 /// Normalises `path` lexically (resolving `.` and `..` without touching the
 /// file system) and joins it to `root` when relative.
 pub(crate) fn normalize_under(root: &Path, path: &Path) -> PathBuf {

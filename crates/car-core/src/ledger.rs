@@ -67,16 +67,7 @@ impl Ledger {
         // The runner and `car reply` may append at once: size check,
         // rotation and append happen under one flock, so a rotated file is
         // never overwritten and no event is lost.
-        let lock_path = lock_file(&self.path);
-        let locked = open_append(&lock_path).and_then(|lock| {
-            fs2::FileExt::lock_exclusive(&lock)
-                .map(|()| lock)
-                .map_err(|source| PathError {
-                    action: "cannot lock",
-                    path: lock_path.clone(),
-                    source,
-                })
-        });
+        let locked = crate::fs_util::lock_exclusive(&lock_file(&self.path));
         first();
         let _lock = locked?;
         // Read before rotating: with `keep` 0 the old file is gone after.
@@ -153,9 +144,7 @@ fn lock_file(path: &Path) -> PathBuf {
 /// before (such as a runner's `stopped`, written just after it let its run
 /// lock go) is then on disk.
 pub(crate) fn wait_for_appends(path: &Path) {
-    if let Ok(lock) = open_append(&lock_file(path)) {
-        let _ = fs2::FileExt::lock_exclusive(&lock);
-    }
+    let _ = crate::fs_util::lock_exclusive(&lock_file(path));
 }
 
 /// Returns the `i`th rotated file of the ledger at `path` (`events.jsonl.i`).

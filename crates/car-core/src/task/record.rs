@@ -303,13 +303,7 @@ where
     R: Serialize + serde::de::DeserializeOwned,
     E: From<TaskError> + From<PathError>,
 {
-    let lock_path = dir.join(format!("{name}.lock"));
-    let lock = crate::fs_util::open_append(&lock_path)?;
-    fs2::FileExt::lock_exclusive(&lock).map_err(|source| PathError {
-        action: "cannot lock",
-        path: lock_path,
-        source,
-    })?;
+    let _lock = crate::fs_util::lock_exclusive(&dir.join(format!("{name}.lock")))?;
     let path = dir.join(format!("{name}.json"));
     let mut record: R = load_json(&path)?;
     let out = change(&mut record)?;
