@@ -14,7 +14,12 @@ await run(async ({ base, link, page }) => {
   await p.fill("#answer-text", "Postgres");
   await p.press("#answer-text", "Control+Enter");
   await p.waitForSelector("#question[hidden]", { state: "attached", timeout: 60000 });
-  await p.waitForSelector("#summary .badge.s-stopped", { timeout: 60000 });
+  // The badge said "stopped" while the question waited: wait for the end.
+  await p.waitForFunction(
+    () => /completed/.test(document.querySelector("#summary .badges")?.textContent || ""),
+    null,
+    { timeout: 60000 },
+  );
   const badge = await p.textContent("#summary .badges");
   return { question, summary: badge.replace(/\s+/g, " ").trim() };
 });
