@@ -23,7 +23,7 @@ fn running_loop(env: &TestEnv) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    env.wait_for("the agent", Duration::from_secs(10), || agent_pid.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent_pid.exists());
     runner
 }
 

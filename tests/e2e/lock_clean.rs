@@ -27,7 +27,7 @@ fn git_clean_under_a_live_runner_neither_lets_a_second_start_nor_hides_it() {
     let agent_pid = env.script.with_extension("agent-pid");
     env.script(&format!("write-pid {}\nsleep 30\n", agent_pid.display()));
     let mut runner = spawn(&env, &["run"]);
-    env.wait_for("the agent", Duration::from_secs(10), || agent_pid.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent_pid.exists());
     let agent = read_pid(&agent_pid);
 
     let cleaned = git(&env.root, &["clean", "-fdX"]);

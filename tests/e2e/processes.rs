@@ -70,7 +70,7 @@ fn sigkill_of_car_mid_run_leaves_no_agent_process_and_status_shows_a_crash() {
     let agent = env.root.join("agent.pid");
     leave_processes_behind(&env, &format!("write-pid {}\nsleep 60\n", agent.display()));
     let mut runner = spawn_run(&env, &["run"]);
-    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent.exists());
     // The supervisor is recorded before the agent runs: it is the agent's parent.
     let state = env.state();
     let supervisor = state["agent_supervisor_pid"].as_i64().unwrap();
@@ -162,7 +162,7 @@ fn three_interrupts_leave_no_agent_process() {
     );
     env.config("runner:\n  kill_grace_seconds: 30\n");
     let mut runner = spawn_run(&env, &["run"]);
-    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent.exists());
     for _ in 0..3 {
         signal(&runner, Signal::SIGINT);
         std::thread::sleep(Duration::from_millis(150));
@@ -179,7 +179,7 @@ fn force_kill_of_a_frozen_runner_leaves_nothing() {
     let agent = env.root.join("agent.pid");
     leave_processes_behind(&env, &format!("write-pid {}\nsleep 60\n", agent.display()));
     let mut runner = spawn_run(&env, &["run"]);
-    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent.exists());
     signal(&runner, Signal::SIGSTOP);
     let r = env.run(&["kill"]);
     r.expect_code(0);
@@ -347,7 +347,7 @@ fn the_supervisor_starts_nothing_before_go_and_ends_the_tree_when_car_goes() {
     let (mut sup, status) = spawn_supervisor(&env, None);
     let mut control = sup.stdin.take().unwrap();
     std::io::Write::write_all(&mut control, b"g").unwrap();
-    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent.exists());
     drop(control);
     let t = Instant::now();
     assert_eq!(sup.wait().unwrap().code(), Some(128 + 9));
@@ -377,7 +377,7 @@ fn the_supervisor_kills_leftovers_at_once_after_a_kill_command() {
     let (mut sup, status) = spawn_supervisor(&env, None);
     let mut control = sup.stdin.take().unwrap();
     std::io::Write::write_all(&mut control, b"g").unwrap();
-    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent.exists());
     let t = Instant::now();
     std::io::Write::write_all(&mut control, b"k").unwrap();
     assert_eq!(sup.wait().unwrap().code(), Some(128 + 9));
@@ -399,7 +399,7 @@ fn a_signal_ignored_when_car_started_stays_ignored_for_the_agent() {
     let (mut sup, _) = spawn_supervisor(&env, Some("trap '' HUP INT"));
     let mut control = sup.stdin.take().unwrap();
     std::io::Write::write_all(&mut control, b"g").unwrap();
-    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent.exists());
     let status = std::fs::read_to_string(format!("/proc/{}/status", read_pid(&agent))).unwrap();
     let ign = status
         .lines()
@@ -546,7 +546,7 @@ fn a_live_runner_that_inherited_a_stale_marker_is_never_swept() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    env.wait_for("the agent", Duration::from_secs(10), || agent.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent.exists());
     let agent_pid = read_pid(&agent);
     env.run(&["status"]).expect_code(0);
     std::thread::sleep(Duration::from_millis(300));
@@ -599,7 +599,7 @@ fn abandoning_a_supervised_loop_ends_its_agent() {
             runtime.block_on(repo.run(opts, &stop, |_| {})).is_ok()
         })
     };
-    env.wait_for("the agent", Duration::from_secs(10), || pid_file.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || pid_file.exists());
     let agent = read_pid(&pid_file);
     let done = repo.abandon(StopCause::Interrupted).unwrap();
     assert!(done.recorded);

@@ -122,7 +122,7 @@ fn a_hangup_ignored_at_start_stays_ignored_and_the_loop_goes_on() {
     let car = car_after(&env, "trap '' HUP", &["run", "--max-runs", "1"])
         .spawn()
         .unwrap();
-    env.wait_for("the agent", Duration::from_secs(10), || agent_pid.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent_pid.exists());
     let agent = read_pid(&agent_pid);
     let car_pid = car.id() as i32;
     assert_ne!(status_mask(car_pid, "SigIgn") & bit(Signal::SIGHUP), 0);
@@ -169,7 +169,7 @@ fn a_third_ctrl_c_records_the_stop_and_leaves_no_agent() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    env.wait_for("the agent", Duration::from_secs(10), || agent_pid.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent_pid.exists());
     let agent = read_pid(&agent_pid);
     let started = std::time::Instant::now();
     for _ in 0..3 {
@@ -225,7 +225,7 @@ fn a_third_ctrl_c_ends_the_agent_even_when_its_supervisor_is_stuck() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    env.wait_for("the agent", Duration::from_secs(10), || agent_pid.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent_pid.exists());
     let agent = read_pid(&agent_pid);
     let daemon_pid = read_pid(&daemon);
     let supervisor = env.state()["agent_supervisor_pid"]
@@ -313,7 +313,7 @@ fn signals_act_when_stderr_is_a_closed_pipe() {
         .unwrap();
     // Nobody reads car's stderr any more: writes to it fail with EPIPE.
     drop(car.stderr.take());
-    env.wait_for("the agent", Duration::from_secs(10), || agent_pid.exists());
+    env.wait_for("the agent", Duration::from_secs(30), || agent_pid.exists());
     let agent = read_pid(&agent_pid);
     // A second signal kills the agent now (a third exits car): one every
     // 300 ms, so that two merged by a loaded machine still count.
