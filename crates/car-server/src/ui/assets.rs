@@ -251,6 +251,20 @@ mod tests {
     }
 
     #[test]
+    fn the_terminal_imports_the_vendored_xterm_by_its_hashed_name() {
+        let a = assets();
+        let term = &a.by_hashed[&a.hashed["terminal.js"]];
+        let text = String::from_utf8_lossy(&term.bytes);
+        for plain in ["xterm.js", "addon-fit.js", "common.js"] {
+            assert!(text.contains(&format!("\"./{}\"", a.hashed[plain])), "{plain}");
+            assert!(!text.contains(&format!("\"./{plain}\"")), "{plain}");
+        }
+        // The vendored files are served byte for byte.
+        let xterm = &a.by_hashed[&a.hashed["xterm.js"]];
+        assert_eq!(xterm.bytes, include_bytes!("../../ui/vendor/xterm/xterm.mjs"));
+    }
+
+    #[test]
     fn the_javascript_stays_far_under_its_budget() {
         // 200 KB gzipped is the budget; uncompressed it must stay small.
         assert!(assets().total_js() < 60_000, "{}", assets().total_js());

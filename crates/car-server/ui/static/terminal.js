@@ -5,13 +5,14 @@
 // frames, `{"resize": {cols, rows}}` after every fit (window resize, phone
 // rotation). A dropped socket reconnects (the session goes on on the
 // server); the end of the process closes with 1000 and its exit.
-import { Terminal } from "./xterm.js";
-import { FitAddon } from "./addon-fit.js";
+// xterm.js (vendored, ~90 KB gzipped) is imported only when a session is
+// attached: the list of sessions needs none of it.
 import { api, base, swap, toast } from "./common.js";
 
 const id = document.getElementById("repo").dataset.id;
 const path = `/api/v1/repos/${encodeURIComponent(id)}/terminals`;
 const card = document.getElementById("term-card");
+const cap = Number(document.getElementById("sessions-card").dataset.cap) || 1;
 const attached = card.dataset.attach || "";
 const stateEl = document.getElementById("term-state");
 const dot = document.getElementById("live");
@@ -28,6 +29,14 @@ document.getElementById("new-session").addEventListener("click", async (e) => {
   const btn = e.currentTarget;
   btn.disabled = true;
   try {
+    // At the cap, say so without asking for a session the server would refuse.
+    const open = (await api("GET", path)).terminals.filter((t) => t.status === "running").length;
+    if (open >= cap) {
+      toast(`no new session: ${open} are open, the most this repository allows (server.terminal.max_sessions_per_repo: ${cap}); stop one first`, true);
+      refresh();
+      btn.disabled = false;
+      return;
+    }
     const size = fit?.proposeDimensions();
     const body = size && size.cols && size.rows ? { cols: size.cols, rows: size.rows } : {};
     const s = await api("POST", path, body);
@@ -138,6 +147,7 @@ async function reconnect(why) {
 }
 
 if (attached) {
+  const [{ Terminal }, { FitAddon }] = await Promise.all([import("./xterm.js"), import("./addon-fit.js")]);
   term = new Terminal({
     cursorBlink: true,
     fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace',
