@@ -16,12 +16,13 @@ await run(async ({ base, link, page }) => {
   const retries = await row("runner.transient_retries");
   // Only the keys set by the user.
   await p.check("#only-changed");
-  const shown = await p.evaluate(() => [...document.querySelectorAll(".config-row")].filter((r) => r.offsetParent).length);
-  const all = await p.evaluate(() => document.querySelectorAll(".config-row").length);
+  const visible = (sel) => p.evaluate((s) => [...document.querySelectorAll(s)].filter((r) => r.offsetParent).length, sel);
+  const shown_default = await visible(".config-row.is-default");
+  const shown_set = await visible(".config-row:not(.is-default)");
   await p.click("#notify-test button[type=submit]");
   await p.waitForSelector('#notify-results li[data-provider="ntfy"]', { timeout: 30000 });
   const results = await p.$$eval("#notify-results li", (lis) => lis.map((li) => ({
     provider: li.dataset.provider, sent: li.dataset.sent === "true", text: li.textContent.replace(/\s+/g, " ").trim(),
   })));
-  return { navigation: nav, sleep, retries, shown, all, results };
+  return { navigation: nav, sleep, retries, shown_default, shown_set, results };
 });

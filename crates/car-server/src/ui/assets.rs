@@ -256,12 +256,18 @@ mod tests {
         let term = &a.by_hashed[&a.hashed["terminal.js"]];
         let text = String::from_utf8_lossy(&term.bytes);
         for plain in ["xterm.js", "addon-fit.js", "common.js"] {
-            assert!(text.contains(&format!("\"./{}\"", a.hashed[plain])), "{plain}");
+            assert!(
+                text.contains(&format!("\"./{}\"", a.hashed[plain])),
+                "{plain}"
+            );
             assert!(!text.contains(&format!("\"./{plain}\"")), "{plain}");
         }
         // The vendored files are served byte for byte.
         let xterm = &a.by_hashed[&a.hashed["xterm.js"]];
-        assert_eq!(xterm.bytes, include_bytes!("../../ui/vendor/xterm/xterm.mjs"));
+        assert_eq!(
+            xterm.bytes,
+            include_bytes!("../../ui/vendor/xterm/xterm.mjs")
+        );
     }
 
     #[test]

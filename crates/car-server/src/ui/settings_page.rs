@@ -40,6 +40,8 @@ struct Row {
 struct Section {
     name: String,
     rows: Vec<Row>,
+    /// How many of its keys are not at their default.
+    changed: usize,
 }
 
 /// Whether the key's value would be a secret (a token, a password, a
@@ -87,11 +89,16 @@ fn sections(entries: Vec<(String, String, ConfigSource)>) -> Vec<Section> {
     for (key, value, source) in entries {
         let name = key.split('.').next().unwrap_or("").to_string();
         let r = row(key, value, &source);
+        let changed = usize::from(!r.default);
         match out.last_mut() {
-            Some(s) if s.name == name => s.rows.push(r),
+            Some(s) if s.name == name => {
+                s.changed += changed;
+                s.rows.push(r);
+            }
             _ => out.push(Section {
                 name,
                 rows: vec![r],
+                changed,
             }),
         }
     }
