@@ -2,12 +2,18 @@
 // into xterm.js and seeing the echo, the key bar's Ctrl-C, a resize sent
 // when the window turns into a phone's, the cap answered with a clear
 // message, a reload that reattaches (the session went on, its recent
-// output is drawn again), and Stop.
+// output is drawn again), a dropped connection that reconnects, and Stop.
 import { run, signIn, live, timing, SIZES } from "./lib.mjs";
 
 await run(async ({ base, link, out, page }) => {
   const p = await page(SIZES.desk);
   p.on("dialog", (d) => d.accept());
+  // Every terminal socket goes through this route, so the flow can drop one.
+  const sockets = [];
+  await p.routeWebSocket(/\/terminals\/[^/]+\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    sockets.push({ ws, server });
+  });
   await signIn(p, link, base);
   const id = await p.getAttribute(".repo", "data-id");
   await p.goto(`${base}repos/${id}/terminal`);
@@ -67,6 +73,20 @@ await run(async ({ base, link, out, page }) => {
   await p.keyboard.type("echo again-$((4*4))\n");
   await waitScreen(/again-16/);
 
+  // The connection drops (not the session's end): the page says so,
+  // reconnects, and the session goes on.
+  const before = sockets.length;
+  const last = sockets[sockets.length - 1];
+  await last.ws.close({ code: 4000, reason: "dropped by the test" });
+  last.server.close();
+  await p.waitForFunction(() => /reconnecting/.test(document.getElementById("term-state").textContent), null, { timeout: 10000 });
+  const dropped_state = await p.textContent("#term-state");
+  await p.waitForFunction(() => document.getElementById("term-state").textContent === "attached", null, { timeout: 20000 });
+  await p.click("#term");
+  await p.keyboard.type("echo dropped-$((5*5))\n");
+  await waitScreen(/dropped-25/);
+  const reconnected = sockets.length > before;
+
   // Stop: the session ends and the page says so.
   await p.click(`button[data-stop="${tid}"]`);
   await p.waitForFunction(() => /ended/.test(document.getElementById("term-state").textContent), null, { timeout: 20000 });
@@ -79,6 +99,8 @@ await run(async ({ base, link, out, page }) => {
     phone_size: phone && [Number(phone[1]), Number(phone[2])],
     overflow,
     cap_message,
+    dropped_state,
+    reconnected,
     state: await p.textContent("#term-state"),
   };
 });

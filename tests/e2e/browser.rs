@@ -245,6 +245,14 @@ fn a_terminal_session_echoes_what_is_typed_follows_the_window_and_survives_a_rel
             .contains("max_sessions_per_repo: 1"),
         "{got:#}"
     );
+    assert!(
+        got["dropped_state"]
+            .as_str()
+            .unwrap()
+            .contains("connection lost: reconnecting"),
+        "{got:#}"
+    );
+    assert_eq!(got["reconnected"], true, "{got:#}");
     assert!(got["state"].as_str().unwrap().contains("ended"), "{got:#}");
     // The session really ended on the server.
     let list = server.get("api/v1/repos/repo/terminals").json();
