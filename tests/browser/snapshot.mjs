@@ -1,6 +1,6 @@
 // The snapshot page: Generate runs the agent as a job (its progress, then
 // the snapshot), Copy puts it on the clipboard, Regenerate from scratch
-// replaces it.
+// replaces it; a failing agent's job says so and keeps the snapshot.
 import { run, signIn, timing, SIZES } from "./lib.mjs";
 
 await run(async ({ base, link, browser, page }) => {
@@ -24,5 +24,11 @@ await run(async ({ base, link, browser, page }) => {
   await p.click('button[data-snapshot="scratch"]');
   await p.waitForFunction(() => /two/.test(document.getElementById("snapshot-text")?.textContent || ""), null, { timeout: 60000 });
   const second = await p.textContent("#snapshot-text");
-  return { navigation: nav, before, progress, done, first, clipboard, second, button: await p.textContent("#snap-update") };
+  // A failing agent: the job says so with its output; the snapshot stays.
+  await p.click("#snap-update");
+  await p.waitForFunction(() => /failed/.test(document.getElementById("job-state").textContent), null, { timeout: 60000 });
+  const failed = await p.textContent("#job-state");
+  const failed_log = await p.textContent("#job-log");
+  const kept = await p.textContent("#snapshot-text");
+  return { navigation: nav, before, progress, done, first, clipboard, second, failed, failed_log, kept, button: await p.textContent("#snap-update") };
 });

@@ -316,7 +316,9 @@ fn a_snapshot_generated_from_the_page_is_shown_copied_and_regenerated() {
         return;
     }
     let env = TestEnv::new();
-    env.script("out # Snapshot one\nout the layout\n---\nout # Snapshot two\n");
+    env.script(
+        "out # Snapshot one\nout the layout\n---\nout # Snapshot two\n---\nout partial\nexit 3\n",
+    );
     let server = Server::start(&env, &[]);
     let got = flow("snapshot", &server, &fresh_link(&server), &[]);
     assert!(
@@ -328,6 +330,12 @@ fn a_snapshot_generated_from_the_page_is_shown_copied_and_regenerated() {
     assert!(got["done"].as_str().unwrap().contains("done"), "{got:#}");
     assert_eq!(got["second"], "# Snapshot two\n", "{got:#}");
     assert_eq!(got["button"], "Update", "{got:#}");
+    assert!(
+        got["failed"].as_str().unwrap().contains("exit code 1"),
+        "{got:#}"
+    );
+    assert!(!got["failed_log"].as_str().unwrap().is_empty(), "{got:#}");
+    assert_eq!(got["kept"], "# Snapshot two\n", "{got:#}");
     assert_eq!(
         env.read(".codex-autorunner/SNAPSHOT.md"),
         "# Snapshot two\n"

@@ -141,6 +141,7 @@ pub(crate) async fn settings(
                 sections => Value::from_serialize(&secs),
                 warnings => warnings,
                 changed => changed,
+                name => head.title.clone(),
                 ..head.ctx
             },
         ),

@@ -111,7 +111,8 @@ pub(crate) async fn snapshot_page(
             ctx(
                 &base,
                 &format!("{} · snapshot", head.title),
-                context! { snapshot => Value::from_serialize(&s), ..head.ctx },
+                context! { snapshot => Value::from_serialize(&s), name => head.title.clone(),
+                ..head.ctx },
             ),
         ),
         Err(e) => error_page(&base, e.status(), e.message()),

@@ -108,7 +108,8 @@ pub(crate) async fn terminal(
         command => command,
         idle => idle,
         cap => cap,
-        ..head.ctx
+        name => head.title.clone(),
+                ..head.ctx
     };
     page_with(
         StatusCode::OK,
