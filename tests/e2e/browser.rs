@@ -195,11 +195,14 @@ fn every_page_fits_a_phone_and_a_desk_with_no_console_error_or_serious_axe_viola
         "pages",
         &server,
         &fresh_link(&server),
-        &[("CAR_FLOW_PAGES", "/,repos/alpha,repos/beta")],
+        &[(
+            "CAR_FLOW_PAGES",
+            "/,repos/alpha,repos/beta,repos/alpha/terminal,repos/alpha/snapshot,repos/alpha/settings",
+        )],
     );
     let pages = got["pages"].as_array().unwrap();
-    // The sign-in page and three pages, at two sizes.
-    assert_eq!(pages.len(), 8, "{got:#}");
+    // The sign-in page and six pages, at two sizes.
+    assert_eq!(pages.len(), 14, "{got:#}");
     for p in pages {
         assert_eq!(p["overflow"], false, "{p:#}");
         assert_eq!(p["axe"], serde_json::json!([]), "{p:#}");
@@ -213,5 +216,128 @@ fn every_page_fits_a_phone_and_a_desk_with_no_console_error_or_serious_axe_viola
             .map(|p| format!("{} {}: {}", p["name"], p["size"], p["timing"]))
             .collect::<Vec<_>>()
             .join("; ")
+    );
+}
+
+#[test]
+fn a_terminal_session_echoes_what_is_typed_follows_the_window_and_survives_a_reload() {
+    if !browser_ready() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.config(
+        "codex:\n  binary: /bin/sh\n  terminal_args: []\nserver:\n  terminal:\n    max_sessions_per_repo: 1\n",
+    );
+    let server = Server::start(&env, &[]);
+    let got = flow("terminal", &server, &fresh_link(&server), &[]);
+    let desk = got["desk_size"].as_array().unwrap();
+    let phone = got["phone_size"].as_array().unwrap();
+    // `stty size` is rows then columns: a phone has fewer columns.
+    assert!(
+        phone[1].as_u64().unwrap() < 60 && desk[1].as_u64().unwrap() > 80,
+        "{got:#}"
+    );
+    assert_eq!(got["overflow"], false, "{got:#}");
+    assert!(
+        got["cap_message"]
+            .as_str()
+            .unwrap()
+            .contains("max_sessions_per_repo: 1"),
+        "{got:#}"
+    );
+    assert!(
+        got["dropped_state"]
+            .as_str()
+            .unwrap()
+            .contains("connection lost: reconnecting"),
+        "{got:#}"
+    );
+    assert_eq!(got["reconnected"], true, "{got:#}");
+    assert!(got["state"].as_str().unwrap().contains("ended"), "{got:#}");
+    // The session really ended on the server.
+    let list = server.get("api/v1/repos/repo/terminals").json();
+    assert_eq!(list["terminals"][0]["status"], "ended", "{list:#}");
+    eprintln!(
+        "terminal: typed to echo {} ms; page navigation {}",
+        got["echo_ms"], got["navigation"]
+    );
+}
+
+#[test]
+fn the_settings_page_shows_sources_and_sends_a_test_notification() {
+    if !browser_ready() {
+        return;
+    }
+    let ntfy = crate::fake_http::FakeHttp::start(
+        vec![],
+        crate::fake_http::Answer::ok(r#"{"id":"browser-1"}"#),
+    );
+    let env = TestEnv::new();
+    env.config(&format!(
+        "runner:\n  sleep_seconds: 7\nnotifications:\n  ntfy:\n    server: {}\n",
+        ntfy.url()
+    ));
+    let server = Server::start_with_vars(
+        &env,
+        Some(crate::serve_client::TOKEN),
+        &[],
+        &[("CAR_NTFY_TOPIC", "browser-topic")],
+    )
+    .unwrap();
+    let got = flow("settings", &server, &fresh_link(&server), &[]);
+    let sleep = got["sleep"].as_str().unwrap();
+    assert!(
+        sleep.contains('7') && sleep.contains("config.yml"),
+        "{got:#}"
+    );
+    assert!(
+        got["retries"]
+            .as_str()
+            .unwrap()
+            .contains("built-in default"),
+        "{got:#}"
+    );
+    // The filter keeps the keys set by the user (their sections open).
+    assert_eq!(got["shown_default"], 0, "{got:#}");
+    assert!(got["shown_set"].as_u64().unwrap() >= 2, "{got:#}");
+    let results = got["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{got:#}");
+    assert_eq!(results[0]["sent"], true, "{got:#}");
+    assert!(
+        results[0]["text"].as_str().unwrap().contains("browser-1"),
+        "{got:#}"
+    );
+    assert_eq!(ntfy.wait_for(1).len(), 1);
+}
+
+#[test]
+fn a_snapshot_generated_from_the_page_is_shown_copied_and_regenerated() {
+    if !browser_ready() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.script(
+        "out # Snapshot one\nout the layout\n---\nout # Snapshot two\n---\nout partial\nexit 3\n",
+    );
+    let server = Server::start(&env, &[]);
+    let got = flow("snapshot", &server, &fresh_link(&server), &[]);
+    assert!(
+        got["before"].as_str().unwrap().contains("No snapshot yet"),
+        "{got:#}"
+    );
+    assert_eq!(got["first"], "# Snapshot one\nthe layout\n", "{got:#}");
+    assert_eq!(got["clipboard"], got["first"], "{got:#}");
+    assert!(got["done"].as_str().unwrap().contains("done"), "{got:#}");
+    assert_eq!(got["second"], "# Snapshot two\n", "{got:#}");
+    assert_eq!(got["button"], "Update", "{got:#}");
+    assert!(
+        got["failed"].as_str().unwrap().contains("exit code 1"),
+        "{got:#}"
+    );
+    assert!(!got["failed_log"].as_str().unwrap().is_empty(), "{got:#}");
+    assert_eq!(got["kept"], "# Snapshot two\n", "{got:#}");
+    assert_eq!(
+        env.read(".codex-autorunner/SNAPSHOT.md"),
+        "# Snapshot two\n"
     );
 }

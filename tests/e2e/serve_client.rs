@@ -65,6 +65,16 @@ impl Server {
         token: Option<&str>,
         args: &[&str],
     ) -> Result<Self, String> {
+        Self::start_with_vars(env, token, args, &[])
+    }
+
+    /// [`Server::start_with`] with `vars` in the server's environment.
+    pub(crate) fn start_with_vars(
+        env: &TestEnv,
+        token: Option<&str>,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Result<Self, String> {
         if !env.read(".codex-autorunner/config.yml").contains(TOKEN_ENV) {
             env.config(&format!("server:\n  auth_token_env: {TOKEN_ENV}\n"));
         }
@@ -74,6 +84,7 @@ impl Server {
         if let Some(t) = token {
             cmd.env(TOKEN_ENV, t);
         }
+        cmd.envs(vars.iter().copied());
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

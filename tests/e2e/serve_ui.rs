@@ -42,7 +42,14 @@ fn without_a_session_every_page_is_the_sign_in_page_and_shows_no_data() {
     let env = TestEnv::new();
     env.todo("- [ ] secret task name\n");
     let server = Server::start(&env, &[]);
-    for path in ["", "repos/repo", "repos/nope"] {
+    for path in [
+        "",
+        "repos/repo",
+        "repos/nope",
+        "repos/repo/terminal",
+        "repos/repo/snapshot",
+        "repos/repo/settings",
+    ] {
         let (status, h, body) = get(
             &format!("{}{path}", server.base),
             &[],

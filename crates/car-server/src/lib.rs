@@ -52,6 +52,7 @@ pub use routes::events::EventPage;
 pub use routes::execs::{ExecStart, ExecStarted};
 pub use routes::health::Health;
 pub use routes::hub_control::{HubControl, HubLoops, HubOutcome};
+pub use routes::notify::{NotifyTestBody, NotifyTestReport, NotifyTestResult};
 pub use routes::repo_jobs::{IngestBody, JobStarted, SnapshotBody};
 pub use routes::repo_list::RepoSummary;
 pub use routes::runs::{OutputSlice, RunDetail, RunItem};

@@ -69,7 +69,10 @@ fn peer(ext: &Extensions) -> Option<SocketAddr> {
 }
 
 /// The body as `T`, the default when it is empty.
-fn parse<T: DeserializeOwned + Default>(body: &[u8], shape: &str) -> Result<T, ApiError> {
+pub(super) fn parse<T: DeserializeOwned + Default>(
+    body: &[u8],
+    shape: &str,
+) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

@@ -8,6 +8,10 @@ mod pages;
 mod render;
 mod repo_page;
 mod router;
+mod settings_page;
+mod snapshot_page;
+mod terminal_page;
+mod vendor;
 mod views;
 
 pub(crate) use hub_page::hub;

@@ -77,3 +77,38 @@ pub(crate) fn error_page(base: &str, status: StatusCode, message: &str) -> Respo
         ctx(base, "Error", context! { message => message }),
     )
 }
+
+/// What every page of one repository shows around its own part: the
+/// repository (for the tab bar) and whether the server serves several
+/// (a link back to the hub). `Err` is the error page.
+pub(crate) struct RepoHead {
+    pub(crate) title: String,
+    pub(crate) ctx: Value,
+}
+
+/// The head of repository `id`'s pages.
+pub(crate) async fn repo_head(
+    state: &AppState,
+    base: &str,
+    id: &str,
+) -> Result<RepoHead, Response> {
+    let all = crate::routes::repo_list::list(axum::extract::State(state.clone()))
+        .await
+        .map_err(|e| error_page(base, e.status(), e.message()))?
+        .0;
+    let multi = all.len() > 1;
+    let Some(summary) = all.into_iter().find(|r| r.id == id) else {
+        return Err(error_page(
+            base,
+            StatusCode::NOT_FOUND,
+            &format!("no repository with id {id:?}"),
+        ));
+    };
+    Ok(RepoHead {
+        title: summary
+            .display_name
+            .clone()
+            .unwrap_or_else(|| id.to_string()),
+        ctx: context! { repo => Value::from_serialize(&summary), multi => multi },
+    })
+}

@@ -11,6 +11,14 @@ use minijinja::Environment;
 /// The policy of every page: its own scripts, styles and streams only.
 pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+/// The policy of the terminal page: the same, except that styles made at
+/// run time are allowed. xterm.js (its DOM renderer) writes `<style>`
+/// elements for its theme and cell size and `style` attributes for
+/// true-colour cells; under `style-src 'self'` the terminal would be drawn
+/// without them (and each refusal is a console error). Scripts stay as
+/// strict as everywhere: no inline script, only this server's files.
+pub(crate) const TERMINAL_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 /// The templates, by name.
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../ui/templates/base.html")),
@@ -32,6 +40,26 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "repo_nav.html",
         include_str!("../../ui/templates/repo_nav.html"),
+    ),
+    (
+        "terminal.html",
+        include_str!("../../ui/templates/terminal.html"),
+    ),
+    (
+        "terminal_list.html",
+        include_str!("../../ui/templates/terminal_list.html"),
+    ),
+    (
+        "snapshot.html",
+        include_str!("../../ui/templates/snapshot.html"),
+    ),
+    (
+        "snapshot_view.html",
+        include_str!("../../ui/templates/snapshot_view.html"),
+    ),
+    (
+        "settings.html",
+        include_str!("../../ui/templates/settings.html"),
     ),
 ];
 
@@ -72,8 +100,18 @@ pub(crate) fn render(name: &str, ctx: minijinja::Value) -> Result<String, String
 /// A whole page (or a fragment of one) with its headers; a template that
 /// fails is a 500 page saying so.
 pub(crate) fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
+    page_with(status, name, ctx, CSP)
+}
+
+/// [`page`] with its own Content-Security-Policy.
+pub(crate) fn page_with(
+    status: StatusCode,
+    name: &str,
+    ctx: minijinja::Value,
+    csp: &'static str,
+) -> Response {
     match render(name, ctx) {
-        Ok(html) => html_response(status, html),
+        Ok(html) => html_response(status, html, csp),
         Err(e) => {
             tracing::error!("{e}");
             html_response(
@@ -82,17 +120,18 @@ pub(crate) fn page(status: StatusCode, name: &str, ctx: minijinja::Value) -> Res
                     "<!doctype html><title>car: error</title><p>This page could not be made: {}</p>",
                     minijinja::HtmlEscape(&e)
                 ),
+                CSP,
             )
         }
     }
 }
 
-fn html_response(status: StatusCode, html: String) -> Response {
+fn html_response(status: StatusCode, html: String, csp: &'static str) -> Response {
     let mut resp = (status, html).into_response();
     let h = resp.headers_mut();
     for (name, value) in [
         (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::CONTENT_SECURITY_POLICY, csp),
         (header::CACHE_CONTROL, "no-store"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),

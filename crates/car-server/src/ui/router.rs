@@ -5,7 +5,7 @@
 use axum::Router;
 use axum::routing::get;
 
-use super::{assets, hub_page, repo_page};
+use super::{assets, hub_page, repo_page, settings_page, snapshot_page, terminal_page};
 use crate::state::AppState;
 
 /// Every UI route, to merge into the app under its base path.
@@ -14,7 +14,18 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(hub_page::hub))
         .route("/repos/{id}", get(repo_page::dashboard))
         .route("/ui/fragments/repos", get(hub_page::fragment))
+        .route("/repos/{id}/terminal", get(terminal_page::terminal))
+        .route("/repos/{id}/snapshot", get(snapshot_page::snapshot_page))
+        .route("/repos/{id}/settings", get(settings_page::settings))
         .route("/ui/fragments/repos/{id}", get(repo_page::fragment))
+        .route(
+            "/ui/fragments/repos/{id}/terminals",
+            get(terminal_page::fragment),
+        )
+        .route(
+            "/ui/fragments/repos/{id}/snapshot",
+            get(snapshot_page::fragment),
+        )
         .route("/ui/assets/{file}", get(assets::asset))
         .route("/sw.js", get(assets::service_worker))
         .route("/manifest.webmanifest", get(assets::manifest))

@@ -1,0 +1,184 @@
+//! `GET /repos/{id}/settings`: the resolved configuration, each key with
+//! its value and where it came from (a built-in default, a config file, a
+//! `CAR_*` environment variable), grouped by section, with the warnings
+//! of the load; and the notification test (its script calls
+//! `POST /api/v1/repos/{id}/notify/test`).
+//!
+//! Secrets are never shown: car's configuration names the environment
+//! variables that hold them (`*_env` keys: the page says whether each is
+//! set, never its value), and a key that looks like a secret itself is
+//! shown as hidden.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use car_core::ConfigSource;
+use minijinja::{Value, context};
+use serde::Serialize;
+
+use super::pages::{allowed, ctx, error_page, repo_head};
+use super::render::page;
+use crate::routes::login::BasePath;
+use crate::state::AppState;
+
+/// One key as the page shows it.
+#[derive(Debug, Serialize)]
+struct Row {
+    key: String,
+    value: String,
+    source: String,
+    /// Whether the value is car's built-in default.
+    default: bool,
+    /// For a key naming an environment variable: `set` or `not set` in
+    /// the server's environment.
+    env: Option<&'static str>,
+}
+
+/// The keys of one section (`codex`, `runner`, ...).
+#[derive(Debug, Serialize)]
+struct Section {
+    name: String,
+    rows: Vec<Row>,
+    /// How many of its keys are not at their default.
+    changed: usize,
+}
+
+/// Whether the key's value would be a secret (a token, a password, a
+/// key) rather than the name of the variable that holds one.
+fn secret(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
+    !last.ends_with("_env")
+        && [
+            "token",
+            "secret",
+            "password",
+            "passwd",
+            "api_key",
+            "apikey",
+            "private_key",
+        ]
+        .iter()
+        .any(|w| last.contains(w))
+}
+
+fn row(key: String, value: String, source: &ConfigSource) -> Row {
+    let names_var = key.ends_with("_env") && !value.is_empty() && value != "null" && value != "''";
+    let env = names_var.then(|| {
+        if std::env::var_os(&value).is_some_and(|v| !v.is_empty()) {
+            "set"
+        } else {
+            "not set"
+        }
+    });
+    Row {
+        value: if secret(&key) && value != "null" && !value.is_empty() {
+            "(hidden)".to_string()
+        } else {
+            value
+        },
+        source: source.to_string(),
+        default: *source == ConfigSource::Default,
+        env,
+        key,
+    }
+}
+
+fn sections(entries: Vec<(String, String, ConfigSource)>) -> Vec<Section> {
+    let mut out: Vec<Section> = Vec::new();
+    for (key, value, source) in entries {
+        let name = key.split('.').next().unwrap_or("").to_string();
+        let r = row(key, value, &source);
+        let changed = usize::from(!r.default);
+        match out.last_mut() {
+            Some(s) if s.name == name => {
+                s.changed += changed;
+                s.rows.push(r);
+            }
+            _ => out.push(Section {
+                name,
+                rows: vec![r],
+                changed,
+            }),
+        }
+    }
+    out
+}
+
+/// The page.
+pub(crate) async fn settings(
+    State(state): State<AppState>,
+    Extension(BasePath(base)): Extension<BasePath>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(resp) = allowed(&state, &headers, &base).await {
+        return resp;
+    }
+    let head = match repo_head(&state, &base, &id).await {
+        Ok(h) => h,
+        Err(resp) => return resp,
+    };
+    let repo = match state.repo(&id) {
+        Ok(r) => r,
+        Err(e) => return error_page(&base, e.status(), e.message()),
+    };
+    let resolved = repo.resolved_config();
+    let secs = sections(resolved.entries());
+    let warnings: Vec<String> = resolved.warnings.iter().map(ToString::to_string).collect();
+    let changed = secs
+        .iter()
+        .flat_map(|s| &s.rows)
+        .filter(|r| !r.default)
+        .count();
+    page(
+        StatusCode::OK,
+        "settings.html",
+        ctx(
+            &base,
+            &format!("{} · settings", head.title),
+            context! {
+                sections => Value::from_serialize(&secs),
+                warnings => warnings,
+                changed => changed,
+                name => head.title.clone(),
+                ..head.ctx
+            },
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_that_look_like_secrets_are_hidden_and_variable_names_are_not() {
+        let r = row("x.api_token".into(), "abc".into(), &ConfigSource::Default);
+        assert_eq!(r.value, "(hidden)");
+        let r = row(
+            "notifications.ntfy.token_env".into(),
+            "CAR_TEST_SURELY_UNSET_VAR".into(),
+            &ConfigSource::Default,
+        );
+        assert_eq!(r.value, "CAR_TEST_SURELY_UNSET_VAR");
+        assert_eq!(r.env, Some("not set"));
+        assert!(r.default);
+        let r = row(
+            "server.public_url".into(),
+            "https://x".into(),
+            &ConfigSource::Env("CAR_SERVER__PUBLIC_URL".into()),
+        );
+        assert_eq!(r.value, "https://x");
+        assert_eq!(r.env, None);
+        assert_eq!(r.source, "environment variable CAR_SERVER__PUBLIC_URL");
+    }
+
+    #[test]
+    fn keys_are_grouped_by_their_section_in_order() {
+        let e = |k: &str| (k.to_string(), "1".to_string(), ConfigSource::Default);
+        let s = sections(vec![e("a.x"), e("a.y"), e("b.z")]);
+        let names: Vec<_> = s.iter().map(|s| (s.name.as_str(), s.rows.len())).collect();
+        assert_eq!(names, [("a", 2), ("b", 1)]);
+    }
+}

@@ -1,0 +1,93 @@
+// A repository's snapshot page: Generate / Update (incremental) and
+// Regenerate from scratch start the agent as a job; its state is followed
+// until it ends (the job's id stays in the address: a reload goes on
+// following it), then the snapshot is fetched again. Copy puts it on the
+// clipboard.
+import { api, swap, toast } from "./common.js";
+
+const id = document.getElementById("repo").dataset.id;
+const path = `/api/v1/repos/${encodeURIComponent(id)}`;
+const box = document.getElementById("job");
+const stateEl = document.getElementById("job-state");
+const log = document.getElementById("job-log");
+const buttons = [...document.querySelectorAll("button[data-snapshot]")];
+
+function busy(on) { for (const b of buttons) b.disabled = on; }
+
+function show(job, startedAt) {
+  box.hidden = false;
+  const secs = Math.round((Date.now() - startedAt) / 1000);
+  const what = {
+    queued: "starting", running: `the agent is writing the snapshot (${secs} s)`,
+    succeeded: "done: the snapshot is below", failed: "failed", cancelled: "cancelled",
+  }[job.state] || job.state;
+  stateEl.textContent = `Snapshot job ${job.job_id}: ${what}${job.exit_code != null && job.state !== "succeeded" ? ` (exit code ${job.exit_code})` : ""}`;
+  const text = [job.stderr, job.stdout].filter(Boolean).join("\n").trim();
+  log.hidden = !text;
+  log.textContent = text.split("\n").slice(-200).join("\n");
+  log.scrollTop = log.scrollHeight;
+}
+
+async function follow(job) {
+  const url = new URL(location.href);
+  url.searchParams.set("job", job);
+  history.replaceState(null, "", url);
+  busy(true);
+  const startedAt = Date.now();
+  try {
+    for (;;) {
+      const r = await api("GET", `${path}/jobs/${encodeURIComponent(job)}`);
+      show(r, startedAt);
+      if (["succeeded", "failed", "cancelled"].includes(r.state)) {
+        if (r.state === "succeeded") {
+          await swap(`/ui/fragments/repos/${encodeURIComponent(id)}/snapshot`);
+          document.getElementById("snap-update").textContent = "Update";
+          toast("snapshot written");
+        } else {
+          toast(`the snapshot job ${r.state}: see its output`, true);
+        }
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 700));
+    }
+  } catch (e) {
+    toast(`snapshot: ${e.message}`, true);
+  } finally {
+    busy(false);
+    url.searchParams.delete("job");
+    history.replaceState(null, "", url);
+  }
+}
+
+document.addEventListener("click", async (e) => {
+  const btn = e.target.closest("button[data-snapshot]");
+  if (btn) {
+    busy(true);
+    try {
+      const body = btn.dataset.snapshot === "scratch" ? { from_scratch: true } : {};
+      const started = await api("POST", `${path}/snapshot`, body);
+      await follow(started.job_id);
+    } catch (err) {
+      toast(err.message, true);
+      busy(false);
+    }
+    return;
+  }
+  if (e.target.closest("#copy")) {
+    const pre = document.getElementById("snapshot-text");
+    if (!pre) return;
+    try {
+      await navigator.clipboard.writeText(pre.textContent);
+      toast("snapshot copied");
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(pre);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      toast("snapshot selected: copy it with your device's copy");
+    }
+  }
+});
+
+const pending = new URL(location.href).searchParams.get("job");
+if (pending) follow(pending);
