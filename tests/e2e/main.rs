@@ -44,6 +44,7 @@ mod serve_audit;
 mod serve_auth;
 mod serve_client;
 mod serve_control;
+mod serve_doc_chat;
 mod serve_docs;
 mod serve_execs;
 mod serve_hub;
