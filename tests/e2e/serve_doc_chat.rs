@@ -178,7 +178,16 @@ fn one_request_at_a_time_per_doc_and_a_discard_stops_the_agent() {
         Duration::from_secs(60),
         || !crate::common::alive(pid),
     );
-    let next = ask(&server, "todo", "quick");
+    // Once its run has ended, the doc takes a new request.
+    let until = Instant::now() + Duration::from_secs(60);
+    let next = loop {
+        let next = ask(&server, "todo", "quick");
+        if next.status != 409 || Instant::now() > until {
+            break next;
+        }
+        assert!(next.body.contains("still stopping"), "{}", next.body);
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(next.status, 202, "{}", next.body);
     let job2 = next.json()["job_id"].as_str().unwrap().to_string();
     assert_eq!(settled(&server, &job2)["state"], "ready");

@@ -162,8 +162,34 @@ pub(crate) async fn ask(
     })?;
     let rec = {
         let _guard = state.inner.doc_write.lock().await;
+        // A discarded request's agent may still be stopping: its job
+        // files are where the next request's go.
+        let prefix = key(&id, &format!("{}-", kind.name()));
+        let stopping: Vec<String> = state
+            .inner
+            .doc_chats
+            .lock()
+            .map(|m| {
+                m.keys()
+                    .filter(|k| k.starts_with(&prefix))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
         let r = repo.clone();
-        blocking(move || Ok(r.doc_chat_begin(kind, &ask.request)?)).await?
+        blocking(move || {
+            let running = r
+                .doc_chat_latest(kind)?
+                .is_some_and(|c| c.state == ChatState::Running);
+            if !running && !stopping.is_empty() {
+                return Err(ApiError::busy(format!(
+                    "the agent of the previous request for {} is still stopping; ask again in a moment",
+                    kind.name()
+                )));
+            }
+            Ok(r.doc_chat_begin(kind, &ask.request)?)
+        })
+        .await?
     };
     spawn(&state, &id, repo, rec.clone());
     Ok((StatusCode::ACCEPTED, Json(ChatJob::from(rec))).into_response())
