@@ -9,7 +9,7 @@ import { run, signIn, SIZES } from "./lib.mjs";
 
 const todoFile = process.env.CAR_FLOW_TODO;
 
-await run(async ({ base, link, page, errors }) => {
+await run(async ({ base, link, out: dir, page, errors }) => {
   const p = await page(SIZES.desk);
   await signIn(p, link, base);
   const id = await p.getAttribute(".repo", "data-id");
@@ -44,6 +44,7 @@ await run(async ({ base, link, page, errors }) => {
     removed: await p.$$eval("#conflict-diff .d.del", (ds) => ds.map((d) => d.textContent)),
     editor: await p.inputValue("#text"),
   };
+  await p.screenshot({ path: `${dir}/docs-conflict-desk.png`, fullPage: true });
   // A reload loses nothing: the draft comes back.
   await p.reload();
   await p.waitForFunction((m) => document.getElementById("text").value === m, mine);
@@ -62,6 +63,7 @@ await run(async ({ base, link, page, errors }) => {
   await p.fill("#ask-text", "tick one and add three");
   await p.press("#ask-text", "Control+Enter");
   await p.waitForSelector('#proposal[data-state="ready"]', { timeout: 60000 });
+  await p.screenshot({ path: `${dir}/docs-proposal-mobile.png`, fullPage: true });
   out.proposal_added = await p.$$eval("#proposal .d.add", (ds) => ds.map((d) => d.textContent));
   out.proposal_removed = await p.$$eval("#proposal .d.del", (ds) => ds.map((d) => d.textContent));
   await p.click('#proposal button[data-chat="apply"]');
