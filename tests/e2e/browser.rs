@@ -163,6 +163,65 @@ fn an_answer_given_on_the_dashboard_reaches_the_agent_and_the_loop_goes_on() {
 }
 
 #[test]
+fn a_doc_is_edited_ticked_saved_through_a_conflict_and_changed_by_the_agent_in_a_browser() {
+    if !browser_ready() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.script(
+        "out Here is the new TODO.\nout <NEW_DOC>\nout # Plan\nout - [x] one\nout - [x] two\nout - [ ] three\nout </NEW_DOC>\n",
+    );
+    let server = Server::start(&env, &[]);
+    let todo = env.path(".codex-autorunner/TODO.md");
+    let got = flow(
+        "docs",
+        &server,
+        &fresh_link(&server),
+        &[("CAR_FLOW_TODO", todo.to_str().unwrap())],
+    );
+    assert_eq!(got["preview_heading"], "Plan", "{got:#}");
+    assert_eq!(
+        got["after_tick"], "# Plan\n\n- [ ] one\n- [x] two\n",
+        "{got:#}"
+    );
+    let c = &got["conflict"];
+    assert_eq!(c["theirs"], "# Plan\n\n- [x] one\n- [x] two\n", "{got:#}");
+    let mine = "# Plan\n\n- [ ] one\n- [x] two\n- [ ] mine\n";
+    assert_eq!(c["mine"], mine, "{got:#}");
+    assert_eq!(c["editor"], mine, "{got:#}");
+    assert_eq!(
+        c["added"],
+        serde_json::json!(["- [ ] one", "- [ ] mine"]),
+        "{got:#}"
+    );
+    assert_eq!(c["removed"], serde_json::json!(["- [x] one"]), "{got:#}");
+    assert_eq!(got["draft_restored"], true, "{got:#}");
+    assert_eq!(got["conflict_answers"], 2, "{got:#}");
+    assert_eq!(got["after_keep_mine"], mine, "{got:#}");
+    // The agent's proposal against the saved version, applied.
+    let proposal = "# Plan\n- [x] one\n- [x] two\n- [ ] three\n";
+    assert!(
+        got["proposal_added"]
+            .as_array()
+            .unwrap()
+            .contains(&"- [ ] three".into()),
+        "{got:#}"
+    );
+    assert!(
+        got["proposal_removed"]
+            .as_array()
+            .unwrap()
+            .contains(&"- [ ] mine".into()),
+        "{got:#}"
+    );
+    assert_eq!(got["editor_after_apply"], proposal, "{got:#}");
+    assert_eq!(env.read(".codex-autorunner/TODO.md"), proposal);
+    let prompt = String::from_utf8(env.agent_prompt(1)).unwrap();
+    assert!(prompt.contains("tick one and add three") && prompt.contains("- [ ] mine"));
+}
+
+#[test]
 fn every_page_fits_a_phone_and_a_desk_with_no_console_error_or_serious_axe_violation() {
     if !browser_ready() {
         return;
@@ -197,12 +256,12 @@ fn every_page_fits_a_phone_and_a_desk_with_no_console_error_or_serious_axe_viola
         &fresh_link(&server),
         &[(
             "CAR_FLOW_PAGES",
-            "/,repos/alpha,repos/beta,repos/alpha/terminal,repos/alpha/snapshot,repos/alpha/settings",
+            "/,repos/alpha,repos/beta,repos/alpha/docs/todo,repos/beta/docs/spec,repos/alpha/terminal,repos/alpha/snapshot,repos/alpha/settings",
         )],
     );
     let pages = got["pages"].as_array().unwrap();
-    // The sign-in page and six pages, at two sizes.
-    assert_eq!(pages.len(), 14, "{got:#}");
+    // The sign-in page and eight pages, at two sizes.
+    assert_eq!(pages.len(), 18, "{got:#}");
     for p in pages {
         assert_eq!(p["overflow"], false, "{p:#}");
         assert_eq!(p["axe"], serde_json::json!([]), "{p:#}");

@@ -84,6 +84,7 @@ mod codex;
 mod config;
 mod control;
 mod disk;
+mod doc_chat;
 mod docs;
 mod doctor;
 mod engine;
@@ -143,6 +144,7 @@ pub use config::{
 pub use control::{
     ClearReport, InitError, InitOptions, InitReport, PendingQuestionView, StopFileContent,
 };
+pub use doc_chat::{ChatRecord, ChatState, DiffLine, DocChatError, doc_etag, line_diff};
 pub use docs::{DocError, DocKind, TodoStatus, parse_todo};
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, doctor};
 pub use engine::{Cancelled, Event, LoopSummary};

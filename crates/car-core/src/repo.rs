@@ -301,6 +301,54 @@ impl Repo {
         kind.path(&self.resolved.config.docs)
     }
 
+    /// Records a request to change `doc` with the agent (see
+    /// [`crate::doc_chat`]): running, based on the doc's current text;
+    /// run it with [`Repo::doc_chat_run`].
+    pub fn doc_chat_begin(
+        &self,
+        doc: crate::docs::DocKind,
+        request: &str,
+    ) -> Result<crate::ChatRecord, crate::DocChatError> {
+        crate::doc_chat::begin(&self.resolved.config, &self.resolved.paths, doc, request)
+    }
+
+    /// Runs the agent on a request from [`Repo::doc_chat_begin`] and
+    /// records its proposal (the doc itself is not written).
+    pub async fn doc_chat_run(
+        &self,
+        rec: crate::ChatRecord,
+        stop: &StopHandle,
+    ) -> Result<crate::ChatRecord, crate::DocChatError> {
+        crate::doc_chat::run(&self.resolved.config, &self.resolved.paths, rec, stop).await
+    }
+
+    /// The latest chat request for `doc`, if any.
+    pub fn doc_chat_latest(
+        &self,
+        doc: crate::docs::DocKind,
+    ) -> Result<Option<crate::ChatRecord>, crate::DocChatError> {
+        crate::doc_chat::latest(&self.resolved.paths, doc)
+    }
+
+    /// Chat request `id` of `doc`.
+    pub fn doc_chat_get(
+        &self,
+        doc: crate::docs::DocKind,
+        id: &str,
+    ) -> Result<crate::ChatRecord, crate::DocChatError> {
+        crate::doc_chat::get(&self.resolved.paths, doc, id)
+    }
+
+    /// Closes chat request `id` of `doc` as `applied` or `discarded`.
+    pub fn doc_chat_close(
+        &self,
+        doc: crate::docs::DocKind,
+        id: &str,
+        how: crate::ChatState,
+    ) -> Result<crate::ChatRecord, crate::DocChatError> {
+        crate::doc_chat::close(&self.resolved.paths, doc, id, how)
+    }
+
     /// Makes `SNAPSHOT.md` with the agent (see `car snapshot`).
     pub async fn snapshot(
         &self,

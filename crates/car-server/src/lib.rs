@@ -47,6 +47,7 @@ pub use state::{AppState, RepoEntry, StateOptions, repo_id};
 
 // The bodies of requests and answers (for clients in Rust).
 pub use routes::control::{LoopBody, ReplyBody};
+pub use routes::doc_chat::{ChatAsk, ChatDiffLine, ChatJob};
 pub use routes::docs::{Doc, DocWrite};
 pub use routes::events::EventPage;
 pub use routes::execs::{ExecStart, ExecStarted};

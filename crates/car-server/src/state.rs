@@ -51,6 +51,9 @@ pub(crate) struct Inner {
     pub(crate) sockets: watch::Sender<usize>,
     /// The live terminal sessions (stopped when the server shuts down).
     pub(crate) terminals: Arc<crate::terminal::Registry>,
+    /// The chat requests whose agent runs in this server, by
+    /// `<repo id>/<job id>`: discarding one stops its agent.
+    pub(crate) doc_chats: std::sync::Mutex<std::collections::HashMap<String, car_core::StopHandle>>,
 }
 
 /// What a server serves.
@@ -127,6 +130,7 @@ impl AppState {
                 codes: crate::sessions::LoginCodes::default(),
                 sockets: watch::Sender::new(0),
                 terminals: Arc::default(),
+                doc_chats: std::sync::Mutex::default(),
             }),
         };
         // Terminal sessions a previous server left are over (their PTYs

@@ -40,7 +40,7 @@ pub struct DocWrite {
     pub text: String,
 }
 
-fn kind_of(name: &str) -> Result<DocKind, ApiError> {
+pub(crate) fn kind_of(name: &str) -> Result<DocKind, ApiError> {
     DocKind::ALL
         .into_iter()
         .find(|k| k.name() == name)
@@ -53,18 +53,10 @@ fn kind_of(name: &str) -> Result<DocKind, ApiError> {
 
 /// The version of `text`: its length and FNV-1a hash, quoted.
 pub(crate) fn etag_of(exists: bool, bytes: &[u8]) -> String {
-    if !exists {
-        return "\"none\"".to_string();
-    }
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("\"{:x}-{h:016x}\"", bytes.len())
+    car_core::doc_etag(exists, bytes)
 }
 
-fn read_doc(path: &std::path::Path, kind: DocKind) -> Result<Doc, ApiError> {
+pub(crate) fn read_doc(path: &std::path::Path, kind: DocKind) -> Result<Doc, ApiError> {
     let (exists, bytes) = match std::fs::read(path) {
         Ok(b) => (true, b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (false, Vec::new()),
@@ -84,7 +76,7 @@ fn read_doc(path: &std::path::Path, kind: DocKind) -> Result<Doc, ApiError> {
     })
 }
 
-fn with_etag(status: StatusCode, doc: Doc) -> Response {
+pub(crate) fn with_etag(status: StatusCode, doc: Doc) -> Response {
     let etag = HeaderValue::from_str(&doc.etag).ok();
     let mut resp = (status, Json(doc)).into_response();
     if let Some(e) = etag {
@@ -144,8 +136,21 @@ pub(crate) async fn put_doc(
         .trim()
         .to_string();
     let path = repo.doc_path(kind).to_path_buf();
+    let written = write_if_match(&state, path, kind, if_match, write.text).await?;
+    Ok(with_etag(StatusCode::OK, written))
+}
+
+/// Writes `text` to the doc at `path` if it is still at the version
+/// `if_match` names (`*`: any); otherwise 409 with the current doc.
+pub(crate) async fn write_if_match(
+    state: &AppState,
+    path: std::path::PathBuf,
+    kind: DocKind,
+    if_match: String,
+    text: String,
+) -> Result<Doc, ApiError> {
     let _guard = state.inner.doc_write.lock().await;
-    let written = blocking(move || {
+    blocking(move || {
         let current = read_doc(&path, kind)?;
         let matches = if_match == "*"
             || if_match
@@ -162,12 +167,11 @@ pub(crate) async fn put_doc(
             )
             .with_current(current));
         }
-        car_core::write_atomic(&path, write.text.as_bytes())
+        car_core::write_atomic(&path, text.as_bytes())
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string()))?;
         read_doc(&path, kind)
     })
-    .await?;
-    Ok(with_etag(StatusCode::OK, written))
+    .await
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The handlers, one concept per file.
 
 pub(crate) mod control;
+pub(crate) mod doc_chat;
 pub(crate) mod docs;
 pub(crate) mod events;
 pub(crate) mod exec_stream;

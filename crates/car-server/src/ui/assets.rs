@@ -74,6 +74,21 @@ const SOURCES: &[Source] = &[
         bytes: include_bytes!("../../ui/vendor/xterm/xterm.css"),
     },
     Source {
+        name: "diff.js",
+        mime: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/diff.js"),
+    },
+    Source {
+        name: "docs.js",
+        mime: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/docs.js"),
+    },
+    Source {
+        name: "docs.css",
+        mime: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/docs.css"),
+    },
+    Source {
         name: "app.css",
         mime: "text/css; charset=utf-8",
         bytes: include_bytes!("../../ui/static/app.css"),

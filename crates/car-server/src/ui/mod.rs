@@ -3,7 +3,9 @@
 //! call the JSON API; no build step, everything embedded.
 
 mod assets;
+mod docs_page;
 mod hub_page;
+mod markdown;
 mod pages;
 mod render;
 mod repo_page;

@@ -37,6 +37,15 @@ const TEMPLATES: &[(&str, &str)] = &[
         "repo_live.html",
         include_str!("../../ui/templates/repo_live.html"),
     ),
+    ("docs.html", include_str!("../../ui/templates/docs.html")),
+    (
+        "docs_chat.html",
+        include_str!("../../ui/templates/docs_chat.html"),
+    ),
+    (
+        "docs_preview.html",
+        include_str!("../../ui/templates/docs_preview.html"),
+    ),
     (
         "repo_nav.html",
         include_str!("../../ui/templates/repo_nav.html"),

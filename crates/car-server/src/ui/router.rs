@@ -3,9 +3,9 @@
 //! (public: they hold no data).
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
-use super::{assets, hub_page, repo_page, settings_page, snapshot_page, terminal_page};
+use super::{assets, docs_page, hub_page, repo_page, settings_page, snapshot_page, terminal_page};
 use crate::state::AppState;
 
 /// Every UI route, to merge into the app under its base path.
@@ -13,6 +13,13 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(hub_page::hub))
         .route("/repos/{id}", get(repo_page::dashboard))
+        .route("/repos/{id}/docs", get(docs_page::todo))
+        .route("/repos/{id}/docs/{doc}", get(docs_page::docs))
+        .route("/ui/fragments/repos/{id}/preview", post(docs_page::preview))
+        .route(
+            "/ui/fragments/repos/{id}/docs/{doc}/chat",
+            get(docs_page::chat),
+        )
         .route("/ui/fragments/repos", get(hub_page::fragment))
         .route("/repos/{id}/terminal", get(terminal_page::terminal))
         .route("/repos/{id}/snapshot", get(snapshot_page::snapshot_page))
