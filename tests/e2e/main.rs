@@ -53,6 +53,7 @@ mod serve_sessions;
 mod serve_stream;
 mod serve_tasks;
 mod serve_ui;
+mod serve_ui_runs;
 mod serve_ws;
 mod service;
 mod signals;

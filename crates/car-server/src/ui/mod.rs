@@ -8,6 +8,10 @@ mod pages;
 mod render;
 mod repo_page;
 mod router;
+mod run_views;
+mod runs_page;
+mod task_views;
+mod tasks_page;
 mod views;
 
 pub(crate) use hub_page::hub;
