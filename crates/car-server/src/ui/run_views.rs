@@ -117,6 +117,25 @@ pub(crate) fn duration(ms: u64) -> String {
     }
 }
 
+/// The most bytes of a final message a page starts with.
+pub(crate) const FINAL_TAIL: usize = 32 * 1024;
+
+/// The end of `text`, at most `max` bytes (from a line's start when
+/// cut), and how many bytes were left out before it.
+pub(crate) fn clip(text: String, max: usize) -> (String, usize) {
+    if text.len() <= max {
+        return (text, 0);
+    }
+    let mut from = text.len() - max;
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    if let Some(nl) = text[from..].find('\n') {
+        from += nl + 1;
+    }
+    (text[from..].to_string(), from)
+}
+
 /// One line of a diff: `add`, `del`, `hunk`, `meta` (the file names) or
 /// `ctx`.
 #[derive(Debug, Serialize)]
@@ -182,6 +201,15 @@ mod tests {
             .map(|l| diff_line(l).kind)
             .collect();
         assert_eq!(kinds, ["meta", "meta", "hunk", "del", "add", "ctx", "meta"]);
+    }
+
+    #[test]
+    fn a_long_text_is_clipped_to_its_last_whole_lines() {
+        assert_eq!(clip("short".into(), 10), ("short".into(), 0));
+        let (end, cut) = clip("ab\ncdé\nfg\n".into(), 6);
+        assert_eq!((end.as_str(), cut), ("fg\n", 8));
+        let (end, cut) = clip("ééé".into(), 3);
+        assert_eq!((end.as_str(), cut), ("é", 4));
     }
 
     #[test]

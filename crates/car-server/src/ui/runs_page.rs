@@ -134,7 +134,10 @@ pub(crate) async fn detail(
             error => error,
             diffs => Value::from_serialize(diffs),
             prompt => text("prompt.md"),
-            final_output => text("final_output.md"),
+            final_output => text("final_output.md").map(|t| {
+                let (end, cut) = run_views::clip(t, run_views::FINAL_TAIL);
+                context! { text => end, cut => cut }
+            }),
             output => Value::from_serialize(views::run_output(&repo, n, views::OUTPUT_TAIL)),
             prev => ids.iter().copied().filter(|&i| i < n).max(),
             next => ids.iter().copied().find(|&i| i > n),

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::pages::{allowed, ctx, error_page, fragment_allowed};
 use super::render::page;
 use super::runs_page::repo_ctx;
-use super::{task_views, views};
+use super::{run_views, task_views, views};
 use crate::ApiError;
 use crate::routes::login::BasePath;
 use crate::routes::{blocking, requester};
@@ -84,7 +84,10 @@ async fn selected(state: &AppState, id: &str, task: &str) -> Result<Value, ApiEr
             turns => Value::from_serialize(task_views::turns(&rec)),
             prompt => rec.prompt,
             cwd => rec.cwd.display().to_string(),
-            final_output => final_output,
+            final_output => final_output.map(|t| {
+                let (end, cut) = run_views::clip(t, run_views::FINAL_TAIL);
+                context! { text => end, cut => cut }
+            }),
             output => context! {
                 lines => Value::from_serialize(&output.lines),
                 start => output.start,

@@ -5,7 +5,7 @@
 // made again once the run ends (its record, diffs and final message).
 import { api, swap, debounce, follow, toast } from "./common.js";
 import { parseLine, logView } from "./logview.js";
-import { showAll } from "./showall.js";
+import { showAll, finalAll } from "./showall.js";
 
 const head = document.getElementById("repo");
 const id = head.dataset.id;
@@ -22,6 +22,7 @@ function dates(root) {
   }
 }
 dates(document);
+finalAll();
 
 const run = Number(head.dataset.run) || 0;
 if (!run) {

@@ -28,3 +28,21 @@ export function showAll(btn, url, view) {
     }
   });
 }
+
+/** The "Show all" of a final message cut short: the whole text from the
+ *  JSON at the button's `data-url` (its `final_output`). */
+export function finalAll() {
+  document.addEventListener("click", async (e) => {
+    const btn = e.target.closest("#final-all");
+    if (!btn) return;
+    btn.disabled = true;
+    try {
+      const data = await api("GET", btn.dataset.url);
+      document.getElementById("final-text").textContent = data.final_output || "";
+      btn.closest(".final-cut").remove();
+    } catch (err) {
+      btn.disabled = false;
+      toast(`final message: ${err.message}`, true);
+    }
+  });
+}

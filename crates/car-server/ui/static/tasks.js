@@ -6,7 +6,7 @@
 // are fetched again when the repository's stream tells of a task.
 import { api, base, swap, debounce, follow, toast } from "./common.js";
 import { logView, STREAMS } from "./logview.js";
-import { showAll } from "./showall.js";
+import { showAll, finalAll } from "./showall.js";
 
 const head = document.getElementById("repo");
 const id = head.dataset.id;
@@ -105,6 +105,7 @@ if (task) {
 }
 
 // --- the composer -----------------------------------------------------------
+finalAll();
 const compose = document.getElementById("compose");
 let starting = false;
 async function start() {
