@@ -295,6 +295,39 @@ fn a_task_composed_in_the_browser_streams_ends_is_replied_to_and_a_long_one_is_c
 }
 
 #[test]
+fn a_run_at_work_shows_in_the_list_and_its_page_follows_it_to_its_diff() {
+    if !browser_ready() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n- [ ] b\n");
+    env.script(
+        "sleep 1\nout tick 1\nsleep 0.5\nout tick 2\nsleep 0.5\nout tick 3\nsleep 0.5\nout tick 4\nsleep 0.5\nout tick 5\nsleep 0.5\nout tick 6\nsleep 2\ncheck-todo\n",
+    );
+    let server = Server::start(&env, &[]);
+    let got = flow("runs_live", &server, &fresh_link(&server), &[]);
+    assert!(
+        got["empty"].as_str().unwrap().contains("No runs yet"),
+        "{got:#}"
+    );
+    assert!(
+        got["running_row"]
+            .as_str()
+            .unwrap()
+            .contains("Run #1 running"),
+        "{got:#}"
+    );
+    assert_eq!(got["same_page"], true, "{got:#}");
+    let ticks: Vec<String> = (1..=6).map(|i| format!("tick {i}")).collect();
+    assert_eq!(got["live_lines"], serde_json::json!(ticks), "{got:#}");
+    assert!(
+        got["outcome"].as_str().unwrap().starts_with("ok"),
+        "{got:#}"
+    );
+    assert_eq!(got["added"], serde_json::json!(["+- [x] a"]), "{got:#}");
+}
+
+#[test]
 fn every_page_fits_a_phone_and_a_desk_with_no_console_error_or_serious_axe_violation() {
     if !browser_ready() {
         return;

@@ -226,3 +226,35 @@ fn the_tasks_pages_show_the_composer_the_history_and_a_task() {
         assert!(body.contains(says), "{path}: {body}");
     }
 }
+
+#[test]
+fn in_a_hub_the_composer_offers_every_repository_with_the_page_s_own_chosen() {
+    let env = crate::hub_registry::hub_with(&["alpha", "beta"]);
+    env.run(&["hub", "scan"]).expect_code(0);
+    let server = Server::start(&env, &[]);
+    let cookie = login(&server);
+    let (status, page) = get(&server, "repos/beta/tasks", Some(&cookie));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<select name=\"repo\""), "{page}");
+    assert!(
+        page.contains("<option value=\"alpha\">alpha</option>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<option value=\"beta\" selected>beta</option>"),
+        "{page}"
+    );
+    assert!(page.contains("No tasks yet"), "{page}");
+    // A task of alpha's is not beta's to show.
+    let spawned = server.post(
+        "api/v1/tasks",
+        &serde_json::json!({"prompt": "hello", "repo": "alpha"}),
+    );
+    assert_eq!(spawned.status, 202, "{}", spawned.body);
+    let id = spawned.json()["task_id"].as_str().unwrap().to_string();
+    let (status, other) = get(&server, &format!("repos/beta/tasks/{id}"), Some(&cookie));
+    assert_eq!(status, 404, "{other}");
+    assert!(other.contains("belongs to repository"), "{other}");
+    let (status, own) = get(&server, &format!("repos/alpha/tasks/{id}"), Some(&cookie));
+    assert_eq!(status, 200, "{own}");
+}
