@@ -45,6 +45,16 @@ await run(async ({ base, link, page }) => {
   await p.waitForFunction(() => [...document.querySelectorAll("#output .l")].some((l) => l.textContent === "second turn"));
   const after_reply = await text();
 
+  // A reply from elsewhere (here a plain API call): the page follows its turn too.
+  await p.evaluate(() => { window.__same = true; });
+  await p.evaluate(async (url) => {
+    const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ message: "Count again" }) });
+    if (!r.ok) throw new Error(`${url}: ${r.status}`);
+  }, `${base}api/v1/tasks/${first}/reply`);
+  await p.waitForFunction(() => [...document.querySelectorAll("#output .l")].some((l) => l.textContent === "third turn"), null, { timeout: 60000 });
+  await p.waitForSelector('#task-head[data-state="succeeded"][data-turns="3"]', { timeout: 60000 });
+  const followed_elsewhere = await p.evaluate(() => window.__same === true);
+
   // 3: a long one, cancelled.
   const long = await compose("Take your time");
   await p.waitForFunction(() => [...document.querySelectorAll("#output .l")].some((l) => l.textContent === "long task started"), null, { timeout: 60000 });
@@ -52,5 +62,5 @@ await run(async ({ base, link, page }) => {
   await p.waitForSelector('#task-head[data-state="cancelled"]', { timeout: 60000 });
   const cancelled_row = (await p.textContent("#history li.current")).replace(/\s+/g, " ").trim();
   const history_count = await p.$$eval("#history .task-list li", (ls) => ls.length);
-  return { model, first, long, lines, streamed, history, history_row, after_reply, cancelled_row, history_count };
+  return { model, first, long, lines, streamed, followed_elsewhere, history, history_row, after_reply, cancelled_row, history_count };
 });

@@ -238,6 +238,7 @@ fn a_task_composed_in_the_browser_streams_ends_is_replied_to_and_a_long_one_is_c
     env.script(&format!(
         "{thread}\nout line 1\nsleep 0.6\nout line 2\nsleep 0.6\nerr line 3\nlast-message counted\n{done}\n---\n\
          out second turn\nlast-message folders counted\n{done}\n---\n\
+         out third turn\nlast-message counted again\n{done}\n---\n\
          {thread}\nout long task started\nsleep 120\n"
     ));
     let server = Server::start(&env, &[]);
@@ -282,6 +283,7 @@ fn a_task_composed_in_the_browser_streams_ends_is_replied_to_and_a_long_one_is_c
         at("line 3") < at("second turn") && at("second turn") < usize::MAX,
         "{got:#}"
     );
+    assert_eq!(got["followed_elsewhere"], true, "{got:#}");
     assert!(
         got["cancelled_row"].as_str().unwrap().contains("cancelled"),
         "{got:#}"

@@ -22,20 +22,28 @@ const refresh = debounce(() => {
   swap(`/ui/fragments/repos/${encodeURIComponent(id)}/tasks?${q}`, keep).catch((e) => toast(e.message, true));
 }, 150);
 
+// --- the task shown ---------------------------------------------------------
+let stream = null;
+// Opens the task's stream from where its lines shown end.
+let open = () => {};
+
 follow(`/api/v1/repos/${encodeURIComponent(id)}/stream`, {
-  event: (ev) => { if (String(ev.type).startsWith("task_")) refresh(); },
+  event: (ev) => {
+    if (!String(ev.type).startsWith("task_")) return;
+    // A reply from elsewhere (another page, `car task reply`): follow its turn.
+    if (ev.type === "task_reply" && ev.task_id === task && !stream) open();
+    refresh();
+  },
   open: refresh,
 });
 
-// --- the task shown ---------------------------------------------------------
-let stream = null;
 if (task) {
   const out = document.getElementById("output");
   const view = logView(out, document.getElementById("jump"), document.getElementById("copy"));
   showAll(document.getElementById("show-all"), `${taskPath}/output`, view);
   let end = Number(out.dataset.end) || 0;
 
-  const open = () => {
+  open = () => {
     stream?.close();
     stream = new EventSource(`${base}${taskPath}/stream?offset=${end}`);
     stream.addEventListener("log", (e) => {
