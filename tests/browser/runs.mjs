@@ -6,7 +6,7 @@ import { run, signIn, live, timing, SIZES } from "./lib.mjs";
 await run(async ({ base, link, page }) => {
   const p = await page(SIZES.mobile);
   await signIn(p, link, base);
-  const id = await p.getAttribute(".repo", "data-id");
+  const id = process.env.CAR_FLOW_REPO || (await p.getAttribute(".repo", "data-id"));
   await p.goto(`${base}repos/${id}/runs`);
   const list_timing = await timing(p);
   await live(p);

@@ -6,7 +6,7 @@ import { run, signIn, live, SIZES } from "./lib.mjs";
 await run(async ({ base, link, page }) => {
   const p = await page(SIZES.desk);
   await signIn(p, link, base);
-  const id = await p.getAttribute(".repo", "data-id");
+  const id = process.env.CAR_FLOW_REPO || (await p.getAttribute(".repo", "data-id"));
   await p.goto(`${base}repos/${id}/runs`);
   await live(p);
   const empty = (await p.textContent("#runs")).replace(/\s+/g, " ").trim();

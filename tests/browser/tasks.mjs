@@ -7,7 +7,7 @@ await run(async ({ base, link, page }) => {
   const p = await page(SIZES.mobile);
   p.on("dialog", (d) => d.accept());
   await signIn(p, link, base);
-  const id = await p.getAttribute(".repo", "data-id");
+  const id = process.env.CAR_FLOW_REPO || (await p.getAttribute(".repo", "data-id"));
   await p.goto(`${base}repos/${id}/tasks`);
   await live(p);
   const model = await p.inputValue("#task-model");

@@ -10,6 +10,7 @@ mod common;
 mod agent_env;
 mod attach;
 mod browser;
+mod browser_runs;
 mod bytes;
 mod codex_driver;
 mod config;

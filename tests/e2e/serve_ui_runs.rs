@@ -108,6 +108,17 @@ fn the_runs_pages_show_a_run_with_its_output_and_highlighted_doc_diff() {
         assert_eq!(status, 404, "{path}: {body}");
         assert!(body.contains(says), "{path}: {body}");
     }
+    for path in [
+        format!("repos/{REPO}/runs?before=x"),
+        format!("repos/{REPO}/tasks?offset=-1"),
+    ] {
+        let (status, body) = get(&server, &path, c);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains("bad query"), "{path}: {body}");
+    }
+    let (status, body) = get(&server, "repos/nope/runs/1", c);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no repository with id"), "{body}");
 }
 
 #[test]

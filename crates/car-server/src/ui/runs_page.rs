@@ -48,8 +48,12 @@ async fn list_ctx(state: &AppState, id: &str, before: Option<u64>) -> Result<Val
     ))
 }
 
-fn query(q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Option<u64> {
-    q.ok().and_then(|Query(q)| q.before)
+/// `?before=`, or what is wrong with the query.
+fn query(
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Option<u64>, String> {
+    q.map(|Query(q)| q.before)
+        .map_err(|e| format!("bad query: {}", e.body_text()))
 }
 
 /// The list of runs.
@@ -63,7 +67,11 @@ pub(crate) async fn list(
     if let Err(resp) = allowed(&state, &headers, &base).await {
         return resp;
     }
-    match list_ctx(&state, &id, query(q)).await {
+    let before = match query(q) {
+        Ok(b) => b,
+        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
+    };
+    match list_ctx(&state, &id, before).await {
         Ok(c) => page(
             StatusCode::OK,
             "runs.html",
@@ -84,7 +92,11 @@ pub(crate) async fn fragment(
     if let Err(resp) = fragment_allowed(&state, &headers).await {
         return resp;
     }
-    match list_ctx(&state, &id, query(q)).await {
+    let before = match query(q) {
+        Ok(b) => b,
+        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
+    };
+    match list_ctx(&state, &id, before).await {
         Ok(c) => page(StatusCode::OK, "runs_list.html", ctx(&base, "", c)),
         Err(e) => error_page(&base, e.status(), e.message()),
     }

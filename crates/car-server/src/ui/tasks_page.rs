@@ -27,14 +27,16 @@ use crate::state::AppState;
 
 /// `?offset=N` (the history from its N-th newest task) and, for the
 /// fragment, `task=ID` (the task shown).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(crate) struct TasksQuery {
     offset: Option<usize>,
     task: Option<String>,
 }
 
-fn query(q: Result<Query<TasksQuery>, QueryRejection>) -> TasksQuery {
-    q.map(|Query(q)| q).unwrap_or_default()
+/// The query, or what is wrong with it.
+fn query(q: Result<Query<TasksQuery>, QueryRejection>) -> Result<TasksQuery, String> {
+    q.map(|Query(q)| q)
+        .map_err(|e| format!("bad query: {}", e.body_text()))
 }
 
 /// The history of `id`'s tasks from `offset`, and the composer's choices.
@@ -129,7 +131,10 @@ pub(crate) async fn tasks(
     if let Err(resp) = allowed(&state, &headers, &base).await {
         return resp;
     }
-    let q = query(q);
+    let q = match query(q) {
+        Ok(q) => q,
+        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
+    };
     let made = page_ctx(&state, &id, q.offset.unwrap_or(0), None).await;
     answer(&base, "tasks.html", &format!("Tasks · {id}"), made)
 }
@@ -145,7 +150,10 @@ pub(crate) async fn task(
     if let Err(resp) = allowed(&state, &headers, &base).await {
         return resp;
     }
-    let q = query(q);
+    let q = match query(q) {
+        Ok(q) => q,
+        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
+    };
     let made = page_ctx(&state, &id, q.offset.unwrap_or(0), Some(&task)).await;
     answer(&base, "tasks.html", &format!("Task {task} · {id}"), made)
 }
@@ -161,7 +169,10 @@ pub(crate) async fn fragment(
     if let Err(resp) = fragment_allowed(&state, &headers).await {
         return resp;
     }
-    let q = query(q);
+    let q = match query(q) {
+        Ok(q) => q,
+        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
+    };
     let made = page_ctx(&state, &id, q.offset.unwrap_or(0), q.task.as_deref()).await;
     answer(&base, "tasks_live.html", "", made)
 }
