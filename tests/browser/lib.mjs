@@ -43,7 +43,10 @@ export async function run(flow) {
       return p;
     },
   };
-  const timer = setTimeout(() => finish(false, { error: "the flow took more than 120 s" }), 120000);
+  // CAR_FLOW_TIMEOUT_S: a flow visiting many pages may take longer on a
+  // loaded machine than the usual 120 s.
+  const limit = Number(process.env.CAR_FLOW_TIMEOUT_S) || 120;
+  const timer = setTimeout(() => finish(false, { error: `the flow took more than ${limit} s` }), limit * 1000);
   try {
     const result = await flow(ctx);
     clearTimeout(timer);

@@ -30,7 +30,7 @@ fn out_dir() -> PathBuf {
 
 /// Whether the browser and the flows' packages are there; when not, the
 /// test is skipped with a message, or fails under `CAR_REQUIRE_BROWSER=1`.
-fn browser_ready() -> bool {
+pub(crate) fn browser_ready() -> bool {
     let dir = flows_dir();
     let node = Command::new("node").arg("--version").output();
     let missing = if !Path::new(CHROMIUM).exists() {
@@ -62,7 +62,12 @@ fn browser_ready() -> bool {
 
 /// Runs flow `name` against `server` (signed in through `link`): its JSON
 /// answer, which must say `ok`.
-fn flow(name: &str, server: &Server, link: &str, vars: &[(&str, &str)]) -> serde_json::Value {
+pub(crate) fn flow(
+    name: &str,
+    server: &Server,
+    link: &str,
+    vars: &[(&str, &str)],
+) -> serde_json::Value {
     let script = flows_dir().join(format!("{name}.mjs"));
     let out = Command::new("node")
         .arg(&script)
@@ -250,18 +255,30 @@ fn every_page_fits_a_phone_and_a_desk_with_no_console_error_or_serious_axe_viola
     read_until(&events, Duration::from_secs(60), |k, d| {
         k == "event" && d["type"] == "stopped"
     });
+    // A task of alpha's, for the Tasks pages.
+    let task = server.post(
+        "api/v1/tasks",
+        &serde_json::json!({"prompt": "Which tables exist?", "repo": "alpha"}),
+    );
+    assert_eq!(task.status, 202, "{}", task.body);
+    let task = task.json()["task_id"].as_str().unwrap().to_string();
+    let paths = format!(
+        "/,repos/alpha,repos/beta,repos/alpha/docs/todo,repos/beta/docs/spec,repos/alpha/runs,\
+         repos/alpha/runs/1,repos/alpha/tasks,repos/alpha/tasks/{task},repos/alpha/terminal,\
+         repos/alpha/snapshot,repos/alpha/settings"
+    );
     let got = flow(
         "pages",
         &server,
         &fresh_link(&server),
-        &[(
-            "CAR_FLOW_PAGES",
-            "/,repos/alpha,repos/beta,repos/alpha/docs/todo,repos/beta/docs/spec,repos/alpha/terminal,repos/alpha/snapshot,repos/alpha/settings",
-        )],
+        &[
+            ("CAR_FLOW_PAGES", paths.as_str()),
+            ("CAR_FLOW_TIMEOUT_S", "480"),
+        ],
     );
     let pages = got["pages"].as_array().unwrap();
-    // The sign-in page and eight pages, at two sizes.
-    assert_eq!(pages.len(), 18, "{got:#}");
+    // The sign-in page and twelve pages, at two sizes.
+    assert_eq!(pages.len(), 26, "{got:#}");
     for p in pages {
         assert_eq!(p["overflow"], false, "{p:#}");
         assert_eq!(p["axe"], serde_json::json!([]), "{p:#}");

@@ -89,6 +89,31 @@ const SOURCES: &[Source] = &[
         bytes: include_bytes!("../../ui/static/docs.css"),
     },
     Source {
+        name: "logview.js",
+        mime: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/logview.js"),
+    },
+    Source {
+        name: "showall.js",
+        mime: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/showall.js"),
+    },
+    Source {
+        name: "runs.js",
+        mime: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/runs.js"),
+    },
+    Source {
+        name: "tasks.js",
+        mime: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/tasks.js"),
+    },
+    Source {
+        name: "runs.css",
+        mime: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/runs.css"),
+    },
+    Source {
         name: "app.css",
         mime: "text/css; charset=utf-8",
         bytes: include_bytes!("../../ui/static/app.css"),

@@ -70,6 +70,17 @@ const TEMPLATES: &[(&str, &str)] = &[
         "settings.html",
         include_str!("../../ui/templates/settings.html"),
     ),
+    ("runs.html", include_str!("../../ui/templates/runs.html")),
+    (
+        "runs_list.html",
+        include_str!("../../ui/templates/runs_list.html"),
+    ),
+    ("run.html", include_str!("../../ui/templates/run.html")),
+    ("tasks.html", include_str!("../../ui/templates/tasks.html")),
+    (
+        "tasks_live.html",
+        include_str!("../../ui/templates/tasks_live.html"),
+    ),
 ];
 
 static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();

@@ -5,7 +5,10 @@
 use axum::Router;
 use axum::routing::{get, post};
 
-use super::{assets, docs_page, hub_page, repo_page, settings_page, snapshot_page, terminal_page};
+use super::{
+    assets, docs_page, hub_page, repo_page, runs_page, settings_page, snapshot_page, tasks_page,
+    terminal_page,
+};
 use crate::state::AppState;
 
 /// Every UI route, to merge into the app under its base path.
@@ -24,6 +27,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/repos/{id}/terminal", get(terminal_page::terminal))
         .route("/repos/{id}/snapshot", get(snapshot_page::snapshot_page))
         .route("/repos/{id}/settings", get(settings_page::settings))
+        .route("/repos/{id}/runs", get(runs_page::list))
+        .route("/repos/{id}/runs/{n}", get(runs_page::detail))
+        .route("/repos/{id}/tasks", get(tasks_page::tasks))
+        .route("/repos/{id}/tasks/{task}", get(tasks_page::task))
+        .route("/ui/fragments/repos/{id}/runs", get(runs_page::fragment))
+        .route("/ui/fragments/repos/{id}/tasks", get(tasks_page::fragment))
         .route("/ui/fragments/repos/{id}", get(repo_page::fragment))
         .route(
             "/ui/fragments/repos/{id}/terminals",

@@ -12,7 +12,7 @@ use serde_json::Value;
 pub(crate) const TIMELINE: usize = 60;
 
 /// How much of the current run's output a dashboard starts with.
-const OUTPUT_TAIL: u64 = 48 * 1024;
+pub(crate) const OUTPUT_TAIL: u64 = 48 * 1024;
 
 /// One row of the event timeline.
 #[derive(Debug, Serialize)]
@@ -51,8 +51,12 @@ pub(crate) struct Line {
 pub(crate) struct Output {
     pub(crate) run_id: Option<u64>,
     pub(crate) lines: Vec<Line>,
+    /// Where the first line shown starts (0: the log is shown whole).
+    pub(crate) start: u64,
     /// The byte offset after the last line shown (live lines go on there).
     pub(crate) end: u64,
+    /// The log's size when read.
+    pub(crate) size: u64,
 }
 
 /// The timeline (newest first) and the token use, from the ledger.
@@ -174,29 +178,47 @@ pub(crate) fn output(repo: &Repo) -> Output {
     let Some(run_id) = repo.run_ids().last().copied() else {
         return Output::default();
     };
-    let Some(path) = repo.output_log(run_id) else {
-        return Output {
-            run_id: Some(run_id),
-            ..Output::default()
-        };
-    };
-    let read = || -> std::io::Result<(Vec<u8>, u64, u64)> {
-        let mut f = std::fs::File::open(&path)?;
-        let size = f.metadata()?.len();
-        let start = size.saturating_sub(OUTPUT_TAIL);
-        f.seek(SeekFrom::Start(start))?;
-        let mut bytes = Vec::new();
-        f.take(size - start).read_to_end(&mut bytes)?;
-        Ok((bytes, start, size))
-    };
-    let Ok((bytes, start, _)) = read() else {
-        return Output {
-            run_id: Some(run_id),
-            ..Output::default()
-        };
-    };
+    run_output(repo, run_id, OUTPUT_TAIL)
+}
+
+/// The last `max` bytes (whole lines) of run `run_id`'s output log.
+pub(crate) fn run_output(repo: &Repo, run_id: u64, max: u64) -> Output {
+    let tail = repo
+        .output_log(run_id)
+        .and_then(|path| tail(&path, max).ok())
+        .unwrap_or_default();
+    Output {
+        run_id: Some(run_id),
+        lines: tail.lines,
+        start: tail.start,
+        end: tail.end,
+        size: tail.size,
+    }
+}
+
+/// The end of a log: its whole lines in the last `max` bytes.
+#[derive(Debug, Default)]
+pub(crate) struct Tail {
+    pub(crate) lines: Vec<Line>,
+    /// Where the first line shown starts.
+    pub(crate) start: u64,
+    /// The byte offset after the last line shown.
+    pub(crate) end: u64,
+    /// The log's size.
+    pub(crate) size: u64,
+}
+
+/// The whole lines in the last `max` bytes of the log at `path` (a line
+/// still being written is left for the live stream).
+pub(crate) fn tail(path: &std::path::Path, max: u64) -> std::io::Result<Tail> {
+    let mut f = std::fs::File::open(path)?;
+    let size = f.metadata()?.len();
+    let start = size.saturating_sub(max);
+    f.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    f.take(size - start).read_to_end(&mut bytes)?;
     // Whole lines only: from after the first newline when cut, up to the
-    // last newline (a line still being written comes live).
+    // last newline.
     let from = if start > 0 {
         bytes
             .iter()
@@ -207,11 +229,12 @@ pub(crate) fn output(repo: &Repo) -> Output {
     };
     let to = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let text = String::from_utf8_lossy(bytes.get(from..to.max(from)).unwrap_or_default());
-    Output {
-        run_id: Some(run_id),
+    Ok(Tail {
         lines: text.lines().map(parse_line).collect(),
+        start: start + from as u64,
         end: start + to.max(from) as u64,
-    }
+        size,
+    })
 }
 
 /// A line of an output log: `[ts] stdout: text` (`stderr`, or `codex:`

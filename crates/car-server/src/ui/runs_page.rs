@@ -1,0 +1,171 @@
+//! `GET /repos/{id}/runs`: a repository's runs, newest first, a page of
+//! [`run_views::PAGE`] at a time (`?before=N` for older ones: only the
+//! records of the runs shown are read, so hundreds of runs stay fast);
+//! its script follows the repository's stream and fetches the list again
+//! (`GET /ui/fragments/repos/{id}/runs`, the same template) when a run
+//! starts or ends. `GET /repos/{id}/runs/{n}`: one run: its figures,
+//! prompt, the tail of its output (the rest on demand), final message
+//! and the doc diffs it made.
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use super::pages::{allowed, ctx, error_page, fragment_allowed};
+use super::render::page;
+use super::{run_views, views};
+use crate::ApiError;
+use crate::routes::blocking;
+use crate::routes::login::BasePath;
+use crate::state::AppState;
+
+/// `?before=N`: the runs older than run N.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    before: Option<u64>,
+}
+
+/// The base context of a repository's page: its id and whether the
+/// server serves others (a link back to the hub).
+pub(crate) fn repo_ctx(state: &AppState, id: &str, extra: Value) -> Value {
+    context! {
+        repo => context! { id => id },
+        multi => state.repos().len() > 1,
+        ..extra
+    }
+}
+
+async fn list_ctx(state: &AppState, id: &str, before: Option<u64>) -> Result<Value, ApiError> {
+    let repo = state.repo(id)?;
+    let page = blocking(move || Ok(run_views::page(&repo, before))).await?;
+    Ok(repo_ctx(
+        state,
+        id,
+        context! { runs => Value::from_serialize(&page), before => before },
+    ))
+}
+
+/// `?before=`, or what is wrong with the query.
+fn query(
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Option<u64>, String> {
+    q.map(|Query(q)| q.before)
+        .map_err(|e| format!("bad query: {}", e.body_text()))
+}
+
+/// The list of runs.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(BasePath(base)): Extension<BasePath>,
+    Path(id): Path<String>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(resp) = allowed(&state, &headers, &base).await {
+        return resp;
+    }
+    let before = match query(q) {
+        Ok(b) => b,
+        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
+    };
+    match list_ctx(&state, &id, before).await {
+        Ok(c) => page(
+            StatusCode::OK,
+            "runs.html",
+            ctx(&base, &format!("Runs · {id}"), c),
+        ),
+        Err(e) => error_page(&base, e.status(), e.message()),
+    }
+}
+
+/// The list alone, for its script.
+pub(crate) async fn fragment(
+    State(state): State<AppState>,
+    Extension(BasePath(base)): Extension<BasePath>,
+    Path(id): Path<String>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(resp) = fragment_allowed(&state, &headers).await {
+        return resp;
+    }
+    let before = match query(q) {
+        Ok(b) => b,
+        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
+    };
+    match list_ctx(&state, &id, before).await {
+        Ok(c) => page(StatusCode::OK, "runs_list.html", ctx(&base, "", c)),
+        Err(e) => error_page(&base, e.status(), e.message()),
+    }
+}
+
+/// One run.
+pub(crate) async fn detail(
+    State(state): State<AppState>,
+    Extension(BasePath(base)): Extension<BasePath>,
+    Path((id, n)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(resp) = allowed(&state, &headers, &base).await {
+        return resp;
+    }
+    let Ok(n) = n.parse::<u64>() else {
+        return error_page(
+            &base,
+            StatusCode::NOT_FOUND,
+            &format!("{n:?} is not a run id"),
+        );
+    };
+    let repo = match state.repo(&id) {
+        Ok(r) => r,
+        Err(e) => return error_page(&base, e.status(), e.message()),
+    };
+    let made = blocking(move || {
+        let dir = repo.runs_dir().join(n.to_string());
+        if !dir.is_dir() && repo.output_log(n).is_none() {
+            return Err(ApiError::not_found(format!(
+                "no run {n} in this repository"
+            )));
+        }
+        let text = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+        let rec = repo.run_record(n);
+        let diffs = rec.as_ref().map(run_views::diffs).unwrap_or_default();
+        let tokens = rec.as_ref().and_then(|r| r.tokens);
+        let git_commit = rec.as_ref().and_then(|r| r.git_commit.clone());
+        let error = rec.as_ref().and_then(|r| r.error.clone());
+        let finished_at = rec.as_ref().map(|r| r.finished_at.clone());
+        let ids = repo.run_ids();
+        Ok(context! {
+            run => Value::from_serialize(run_views::row(n, rec)),
+            finished_at => finished_at,
+            tokens => Value::from_serialize(tokens),
+            git_commit => git_commit,
+            error => error,
+            diffs => Value::from_serialize(diffs),
+            prompt => text("prompt.md"),
+            final_output => text("final_output.md").map(|t| {
+                let (end, cut) = run_views::clip(t, run_views::FINAL_TAIL);
+                context! { text => end, cut => cut }
+            }),
+            output => Value::from_serialize(views::run_output(&repo, n, views::OUTPUT_TAIL)),
+            prev => ids.iter().copied().filter(|&i| i < n).max(),
+            next => ids.iter().copied().find(|&i| i > n),
+        })
+    })
+    .await;
+    match made {
+        Ok(extra) => page(
+            StatusCode::OK,
+            "run.html",
+            ctx(
+                &base,
+                &format!("Run #{n} · {id}"),
+                repo_ctx(&state, &id, extra),
+            ),
+        ),
+        Err(e) => error_page(&base, e.status(), e.message()),
+    }
+}
