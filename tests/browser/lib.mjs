@@ -39,7 +39,7 @@ export async function run(flow) {
       const p = await c.newPage();
       p.on("console", (m) => { if (m.type() === "error") errors.push(`${p.url()}: ${m.text()}`); });
       p.on("pageerror", (e) => errors.push(`${p.url()}: ${e.message}`));
-      p.setDefaultTimeout(30000);
+      p.setDefaultTimeout(60000);
       return p;
     },
   };

@@ -57,6 +57,42 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
         Some(r#"{"text":"p\n"}"#),
     ),
     (
+        "GET",
+        "/api/v1/repos/{id}/docs/{doc}/chat",
+        "api/v1/repos/repo/docs/spec/chat",
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/repos/{id}/docs/{doc}/chat",
+        "api/v1/repos/repo/docs/spec/chat",
+        Some(r#"{"request":"shorter"}"#),
+    ),
+    (
+        "GET",
+        "/api/v1/repos/{id}/docs/{doc}/chat/{job}",
+        "api/v1/repos/repo/docs/spec/chat/JOB",
+        None,
+    ),
+    (
+        "DELETE",
+        "/api/v1/repos/{id}/docs/{doc}/chat/{job}",
+        "api/v1/repos/repo/docs/spec/chat/JOB",
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/repos/{id}/docs/{doc}/chat/{job}/apply",
+        "api/v1/repos/repo/docs/spec/chat/JOB/apply",
+        Some("{}"),
+    ),
+    (
+        "POST",
+        "/api/v1/repos/{id}/notify/test",
+        "api/v1/repos/repo/notify/test",
+        Some("{}"),
+    ),
+    (
         "POST",
         "/api/v1/repos/{id}/loop/{action}",
         "api/v1/repos/repo/loop/stop",
@@ -374,6 +410,15 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
                 // A server in a repository is no hub.
                 assert_eq!(resp.status, 404, "{case}: {}", resp.body);
                 assert!(resp.body.contains("not a hub"), "{case}: {}", resp.body);
+            } else if path.contains("/chat") {
+                // Past the checks, a chat answers as its requests stand (a
+                // second request while one runs is 409, an unknown job 404).
+                assert!(
+                    ![401, 403].contains(&resp.status) && resp.status < 500,
+                    "{case}: {} {}",
+                    resp.status,
+                    resp.body
+                );
             } else if path == "api/v1/sessions/link" && cred == Cred::Cookie {
                 assert_eq!(resp.status, 403, "{case}: a session cannot make sessions");
             } else {
