@@ -5,7 +5,7 @@
 // and "keep mine" writes it; then the agent's proposal shown as a diff
 // and applied. CAR_FLOW_TODO names the TODO file on disk.
 import { writeFileSync } from "node:fs";
-import { run, signIn, SIZES } from "./lib.mjs";
+import { run, signIn, SIZES, shot } from "./lib.mjs";
 
 const todoFile = process.env.CAR_FLOW_TODO;
 
@@ -44,7 +44,7 @@ await run(async ({ base, link, out: dir, page, errors }) => {
     removed: await p.$$eval("#conflict-diff .d.del", (ds) => ds.map((d) => d.textContent)),
     editor: await p.inputValue("#text"),
   };
-  await p.screenshot({ path: `${dir}/docs-conflict-desk.png`, fullPage: true });
+  await shot(p, `${dir}/docs-conflict-desk.png`);
   // A reload loses nothing: the draft comes back.
   await p.reload();
   await p.waitForFunction((m) => document.getElementById("text").value === m, mine);
@@ -63,7 +63,7 @@ await run(async ({ base, link, out: dir, page, errors }) => {
   await p.fill("#ask-text", "tick one and add three");
   await p.press("#ask-text", "Control+Enter");
   await p.waitForSelector('#proposal[data-state="ready"]', { timeout: 60000 });
-  await p.screenshot({ path: `${dir}/docs-proposal-mobile.png`, fullPage: true });
+  await shot(p, `${dir}/docs-proposal-mobile.png`);
   out.proposal_added = await p.$$eval("#proposal .d.add", (ds) => ds.map((d) => d.textContent));
   out.proposal_removed = await p.$$eval("#proposal .d.del", (ds) => ds.map((d) => d.textContent));
   await p.click('#proposal button[data-chat="apply"]');

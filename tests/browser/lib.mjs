@@ -101,3 +101,10 @@ export async function axe(page) {
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
 }
+
+/** A full-page screenshot taken from the top, so the sticky header stays
+ *  at the top of the picture instead of over the part scrolled to. */
+export async function shot(p, path) {
+  await p.evaluate(() => window.scrollTo(0, 0));
+  await p.screenshot({ path, fullPage: true });
+}

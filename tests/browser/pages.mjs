@@ -3,7 +3,7 @@
 // each in the out dir. Pages: the sign-in page (a browser without a
 // session), then each path given in CAR_FLOW_PAGES (comma-separated, `/`
 // for the hub).
-import { run, signIn, live, timing, axe, SIZES } from "./lib.mjs";
+import { run, signIn, live, timing, axe, SIZES, shot } from "./lib.mjs";
 
 await run(async ({ base, link, out, page }) => {
   const paths = (process.env.CAR_FLOW_PAGES || "").split(",").filter(Boolean);
@@ -31,6 +31,6 @@ await run(async ({ base, link, out, page }) => {
 async function check(p, name, size, out) {
   const dims = await p.evaluate(() => ({ scroll: document.scrollingElement.scrollWidth, inner: window.innerWidth }));
   const file = `${out}/${name.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "") || "hub"}-${size}.png`;
-  await p.screenshot({ path: file, fullPage: true });
+  await shot(p, file);
   return { name, size, overflow: dims.scroll > dims.inner, scroll_width: dims.scroll, axe: await axe(p), screenshot: file };
 }

@@ -3,7 +3,7 @@
 // when the window turns into a phone's, the cap answered with a clear
 // message, a reload that reattaches (the session went on, its recent
 // output is drawn again), a dropped connection that reconnects, and Stop.
-import { run, signIn, live, timing, SIZES } from "./lib.mjs";
+import { run, signIn, live, timing, SIZES, shot } from "./lib.mjs";
 
 await run(async ({ base, link, out, page }) => {
   const p = await page(SIZES.desk);
@@ -46,7 +46,7 @@ await run(async ({ base, link, out, page }) => {
   await p.keyboard.type("stty size | sed 's/^/size=/'\n");
   await waitScreen(/size=\d+ \d+/);
   const desk = /size=(\d+) (\d+)/.exec(await screen());
-  await p.screenshot({ path: `${out}/terminal-attached-desk.png`, fullPage: true });
+  await shot(p, `${out}/terminal-attached-desk.png`);
   await p.setViewportSize(SIZES.mobile);
   await p.waitForTimeout(500);
   await p.click("#term");
@@ -54,7 +54,7 @@ await run(async ({ base, link, out, page }) => {
   await waitScreen(/phone=\d+ \d+/);
   const phone = /phone=(\d+) (\d+)/.exec(await screen());
   const overflow = await p.evaluate(() => document.scrollingElement.scrollWidth > innerWidth);
-  await p.screenshot({ path: `${out}/terminal-attached-mobile.png`, fullPage: true });
+  await shot(p, `${out}/terminal-attached-mobile.png`);
 
   // The cap (1 here): a second session is refused, saying why.
   await p.click("#new-session");
