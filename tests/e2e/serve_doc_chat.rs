@@ -232,3 +232,26 @@ fn a_failing_agent_gives_a_clear_error_and_bad_names_get_404() {
     );
     assert_eq!(bad.status, 400, "{}", bad.body);
 }
+
+#[test]
+fn a_server_killed_outright_leaves_no_chat_agent_behind() {
+    let env = TestEnv::new();
+    env.todo("- [ ] one\n");
+    env.script("write-pid agent.pid\nsleep 60\n");
+    let server = Server::start(&env, &[]);
+    let asked = ask(&server, "todo", "slow");
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    env.wait_for("agent.pid", Duration::from_secs(60), || {
+        env.path("agent.pid").exists()
+    });
+    let pid = crate::common::read_pid(&env.path("agent.pid"));
+    assert!(crate::common::alive(pid));
+    server.kill9();
+    // The agent's supervisor sees the server go and ends its tree.
+    env.wait_for(
+        "the agent to end with the server",
+        Duration::from_secs(10),
+        || !crate::common::alive(pid),
+    );
+    assert_eq!(env.read(".codex-autorunner/TODO.md"), "- [ ] one\n");
+}

@@ -313,13 +313,19 @@ impl Repo {
     }
 
     /// Runs the agent on a request from [`Repo::doc_chat_begin`] and
-    /// records its proposal (the doc itself is not written).
+    /// records its proposal (the doc itself is not written). With
+    /// `supervisor` (the program answering
+    /// [`SUPERVISOR_SUBCOMMAND`](crate::SUPERVISOR_SUBCOMMAND), such as the
+    /// `car` binary), the agent runs under its per-run supervisor, which
+    /// ends the agent's whole tree if this process dies.
     pub async fn doc_chat_run(
         &self,
         rec: crate::ChatRecord,
+        supervisor: Option<&Path>,
         stop: &StopHandle,
     ) -> Result<crate::ChatRecord, crate::DocChatError> {
-        crate::doc_chat::run(&self.resolved.config, &self.resolved.paths, rec, stop).await
+        let (cfg, paths) = (&self.resolved.config, &self.resolved.paths);
+        crate::doc_chat::run(cfg, paths, rec, supervisor, stop).await
     }
 
     /// The latest chat request for `doc`, if any.

@@ -132,6 +132,7 @@ pub(crate) async fn run(
     cfg: &Config,
     paths: &RepoPaths,
     rec: ChatRecord,
+    supervisor: Option<&std::path::Path>,
     stop: &StopHandle,
 ) -> Result<ChatRecord, DocChatError> {
     let prompt = prompt::render(&rec);
@@ -145,7 +146,7 @@ pub(crate) async fn run(
             model: None,
             timeout: cfg.snapshot.timeout,
             path_env: None,
-            supervisor: None,
+            supervisor,
         },
         stop,
     )

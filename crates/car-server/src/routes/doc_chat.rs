@@ -120,7 +120,10 @@ fn spawn(state: &AppState, repo_id: &str, repo: Repo, rec: ChatRecord) {
     let state = state.clone();
     tokio::spawn(async move {
         let mut shutdown = state.inner.shutdown.clone();
-        let run = repo.doc_chat_run(rec, &stop);
+        // Under the per-run supervisor: a server killed outright leaves no
+        // agent behind.
+        let program = state.inner.program.clone();
+        let run = repo.doc_chat_run(rec, Some(&program), &stop);
         tokio::pin!(run);
         loop {
             tokio::select! {
