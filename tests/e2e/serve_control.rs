@@ -247,3 +247,42 @@ fn a_loop_seen_stopped_can_be_started_again_at_once_and_the_ledger_keeps_order()
     let want: Vec<&str> = ["\"loop_started\"", "\"stopped\""].repeat(LOOPS);
     assert_eq!(kinds, want);
 }
+
+#[test]
+fn stop_now_through_the_api_answers_at_once_and_the_loop_records_whose_stop() {
+    let env = TestEnv::new();
+    env.todo("- [ ] a\n");
+    env.script("sleep 30\ncheck-todo\n");
+    let server = Server::start(&env, &[]);
+    let events = server.stream(REPO, "", &[]);
+    let started = server.post(
+        &format!("api/v1/repos/{REPO}/loop/run"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(started.status, 202, "{}", started.body);
+    read_until(&events, PATIENCE, |k, d| {
+        k == "event" && d["type"] == "run_started"
+    });
+    let t = std::time::Instant::now();
+    let stopped = server.post(
+        &format!("api/v1/repos/{REPO}/loop/stop_now"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(
+        (stopped.status, stopped.json()["result"].as_str()),
+        (200, Some("requested")),
+        "{}",
+        stopped.body
+    );
+    // It does not wait for the agent (which would sleep 30 s).
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    let got = until_stopped(&env, &events);
+    let last = &got.last().unwrap().2;
+    assert_eq!(last["requested_by"], "api", "{last:#}");
+    assert_eq!(last["reason"], "killed", "{last:#}");
+    assert_eq!(env.read(".codex-autorunner/TODO.md"), "- [ ] a\n");
+    assert_eq!(
+        server.get(&format!("api/v1/repos/{REPO}")).json()["running"],
+        false
+    );
+}

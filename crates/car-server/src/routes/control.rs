@@ -44,16 +44,19 @@ fn busy(pid: u32) -> ApiError {
     ApiError::busy(format!("a runner is active already (pid {pid})"))
 }
 
-/// Starts (`run`, `once`, `resume`), stops after the current run (`stop`)
-/// or stops now and waits (`kill`) the repository's loop. A start answers
+/// Starts (`run`, `once`, `resume`), stops after the current run (`stop`),
+/// stops now without waiting (`stop_now`: the runner ends its agent within
+/// `runner.kill_grace_seconds` and records the stop) or stops now and
+/// waits, killing what does not end in time (`kill`) the repository's
+/// loop. A start answers
 /// 202 with the runner's pid, or 409 when a runner is active. The body
 /// may be empty.
 #[utoipa::path(post, path = "/api/v1/repos/{id}/loop/{action}", tag = "loop",
     params(("id" = String, Path, description = "repository id"),
-           ("action" = String, Path, description = "run, once, stop, kill or resume")),
+           ("action" = String, Path, description = "run, once, stop, stop_now, kill or resume")),
     request_body(content = Option<LoopBody>, description = "optional"),
     responses((status = 202, body = Object, description = "a runner was started: {result, pid}"),
-              (status = 200, body = Object, description = "stop or kill: what was found"),
+              (status = 200, body = Object, description = "stop, stop_now or kill: what was found"),
               (status = 400, body = crate::ErrorBody, description = "a body that is not {max_runs}"),
               (status = 409, body = crate::ErrorBody, description = "a runner is active"),
               (status = 404, body = crate::ErrorBody)))]
@@ -104,12 +107,16 @@ pub(crate) async fn loop_action(
             let report = blocking(move || Ok(control.stop_after_run()?)).await?;
             Ok(Json(to_json(&report)?).into_response())
         }
+        "stop_now" => {
+            let report = blocking(move || Ok(control.stop_now()?)).await?;
+            Ok(Json(to_json(&report)?).into_response())
+        }
         "kill" => {
             let report = blocking(move || Ok(control.kill()?)).await?;
             Ok(Json(to_json(&report)?).into_response())
         }
         other => Err(ApiError::not_found(format!(
-            "no loop action {other:?}: the actions are run, once, stop, kill and resume"
+            "no loop action {other:?}: the actions are run, once, stop, stop_now, kill and resume"
         ))),
     }
 }
