@@ -417,3 +417,39 @@ fn a_snapshot_generated_from_the_page_is_shown_copied_and_regenerated() {
         "# Snapshot two\n"
     );
 }
+
+#[test]
+fn a_worktree_made_from_the_hub_page_shows_up_and_a_bad_name_is_refused() {
+    if !browser_ready() {
+        return;
+    }
+    let env = hub_with(&["alpha"]);
+    env.run(&["hub", "scan"]).expect_code(0);
+    let server = Server::start(&env, &[]);
+    let got = flow("worktree", &server, &fresh_link(&server), &[]);
+    assert_eq!(got["before"], serde_json::json!(["alpha"]), "{got:#}");
+    assert_eq!(
+        got["after"],
+        serde_json::json!(["alpha", "alpha--fix-login"]),
+        "{got:#}"
+    );
+    assert!(
+        got["made"].as_str().unwrap().contains("alpha--fix-login"),
+        "{got:#}"
+    );
+    assert!(
+        got["refused"].as_str().unwrap().contains("not a valid branch name"),
+        "{got:#}"
+    );
+    assert_eq!(got["refused_requests"], 1, "{got:#}");
+    // A real git worktree on its own branch, registered in the manifest.
+    assert!(env.path("worktrees/alpha--fix-login/.git").exists());
+    let listed = env.run(&["worktree", "list", "--json"]);
+    listed.expect_code(0);
+    assert!(
+        listed.stdout().contains("alpha--fix-login"),
+        "{}",
+        listed.stdout()
+    );
+    assert!(!listed.stdout().contains("lock"), "{}", listed.stdout());
+}
