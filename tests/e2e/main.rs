@@ -11,6 +11,7 @@ mod agent_env;
 mod attach;
 mod browser;
 mod browser_runs;
+mod browser_voice;
 mod bytes;
 mod codex_driver;
 mod config;
