@@ -23,6 +23,12 @@ pub struct Transcript {
     pub text: String,
 }
 
+/// A recording's bytes, of the audio type its Content-Type names.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub(crate) struct Audio(Vec<u8>);
+
 /// Transcribes a recording: the body is the audio (at most
 /// `voice.max_bytes`), its Content-Type an audio type (`audio/webm`,
 /// `audio/ogg`, `audio/mp4`, `audio/mpeg`, `audio/wav`, `audio/flac`).
@@ -30,7 +36,7 @@ pub struct Transcript {
 /// with the key from the variable `voice.api_key_env`; nothing is kept.
 #[utoipa::path(post, path = "/api/v1/repos/{id}/voice/transcribe", tag = "repos",
     params(("id" = String, Path, description = "repository id")),
-    request_body(content = Vec<u8>, content_type = "audio/webm", description = "the recording, any audio type"),
+    request_body(content = Audio, content_type = "audio/webm", description = "the recording, any audio type"),
     responses((status = 200, body = Transcript),
               (status = 400, body = crate::ErrorBody, description = "an empty recording"),
               (status = 404, body = crate::ErrorBody, description = "no such repository"),
