@@ -212,6 +212,20 @@ fn each_failure_is_a_clear_error_and_nothing_reaches_the_endpoint_before_the_che
             .contains("voice.max_bytes (1000 bytes)"),
         "{body}"
     );
+    // Sent in chunks, without a Content-Length: counted as it comes.
+    let chunked = ureq::post(&format!(
+        "{}api/v1/repos/{REPO}/voice/transcribe",
+        server.base
+    ))
+    .set("Authorization", &format!("Bearer {TOKEN}"))
+    .set("Content-Type", "audio/webm")
+    .send(std::io::Cursor::new(vec![0u8; 4000]));
+    match chunked {
+        Err(ureq::Error::Status(413, r)) => {
+            assert!(r.into_string().unwrap().contains("voice.max_bytes"));
+        }
+        other => panic!("a chunked recording over voice.max_bytes: {other:?}"),
+    }
     assert!(fake.requests().is_empty(), "a refused recording was sent");
 
     // The endpoint's own error, with its status and the URL.
