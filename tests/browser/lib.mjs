@@ -20,13 +20,14 @@ export function args() {
 }
 
 /** Runs `flow(ctx)` with a browser; prints `{ok, ...result}` or
- *  `{ok: false, error}` and exits 0 or 1. */
-export async function run(flow) {
+ *  `{ok: false, error}` and exits 0 or 1. `opts.launchArgs`: more
+ *  command-line switches for chromium (a fake microphone, ...). */
+export async function run(flow, opts = {}) {
   const a = args();
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+    args: ["--no-sandbox", "--disable-dev-shm-usage", ...(opts.launchArgs || [])],
   });
   const errors = [];
   const ctx = {

@@ -32,5 +32,6 @@ async function check(p, name, size, out) {
   const dims = await p.evaluate(() => ({ scroll: document.scrollingElement.scrollWidth, inner: window.innerWidth }));
   const file = `${out}/${name.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "") || "hub"}-${size}.png`;
   await shot(p, file);
-  return { name, size, overflow: dims.scroll > dims.inner, scroll_width: dims.scroll, axe: await axe(p), screenshot: file };
+  const mics = await p.$$eval("[data-voice-for]", (bs) => bs.map((b) => b.dataset.voiceFor));
+  return { name, size, overflow: dims.scroll > dims.inner, scroll_width: dims.scroll, axe: await axe(p), screenshot: file, mics };
 }

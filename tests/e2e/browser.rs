@@ -248,7 +248,14 @@ fn every_page_fits_a_phone_and_a_desk_with_no_console_error_or_serious_axe_viola
     // alpha's agent asks something: the hub shows the badge, the
     // dashboard the question, its output and its timeline.
     env.script("out working on it\nerr a warning line\nout NEED_INPUT: Which database, Postgres or SQLite?\n");
-    let server = Server::start(&env, &[]);
+    // A voice key: the composers show their microphone, checked too.
+    let server = Server::start_with_vars(
+        &env,
+        Some(crate::serve_client::TOKEN),
+        &[],
+        &[("OPENAI_API_KEY", "sk-pages")],
+    )
+    .unwrap();
     let events = server.stream("alpha", "", &[]);
     let started = server.post("api/v1/repos/alpha/loop/run", &serde_json::json!({}));
     assert_eq!(started.status, 202, "{}", started.body);
@@ -283,6 +290,29 @@ fn every_page_fits_a_phone_and_a_desk_with_no_console_error_or_serious_axe_viola
         assert_eq!(p["overflow"], false, "{p:#}");
         assert_eq!(p["axe"], serde_json::json!([]), "{p:#}");
         assert!(Path::new(p["screenshot"].as_str().unwrap()).exists());
+        let mics = match p["name"].as_str().unwrap() {
+            // The answer box is on each dashboard (hidden without a question).
+            "repos/alpha" | "repos/beta" => serde_json::json!(["answer-text"]),
+            "repos/alpha/docs/todo" | "repos/beta/docs/spec" => serde_json::json!(["ask-text"]),
+            "repos/alpha/tasks" => serde_json::json!(["task-prompt"]),
+            // A task's page: the composer's, and the reply's once it ended.
+            n if n.starts_with("repos/alpha/tasks/") => p["mics"].clone(),
+            _ => serde_json::json!([]),
+        };
+        assert_eq!(p["mics"], mics, "{p:#}");
+        if p["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("repos/alpha/tasks/")
+        {
+            assert!(
+                p["mics"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&"task-prompt".into()),
+                "{p:#}"
+            );
+        }
     }
     eprintln!(
         "navigation timing: {}",
@@ -438,7 +468,10 @@ fn a_worktree_made_from_the_hub_page_shows_up_and_a_bad_name_is_refused() {
         "{got:#}"
     );
     assert!(
-        got["refused"].as_str().unwrap().contains("not a valid branch name"),
+        got["refused"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid branch name"),
         "{got:#}"
     );
     assert_eq!(got["refused_requests"], 1, "{got:#}");

@@ -94,6 +94,12 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
     ),
     (
         "POST",
+        "/api/v1/repos/{id}/voice/transcribe",
+        "api/v1/repos/repo/voice/transcribe",
+        Some("{}"),
+    ),
+    (
+        "POST",
         "/api/v1/repos/{id}/loop/{action}",
         "api/v1/repos/repo/loop/stop",
         Some("{}"),
@@ -417,6 +423,14 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
                     ![401, 403].contains(&resp.status) && resp.status < 500,
                     "{case}: {} {}",
                     resp.status,
+                    resp.body
+                );
+            } else if path.ends_with("/voice/transcribe") {
+                // Past the checks: no key is set here, which it says.
+                assert_eq!(resp.status, 503, "{case}: {}", resp.body);
+                assert!(
+                    resp.body.contains("OPENAI_API_KEY"),
+                    "{case}: {}",
                     resp.body
                 );
             } else if path == "api/v1/sessions/link" && cred == Cred::Cookie {

@@ -29,6 +29,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// `unauthorized`, `forbidden`, `not_found`, `bad_request`,
     /// `conflict`, `precondition_required`, `too_large`, `rate_limited`,
+    /// `not_configured` (a feature that needs a setting, such as voice's
+    /// key), `upstream` (a service the server forwards to failed),
     /// or one of the library's kinds: `user`, `busy`, `config`, `agent`, `io`, `internal`.
     pub kind: String,
     /// What happened, for a person.

@@ -37,6 +37,7 @@ mod sessions;
 mod state;
 mod terminal;
 mod ui;
+mod voice;
 
 pub use app::{MAX_BODY, app, openapi};
 pub use bind::{BindError, check_bind, is_loopback, listening_url};
@@ -60,4 +61,5 @@ pub use routes::runs::{OutputSlice, RunDetail, RunItem};
 pub use routes::sessions::{LoginLink, SessionItem, SessionList};
 pub use routes::tasks::{TaskReply, TaskSpawn, TaskStarted};
 pub use routes::terminals::{TerminalItem, TerminalList, TerminalOpen};
+pub use routes::voice::Transcript;
 pub use routes::worktrees::WorktreeNew;

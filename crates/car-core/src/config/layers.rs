@@ -20,7 +20,6 @@ const PYTHON_ONLY_SECTIONS: &[&str] = &[
     "github",
     "telegram_bot",
     "terminal",
-    "voice",
     "log",
     "server_log",
     "static_assets",
@@ -29,6 +28,19 @@ const PYTHON_ONLY_SECTIONS: &[&str] = &[
     "usage",
     "update",
     "hub",
+];
+
+/// Keys of the Python program's `voice` section that car does not read
+/// (car reads `voice.enabled` and its own `voice.base_url`, `api_key_env`,
+/// `model`, `max_bytes`, `timeout_seconds`): accepted silently.
+const PYTHON_ONLY_KEYS: &[&str] = &[
+    "voice.provider",
+    "voice.providers",
+    "voice.latency_mode",
+    "voice.chunk_ms",
+    "voice.sample_rate",
+    "voice.warn_on_remote_api",
+    "voice.push_to_talk",
 ];
 
 /// Keys whose value is a free-form mapping (any key is valid below them).
@@ -179,7 +191,7 @@ impl Stack {
             if prefix.is_empty() && PYTHON_ONLY_SECTIONS.contains(&key.as_str()) {
                 continue;
             }
-            if OPEN_MAPS.contains(&path.as_str()) {
+            if OPEN_MAPS.contains(&path.as_str()) || PYTHON_ONLY_KEYS.contains(&path.as_str()) {
                 continue;
             }
             match lookup(&self.defaults, &path) {
@@ -311,6 +323,18 @@ mod tests {
         stack.check_known(&layer, "", &ConfigSource::Default);
         assert_eq!(stack.warnings.len(), 1);
         assert_eq!(stack.warnings[0].key, "runner.sleep_secs");
+    }
+
+    #[test]
+    fn the_python_voice_section_is_accepted_and_an_unknown_voice_key_warns() {
+        let mut stack = Stack::new().unwrap();
+        let layer: Value = serde_yaml::from_str(
+            "voice:\n  enabled: true\n  provider: openai_whisper\n  chunk_ms: 600\n  push_to_talk: {max_ms: 15000}\n  providers:\n    openai_whisper: {api_key_env: OPENAI_API_KEY, model: whisper-1}\n  model: whisper-1\n  modle: x\n",
+        )
+        .unwrap();
+        stack.check_known(&layer, "", &ConfigSource::Default);
+        assert_eq!(stack.warnings.len(), 1, "{:?}", stack.warnings);
+        assert_eq!(stack.warnings[0].key, "voice.modle");
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub(crate) use load::{defaults, discover_and_load, load};
 pub use model::{
     CodexConfig, Config, DiscordConfig, DocsConfig, Enabled, EventsConfig, GitConfig, NotifyConfig,
     NtfyConfig, PromptConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramConfig,
-    WebhookConfig,
+    VoiceConfig, WebhookConfig,
 };
 pub use overrides::parse_override;
 pub use resolved::ResolvedConfig;

@@ -9,5 +9,5 @@ pub(super) use build::build;
 pub use notify::{DiscordConfig, Enabled, NotifyConfig, NtfyConfig, TelegramConfig, WebhookConfig};
 pub use sections::{
     CodexConfig, Config, DocsConfig, EventsConfig, GitConfig, PromptConfig, RunnerConfig,
-    ServerConfig, SnapshotConfig,
+    ServerConfig, SnapshotConfig, VoiceConfig,
 };

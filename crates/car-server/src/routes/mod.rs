@@ -24,6 +24,7 @@ pub(crate) mod task_stream;
 pub(crate) mod tasks;
 pub(crate) mod terminal_ws;
 pub(crate) mod terminals;
+pub(crate) mod voice;
 pub(crate) mod worktrees;
 pub(crate) mod ws;
 

@@ -4,6 +4,7 @@
 mod codes;
 mod cookie;
 mod secret;
+pub(crate) use secret::random_secret;
 mod store;
 
 pub use codes::CODE_TTL;

@@ -34,6 +34,11 @@ const SOURCES: &[Source] = &[
         bytes: include_bytes!("../../ui/static/common.js"),
     },
     Source {
+        name: "voice.js",
+        mime: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/static/voice.js"),
+    },
+    Source {
         name: "hub.js",
         mime: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../ui/static/hub.js"),

@@ -93,6 +93,7 @@ async fn load(state: &AppState, id: &str, doc: &str) -> Result<(String, Value), 
         context! {
             repo => Value::from_serialize(&summary),
             multi => multi,
+            voice => super::pages::voice_on(state, id),
             doc => kind.name(),
             doc_label => kind.name().to_uppercase(),
             docs => docs,

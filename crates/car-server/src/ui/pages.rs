@@ -78,6 +78,14 @@ pub(crate) fn error_page(base: &str, status: StatusCode, message: &str) -> Respo
     )
 }
 
+/// Whether repository `id`'s pages show the microphone in their
+/// composers: voice input is on and its key variable is set.
+pub(crate) fn voice_on(state: &AppState, id: &str) -> bool {
+    state
+        .repo(id)
+        .is_ok_and(|r| crate::voice::available(&r.config().voice))
+}
+
 /// What every page of one repository shows around its own part: the
 /// repository (for the tab bar) and whether the server serves several
 /// (a link back to the hub). `Err` is the error page.
@@ -109,6 +117,10 @@ pub(crate) async fn repo_head(
             .display_name
             .clone()
             .unwrap_or_else(|| id.to_string()),
-        ctx: context! { repo => Value::from_serialize(&summary), multi => multi },
+        ctx: context! {
+            repo => Value::from_serialize(&summary),
+            multi => multi,
+            voice => voice_on(state, id),
+        },
     })
 }

@@ -39,6 +39,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("docs.html", include_str!("../../ui/templates/docs.html")),
     (
+        "voice_button.html",
+        include_str!("../../ui/templates/voice_button.html"),
+    ),
+    (
         "docs_chat.html",
         include_str!("../../ui/templates/docs_chat.html"),
     ),

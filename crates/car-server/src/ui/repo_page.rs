@@ -29,6 +29,8 @@ struct Live {
     /// How many repositories the server serves (a link back to the hub
     /// when more than one).
     served: usize,
+    /// Whether the answer box has the microphone.
+    voice: bool,
 }
 
 async fn live(state: &AppState, id: &str, with_output: bool) -> Result<Live, crate::ApiError> {
@@ -53,6 +55,7 @@ async fn live(state: &AppState, id: &str, with_output: bool) -> Result<Live, cra
         tokens,
         output,
         served,
+        voice: super::pages::voice_on(state, id),
     })
 }
 
@@ -63,6 +66,7 @@ fn live_ctx(live: &Live) -> Value {
         tokens => Value::from_serialize(&live.tokens),
         output => Value::from_serialize(&live.output),
         multi => live.served > 1,
+        voice => live.voice,
     }
 }
 

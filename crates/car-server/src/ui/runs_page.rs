@@ -34,6 +34,7 @@ pub(crate) fn repo_ctx(state: &AppState, id: &str, extra: Value) -> Value {
     context! {
         repo => context! { id => id },
         multi => state.repos().len() > 1,
+        voice => super::pages::voice_on(state, id),
         ..extra
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::notify::notify;
 use super::sections::{
     CodexConfig, Config, DocsConfig, EventsConfig, GitConfig, PromptConfig, RunnerConfig,
-    ServerConfig, SnapshotConfig,
+    ServerConfig, SnapshotConfig, VoiceConfig,
 };
 use crate::config::ConfigError;
 use crate::config::ConfigSource;
@@ -144,6 +144,7 @@ pub(in crate::config) fn build(
         max_bytes: r.whole("events.max_bytes", 0)?,
         keep: r.whole_in("events.keep", 0, MAX_KEEP)?,
     };
+    let voice = voice(r)?;
     Ok(Config {
         root: root.clone(),
         docs,
@@ -155,6 +156,55 @@ pub(in crate::config) fn build(
         events,
         snapshot,
         notifications,
+        voice,
+    })
+}
+
+/// `voice.*`: an http(s) base URL, a variable name, a model, a size of
+/// at least one byte and a timeout of more than 0 seconds.
+fn voice(r: &mut Reader<'_>) -> Result<VoiceConfig, ConfigError> {
+    let base_url = r
+        .string("voice.base_url")?
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://"))
+        || base_url.contains(char::is_whitespace)
+    {
+        return Err(r.invalid(
+            "voice.base_url",
+            format!("is `{base_url}`; expected an http:// or https:// URL such as https://api.openai.com/v1"),
+        ));
+    }
+    let api_key_env = r.string("voice.api_key_env")?;
+    crate::agent_env::check_name(&api_key_env).map_err(|m| {
+        r.invalid(
+            "voice.api_key_env",
+            format!("{m}; expected the name of the environment variable holding the key"),
+        )
+    })?;
+    let model = r.string("voice.model")?;
+    if model.trim().is_empty() {
+        return Err(r.invalid(
+            "voice.model",
+            "is empty; expected a model name such as whisper-1",
+        ));
+    }
+    let timeout = r
+        .opt_seconds("voice.timeout_seconds", Secs::Positive)?
+        .ok_or_else(|| {
+            r.invalid(
+                "voice.timeout_seconds",
+                "is null; expected a number of seconds more than 0",
+            )
+        })?;
+    Ok(VoiceConfig {
+        enabled: r.flag("voice.enabled")?,
+        base_url,
+        api_key_env,
+        model,
+        max_bytes: r.whole("voice.max_bytes", 1)?,
+        timeout,
     })
 }
 
@@ -223,5 +273,66 @@ fn normalize_base_path(p: &str) -> String {
         String::new()
     } else {
         format!("/{t}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{ConfigError, LoadOptions, load};
+    use crate::paths::RepoPaths;
+
+    fn load_yaml(yaml: &str) -> Result<crate::config::Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".codex-autorunner")).unwrap();
+        std::fs::write(dir.path().join(".codex-autorunner/config.yml"), yaml).unwrap();
+        load(&RepoPaths::new(dir.path()), &LoadOptions::default()).map(|l| l.config)
+    }
+
+    #[test]
+    fn voice_has_defaults_and_reads_its_keys() {
+        let v = load_yaml("version: 2\nmode: repo\n").unwrap().voice;
+        assert!(v.enabled);
+        assert_eq!(v.base_url, "https://api.openai.com/v1");
+        assert_eq!(v.api_key_env, "OPENAI_API_KEY");
+        assert_eq!(v.model, "whisper-1");
+        assert_eq!(v.max_bytes, 10_000_000);
+        let v = load_yaml(
+            "version: 2\nmode: repo\nvoice:\n  base_url: http://127.0.0.1:9/v1/\n  api_key_env: MY_KEY\n  model: m\n  max_bytes: 5\n  timeout_seconds: 2\n  enabled: false\n",
+        )
+        .unwrap()
+        .voice;
+        assert_eq!(v.base_url, "http://127.0.0.1:9/v1", "no trailing slash");
+        assert_eq!(
+            (v.api_key_env.as_str(), v.model.as_str(), v.max_bytes),
+            ("MY_KEY", "m", 5)
+        );
+        assert_eq!(v.timeout, std::time::Duration::from_secs(2));
+        assert!(!v.enabled);
+    }
+
+    #[test]
+    fn a_bad_voice_key_is_an_error_naming_it_and_its_line() {
+        for (yaml, key, says) in [
+            ("voice:\n  base_url: ftp://x\n", "voice.base_url", "http://"),
+            (
+                "voice:\n  api_key_env: 'MY KEY'\n",
+                "voice.api_key_env",
+                "variable",
+            ),
+            ("voice:\n  model: ''\n", "voice.model", "empty"),
+            ("voice:\n  max_bytes: 0\n", "voice.max_bytes", "1"),
+            (
+                "voice:\n  timeout_seconds: 0\n",
+                "voice.timeout_seconds",
+                "more than 0",
+            ),
+        ] {
+            let e = load_yaml(&format!("version: 2\nmode: repo\n{yaml}"))
+                .err()
+                .unwrap_or_else(|| panic!("{yaml} loaded"))
+                .to_string();
+            assert!(e.contains(key) && e.contains(says), "{yaml}: {e}");
+            assert!(e.contains("config.yml:4"), "{yaml}: {e}");
+        }
     }
 }

@@ -31,6 +31,28 @@ pub struct Config {
     pub snapshot: SnapshotConfig,
     /// Notification settings.
     pub notifications: NotifyConfig,
+    /// Voice input (speech to text through a transcription endpoint).
+    pub voice: VoiceConfig,
+}
+
+/// `voice.*`: voice input in the web UI, forwarded to an OpenAI-compatible
+/// `{base_url}/audio/transcriptions` endpoint with the key read from the
+/// environment variable `api_key_env` (the key itself is never in the
+/// configuration).
+#[derive(Debug, Clone, Serialize)]
+pub struct VoiceConfig {
+    /// `voice.enabled`: false turns voice input off (a key of the Python program too).
+    pub enabled: bool,
+    /// `voice.base_url`: the endpoint's base, without `/audio/transcriptions`.
+    pub base_url: String,
+    /// `voice.api_key_env`: the name of the environment variable holding the key.
+    pub api_key_env: String,
+    /// `voice.model`: the transcription model.
+    pub model: String,
+    /// `voice.max_bytes`: the largest recording accepted.
+    pub max_bytes: u64,
+    /// `voice.timeout_seconds`: bound on one transcription request.
+    pub timeout: Duration,
 }
 
 /// `snapshot.*`: the bounded seed context of `car snapshot`.
