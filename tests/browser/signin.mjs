@@ -16,9 +16,13 @@ await run(async ({ base, link, page }) => {
   await live(p);
   const repos = await p.locator(".repo").count();
   if (repos < 1) throw new Error("no repository on the hub after signing in");
-  const first = p.locator(".repo-name").first();
-  await first.click();
-  await p.waitForURL(/\/repos\//);
+  // The list is fetched again when the stream connects: a click that
+  // lands as its link is replaced does nothing, so click until it goes.
+  for (let i = 0; i < 6 && !/\/repos\//.test(p.url()); i++) {
+    await p.locator(".repo-name").first().click();
+    await p.waitForURL(/\/repos\//, { timeout: 10000 }).catch(() => {});
+  }
+  if (!/\/repos\//.test(p.url())) throw new Error(`a repository's link did not open it: still at ${p.url()}`);
   await live(p);
   return { before_status: status, repos, dashboard: p.url() !== base };
 });
