@@ -427,7 +427,7 @@ fn every_route_but_health_needs_the_right_token_and_every_route_is_in_the_openap
                 );
             } else if path.ends_with("/voice/transcribe") {
                 // Past the checks: no key is set here, which it says.
-                assert_eq!(resp.status, 503, "{case}: {}", resp.body);
+                assert_eq!(resp.status, 409, "{case}: {}", resp.body);
                 assert!(
                     resp.body.contains("OPENAI_API_KEY"),
                     "{case}: {}",

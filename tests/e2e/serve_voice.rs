@@ -253,10 +253,10 @@ fn each_failure_is_a_clear_error_and_nothing_reaches_the_endpoint_before_the_che
     assert!(!server.stderr_has(Duration::from_millis(300), |l| l.contains(KEY)));
     drop(server);
 
-    // Without the key: 503 naming the variable, and no microphone.
+    // Without the key: 409 naming the variable, and no microphone.
     let server = Server::start(&env, &[]);
     let (status, body) = transcribe(&server, "audio/webm", b"abc");
-    assert_eq!(status, 503, "{body}");
+    assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["kind"], "not_configured");
     let msg = body["error"]["message"].as_str().unwrap();
     assert!(

@@ -60,7 +60,7 @@ impl From<VoiceError> for ApiError {
     fn from(e: VoiceError) -> Self {
         let (status, kind) = match &e {
             VoiceError::Disabled | VoiceError::NoKey { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "not_configured")
+                (StatusCode::CONFLICT, "not_configured")
             }
             VoiceError::NotAudio { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_request"),
             VoiceError::Empty => (StatusCode::BAD_REQUEST, "bad_request"),

@@ -43,7 +43,7 @@ pub(crate) struct Audio(Vec<u8>);
               (status = 413, body = crate::ErrorBody, description = "more than voice.max_bytes"),
               (status = 415, body = crate::ErrorBody, description = "not an audio type"),
               (status = 502, body = crate::ErrorBody, description = "the endpoint is unreachable or answered an error (its message)"),
-              (status = 503, body = crate::ErrorBody, description = "voice is off, or the key variable is not set (named)"),
+              (status = 409, body = crate::ErrorBody, description = "voice is off, or the key variable is not set (named)"),
               (status = 504, body = crate::ErrorBody, description = "no answer within voice.timeout_seconds")))]
 pub(crate) async fn transcribe(
     State(state): State<AppState>,
