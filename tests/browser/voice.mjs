@@ -19,7 +19,11 @@ await run(async ({ base, out, link, page, browser }) => {
   await p.fill("#task-prompt", "Please");
   await p.click(mic);
   await p.waitForSelector(`${mic}[data-mode="recording"][aria-pressed="true"]`);
-  await p.waitForFunction(() => /recording 0:01/.test(document.querySelector(".voice-state").textContent), null, { timeout: 15000 });
+  // At least a second on the clock (a loaded machine may skip 0:01).
+  await p.waitForFunction(() => {
+    const m = /recording (\d+):(\d\d)/.exec(document.querySelector(".voice-state").textContent);
+    return m && Number(m[1]) * 60 + Number(m[2]) >= 1;
+  }, null, { timeout: 30000 });
   const recording = (await p.textContent(".voice-state")).trim();
   const label = (await p.textContent(`${mic} .mic-label`)).trim();
   await p.screenshot({ path: `${out}/voice-recording-mobile.png`, fullPage: false });
