@@ -6,16 +6,12 @@
 //! follows `GET /api/v1/stream` and fetches the list again
 //! (`GET /ui/fragments/repos`, the same template) when events come.
 
-use axum::Extension;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use minijinja::{Value, context};
 
-use super::pages::{allowed, ctx, error_page, fragment_allowed};
-use super::render::page;
+use super::access::{Fragment, Page};
 use crate::RepoSummary;
-use crate::routes::login::BasePath;
 use crate::state::AppState;
 
 async fn list(state: &AppState) -> Result<Vec<RepoSummary>, crate::ApiError> {
@@ -42,46 +38,18 @@ fn list_ctx(state: &AppState, repos: &[RepoSummary]) -> Value {
 }
 
 /// The hub page.
-pub(crate) async fn hub(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = allowed(&state, &headers, &base).await {
-        return resp;
-    }
-    match list(&state).await {
-        Ok(repos) => {
-            let title = if state.hub().is_some() {
-                "Hub"
-            } else {
-                "Repository"
-            };
-            page(
-                StatusCode::OK,
-                "hub.html",
-                ctx(&base, title, list_ctx(&state, &repos)),
-            )
-        }
-        Err(e) => error_page(&base, e.status(), e.message()),
-    }
+pub(crate) async fn hub(ui: Page) -> Result<Response, Response> {
+    let repos = list(&ui.state).await.map_err(|e| ui.fail(e))?;
+    let title = if ui.state.hub().is_some() {
+        "Hub"
+    } else {
+        "Repository"
+    };
+    Ok(ui.render("hub.html", title, list_ctx(&ui.state, &repos)))
 }
 
 /// The list of the hub page alone, for its script.
-pub(crate) async fn fragment(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = fragment_allowed(&state, &headers).await {
-        return resp;
-    }
-    match list(&state).await {
-        Ok(repos) => page(
-            StatusCode::OK,
-            "hub_list.html",
-            ctx(&base, "", list_ctx(&state, &repos)),
-        ),
-        Err(e) => error_page(&base, e.status(), e.message()),
-    }
+pub(crate) async fn fragment(ui: Fragment) -> Result<Response, Response> {
+    let repos = list(&ui.state).await.map_err(|e| ui.fail(e))?;
+    Ok(ui.render("hub_list.html", "", list_ctx(&ui.state, &repos)))
 }

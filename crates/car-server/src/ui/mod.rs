@@ -2,6 +2,7 @@
 //! with small ES modules (`ui/static`) that follow the live streams and
 //! call the JSON API; no build step, everything embedded.
 
+mod access;
 mod assets;
 mod docs_page;
 mod hub_page;

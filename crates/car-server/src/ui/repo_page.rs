@@ -6,18 +6,14 @@
 //! as they come; on events the state and the timeline are fetched again
 //! from `GET /ui/fragments/repos/{id}`, the same template).
 
-use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use minijinja::{Value, context};
 
-use super::pages::{allowed, ctx, error_page, fragment_allowed};
-use super::render::page;
+use super::access::{Fragment, Page};
 use super::views;
 use crate::RepoSummary;
 use crate::routes::blocking;
-use crate::routes::login::BasePath;
 use crate::state::AppState;
 
 /// What both the page and its fragment show.
@@ -71,44 +67,14 @@ fn live_ctx(live: &Live) -> Value {
 }
 
 /// The dashboard.
-pub(crate) async fn dashboard(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = allowed(&state, &headers, &base).await {
-        return resp;
-    }
-    match live(&state, &id, true).await {
-        Ok(l) => {
-            let title = l.summary.display_name.clone().unwrap_or_else(|| id.clone());
-            page(
-                StatusCode::OK,
-                "repo.html",
-                ctx(&base, &title, live_ctx(&l)),
-            )
-        }
-        Err(e) => error_page(&base, e.status(), e.message()),
-    }
+pub(crate) async fn dashboard(ui: Page, Path(id): Path<String>) -> Result<Response, Response> {
+    let l = live(&ui.state, &id, true).await.map_err(|e| ui.fail(e))?;
+    let title = l.summary.display_name.clone().unwrap_or_else(|| id.clone());
+    Ok(ui.render("repo.html", &title, live_ctx(&l)))
 }
 
 /// The state and timeline of the dashboard alone, for its script.
-pub(crate) async fn fragment(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = fragment_allowed(&state, &headers).await {
-        return resp;
-    }
-    match live(&state, &id, false).await {
-        Ok(l) => page(
-            StatusCode::OK,
-            "repo_live.html",
-            ctx(&base, "", live_ctx(&l)),
-        ),
-        Err(e) => error_page(&base, e.status(), e.message()),
-    }
+pub(crate) async fn fragment(ui: Fragment, Path(id): Path<String>) -> Result<Response, Response> {
+    let l = live(&ui.state, &id, false).await.map_err(|e| ui.fail(e))?;
+    Ok(ui.render("repo_live.html", "", live_ctx(&l)))
 }

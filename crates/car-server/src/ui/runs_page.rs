@@ -7,19 +7,15 @@
 //! prompt, the tail of its output (the rest on demand), final message
 //! and the doc diffs it made.
 
-use axum::Extension;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::pages::{allowed, ctx, error_page, fragment_allowed};
-use super::render::page;
+use super::access::{Fragment, Page, UiQuery};
 use super::{run_views, views};
 use crate::ApiError;
 use crate::routes::blocking;
-use crate::routes::login::BasePath;
 use crate::state::AppState;
 
 /// `?before=N`: the runs older than run N.
@@ -49,82 +45,40 @@ async fn list_ctx(state: &AppState, id: &str, before: Option<u64>) -> Result<Val
     ))
 }
 
-/// `?before=`, or what is wrong with the query.
-fn query(
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Option<u64>, String> {
-    q.map(|Query(q)| q.before)
-        .map_err(|e| format!("bad query: {}", e.body_text()))
-}
-
 /// The list of runs.
 pub(crate) async fn list(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
+    ui: Page,
     Path(id): Path<String>,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = allowed(&state, &headers, &base).await {
-        return resp;
-    }
-    let before = match query(q) {
-        Ok(b) => b,
-        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
-    };
-    match list_ctx(&state, &id, before).await {
-        Ok(c) => page(
-            StatusCode::OK,
-            "runs.html",
-            ctx(&base, &format!("Runs · {id}"), c),
-        ),
-        Err(e) => error_page(&base, e.status(), e.message()),
-    }
+    UiQuery(q): UiQuery<ListQuery>,
+) -> Result<Response, Response> {
+    let c = list_ctx(&ui.state, &id, q.before)
+        .await
+        .map_err(|e| ui.fail(e))?;
+    Ok(ui.render("runs.html", &format!("Runs · {id}"), c))
 }
 
 /// The list alone, for its script.
 pub(crate) async fn fragment(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
+    ui: Fragment,
     Path(id): Path<String>,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = fragment_allowed(&state, &headers).await {
-        return resp;
-    }
-    let before = match query(q) {
-        Ok(b) => b,
-        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
-    };
-    match list_ctx(&state, &id, before).await {
-        Ok(c) => page(StatusCode::OK, "runs_list.html", ctx(&base, "", c)),
-        Err(e) => error_page(&base, e.status(), e.message()),
-    }
+    UiQuery(q): UiQuery<ListQuery>,
+) -> Result<Response, Response> {
+    let c = list_ctx(&ui.state, &id, q.before)
+        .await
+        .map_err(|e| ui.fail(e))?;
+    Ok(ui.render("runs_list.html", "", c))
 }
 
 /// One run.
 pub(crate) async fn detail(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
+    ui: Page,
     Path((id, n)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = allowed(&state, &headers, &base).await {
-        return resp;
-    }
+) -> Result<Response, Response> {
     let Ok(n) = n.parse::<u64>() else {
-        return error_page(
-            &base,
-            StatusCode::NOT_FOUND,
-            &format!("{n:?} is not a run id"),
-        );
+        return Err(ui.fail(ApiError::not_found(format!("{n:?} is not a run id"))));
     };
-    let repo = match state.repo(&id) {
-        Ok(r) => r,
-        Err(e) => return error_page(&base, e.status(), e.message()),
-    };
-    let made = blocking(move || {
+    let repo = ui.state.repo(&id).map_err(|e| ui.fail(e))?;
+    let extra = blocking(move || {
         let dir = repo.runs_dir().join(n.to_string());
         if !dir.is_dir() && repo.output_log(n).is_none() {
             return Err(ApiError::not_found(format!(
@@ -156,17 +110,11 @@ pub(crate) async fn detail(
             next => ids.iter().copied().find(|&i| i > n),
         })
     })
-    .await;
-    match made {
-        Ok(extra) => page(
-            StatusCode::OK,
-            "run.html",
-            ctx(
-                &base,
-                &format!("Run #{n} · {id}"),
-                repo_ctx(&state, &id, extra),
-            ),
-        ),
-        Err(e) => error_page(&base, e.status(), e.message()),
-    }
+    .await
+    .map_err(|e| ui.fail(e))?;
+    Ok(ui.render(
+        "run.html",
+        &format!("Run #{n} · {id}"),
+        repo_ctx(&ui.state, &id, extra),
+    ))
 }

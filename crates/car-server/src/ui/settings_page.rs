@@ -9,18 +9,13 @@
 //! set, never its value), and a key that looks like a secret itself is
 //! shown as hidden.
 
-use axum::Extension;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
 use axum::response::Response;
 use car_core::ConfigSource;
 use minijinja::{Value, context};
 use serde::Serialize;
 
-use super::pages::{allowed, ctx, error_page, repo_head};
-use super::render::page;
-use crate::routes::login::BasePath;
-use crate::state::AppState;
+use super::access::Page;
 
 /// One key as the page shows it.
 #[derive(Debug, Serialize)]
@@ -106,23 +101,9 @@ fn sections(entries: Vec<(String, String, ConfigSource)>) -> Vec<Section> {
 }
 
 /// The page.
-pub(crate) async fn settings(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = allowed(&state, &headers, &base).await {
-        return resp;
-    }
-    let head = match repo_head(&state, &base, &id).await {
-        Ok(h) => h,
-        Err(resp) => return resp,
-    };
-    let repo = match state.repo(&id) {
-        Ok(r) => r,
-        Err(e) => return error_page(&base, e.status(), e.message()),
-    };
+pub(crate) async fn settings(ui: Page, Path(id): Path<String>) -> Result<Response, Response> {
+    let head = ui.head(&id).await?;
+    let repo = ui.state.repo(&id).map_err(|e| ui.fail(e))?;
     let resolved = repo.resolved_config();
     let secs = sections(resolved.entries());
     let warnings: Vec<String> = resolved.warnings.iter().map(ToString::to_string).collect();
@@ -131,21 +112,17 @@ pub(crate) async fn settings(
         .flat_map(|s| &s.rows)
         .filter(|r| !r.default)
         .count();
-    page(
-        StatusCode::OK,
+    Ok(ui.render(
         "settings.html",
-        ctx(
-            &base,
-            &format!("{} · settings", head.title),
-            context! {
-                sections => Value::from_serialize(&secs),
-                warnings => warnings,
-                changed => changed,
-                name => head.title.clone(),
-                ..head.ctx
-            },
-        ),
-    )
+        &format!("{} · settings", head.title),
+        context! {
+            sections => Value::from_serialize(&secs),
+            warnings => warnings,
+            changed => changed,
+            name => head.title.clone(),
+            ..head.ctx
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -8,17 +8,14 @@
 
 use std::time::SystemTime;
 
-use axum::Extension;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Serialize;
 
-use super::pages::{allowed, ctx, error_page, fragment_allowed, repo_head};
-use super::render::page;
+use super::access::{Fragment, Page};
 use crate::routes::blocking;
-use crate::routes::login::BasePath;
 use crate::state::AppState;
 
 /// The most of a snapshot a page shows (a snapshot is a few KB; one
@@ -91,54 +88,22 @@ async fn snapshot(state: &AppState, id: &str) -> Result<Snapshot, crate::ApiErro
 }
 
 /// The page.
-pub(crate) async fn snapshot_page(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = allowed(&state, &headers, &base).await {
-        return resp;
-    }
-    let head = match repo_head(&state, &base, &id).await {
-        Ok(h) => h,
-        Err(resp) => return resp,
-    };
-    match snapshot(&state, &id).await {
-        Ok(s) => page(
-            StatusCode::OK,
-            "snapshot.html",
-            ctx(
-                &base,
-                &format!("{} · snapshot", head.title),
-                context! { snapshot => Value::from_serialize(&s), name => head.title.clone(),
-                ..head.ctx },
-            ),
-        ),
-        Err(e) => error_page(&base, e.status(), e.message()),
-    }
+pub(crate) async fn snapshot_page(ui: Page, Path(id): Path<String>) -> Result<Response, Response> {
+    let head = ui.head(&id).await?;
+    let s = snapshot(&ui.state, &id).await.map_err(|e| ui.fail(e))?;
+    Ok(ui.render(
+        "snapshot.html",
+        &format!("{} · snapshot", head.title),
+        context! { snapshot => Value::from_serialize(&s), name => head.title.clone(), ..head.ctx },
+    ))
 }
 
 /// The snapshot alone, for the page's script.
-pub(crate) async fn fragment(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = fragment_allowed(&state, &headers).await {
-        return resp;
-    }
-    match snapshot(&state, &id).await {
-        Ok(s) => page(
-            StatusCode::OK,
-            "snapshot_view.html",
-            ctx(
-                &base,
-                "",
-                context! { snapshot => Value::from_serialize(&s) },
-            ),
-        ),
-        Err(e) => error_page(&base, e.status(), e.message()),
-    }
+pub(crate) async fn fragment(ui: Fragment, Path(id): Path<String>) -> Result<Response, Response> {
+    let s = snapshot(&ui.state, &id).await.map_err(|e| ui.fail(e))?;
+    Ok(ui.render(
+        "snapshot_view.html",
+        "",
+        context! { snapshot => Value::from_serialize(&s) },
+    ))
 }

@@ -8,20 +8,15 @@
 //! /ui/fragments/repos/{id}/tasks?task=`, the same template) when the
 //! repository's stream tells of a task.
 
-use axum::Extension;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::pages::{allowed, ctx, error_page, fragment_allowed};
-use super::render::page;
+use super::access::{Fragment, Page, UiQuery};
 use super::runs_page::repo_ctx;
 use super::{run_views, task_views, views};
 use crate::ApiError;
-use crate::routes::login::BasePath;
 use crate::routes::{blocking, requester};
 use crate::state::AppState;
 
@@ -31,12 +26,6 @@ use crate::state::AppState;
 pub(crate) struct TasksQuery {
     offset: Option<usize>,
     task: Option<String>,
-}
-
-/// The query, or what is wrong with it.
-fn query(q: Result<Query<TasksQuery>, QueryRejection>) -> Result<TasksQuery, String> {
-    q.map(|Query(q)| q)
-        .map_err(|e| format!("bad query: {}", e.body_text()))
 }
 
 /// The history of `id`'s tasks from `offset`, and the composer's choices.
@@ -113,66 +102,38 @@ async fn page_ctx(
     Ok(repo_ctx(state, id, context! { ..t, ..h }))
 }
 
-fn answer(base: &str, name: &str, title: &str, made: Result<Value, ApiError>) -> Response {
-    match made {
-        Ok(c) => page(StatusCode::OK, name, ctx(base, title, c)),
-        Err(e) => error_page(base, e.status(), e.message()),
-    }
-}
-
 /// The composer and the history.
 pub(crate) async fn tasks(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
+    ui: Page,
     Path(id): Path<String>,
-    q: Result<Query<TasksQuery>, QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = allowed(&state, &headers, &base).await {
-        return resp;
-    }
-    let q = match query(q) {
-        Ok(q) => q,
-        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
-    };
-    let made = page_ctx(&state, &id, q.offset.unwrap_or(0), None).await;
-    answer(&base, "tasks.html", &format!("Tasks · {id}"), made)
+    UiQuery(q): UiQuery<TasksQuery>,
+) -> Result<Response, Response> {
+    let c = page_ctx(&ui.state, &id, q.offset.unwrap_or(0), None)
+        .await
+        .map_err(|e| ui.fail(e))?;
+    Ok(ui.render("tasks.html", &format!("Tasks · {id}"), c))
 }
 
 /// One task, with the composer and the history.
 pub(crate) async fn task(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
+    ui: Page,
     Path((id, task)): Path<(String, String)>,
-    q: Result<Query<TasksQuery>, QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = allowed(&state, &headers, &base).await {
-        return resp;
-    }
-    let q = match query(q) {
-        Ok(q) => q,
-        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
-    };
-    let made = page_ctx(&state, &id, q.offset.unwrap_or(0), Some(&task)).await;
-    answer(&base, "tasks.html", &format!("Task {task} · {id}"), made)
+    UiQuery(q): UiQuery<TasksQuery>,
+) -> Result<Response, Response> {
+    let c = page_ctx(&ui.state, &id, q.offset.unwrap_or(0), Some(&task))
+        .await
+        .map_err(|e| ui.fail(e))?;
+    Ok(ui.render("tasks.html", &format!("Task {task} · {id}"), c))
 }
 
 /// The task's head and the history alone, for the page's script.
 pub(crate) async fn fragment(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
+    ui: Fragment,
     Path(id): Path<String>,
-    q: Result<Query<TasksQuery>, QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = fragment_allowed(&state, &headers).await {
-        return resp;
-    }
-    let q = match query(q) {
-        Ok(q) => q,
-        Err(e) => return error_page(&base, StatusCode::BAD_REQUEST, &e),
-    };
-    let made = page_ctx(&state, &id, q.offset.unwrap_or(0), q.task.as_deref()).await;
-    answer(&base, "tasks_live.html", "", made)
+    UiQuery(q): UiQuery<TasksQuery>,
+) -> Result<Response, Response> {
+    let c = page_ctx(&ui.state, &id, q.offset.unwrap_or(0), q.task.as_deref())
+        .await
+        .map_err(|e| ui.fail(e))?;
+    Ok(ui.render("tasks_live.html", "", c))
 }

@@ -6,16 +6,15 @@
 //! list from `GET /ui/fragments/repos/{id}/terminals` (the same template).
 //! This page alone allows styles made at run time (see `TERMINAL_CSP`).
 
-use axum::Extension;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
-use super::pages::{allowed, ctx, error_page, fragment_allowed, repo_head};
-use super::render::{TERMINAL_CSP, page, page_with};
-use crate::routes::login::BasePath;
+use super::access::{Fragment, Page, UiQuery};
+use super::pages::ctx;
+use super::render::{TERMINAL_CSP, page_with};
 use crate::routes::terminals::{TerminalItem, list};
 use crate::state::AppState;
 
@@ -68,80 +67,49 @@ async fn rows(state: &AppState, id: &str) -> Result<Vec<Row>, crate::ApiError> {
 
 /// The page.
 pub(crate) async fn terminal(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
+    ui: Page,
     Path(id): Path<String>,
-    Query(q): Query<Attach>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = allowed(&state, &headers, &base).await {
-        return resp;
-    }
-    let head = match repo_head(&state, &base, &id).await {
-        Ok(h) => h,
-        Err(resp) => return resp,
-    };
-    let sessions = match rows(&state, &id).await {
-        Ok(r) => r,
-        Err(e) => return error_page(&base, e.status(), e.message()),
-    };
+    UiQuery(q): UiQuery<Attach>,
+) -> Result<Response, Response> {
+    let head = ui.head(&id).await?;
+    let sessions = rows(&ui.state, &id).await.map_err(|e| ui.fail(e))?;
     // Only a running session can be attached to.
     let attach = q
         .session
         .filter(|s| sessions.iter().any(|r| &r.id == s && r.status == "running"));
-    let (command, idle, cap) = match state.repo(&id) {
-        Ok(repo) => {
-            let cfg = repo.config();
-            let mut argv = vec![cfg.codex.binary.clone()];
-            argv.extend(cfg.codex.terminal_args.iter().cloned());
-            (
-                argv.join(" "),
-                cfg.server.terminal_idle_timeout_seconds,
-                cfg.server.terminal_max_sessions_per_repo,
-            )
-        }
-        Err(e) => return error_page(&base, e.status(), e.message()),
-    };
+    let repo = ui.state.repo(&id).map_err(|e| ui.fail(e))?;
+    let cfg = repo.config();
+    let mut argv = vec![cfg.codex.binary.clone()];
+    argv.extend(cfg.codex.terminal_args.iter().cloned());
     let extra = context! {
         sessions => Value::from_serialize(&sessions),
         attach => attach,
-        command => command,
-        idle => idle,
-        cap => cap,
+        command => argv.join(" "),
+        idle => cfg.server.terminal_idle_timeout_seconds,
+        cap => cfg.server.terminal_max_sessions_per_repo,
         name => head.title.clone(),
-                ..head.ctx
+        ..head.ctx
     };
-    page_with(
+    Ok(page_with(
         StatusCode::OK,
         "terminal.html",
-        ctx(&base, &format!("{} · terminal", head.title), extra),
+        ctx(&ui.base, &format!("{} · terminal", head.title), extra),
         TERMINAL_CSP,
-    )
+    ))
 }
 
 /// The list of sessions alone, for the page's script.
 pub(crate) async fn fragment(
-    State(state): State<AppState>,
-    Extension(BasePath(base)): Extension<BasePath>,
+    ui: Fragment,
     Path(id): Path<String>,
-    Query(q): Query<Attach>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(resp) = fragment_allowed(&state, &headers).await {
-        return resp;
-    }
-    match rows(&state, &id).await {
-        Ok(sessions) => page(
-            StatusCode::OK,
-            "terminal_list.html",
-            ctx(
-                &base,
-                "",
-                context! { sessions => Value::from_serialize(&sessions), attach => q.session },
-            ),
-        ),
-        Err(e) => error_page(&base, e.status(), e.message()),
-    }
+    UiQuery(q): UiQuery<Attach>,
+) -> Result<Response, Response> {
+    let sessions = rows(&ui.state, &id).await.map_err(|e| ui.fail(e))?;
+    Ok(ui.render(
+        "terminal_list.html",
+        "",
+        context! { sessions => Value::from_serialize(&sessions), attach => q.session },
+    ))
 }
 
 #[cfg(test)]
