@@ -1,6 +1,7 @@
 // The Tasks page: compose a task (Ctrl+Enter), see its lines stream in,
 // its exit in the history, reply to continue it (Ctrl+Enter), then start a
 // long one and cancel it (confirmed).
+import { writeFileSync } from "node:fs";
 import { run, signIn, live, SIZES } from "./lib.mjs";
 
 await run(async ({ base, link, page }) => {
@@ -32,6 +33,9 @@ await run(async ({ base, link, page }) => {
       for (const m of muts) for (const n of m.addedNodes) window.__added.push(n.textContent);
     }).observe(document.getElementById("output"), { childList: true });
   });
+  // The agent waits for this file before its last line (a loaded machine
+  // may show the page after the agent is done otherwise).
+  if (process.env.CAR_FLOW_WATCHING) writeFileSync(process.env.CAR_FLOW_WATCHING, "");
   await p.waitForSelector('#task-head[data-state="succeeded"]', { timeout: 60000 });
   const lines = await text();
   const streamed = await p.evaluate(() => window.__added);

@@ -89,7 +89,7 @@ fn a_task_composed_in_the_browser_streams_ends_is_replied_to_and_a_long_one_is_c
     let thread = r#"out {"type":"thread.started","thread_id":"th-7"}"#;
     let done = r#"out {"type":"turn.completed","usage":{"input_tokens":3,"cached_input_tokens":0,"output_tokens":2,"reasoning_output_tokens":0}}"#;
     env.script(&format!(
-        "{thread}\nout line 1\nsleep 0.6\nout line 2\nsleep 0.6\nerr line 3\nlast-message counted\n{done}\n---\n\
+        "{thread}\nout line 1\nsleep 0.6\nout line 2\nwait-file .flow-watching 60\nerr line 3\nlast-message counted\n{done}\n---\n\
          out second turn\nlast-message folders counted\n{done}\n---\n\
          out third turn\nlast-message counted again\n{done}\n---\n\
          {thread}\nout long task started\nsleep 120\n"
@@ -99,7 +99,14 @@ fn a_task_composed_in_the_browser_streams_ends_is_replied_to_and_a_long_one_is_c
         "tasks",
         &server,
         &fresh_link(&server),
-        &[("CAR_FLOW_REPO", REPO)],
+        &[
+            ("CAR_FLOW_REPO", REPO),
+            // The agent prints its last line once the page watches.
+            (
+                "CAR_FLOW_WATCHING",
+                env.root.join(".flow-watching").to_str().unwrap(),
+            ),
+        ],
     );
     assert_eq!(got["model"], "gpt-test-1", "{got:#}");
     let lines: Vec<&str> = got["lines"]

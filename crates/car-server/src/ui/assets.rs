@@ -165,25 +165,54 @@ fn build() -> Assets {
         hashed: HashMap::new(),
     };
     for src in SOURCES {
-        let mut bytes = src.bytes.to_vec();
-        if src.name.ends_with(".js") {
-            let mut text = String::from_utf8_lossy(&bytes).into_owned();
-            for (plain, hashed) in &out.hashed {
-                text = text.replace(&format!("\"./{plain}\""), &format!("\"./{hashed}\""));
-            }
-            bytes = text.into_bytes();
-        }
-        let name = hashed_name(src.name, &bytes);
-        out.hashed.insert(src.name, name.clone());
-        out.by_hashed.insert(
-            name,
-            Asset {
-                mime: src.mime,
-                bytes,
-            },
-        );
+        add(&mut out, src, 0);
     }
     out
+}
+
+/// The plain names of the files `text` imports (`"./name"` strings naming
+/// one of [`SOURCES`]).
+fn imports(text: &str) -> Vec<&'static str> {
+    SOURCES
+        .iter()
+        .map(|s| s.name)
+        .filter(|n| text.contains(&format!("\"./{n}\"")))
+        .collect()
+}
+
+/// Hashes `src` into `out`, its imports first (a module's bytes hold its
+/// imports' hashed names, so its own name changes with theirs). `depth`
+/// stops an import cycle, which leaves the names in the cycle plain (the
+/// test `every_import_names_a_served_file` fails on one).
+fn add(out: &mut Assets, src: &Source, depth: usize) {
+    if out.hashed.contains_key(src.name) {
+        return;
+    }
+    let mut bytes = src.bytes.to_vec();
+    if src.name.ends_with(".js") {
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        for dep in imports(&text) {
+            if let Some(dep_src) = SOURCES.iter().find(|s| s.name == dep)
+                && dep != src.name
+                && depth < SOURCES.len()
+            {
+                add(out, dep_src, depth + 1);
+            }
+            if let Some(hashed) = out.hashed.get(dep) {
+                text = text.replace(&format!("\"./{dep}\""), &format!("\"./{hashed}\""));
+            }
+        }
+        bytes = text.into_bytes();
+    }
+    let name = hashed_name(src.name, &bytes);
+    out.hashed.insert(src.name, name.clone());
+    out.by_hashed.insert(
+        name,
+        Asset {
+            mime: src.mime,
+            bytes,
+        },
+    );
 }
 
 /// `stem.<first 10 hex digits of the SHA-256>.ext`.
@@ -293,6 +322,28 @@ mod tests {
         assert!(!text.contains("\"./common.js\""));
         assert!(common.starts_with("common.") && common.ends_with(".js"));
         assert_eq!(common.len(), "common..js".len() + 10);
+    }
+
+    #[test]
+    fn every_import_names_a_served_file() {
+        // A module importing one listed after it in SOURCES once kept the
+        // plain name, which the browser could not load.
+        let a = assets();
+        for (name, asset) in &a.by_hashed {
+            if !name.ends_with(".js") {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&asset.bytes);
+            for (i, _) in text.match_indices("\"./") {
+                let rest = &text[i + 3..];
+                let Some(end) = rest.find('"') else { continue };
+                let target = &rest[..end];
+                assert!(
+                    a.by_hashed.contains_key(target),
+                    "{name} imports ./{target}, which is not served"
+                );
+            }
+        }
     }
 
     #[test]

@@ -58,6 +58,24 @@ export function follow(path, handlers) {
   return es;
 }
 
+/** Calls `send(form)` when form `#formId` is submitted or Ctrl/Cmd+Enter
+ *  is pressed in it (the form is found again each time: fragments may
+ *  replace it). */
+export function onSubmit(formId, send) {
+  document.addEventListener("submit", (e) => {
+    if (e.target.id !== formId) return;
+    e.preventDefault();
+    send(e.target);
+  });
+  document.addEventListener("keydown", (e) => {
+    const form = e.target.closest?.(`#${formId}`);
+    if (form && e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      send(form);
+    }
+  });
+}
+
 let toastTimer = 0;
 /** Shows a short message (errors stay longer). */
 export function toast(msg, isError) {

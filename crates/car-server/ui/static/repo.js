@@ -1,40 +1,23 @@
 // A repository's dashboard: live output (follows; pauses when scrolled
 // up; copy), the state and timeline fetched again on events, the loop's
 // controls, and the answer to the agent's question (reply + resume).
-import { api, swap, debounce, follow, toast } from "./common.js";
+import { api, swap, debounce, follow, onSubmit, toast } from "./common.js";
+import { logView, parseLine } from "./logview.js";
 
 const id = document.getElementById("repo").dataset.id;
 const path = `/api/v1/repos/${encodeURIComponent(id)}`;
 const out = document.getElementById("output");
 const jump = document.getElementById("jump");
-const MAX_LINES = 5000;
 
 // --- output -------------------------------------------------------------
+const view = logView(out, jump, document.getElementById("copy"));
 let run = Number(out.dataset.run) || 0;
 let end = Number(out.dataset.end) || 0;
-let following = true;
 const queue = [];
 let draining = false;
 
-function parse(raw) {
-  if (raw.startsWith("=== run ")) return ["mark", raw];
-  const m = /^\[[^\]]*\] (?:run=\d+ )?(stdout|stderr|codex|car): (.*)$/s.exec(raw);
-  if (m) return [{ stdout: "out", stderr: "err", codex: "agent", car: "mark" }[m[1]], m[2]];
-  return ["out", raw];
-}
-
-function append(lines) {
-  const frag = document.createDocumentFragment();
-  for (const raw of lines) {
-    const [kind, text] = parse(raw);
-    const div = document.createElement("div");
-    div.className = `l ${kind}`;
-    div.textContent = text;
-    frag.append(div);
-  }
-  out.append(frag);
-  while (out.childElementCount > MAX_LINES) out.firstElementChild.remove();
-  if (following) out.scrollTop = out.scrollHeight;
+function append(raws) {
+  view.append(raws.map(parseLine));
 }
 
 function newRun(id) {
@@ -71,31 +54,6 @@ async function drain() {
     draining = false;
   }
 }
-
-out.addEventListener("scroll", () => {
-  const atEnd = out.scrollHeight - out.scrollTop - out.clientHeight < 8;
-  following = atEnd;
-  jump.hidden = atEnd;
-});
-jump.addEventListener("click", () => {
-  following = true;
-  jump.hidden = true;
-  out.scrollTop = out.scrollHeight;
-});
-document.getElementById("copy").addEventListener("click", async () => {
-  const text = [...out.children].map((d) => d.textContent).join("\n");
-  try {
-    await navigator.clipboard.writeText(text);
-    toast("output copied");
-  } catch {
-    const range = document.createRange();
-    range.selectNodeContents(out);
-    getSelection().removeAllRanges();
-    getSelection().addRange(range);
-    toast("output selected: copy it with your device's copy");
-  }
-});
-out.scrollTop = out.scrollHeight;
 
 // --- state, timeline, question ----------------------------------------
 const sameQuestion = (old, fresh) => old.id === "question" && old.dataset.q === fresh.dataset.q;
@@ -149,14 +107,4 @@ async function answer(form) {
     btn.disabled = false;
   }
 }
-document.addEventListener("submit", (e) => {
-  if (e.target.id !== "answer") return;
-  e.preventDefault();
-  answer(e.target);
-});
-document.addEventListener("keydown", (e) => {
-  if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.closest?.("#answer")) {
-    e.preventDefault();
-    answer(e.target.closest("#answer"));
-  }
-});
+onSubmit("answer", answer);

@@ -4,7 +4,7 @@
 // pauses when scrolled up, copy), cancel with a confirm, a reply once it
 // is over (a new turn, followed in turn); the task's head and the history
 // are fetched again when the repository's stream tells of a task.
-import { api, base, swap, debounce, follow, toast } from "./common.js";
+import { api, base, swap, debounce, follow, onSubmit, toast } from "./common.js";
 import { logView, STREAMS } from "./logview.js";
 import { showAll, finalAll } from "./showall.js";
 
@@ -98,18 +98,7 @@ if (task) {
       btn.disabled = false;
     }
   }
-  document.addEventListener("submit", (e) => {
-    if (e.target.id !== "reply") return;
-    e.preventDefault();
-    reply(e.target);
-  });
-  document.addEventListener("keydown", (e) => {
-    const form = e.target.closest?.("#reply");
-    if (form && e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
-      e.preventDefault();
-      reply(form);
-    }
-  });
+  onSubmit("reply", reply);
 }
 
 // --- the composer -----------------------------------------------------------
@@ -136,10 +125,4 @@ async function start() {
     starting = false;
   }
 }
-compose.addEventListener("submit", (e) => { e.preventDefault(); start(); });
-compose.addEventListener("keydown", (e) => {
-  if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.tagName === "TEXTAREA") {
-    e.preventDefault();
-    start();
-  }
-});
+onSubmit("compose", start);
