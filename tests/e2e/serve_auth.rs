@@ -141,6 +141,12 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
         None,
     ),
     (
+        "GET",
+        "/api/v1/repos/{id}/docs/stream",
+        "api/v1/repos/repo/docs/stream",
+        None,
+    ),
+    (
         "POST",
         "/api/v1/repos/{id}/snapshot",
         "api/v1/repos/repo/snapshot",

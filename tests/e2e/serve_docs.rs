@@ -150,3 +150,41 @@ fn doc_writes_need_if_match_a_known_doc_and_a_small_json_body() {
     );
     assert_eq!(env.read(".codex-autorunner/SUMMARY.md"), "done\n");
 }
+
+#[test]
+fn the_docs_stream_tells_every_doc_then_each_change_with_the_etag_a_get_gives() {
+    let env = TestEnv::new();
+    env.todo("- [ ] first\n");
+    let server = Server::start(&env, &[]);
+    let rx = server.sse(&format!("api/v1/repos/{REPO}/docs/stream"), &[]);
+    // Every doc once, at the start.
+    let first = crate::serve_client::read_until(&rx, std::time::Duration::from_secs(20), {
+        let mut n = 0;
+        move |_, _| {
+            n += 1;
+            n == 5
+        }
+    });
+    let mut docs: Vec<&str> = first
+        .iter()
+        .map(|(e, _, d)| {
+            assert_eq!(e, "doc");
+            d["doc"].as_str().unwrap()
+        })
+        .collect();
+    docs.sort_unstable();
+    assert_eq!(docs, ["opinions", "progress", "spec", "summary", "todo"]);
+    let todo_v1 = first.iter().find(|(_, _, d)| d["doc"] == "todo").unwrap().2["etag"].clone();
+    let got = server.get(&format!("api/v1/repos/{REPO}/docs/todo"));
+    assert_eq!(got.json()["etag"], todo_v1);
+
+    // Someone else (the agent) edits TODO: the stream tells the version a
+    // GET then gives.
+    env.todo("- [x] first\n");
+    let now = server.get(&format!("api/v1/repos/{REPO}/docs/todo"));
+    let want = now.json()["etag"].clone();
+    assert_ne!(want, todo_v1);
+    crate::serve_client::read_until(&rx, std::time::Duration::from_secs(20), |e, d| {
+        e == "doc" && d["doc"] == "todo" && d["etag"] == want
+    });
+}

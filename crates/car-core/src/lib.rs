@@ -127,7 +127,9 @@ mod time;
 // What an embedder does (see the crate docs).
 pub use control::{Control, KillReport, ReplyReport, ResumeReport, StatusReport, StopReport};
 pub use error::Error;
-pub use follow::{Follow, OutputChunk, OutputOf, ResumeToken, ResumeTokenError, follow_many};
+pub use follow::{
+    DocVersion, Follow, OutputChunk, OutputOf, ResumeToken, ResumeTokenError, follow_many,
+};
 pub use launch::{LaunchReport, LoopCommand};
 pub use repo::{Repo, RunOptions};
 pub use stop::{RequestedBy, Requester, StopHandle};

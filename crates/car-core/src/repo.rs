@@ -296,6 +296,16 @@ impl Repo {
         crate::follow::follow_output(self.resolved.paths.clone(), of, byte_offset)
     }
 
+    /// Follows the work docs: each one's version at once, then again on
+    /// each change of its bytes (see [`DocVersion`](crate::DocVersion)).
+    pub fn follow_docs(&self) -> crate::Follow<crate::DocVersion> {
+        let docs = crate::docs::DocKind::ALL
+            .iter()
+            .map(|k| (*k, self.doc_path(*k).to_path_buf()))
+            .collect();
+        crate::follow::follow_docs(docs)
+    }
+
     /// Returns the path of a work doc.
     pub fn doc_path(&self, kind: crate::docs::DocKind) -> &Path {
         kind.path(&self.resolved.config.docs)

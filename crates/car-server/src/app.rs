@@ -19,9 +19,9 @@ use crate::error::ApiError;
 use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
 use crate::routes::{
-    control, doc_chat, docs, events, exec_stream, execs, health, hub_control, hub_stream, login,
-    notify, repo_jobs, repo_list, repos, runs, sessions, stream, task_output, task_stream, tasks,
-    terminal_ws, terminals, voice, worktrees, ws,
+    control, doc_chat, doc_stream, docs, events, exec_stream, execs, health, hub_control,
+    hub_stream, login, notify, repo_jobs, repo_list, repos, runs, sessions, stream, task_output,
+    task_stream, tasks, terminal_ws, terminals, voice, worktrees, ws,
 };
 use crate::state::AppState;
 
@@ -58,6 +58,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(repos::config))
         .routes(routes!(notify::test))
         .routes(routes!(voice::transcribe))
+        .routes(routes!(doc_stream::stream))
         .routes(routes!(docs::get_doc, docs::put_doc))
         .routes(routes!(doc_chat::ask, doc_chat::latest))
         .routes(routes!(doc_chat::detail, doc_chat::discard))

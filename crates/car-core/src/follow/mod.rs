@@ -1,6 +1,7 @@
-//! Followers: the ledger's events and the runs' output as they are written,
+//! Followers: the ledger's events, the runs' output and the work docs as they are written,
 //! for any process (a loop is observed through its files, never its memory).
 
+mod docs;
 mod events;
 mod merged;
 mod output;
@@ -8,6 +9,8 @@ mod stream;
 mod tail;
 mod wake;
 
+pub use docs::DocVersion;
+pub(crate) use docs::follow_docs;
 pub(crate) use events::follow_events;
 pub use merged::{ResumeToken, ResumeTokenError, follow_many};
 pub(crate) use output::follow_output;

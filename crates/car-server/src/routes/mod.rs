@@ -2,6 +2,7 @@
 
 pub(crate) mod control;
 pub(crate) mod doc_chat;
+pub(crate) mod doc_stream;
 pub(crate) mod docs;
 pub(crate) mod events;
 pub(crate) mod exec_stream;

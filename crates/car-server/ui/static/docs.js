@@ -4,7 +4,7 @@
 // a draft kept in localStorage, a notice when the file changes on disk,
 // and the composer that asks the agent for a proposal (a diff to apply
 // or discard).
-import { api, base, swap, debounce, toast } from "./common.js";
+import { api, base, swap, debounce, follow, toast } from "./common.js";
 import { lineDiff, renderDiff, mergeText } from "./diff.js";
 
 const root = document.getElementById("doc-page");
@@ -199,7 +199,12 @@ async function checkDisk() {
   disk.hidden = false;
 }
 document.getElementById("compare").addEventListener("click", () => { if (theirs) showConflict(theirs); });
-setInterval(checkDisk, 3000);
+// The server tells each doc's version as it changes on disk (and all of
+// them when the stream opens: a change between the page and the stream
+// is not missed).
+follow(`/api/v1/repos/${encodeURIComponent(repo)}/docs/stream`, {
+  doc: (v) => { if (v.doc === doc && v.etag !== etag && v.etag !== lastSeen) checkDisk(); },
+});
 document.addEventListener("visibilitychange", checkDisk);
 
 // --- chat with the doc ------------------------------------------------
