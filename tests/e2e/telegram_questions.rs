@@ -17,7 +17,9 @@ fn a_question_is_answered_from_the_chat_and_the_loop_completes_with_the_answer()
     let env = TestEnv::new();
     env.config(&bot_config(&fake));
     env.todo("- [ ] pick the port\n");
-    env.script("out NEED_INPUT: Which port should the server use?\n---\ncheck-todo\nout done\n");
+    env.script(
+        "out NEED_INPUT: Which port should the server use?\n---\ncheck-todo\nout done\n---\nwrite .codex-autorunner/SUMMARY.md Port 8080 chosen.\n",
+    );
     env.run(&["run"]).expect_code(3);
     let bot = start_bot(&env, &env.root);
     fake.push_text(CHAT, USER, "/bind", None);
@@ -59,9 +61,16 @@ fn a_question_is_answered_from_the_chat_and_the_loop_completes_with_the_answer()
         confirm.contains("run #1") && confirm.contains("resumed"),
         "{confirm}"
     );
-    env.wait_for("the loop to complete", WAIT, || {
-        env.state()["status"] == json!("completed") && env.state()["runner_pid"].is_null()
-    });
+    let start = std::time::Instant::now();
+    while !(env.state()["status"] == json!("completed") && env.state()["runner_pid"].is_null()) {
+        assert!(
+            start.elapsed() < WAIT,
+            "the loop did not complete: {}\n{}",
+            env.state(),
+            env.read(".codex-autorunner/events.jsonl")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let prompt = String::from_utf8_lossy(&env.agent_prompt(2)).into_owned();
     assert!(
         prompt.contains("Use port 8080"),
