@@ -22,6 +22,7 @@ mod doc_tools;
 mod embed;
 mod exec;
 mod fake_http;
+mod fake_telegram;
 mod follow;
 mod fsync_count;
 mod hub_common;
@@ -66,6 +67,8 @@ mod signals;
 mod stop_conditions;
 mod task;
 mod task_real_codex;
+mod telegram_bot;
+mod telegram_questions;
 mod terminal;
 mod worktree;
 

@@ -96,6 +96,9 @@ pub(crate) enum Command {
     TaskProcess(TaskProcessArgs),
     /// Serve the HTTP API (loop control, docs, runs, events, live stream) for this repository.
     Serve(ServeArgs),
+    /// The Telegram bot: answer the agent's questions and steer loops from your phone.
+    #[command(subcommand)]
+    Telegram(TelegramCommand),
     /// Commands: `sh -c CMD` run on its own, stdout and stderr kept apart.
     #[command(subcommand)]
     Exec(ExecCommand),
@@ -457,6 +460,16 @@ pub(crate) enum ServiceCommand {
     Uninstall {
         /// Which scheduler.
         kind: Option<InstallKind>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TelegramCommand {
+    /// Run the bot (long polling) until SIGTERM or Ctrl-C; settings in `telegram_bot`.
+    Start {
+        /// The repository or hub the bot serves (default: --repo, or the current directory).
+        #[arg(long, value_name = "REPO_OR_HUB")]
+        path: Option<PathBuf>,
     },
 }
 

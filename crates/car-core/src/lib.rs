@@ -141,8 +141,8 @@ pub use codex::{CodexRun, CommandRun, FileChange, Terminal, TokenUsage, Verdict}
 pub use config::{
     CodexConfig, Config, ConfigError, ConfigSource, ConfigWarning, DiscordConfig, DocsConfig,
     Enabled, EventsConfig, GitConfig, LoadOptions, NotifyConfig, NtfyConfig, PromptConfig,
-    ResolvedConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramConfig, VoiceConfig,
-    WebhookConfig,
+    ResolvedConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramBotConfig, TelegramConfig,
+    VoiceConfig, WebhookConfig,
 };
 pub use control::{
     ClearReport, InitError, InitOptions, InitReport, PendingQuestionView, StopFileContent,

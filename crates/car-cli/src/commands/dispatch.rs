@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use super::{
     attach, config, docs, events, exec, hub, init, kill, log, notify, reply, run, serve, service,
-    sessions, status, task, worktree,
+    sessions, status, task, telegram, worktree,
 };
 use crate::cli::{Cli, Command, ConfigCommand};
 
@@ -56,6 +56,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Config(ConfigCommand::Show(a)) => config::show(g, a.json),
         Command::Service(cmd) => service::run(g, cmd),
         Command::Serve(a) => serve::run(g, a),
+        Command::Telegram(crate::cli::TelegramCommand::Start { path }) => {
+            telegram::start(g, path.as_deref())
+        }
         Command::Notify(crate::cli::NotifyCommand::Test { provider }) => {
             notify::test(g, provider.as_deref())
         }

@@ -25,6 +25,7 @@ mod service_env;
 mod sessions;
 mod status;
 mod task;
+mod telegram;
 mod worktree;
 
 pub(crate) use dispatch::dispatch;

@@ -18,7 +18,6 @@ use super::{ConfigError, DEFAULTS_YAML, yaml};
 /// they are accepted silently instead of being reported as unknown.
 const PYTHON_ONLY_SECTIONS: &[&str] = &[
     "github",
-    "telegram_bot",
     "terminal",
     "log",
     "server_log",
@@ -30,9 +29,10 @@ const PYTHON_ONLY_SECTIONS: &[&str] = &[
     "hub",
 ];
 
-/// Keys of the Python program's `voice` section that car does not read
-/// (car reads `voice.enabled` and its own `voice.base_url`, `api_key_env`,
-/// `model`, `max_bytes`, `timeout_seconds`): accepted silently.
+/// Keys of the Python program's `voice` and `telegram_bot` sections that car
+/// does not read (car reads `voice.enabled` and its own `voice.base_url`,
+/// `api_key_env`, `model`, `max_bytes`, `timeout_seconds`; and the bot keys
+/// in `defaults.yml`): accepted silently.
 const PYTHON_ONLY_KEYS: &[&str] = &[
     "voice.provider",
     "voice.providers",
@@ -41,6 +41,20 @@ const PYTHON_ONLY_KEYS: &[&str] = &[
     "voice.sample_rate",
     "voice.warn_on_remote_api",
     "voice.push_to_talk",
+    "telegram_bot.mode",
+    "telegram_bot.parse_mode",
+    "telegram_bot.debug",
+    "telegram_bot.defaults",
+    "telegram_bot.concurrency",
+    "telegram_bot.media",
+    "telegram_bot.shell",
+    "telegram_bot.command_registration",
+    "telegram_bot.app_server_command",
+    "telegram_bot.app_server",
+    "telegram_bot.polling.allowed_updates",
+    "telegram_bot.collaboration_policy",
+    "telegram_bot.trigger_mode",
+    "telegram_bot.message_overflow",
 ];
 
 /// Keys whose value is a free-form mapping (any key is valid below them).

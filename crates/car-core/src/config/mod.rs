@@ -32,8 +32,8 @@ pub use load::LoadOptions;
 pub(crate) use load::{defaults, discover_and_load, load};
 pub use model::{
     CodexConfig, Config, DiscordConfig, DocsConfig, Enabled, EventsConfig, GitConfig, NotifyConfig,
-    NtfyConfig, PromptConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramConfig,
-    VoiceConfig, WebhookConfig,
+    NtfyConfig, PromptConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramBotConfig,
+    TelegramConfig, VoiceConfig, WebhookConfig,
 };
 pub use overrides::parse_override;
 pub use resolved::ResolvedConfig;

@@ -4,6 +4,7 @@
 mod build;
 mod notify;
 mod sections;
+mod telegram_bot;
 
 pub(super) use build::build;
 pub use notify::{DiscordConfig, Enabled, NotifyConfig, NtfyConfig, TelegramConfig, WebhookConfig};
@@ -11,3 +12,4 @@ pub use sections::{
     CodexConfig, Config, DocsConfig, EventsConfig, GitConfig, PromptConfig, RunnerConfig,
     ServerConfig, SnapshotConfig, VoiceConfig,
 };
+pub use telegram_bot::TelegramBotConfig;

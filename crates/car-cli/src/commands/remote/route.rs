@@ -82,6 +82,7 @@ fn local_name(command: &Command) -> &'static str {
         Command::Config(_) => "config",
         Command::Service(_) => "service",
         Command::Serve(_) => "serve",
+        Command::Telegram(_) => "telegram",
         Command::Exec(_) => "exec",
         Command::TaskProcess(_) => "__task",
         Command::ExecProcess(_) => "__exec",

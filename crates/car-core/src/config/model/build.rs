@@ -145,6 +145,7 @@ pub(in crate::config) fn build(
         keep: r.whole_in("events.keep", 0, MAX_KEEP)?,
     };
     let voice = voice(r)?;
+    let telegram_bot = super::telegram_bot::telegram_bot(r, root)?;
     Ok(Config {
         root: root.clone(),
         docs,
@@ -157,6 +158,7 @@ pub(in crate::config) fn build(
         snapshot,
         notifications,
         voice,
+        telegram_bot,
     })
 }
 

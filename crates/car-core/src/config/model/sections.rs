@@ -33,6 +33,8 @@ pub struct Config {
     pub notifications: NotifyConfig,
     /// Voice input (speech to text through a transcription endpoint).
     pub voice: VoiceConfig,
+    /// The interactive Telegram bot.
+    pub telegram_bot: super::TelegramBotConfig,
 }
 
 /// `voice.*`: voice input in the web UI, forwarded to an OpenAI-compatible

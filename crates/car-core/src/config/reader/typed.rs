@@ -223,6 +223,43 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A list of signed whole numbers (ids); a quoted number such as
+    /// `"-100123"` is read as the number; null is an empty list.
+    pub(in crate::config) fn ints(&self, key: &str) -> Result<Vec<i64>, ConfigError> {
+        match self.value(key)? {
+            Value::Null => Ok(Vec::new()),
+            Value::Sequence(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let n = match v {
+                        Value::Number(n) => n.as_i64(),
+                        Value::String(s) => s.trim().parse::<i64>().ok(),
+                        _ => None,
+                    };
+                    n.ok_or_else(|| {
+                        self.invalid_at(
+                            key,
+                            &format!("{key}[{i}]"),
+                            format!(
+                                "item {} is {}; expected a whole number (an id)",
+                                i + 1,
+                                describe(v)
+                            ),
+                        )
+                    })
+                })
+                .collect(),
+            v => Err(self.invalid(
+                key,
+                format!(
+                    "is {}; expected a list of whole numbers, like [123, -100456]",
+                    describe(v)
+                ),
+            )),
+        }
+    }
+
     /// true or false; YAML 1.1's yes/no/on/off are accepted with a warning.
     pub(in crate::config) fn flag(&mut self, key: &str) -> Result<bool, ConfigError> {
         match self.opt_flag_inner(key, "expected true or false")? {
