@@ -66,6 +66,7 @@ mod signals;
 mod stop_conditions;
 mod task;
 mod task_real_codex;
+mod telegram_session;
 mod terminal;
 mod worktree;
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -27,6 +27,8 @@ pub(super) struct Shared {
     inner: Mutex<Inner>,
     stopping: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The number of the last worker started.
+    workers: AtomicU64,
 }
 
 /// The state and which chats have a worker.
@@ -39,6 +41,8 @@ pub(super) struct Inner {
 /// A chat whose worker runs.
 #[derive(Debug, Default)]
 pub(super) struct Busy {
+    /// The worker's number (each worker has its own).
+    pub(super) worker: u64,
     /// The worker is at a turn (starting it, following it, posting it).
     pub(super) turn_active: bool,
     /// An interrupt came before the turn's task was known.
@@ -73,6 +77,7 @@ impl Sessions {
             }),
             stopping: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
+            workers: AtomicU64::new(0),
         });
         {
             let mut inner = shared.lock();
@@ -209,8 +214,9 @@ impl Shared {
         Requester::new(RequestedBy::Bot, format!("telegram chat {chat}"))
     }
 
-    /// Runs `work` on a thread of the sessions' own (joined at shutdown).
-    fn spawn(self: &Arc<Self>, name: &str, work: impl FnOnce(Arc<Self>) + Send + 'static) {
+    /// Runs `work` on a thread of the sessions' own (joined at shutdown);
+    /// false when no thread could be started.
+    fn spawn(self: &Arc<Self>, name: &str, work: impl FnOnce(Arc<Self>) + Send + 'static) -> bool {
         let me = Arc::clone(self);
         match std::thread::Builder::new()
             .name(name.into())
@@ -220,8 +226,12 @@ impl Shared {
                 let mut threads = self.threads();
                 threads.retain(|t| !t.is_finished());
                 threads.push(t);
+                true
             }
-            Err(e) => tracing::warn!("sessions: cannot start a thread: {e}"),
+            Err(e) => {
+                tracing::warn!("sessions: cannot start a thread: {e}");
+                false
+            }
         }
     }
 
@@ -230,13 +240,26 @@ impl Shared {
         if inner.busy.contains_key(&chat) {
             return;
         }
-        inner.busy.insert(chat, Busy::default());
-        self.spawn("car-tg-session", move |sh| super::worker::run(&sh, chat));
+        let worker = self.workers.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.busy.insert(
+            chat,
+            Busy {
+                worker,
+                ..Busy::default()
+            },
+        );
+        let started = self.spawn("car-tg-session", move |sh| {
+            super::worker::run(&sh, chat, worker);
+        });
+        if !started {
+            // The next message tries again; what waits stays in the state.
+            inner.busy.remove(&chat);
+        }
     }
 
     /// Sends `text` to `chat` from a thread of its own.
     pub(super) fn say_later(self: &Arc<Self>, chat: ChatKey, text: String) {
-        self.spawn("car-tg-say", move |sh| sh.say(chat, &text));
+        let _ = self.spawn("car-tg-say", move |sh| sh.say(chat, &text));
     }
 
     /// Sends `text` to `chat` (a failure is logged).

@@ -46,11 +46,20 @@ pub(super) fn wait_idle(tasks: &Tasks<'_>, id: &str, sh: &Shared, rt: &tokio::ru
         return;
     };
     while !sh.stopping() {
-        let next = rt.block_on(tokio::time::timeout(TICK, follow.next()));
+        let next = next_within(rt, &mut follow);
         if matches!(next, Ok(None)) {
             return;
         }
     }
+}
+
+/// The follower's next piece of output: `Ok(None)` once the turn is over,
+/// `Err` when none came within [`TICK`].
+fn next_within(
+    rt: &tokio::runtime::Runtime,
+    follow: &mut car_core::Follow<car_core::TaskOutput>,
+) -> Result<Option<car_core::TaskOutput>, tokio::time::error::Elapsed> {
+    rt.block_on(async { tokio::time::timeout(TICK, follow.next()).await })
 }
 
 /// Where task `id`'s output log ends now.
@@ -148,7 +157,7 @@ pub(super) fn follow(
     };
     let header = working(id, f.turn);
     loop {
-        let next = rt.block_on(tokio::time::timeout(TICK, follow.next()));
+        let next = next_within(rt, &mut follow);
         if sh.stopping() {
             return Followed::Detached;
         }

@@ -19,8 +19,23 @@ enum Job {
     Start(Pending),
 }
 
-/// The worker of `chat`.
-pub(super) fn run(sh: &Arc<Shared>, chat: ChatKey) {
+/// Marks the chat's worker gone when it ends, however it ends (a panic
+/// included), so a later message starts another.
+/// (A worker that started after it, its number `.2` another, stays.)
+struct Gone<'a>(&'a Shared, ChatKey, u64);
+
+impl Drop for Gone<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        if inner.busy.get(&self.1).is_some_and(|b| b.worker == self.2) {
+            inner.busy.remove(&self.1);
+        }
+    }
+}
+
+/// The worker of `chat`, number `worker`.
+pub(super) fn run(sh: &Arc<Shared>, chat: ChatKey, worker: u64) {
+    let _gone = Gone(sh, chat, worker);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -28,7 +43,6 @@ pub(super) fn run(sh: &Arc<Shared>, chat: ChatKey) {
         Ok(rt) => rt,
         Err(e) => {
             tracing::warn!(%chat, "sessions: cannot start a runtime: {e}");
-            sh.lock().busy.remove(&chat);
             return;
         }
     };
@@ -53,7 +67,6 @@ pub(super) fn run(sh: &Arc<Shared>, chat: ChatKey) {
         }
         sh.persist(&inner);
     }
-    sh.lock().busy.remove(&chat);
 }
 
 /// The chat's next job, taken off its queue; None (and the worker marked
@@ -64,6 +77,8 @@ fn next_job(sh: &Shared, chat: ChatKey) -> Option<Job> {
     let job = if let Some(f) = c.in_flight.clone() {
         Job::Follow(f)
     } else if c.pending.is_empty() {
+        // Decided under the lock a new message takes: a message that comes
+        // after this starts a new worker.
         inner.busy.remove(&chat);
         return None;
     } else {
