@@ -295,9 +295,11 @@ fn a_second_message_continues_the_conversation_with_progress_edits_a_second_apar
 #[test]
 fn a_message_while_a_turn_runs_waits_for_it_and_other_chats_do_not() {
     let env = codex_env();
+    let release = env.path("release");
     env.script(&format!(
-        "{}\nsleep 2.5\nlast-message one\n{DONE}\n---\n{}\nlast-message two\n{DONE}\n",
+        "{}\nwait-file {} 60\nlast-message one\n{DONE}\n---\n{}\nlast-message two\n{DONE}\n",
         thread("th-q"),
+        release.display(),
         thread("th-q")
     ));
     let other = codex_env();
@@ -319,17 +321,14 @@ fn a_message_while_a_turn_runs_waits_for_it_and_other_chats_do_not() {
     assert_eq!(s.state().chat(chat).unwrap().pending.len(), 1);
     // Another chat's turn runs now, beside the first.
     assert_eq!(s.on_text(chat2, &other.root, "meanwhile"), 0);
+    // (The first chat's turn waits for the release file.)
     let elsewhere = rec.wait_message("elsewhere");
     assert_eq!(elsewhere.chat, chat2);
+    assert_eq!(env.agent_runs(), 1, "the second message waits");
+    std::fs::write(&release, "").unwrap();
 
     rec.wait_message("two");
     let one = rec.position(|c| c.text == "one");
-    let elsewhere = rec.position(|c| c.text == "elsewhere");
-    assert!(
-        elsewhere < one,
-        "the other chat did not wait: {:#?}",
-        rec.calls()
-    );
     let second_progress = rec.position(|c| c.text.starts_with("⏳") && c.text.ends_with("turn 2)"));
     assert!(
         one < second_progress,
@@ -431,10 +430,12 @@ fn a_long_answer_is_sent_as_a_document() {
 fn a_restarted_bot_follows_the_turn_it_left_and_runs_what_waited() {
     let env = codex_env();
     let pid_file = env.path("agent.pid");
+    let release = env.path("release");
     env.script(&format!(
-        "{}\nwrite-pid {}\nsleep 3\nlast-message one\n{DONE}\n---\n{}\nlast-message two\n{DONE}\n",
+        "{}\nwrite-pid {}\nwait-file {} 60\nlast-message one\n{DONE}\n---\n{}\nlast-message two\n{DONE}\n",
         thread("th-r"),
         pid_file.display(),
+        release.display(),
         thread("th-r")
     ));
     let dir = tempfile::tempdir().unwrap();
@@ -459,6 +460,7 @@ fn a_restarted_bot_follows_the_turn_it_left_and_runs_what_waited() {
 
     let rec2 = Arc::new(Recorder::default());
     let s2 = Sessions::start(rec2.clone(), CAR, dir.path().join("sessions.json")).unwrap();
+    std::fs::write(&release, "").unwrap();
     rec2.wait_message("one");
     rec2.wait_message("two");
     assert!(
