@@ -479,3 +479,39 @@ fn a_restarted_bot_follows_the_turn_it_left_and_runs_what_waited() {
     assert_eq!(env.agent_prompt(2), b"second");
     drop(s2);
 }
+
+#[test]
+fn a_failed_turn_and_a_repository_that_cannot_be_opened_are_told() {
+    let env = codex_env();
+    env.script(&format!(
+        "{}\n{}\nout {{\"type\":\"turn.failed\",\"error\":{{\"message\":\"the model is overloaded\"}}}}\nexit 1\n",
+        thread("th-f"),
+        command("make")
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, s) = sessions(dir.path());
+    let chat = ChatKey::chat(11);
+    s.on_text(chat, &env.root, "try");
+    rec.wait_message("❌ The turn failed: the model is overloaded");
+    let task_id = s.state().chat(chat).unwrap().task_id.clone().unwrap();
+    let progress = rec.wait("the progress message", |c| c.text.starts_with("⏳"));
+    let history = assert_edits_a_second_apart(&rec, progress.id);
+    assert_eq!(
+        history.last().unwrap().text,
+        format!("❌ Failed (task {task_id}, turn 1): the model is overloaded\n$ make")
+    );
+
+    let nowhere = tempfile::tempdir().unwrap();
+    let other = ChatKey::chat(12);
+    s.on_text(other, nowhere.path(), "hello");
+    let told = rec.wait("the repository's error", |c| c.chat == other);
+    assert!(
+        told.text.starts_with(&format!(
+            "Cannot open the repository {}: ",
+            nowhere.path().display()
+        )),
+        "{told:?}"
+    );
+    assert_eq!(s.state().chat(other).unwrap().task_id, None);
+    assert!(s.state().chat(other).unwrap().pending.is_empty());
+}

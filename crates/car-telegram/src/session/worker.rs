@@ -128,6 +128,13 @@ fn start(
         Some(id) => {
             // A turn asked for elsewhere (the web UI) ends first.
             turn::wait_idle(&tasks, &id, sh, rt);
+            if sh.stopping() {
+                // Not started: it waits for the next start, first in line.
+                let mut inner = sh.lock();
+                inner.state.chat_mut(chat).pending.insert(0, p);
+                sh.persist(&inner);
+                return None;
+            }
             Some(tasks.reply(&sh.program, &id, &p.text))
         }
         None => None,
