@@ -188,7 +188,11 @@ fn a_second_message_continues_the_conversation_with_progress_edits_a_second_apar
         first.push(command(&format!("step {i}")));
         first.push("sleep 0.3".into());
     }
-    first.push(r#"out {"type":"item.completed","item":{"type":"file_change","changes":[{"path":"src/lib.rs","kind":"update"}]}}"#.into());
+    let lib = std::fs::canonicalize(&env.root).unwrap().join("src/lib.rs");
+    first.push(format!(
+        r#"out {{"type":"item.completed","item":{{"type":"file_change","changes":[{{"path":"{}","kind":"update"}}]}}}}"#,
+        lib.display()
+    ));
     first.push("last-message First answer.".into());
     first.push(DONE.into());
     let second = [

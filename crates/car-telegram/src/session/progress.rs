@@ -17,6 +17,8 @@ const MAX_COMMAND: usize = 300;
 /// The events of one turn read so far, and what they said.
 pub(super) struct Progress {
     path: PathBuf,
+    /// Where the agent works: files under it are shown relative to it.
+    cwd: Option<PathBuf>,
     offset: u64,
     partial: Vec<u8>,
     run: CodexRun,
@@ -25,10 +27,12 @@ pub(super) struct Progress {
 }
 
 impl Progress {
-    /// Progress read from the events file `path` (it may not exist yet).
-    pub(super) fn new(path: PathBuf) -> Self {
+    /// Progress read from the events file `path` (it may not exist yet)
+    /// of an agent working in `cwd`.
+    pub(super) fn new(path: PathBuf, cwd: Option<PathBuf>) -> Self {
         Self {
             path,
+            cwd,
             offset: 0,
             partial: Vec::new(),
             run: CodexRun::default(),
@@ -96,7 +100,14 @@ impl Progress {
         }
         let files = &self.run.files_changed;
         for f in &files[files.len().saturating_sub(SHOWN)..] {
-            lines.push(format!("{} {}", f.kind, cut(&f.path, MAX_COMMAND)));
+            let path = std::path::Path::new(&f.path);
+            let shown = self
+                .cwd
+                .as_deref()
+                .and_then(|cwd| path.strip_prefix(cwd).ok())
+                .filter(|rel| !rel.as_os_str().is_empty())
+                .map_or_else(|| f.path.clone(), |rel| rel.display().to_string());
+            lines.push(format!("{} {}", f.kind, cut(&shown, MAX_COMMAND)));
         }
         cut(&lines.join("\n"), MAX_MESSAGE_LEN)
     }
@@ -131,7 +142,7 @@ mod tests {
     fn events_are_read_as_they_come_whole_lines_only() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("codex-events.jsonl");
-        let mut p = Progress::new(path.clone());
+        let mut p = Progress::new(path.clone(), Some("/r".into()));
         p.read();
         assert_eq!(p.render("h"), "h", "no file yet: nothing to show");
 
@@ -147,12 +158,16 @@ mod tests {
         p.read();
         assert_eq!(p.render("h"), "h\n$ cargo test …", "the half line waits");
         writeln!(f, "{b}").expect("w");
-        let file = r#"{"type":"item.completed","item":{"type":"file_change","changes":[{"path":"src/a.rs","kind":"update"}]}}"#;
+        let file = r#"{"type":"item.completed","item":{"type":"file_change","changes":[{"path":"/r/src/a.rs","kind":"update"},{"path":"/elsewhere/b.rs","kind":"add"}]}}"#;
         writeln!(f, "{file}").expect("w");
         p.read();
-        assert_eq!(p.render("h"), "h\n$ cargo test (exit 101)\nupdate src/a.rs");
+        assert_eq!(
+            p.render("h"),
+            "h\n$ cargo test (exit 101)\nupdate src/a.rs\nadd /elsewhere/b.rs",
+            "files under the working directory are shown relative to it"
+        );
         assert_eq!(p.run.thread_id.as_deref(), Some("th"));
-        assert_eq!(p.summary(), "1 command, 1 file changed");
+        assert_eq!(p.summary(), "1 command, 2 files changed");
     }
 
     #[test]
@@ -164,7 +179,7 @@ mod tests {
             writeln!(f, "{}", command(&format!("step {i}\nsecond line"), 0)).expect("w");
         }
         writeln!(f, "{}", command(&"x".repeat(10_000), 0)).expect("w");
-        let mut p = Progress::new(path);
+        let mut p = Progress::new(path, None);
         p.read();
         let text = p.render("Working");
         let lines: Vec<&str> = text.lines().collect();

@@ -147,7 +147,8 @@ pub(super) fn follow(
             return Followed::Finished;
         }
     };
-    let mut progress = Progress::new(events);
+    let cwd = tasks.status(id).ok().map(|r| r.cwd);
+    let mut progress = Progress::new(events, cwd);
     let mut msg = ProgressMessage {
         sh,
         chat,
