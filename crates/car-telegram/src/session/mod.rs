@@ -1,7 +1,8 @@
 //! Interactive Codex sessions in a chat.
 //!
-//! Plain text in a chat bound to a repository, with no question open,
-//! becomes a turn of a Codex task in that repository (car's tasks, each
+//! Plain text in a chat bound to a repository, with no question open (the
+//! bot decides: it hands such text to [`Sessions::on_text`]), becomes a
+//! turn of a Codex task in that repository (car's tasks, each
 //! turn a process of its own: `car __task`): the first message spawns the
 //! task, later ones reply to it (`codex exec resume <thread>`), so the
 //! conversation goes on. [`Sessions::reset`] forgets it, so the next

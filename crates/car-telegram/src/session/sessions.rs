@@ -302,3 +302,13 @@ pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    /// The bot shares the sessions between its threads (or async tasks).
+    #[test]
+    fn sessions_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<super::Sessions>();
+    }
+}
