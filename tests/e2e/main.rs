@@ -69,6 +69,7 @@ mod task;
 mod task_real_codex;
 mod telegram_bot;
 mod telegram_questions;
+mod telegram_session;
 mod terminal;
 mod worktree;
 

@@ -7,6 +7,8 @@
 //! people in `allowed_user_ids` are answered; `/ids` tells anyone else
 //! their ids. A chat (or forum topic) is bound to a repository; a question
 //! of its loop arrives as a message with buttons, and an answer resumes it.
+//! Plain text with no question open is a turn of an interactive Codex
+//! session ([`session`]).
 
 pub mod allow;
 pub mod api;
@@ -15,6 +17,7 @@ mod commands;
 mod error;
 mod instance_lock;
 mod questions;
+pub mod session;
 mod session_hook;
 mod settings;
 pub mod store;

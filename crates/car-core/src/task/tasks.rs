@@ -259,6 +259,14 @@ impl Tasks<'_> {
         Ok(record::task_dir(self.paths(), id)?.join(record::OUTPUT_FILE))
     }
 
+    /// Where turn `turn` of task `id` stores Codex's `--json` events, raw,
+    /// one a line (read them with [`crate::CodexRun::feed`]). The file
+    /// appears once the turn's agent starts.
+    pub fn events_log(&self, id: &str, turn: u32) -> Result<PathBuf, Error> {
+        let dir = record::task_dir(self.paths(), id)?;
+        Ok(record::turn_dir(&dir, turn).join(crate::record::CODEX_EVENTS_FILE))
+    }
+
     /// Task `id`'s final output (its latest turn's), once it has one.
     pub fn final_output(&self, id: &str) -> Result<Option<String>, Error> {
         let path = record::task_dir(self.paths(), id)?.join(record::FINAL_FILE);
