@@ -68,6 +68,7 @@ mod stop_conditions;
 mod task;
 mod task_real_codex;
 mod telegram_bot;
+mod telegram_chat;
 mod telegram_questions;
 mod telegram_session;
 mod terminal;

@@ -11,6 +11,7 @@ use crate::allow::ids_answer;
 use crate::api::{Api, CallbackQuery, Dest, Message, Update};
 use crate::error::TelegramError;
 use crate::instance_lock::InstanceLock;
+use crate::session::Sessions;
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::workspace::{Workspace, chat_key};
@@ -22,13 +23,15 @@ const POLL_BACKOFF: Duration = Duration::from_secs(2);
 /// The bot's shared parts.
 #[derive(Debug)]
 pub struct Bot {
-    pub(crate) api: Api,
+    pub(crate) api: Arc<Api>,
     pub(crate) settings: Settings,
     pub(crate) ws: Workspace,
     store: Mutex<Store>,
     /// The `car` binary, to start runners.
     pub(crate) program: PathBuf,
     pub(crate) rebind: tokio::sync::Notify,
+    /// The chats' interactive Codex sessions.
+    pub(crate) sessions: Sessions,
     stop: AtomicBool,
     /// Held while a batch of updates is handled (a stop waits for it).
     batch: Mutex<()>,
@@ -56,8 +59,17 @@ impl Bot {
     ) -> Result<Running, TelegramError> {
         let lock = InstanceLock::acquire(&InstanceLock::path_for(home, &settings.token))?;
         let store = Store::open(&settings.state_file)?;
-        let api = Api::new(&settings.api_base, &settings.token, settings.poll_timeout);
+        let api = Arc::new(Api::new(
+            &settings.api_base,
+            &settings.token,
+            settings.poll_timeout,
+        ));
         api.set_commands(commands::MENU)?;
+        let sessions = Sessions::start(
+            api.clone(),
+            program.clone(),
+            sessions_file(&settings.state_file),
+        )?;
         let bot = Arc::new(Self {
             api,
             settings,
@@ -65,6 +77,7 @@ impl Bot {
             store: Mutex::new(store),
             program,
             rebind: tokio::sync::Notify::new(),
+            sessions,
             stop: AtomicBool::new(false),
             batch: Mutex::new(()),
         });
@@ -225,6 +238,16 @@ impl Bot {
     }
 }
 
+/// The sessions' state file: beside the bot's, `<name>.sessions.json`.
+fn sessions_file(state_file: &std::path::Path) -> PathBuf {
+    let mut name = state_file
+        .file_stem()
+        .map(|s| s.to_os_string())
+        .unwrap_or_else(|| "telegram_bot_state".into());
+    name.push(".sessions.json");
+    state_file.with_file_name(name)
+}
+
 impl Running {
     /// Waits up to `timeout` for the bot to end on its own (a fatal error
     /// such as a wrong token); `None` while it runs.
@@ -246,6 +269,9 @@ impl Running {
         if let Some(w) = self.watcher.take() {
             let _ = w.join();
         }
+        // Turns at work go on (they are processes of their own); the
+        // state file lets the next start follow them.
+        self.bot.sessions.shutdown();
     }
 
     /// The lock file held.

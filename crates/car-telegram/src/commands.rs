@@ -26,6 +26,8 @@ pub(crate) const MENU: &[(&str, &str)] = &[
     ("kill", "stop now"),
     ("resume", "resume the loop"),
     ("snapshot", "the repository snapshot, as a document"),
+    ("interrupt", "stop the agent's turn at work in this chat"),
+    ("new", "start a new conversation with the agent"),
     ("ids", "your chat and user ids"),
     ("help", "the commands"),
 ];
@@ -76,6 +78,8 @@ pub(crate) fn run(
             })
         }
         "bind" => bind(bot, dest, args, m.message_id),
+        "interrupt" => crate::session_hook::interrupt(bot, dest, m.message_id),
+        "new" => crate::session_hook::new_conversation(bot, dest, m.message_id),
         "status" => {
             // Every loop: in a hub, all of its repositories.
             let ids = bot.ws.repo_ids()?;
@@ -329,6 +333,7 @@ fn help(bot: &Bot) -> String {
         text.push_str(&format!("/{c} — {d}\n"));
     }
     text.push_str("\nWhen a loop asks a question, reply to its message (or just write here) to answer; the loop resumes with your answer.");
+    text.push_str("\nWith no question open, what you write here is a turn of a conversation with the agent in the bound repository (a Codex task); /new starts another conversation, /interrupt stops the turn at work.");
     if bot.ws.is_hub() {
         text.push_str(
             "\nIn a hub, /bind shows a picker of the hub's repositories; /status lists every loop.",

@@ -64,6 +64,9 @@ pub enum TelegramError {
     /// The hub failed.
     #[error(transparent)]
     Hub(Box<car_core::HubError>),
+    /// The interactive sessions' state could not be read or written.
+    #[error(transparent)]
+    Sessions(#[from] crate::session::SessionError),
 }
 
 impl From<car_core::Error> for TelegramError {

@@ -19,6 +19,7 @@ mod instance_lock;
 mod questions;
 pub mod session;
 mod session_hook;
+mod session_io;
 mod settings;
 pub mod store;
 mod views;

@@ -18,6 +18,14 @@ pub struct Sessions {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("state_file", &self.shared.state_file)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the sessions' threads share.
 pub(super) struct Shared {
     pub(super) io: Arc<dyn ChatIo>,
