@@ -192,6 +192,7 @@ pub(crate) fn from_event(e: &EventEnvelope, cx: &Context) -> Option<Notification
             .map(|(u, id)| format!("{}/runs/{id}", u.trim_end_matches('/'))),
         repo: cx.repo.clone(),
         run_id,
+        actions: Vec::new(),
     })
 }
 

@@ -228,6 +228,12 @@ impl Provider {
                 if let Some(a) = auth {
                     req = req.set("Authorization", a);
                 }
+                match super::ntfy_actions_header(&n.actions) {
+                    Ok(Some(h)) => req = req.set("Actions", &h),
+                    Ok(None) => {}
+                    // The message still goes, without its buttons.
+                    Err(e) => tracing::warn!(error = %e, "ntfy buttons left out"),
+                }
                 req.send_string(&n.body).map(|r| json_field(r, &["id"]))
             }
             Kind::Telegram {
