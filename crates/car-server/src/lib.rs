@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+mod action_auth;
 mod app;
 mod audit;
 mod bind;
