@@ -295,3 +295,72 @@ fn without_public_url_the_question_goes_without_buttons() {
         "no key without buttons"
     );
 }
+
+#[test]
+fn in_a_hub_the_buttons_name_the_job_and_its_token_is_refused_on_another() {
+    let ntfy = FakeHttp::start(vec![], Answer::ok(r#"{"id":"m-1"}"#));
+    let env = crate::hub_common::hub_of(&["alpha", "beta"], "- [ ] a\n");
+    env.script("out NEED_INPUT: Which region?\n");
+    let server = Server::start_with_vars(&env, Some(TOKEN), &[], &[("CAR_NTFY_TOPIC", TOPIC)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    // What every job shares, once at the hub root.
+    env.write(
+        "codex-autorunner.yml",
+        &format!(
+            "notifications:\n  ntfy:\n    server: {}\nserver:\n  public_url: {}\n",
+            ntfy.url(),
+            server.base
+        ),
+    );
+    let out = env
+        .car(&["--repo", "alpha", "run"])
+        .env("CAR_NTFY_TOPIC", TOPIC)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = ntfy.wait_for(1);
+    let buttons = parse(got[0].header("Actions").expect("the buttons"));
+    let base = &server.base;
+    assert_eq!(buttons[0].url, format!("{base}repos/alpha#answer"));
+    assert_eq!(
+        buttons[1].url,
+        format!("{base}api/v1/repos/alpha/loop/resume")
+    );
+    // The key is the hub's, where the hub's server finds it.
+    assert!(env.path(".codex-autorunner/action-token.key").is_file());
+    assert!(
+        !env.path("alpha/.codex-autorunner/action-token.key")
+            .exists()
+    );
+
+    let auth = buttons[2].headers["Authorization"].clone();
+    let on_beta = server.send(
+        "POST",
+        "api/v1/repos/beta/loop/stop",
+        &[("Authorization", &auth)],
+        Some(""),
+    );
+    assert_eq!(on_beta.status, 403, "{}", on_beta.body);
+    assert!(on_beta.body.contains("\\\"beta\\\""), "{}", on_beta.body);
+
+    let (status, body) = press(&buttons[1]);
+    assert_eq!(status, 202, "{body}");
+    env.wait_for("alpha's resumed run", PATIENCE, || {
+        std::fs::read_to_string(env.path("alpha/.codex-autorunner/events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"run_started\""))
+            .count()
+            == 2
+    });
+    env.wait_for("alpha to ask again", PATIENCE, || {
+        server.get("api/v1/repos/alpha").json()["running"] == false
+    });
+    let beta = server.get("api/v1/repos/beta").json();
+    assert_eq!(beta["running"], false, "{beta:#}");
+}
