@@ -160,6 +160,7 @@ impl Notifier {
             cfg: cfg.clone(),
             cx: Context {
                 repo,
+                repo_id: crate::action_token::url_id(&config.root),
                 loop_started: Instant::now(),
                 public_url: config.server.public_url.clone(),
                 summary_path: config.docs.summary.clone(),
@@ -409,6 +410,7 @@ mod tests {
             cfg,
             cx: Context {
                 repo: "r".into(),
+                repo_id: "r".into(),
                 loop_started: Instant::now(),
                 public_url: None,
                 summary_path: dir.join("SUMMARY.md"),
