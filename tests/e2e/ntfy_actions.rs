@@ -234,7 +234,16 @@ fn a_buttons_token_does_nothing_else_and_expires() {
     assert_eq!(r.status, 401, "{}", r.body);
 
     // Expired: made with the same key, an hour ago.
-    let key_dir = a.env.path(".codex-autorunner");
+    let key_dir = a.env.path(".codex-autorunner/server");
+    // Ignored by git: no commit (git.auto_commit) takes the key.
+    crate::common::git(
+        &a.env.root,
+        &[
+            "check-ignore",
+            "-q",
+            ".codex-autorunner/server/action-token.key",
+        ],
+    );
     let key = car_core::action_token::ActionKey::load(&key_dir)
         .unwrap()
         .expect("the loop made the key");
@@ -291,7 +300,8 @@ fn without_public_url_the_question_goes_without_buttons() {
         "{text}"
     );
     assert!(
-        !env.path(".codex-autorunner/action-token.key").exists(),
+        !env.path(".codex-autorunner/server/action-token.key")
+            .exists(),
         "no key without buttons"
     );
 }
@@ -332,9 +342,12 @@ fn in_a_hub_the_buttons_name_the_job_and_its_token_is_refused_on_another() {
         format!("{base}api/v1/repos/alpha/loop/resume")
     );
     // The key is the hub's, where the hub's server finds it.
-    assert!(env.path(".codex-autorunner/action-token.key").is_file());
     assert!(
-        !env.path("alpha/.codex-autorunner/action-token.key")
+        env.path(".codex-autorunner/server/action-token.key")
+            .is_file()
+    );
+    assert!(
+        !env.path("alpha/.codex-autorunner/server/action-token.key")
             .exists()
     );
 

@@ -160,14 +160,15 @@ impl ActionKey {
     }
 }
 
-/// Where the key of the repository at `repo_root` is: its hub's
-/// `.codex-autorunner/` when a hub lists it (a hub's server serves it),
-/// else its own.
+/// Where the key of the repository at `repo_root` is: `server/` (which
+/// `.codex-autorunner/.gitignore` ignores, so no commit takes it) of its
+/// hub's `.codex-autorunner/` when a hub lists it (a hub's server serves
+/// it), else of its own.
 pub fn key_dir(repo_root: &Path) -> PathBuf {
-    crate::hub::HubMembership::find(repo_root).map_or_else(
-        || repo_root.join(crate::paths::CAR_DIR),
-        |m| m.root.join(crate::paths::CAR_DIR),
-    )
+    crate::hub::HubMembership::find(repo_root)
+        .map_or_else(|| repo_root.to_path_buf(), |m| m.root)
+        .join(crate::paths::CAR_DIR)
+        .join("server")
 }
 
 /// The id of the repository at `root` in a server's URLs: its id in the
