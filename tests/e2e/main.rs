@@ -38,6 +38,8 @@ mod log;
 mod loop_semantics;
 mod model_server;
 mod notify;
+mod ntfy_actions;
+mod ntfy_buttons;
 mod output;
 mod processes;
 mod python_compat;

@@ -144,7 +144,10 @@ fn each_event_reaches_each_provider_in_its_format() {
     );
     assert!(n.header("Title").unwrap().contains("failed"));
     assert_eq!(n.header("Tags"), Some("x"));
-    assert_eq!(n.header("Click"), Some("https://car.example.com/runs/1"));
+    assert_eq!(
+        n.header("Click"),
+        Some("https://car.example.com/repos/repo/runs/1")
+    );
     assert!(
         n.body.contains("Repo: repo") && n.body.contains("Run: 1") && n.body.contains("exit 3"),
         "{}",

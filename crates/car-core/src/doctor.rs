@@ -367,6 +367,12 @@ pub fn doctor(
         )),
     }
 
+    if let Some(r) = &resolved
+        && let Some((status, detail, fix)) = ntfy_buttons(&r.config)
+    {
+        checks.push(check("ntfy buttons", status, detail, fix));
+    }
+
     let ok = checks.iter().all(|c| c.status != CheckStatus::Fail);
     DoctorReport { checks, ok }
 }
@@ -409,4 +415,34 @@ fn version_of(program: &Path, path: &std::ffi::OsStr) -> Result<String, String> 
             }
         }
     }
+}
+
+/// Whether a question's ntfy notification has its buttons (only when
+/// ntfy is in use).
+fn ntfy_buttons(cfg: &config::Config) -> Option<(CheckStatus, String, Option<&'static str>)> {
+    use crate::notify::question_actions::{ButtonsOff, QuestionActions};
+    let (providers, _) = crate::notify::providers::from_config(&cfg.notifications, &cfg.root);
+    if !providers.iter().any(|p| p.name == "ntfy") {
+        return None;
+    }
+    Some(match QuestionActions::from_config(cfg) {
+        Result::Ok(b) => (
+            CheckStatus::Ok,
+            format!(
+                "a question comes with Answer ({}), Resume and Stop",
+                b.answer_url()
+            ),
+            None,
+        ),
+        Err(ButtonsOff::Disabled) => (
+            CheckStatus::Ok,
+            "off (notifications.ntfy.actions: false)".to_string(),
+            None,
+        ),
+        Err(ButtonsOff::NoPublicUrl) => (
+            CheckStatus::Warn,
+            "server.public_url is not set: a question comes without its Answer, Resume and Stop buttons".to_string(),
+            Some("set server.public_url to the address your phone reaches `car serve` at"),
+        ),
+    })
 }

@@ -78,6 +78,7 @@
 #![warn(missing_docs)]
 
 mod abandon;
+pub mod action_token;
 mod agent;
 mod agent_env;
 mod codex;
@@ -164,6 +165,7 @@ pub use job::JobError;
 pub use lock::{LockError, LockInfo, LockStatus};
 pub use marker::MARKER_VAR;
 pub use notify::NotifyClass;
+pub use notify::{ActionsHeaderError, NTFY_MAX_ACTIONS, NotifyAction, ntfy_actions_header};
 pub use notify::{Notification, Priority};
 pub use prompt::PromptError;
 pub use record::{DocChange, RunKind, RunOutcome, RunRecord, TodoCount};

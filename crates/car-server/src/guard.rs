@@ -49,6 +49,9 @@ pub(crate) enum Caller {
     Token,
     /// A browser session: its public id.
     Session(String),
+    /// An action token (a notification's button) for this repository; it
+    /// got here only for a request its scopes allow (see `action_auth.rs`).
+    Action(String),
 }
 
 /// Requires the bearer token (in `Authorization`, or offered as the
@@ -60,10 +63,18 @@ pub(crate) async fn check_auth(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let caller = match caller(&state, req.headers()).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return unauthorized(),
-        Err(e) => return e.into_response(),
+    // An action token is judged as one, whatever else the server takes.
+    let caller = if let Some(token) = crate::action_auth::bearer(req.headers()) {
+        match crate::action_auth::check(&state, &token, req.method(), req.uri().path()).await {
+            Ok(repo) => Caller::Action(repo),
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        match caller(&state, req.headers()).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return unauthorized(),
+            Err(e) => return e.into_response(),
+        }
     };
     let guarded = changes_state(req.method()) || is_websocket(req.headers());
     let origin = req.headers().get(header::ORIGIN);
@@ -88,7 +99,9 @@ pub(crate) async fn check_auth(
     next.run(req).await
 }
 
-/// The caller a request's credentials make, `None` without valid ones.
+/// The caller a request's credentials make, `None` without valid ones
+/// (an action token is never one here: only [`check_auth`] takes it, for
+/// its few API routes).
 pub(crate) async fn caller(
     state: &AppState,
     headers: &HeaderMap,

@@ -10,7 +10,9 @@
 //!
 //! Repositories are addressed by id (`/api/v1/repos/{id}/...`, the id
 //! from [`repo_id`]); a server started in a repository serves that one.
-//! Every route but `GET /health` needs the bearer token (when one is set);
+//! Every route but `GET /health` needs the bearer token (when one is set;
+//! a notification's action token is taken for its few routes only, see
+//! `action_auth.rs`);
 //! the `Host` header must be a loopback name, the bound host or one of
 //! `server.allowed_hosts`; a state-changing request from a browser must
 //! come from the server's own origin or one of `server.allowed_origins`;
@@ -21,6 +23,7 @@
 
 #![forbid(unsafe_code)]
 
+mod action_auth;
 mod app;
 mod audit;
 mod bind;

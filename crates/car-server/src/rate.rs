@@ -91,7 +91,10 @@ pub(crate) async fn rate_limit(
         return next.run(req).await;
     }
     // Past the token check: with a token, every request here holds it.
-    let key = if state.inner.token.is_some() {
+    let key = if let Some(crate::guard::Caller::Action(repo)) = req.extensions().get() {
+        // A notification's buttons do not use up the token's budget.
+        format!("action:{repo}")
+    } else if state.inner.token.is_some() {
         "token".to_string()
     } else {
         req.extensions()

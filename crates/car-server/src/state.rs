@@ -242,25 +242,7 @@ impl AppState {
 /// every character but ASCII letters, digits, `-`, `_` and `.` replaced
 /// by `-` (`repo` when nothing is left).
 pub fn repo_id(root: &std::path::Path) -> String {
-    let name = root
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let id: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if id.is_empty() || id.chars().all(|c| c == '.') {
-        "repo".to_string()
-    } else {
-        id
-    }
+    car_core::action_token::dir_id(root)
 }
 
 #[cfg(test)]

@@ -62,6 +62,9 @@ fn render(doc: &Value) -> String {
         "Every route but `GET /health` and `GET /auth/link` needs `Authorization: Bearer <token>` when the server has a token, \
          or a browser session's cookie (from a one-time link; a state-changing request with it must carry the server's `Origin`); \
          a WebSocket may offer the token as the subprotocol `car.token.<token>` instead. \
+         An action token (`car_act.<id>.<scopes>.<expiry>.<mac>`, the bearer of a notification's buttons) is taken only for \
+         `POST /api/v1/repos/{{id}}/loop/resume`, `.../loop/stop` and `.../reply` of its own repository, each as its scopes allow: \
+         anything else gets 403 naming its scopes, a changed or expired one 401. \
          Errors are `{{\"error\": {{\"kind\", \"message\", \"hint\"}}}}`. Paths are relative to the base path. \
          State-changing requests (`POST`, `PUT`, `DELETE`) are limited to `server.rate_limit_per_minute` (default 60, \
          in bursts of up to 20) per token, or per peer without one: more get 429 with `Retry-After`; each one answered \

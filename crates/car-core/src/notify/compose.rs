@@ -12,6 +12,8 @@ use crate::state::{StateStore, StopReason};
 /// Facts a notification body needs beyond the event.
 pub(crate) struct Context {
     pub(crate) repo: String,
+    /// The repository's id in the server's URLs.
+    pub(crate) repo_id: String,
     pub(crate) loop_started: Instant,
     pub(crate) public_url: Option<String>,
     pub(crate) summary_path: PathBuf,
@@ -189,9 +191,10 @@ pub(crate) fn from_event(e: &EventEnvelope, cx: &Context) -> Option<Notification
             .public_url
             .as_ref()
             .zip(run_id)
-            .map(|(u, id)| format!("{}/runs/{id}", u.trim_end_matches('/'))),
+            .map(|(u, id)| format!("{}/repos/{}/runs/{id}", u.trim_end_matches('/'), cx.repo_id)),
         repo: cx.repo.clone(),
         run_id,
+        actions: Vec::new(),
     })
 }
 
@@ -204,6 +207,7 @@ mod tests {
     fn cx(dir: &std::path::Path) -> Context {
         Context {
             repo: "demo".into(),
+            repo_id: "demo-id".into(),
             loop_started: Instant::now(),
             public_url: Some("https://car.example/".into()),
             summary_path: dir.join("SUMMARY.md"),
@@ -239,7 +243,10 @@ mod tests {
             "{}",
             failed.body
         );
-        assert_eq!(failed.click.as_deref(), Some("https://car.example/runs/4"));
+        assert_eq!(
+            failed.click.as_deref(),
+            Some("https://car.example/repos/demo-id/runs/4")
+        );
         let asked = EventEnvelope::now(
             Some(4),
             LoopEvent::NeedsInput {

@@ -36,4 +36,7 @@ pub struct Notification {
     pub repo: String,
     /// The run concerned.
     pub run_id: Option<u64>,
+    /// Buttons (ntfy's actions; other providers leave them out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<super::NotifyAction>,
 }

@@ -9,14 +9,17 @@
 //! provider, with timeouts and retries, so it never slows the loop; every
 //! attempt is recorded in the event ledger.
 
+mod action;
 mod class;
 mod compose;
 mod message;
 mod notifier;
 mod policy;
 pub(crate) mod providers;
+pub(crate) mod question_actions;
 mod test_send;
 
+pub use action::{ActionsHeaderError, NTFY_MAX_ACTIONS, NotifyAction, ntfy_actions_header};
 pub use class::NotifyClass;
 pub(crate) use compose::{Context, from_event};
 pub use message::{Notification, Priority};

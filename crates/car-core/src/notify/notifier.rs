@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::policy::repeat_of_notified;
 use super::providers::{self, Provider};
+use super::question_actions::QuestionActions;
 use super::{Context, Notification, NotifyState, decide, from_event, tick};
 use crate::config::{Config, NotifyConfig};
 use crate::event::{EventEnvelope, LoopEvent};
@@ -110,6 +111,8 @@ pub(crate) struct Notifier {
     workers: Mutex<Vec<Worker>>,
     ledger: Ledger,
     closed: Arc<AtomicBool>,
+    /// What a question's buttons are made from (ntfy), when it has them.
+    buttons: Option<QuestionActions>,
     /// The question still open when this loop started (it was resumed
     /// without an answer): asked again, it is not sent again.
     open_at_start: Option<String>,
@@ -157,6 +160,7 @@ impl Notifier {
             cfg: cfg.clone(),
             cx: Context {
                 repo,
+                repo_id: crate::action_token::url_id(&config.root),
                 loop_started: Instant::now(),
                 public_url: config.server.public_url.clone(),
                 summary_path: config.docs.summary.clone(),
@@ -167,6 +171,7 @@ impl Notifier {
             workers: Mutex::new(workers),
             ledger,
             closed: Arc::new(AtomicBool::new(false)),
+            buttons: QuestionActions::from_config(config).ok(),
             open_at_start,
         });
         // What is due without an event (the digest when quiet hours end, the
@@ -200,7 +205,17 @@ impl Notifier {
             tracing::info!("the open question was asked again; the person was told of it already");
             return;
         }
-        if let Some(n) = from_event(e, &self.cx) {
+        if let Some(mut n) = from_event(e, &self.cx) {
+            if n.class == super::NotifyClass::NeedsInput
+                && let Some(b) = &self.buttons
+            {
+                match b.buttons(crate::time::now().timestamp()) {
+                    Ok(actions) => n.actions = actions,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the question goes without its buttons");
+                    }
+                }
+            }
             let now = Local::now();
             let out = self.with_state(|s| decide(&self.cfg, s, n, now));
             self.enqueue(out);
@@ -369,6 +384,7 @@ mod tests {
             click: None,
             repo: "r".into(),
             run_id: Some(3),
+            actions: Vec::new(),
         }
     }
 
@@ -394,6 +410,7 @@ mod tests {
             cfg,
             cx: Context {
                 repo: "r".into(),
+                repo_id: "r".into(),
                 loop_started: Instant::now(),
                 public_url: None,
                 summary_path: dir.join("SUMMARY.md"),
@@ -404,6 +421,7 @@ mod tests {
             workers: Mutex::new(vec![worker]),
             ledger: Ledger::new(dir.join("events.jsonl"), 1 << 20, 1),
             closed: Arc::new(AtomicBool::new(false)),
+            buttons: None,
             open_at_start: None,
         }
     }

@@ -136,6 +136,7 @@ pub(crate) fn tick(
             click: held.iter().rev().find_map(|h| h.click.clone()),
             repo: repo.to_string(),
             run_id: held.iter().rev().find_map(|h| h.run_id),
+            actions: Vec::new(),
         });
     }
     match (&mut state.question, open) {
@@ -154,6 +155,7 @@ pub(crate) fn tick(
                     click: None,
                     repo: repo.to_string(),
                     run_id: Some(run_id),
+                    actions: Vec::new(),
                 });
                 n.title = format!("car: STILL waiting for you in {repo} (run {run_id})");
                 n.priority = Priority::Urgent;
@@ -215,6 +217,7 @@ mod tests {
             click: None,
             repo: "r".into(),
             run_id: Some(7),
+            actions: Vec::new(),
         }
     }
 

@@ -228,6 +228,12 @@ impl Provider {
                 if let Some(a) = auth {
                     req = req.set("Authorization", a);
                 }
+                match super::ntfy_actions_header(&n.actions) {
+                    Ok(Some(h)) => req = req.set("Actions", &h),
+                    Ok(None) => {}
+                    // The message still goes, without its buttons.
+                    Err(e) => tracing::warn!(error = %e, "ntfy buttons left out"),
+                }
                 req.send_string(&n.body).map(|r| json_field(r, &["id"]))
             }
             Kind::Telegram {
@@ -274,7 +280,16 @@ impl Provider {
                 }))
                 .map(|_| None),
         };
-        result.map_err(|e| self.describe(e))
+        result.map_err(|e| {
+            let mut err = self.describe(e);
+            // An answer that echoes a button's token does not put it in the ledger.
+            for a in &n.actions {
+                if let super::NotifyAction::Post { bearer, .. } = a {
+                    err.message = err.message.replace(bearer.as_str(), "***");
+                }
+            }
+            err
+        })
     }
 
     fn describe(&self, e: ureq::Error) -> SendError {
@@ -396,6 +411,61 @@ mod tests {
             format!("=?UTF-8?B?{}?=", base64("café".as_bytes()))
         );
         assert_eq!(header_safe("a\nb"), "a b");
+    }
+
+    #[test]
+    fn an_error_that_echoes_a_buttons_token_is_scrubbed() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = vec![0u8; 65536];
+            let n = conn.read(&mut buf).unwrap();
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let actions = req
+                .lines()
+                .find_map(|l| l.strip_prefix("Actions: "))
+                .unwrap_or_default()
+                .to_string();
+            let body = format!("invalid actions: {actions}");
+            let resp = format!(
+                "HTTP/1.1 400 Bad Request\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            conn.write_all(resp.as_bytes()).unwrap();
+            actions
+        });
+        let p = Provider {
+            name: "ntfy",
+            kind: Kind::Ntfy {
+                url: format!("http://127.0.0.1:{port}/topic"),
+                auth: None,
+            },
+            secrets: vec![],
+        };
+        let token = "car_act.r.resume-stop.99.abcdef0123";
+        let n = Notification {
+            class: crate::notify::NotifyClass::NeedsInput,
+            title: "t".into(),
+            body: "b".into(),
+            priority: Priority::Urgent,
+            tags: vec![],
+            click: None,
+            repo: "r".into(),
+            run_id: None,
+            actions: vec![super::super::NotifyAction::Post {
+                label: "Stop".into(),
+                url: "http://h/x".into(),
+                bearer: token.into(),
+            }],
+        };
+        let err = p.send(&n, Duration::from_secs(10)).unwrap_err();
+        let sent = server.join().unwrap();
+        assert!(sent.contains(token), "the header went: {sent}");
+        assert!(err.message.contains("HTTP 400"), "{}", err.message);
+        assert!(!err.message.contains(token), "{}", err.message);
+        assert!(err.message.contains("Bearer ***"), "{}", err.message);
     }
 
     #[test]

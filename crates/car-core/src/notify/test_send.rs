@@ -28,6 +28,7 @@ pub(crate) fn send_test(
         click: None,
         repo,
         run_id: None,
+        actions: Vec::new(),
     };
     let mut out: Vec<(String, Result<Option<String>, String>)> = providers
         .iter()

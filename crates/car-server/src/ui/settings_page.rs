@@ -40,10 +40,15 @@ struct Section {
 }
 
 /// Whether the key's value would be a secret (a token, a password, a
-/// key) rather than the name of the variable that holds one.
+/// key) rather than the name of the variable that holds one, or a
+/// duration (`server.action_token_ttl_hours`).
 fn secret(key: &str) -> bool {
     let last = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
+    let duration = ["_seconds", "_minutes", "_hours", "_days"]
+        .iter()
+        .any(|u| last.ends_with(u));
     !last.ends_with("_env")
+        && !duration
         && [
             "token",
             "secret",
@@ -133,6 +138,12 @@ mod tests {
     fn values_that_look_like_secrets_are_hidden_and_variable_names_are_not() {
         let r = row("x.api_token".into(), "abc".into(), &ConfigSource::Default);
         assert_eq!(r.value, "(hidden)");
+        let r = row(
+            "server.action_token_ttl_hours".into(),
+            "168".into(),
+            &ConfigSource::Default,
+        );
+        assert_eq!(r.value, "168");
         let r = row(
             "notifications.ntfy.token_env".into(),
             "CAR_TEST_SURELY_UNSET_VAR".into(),

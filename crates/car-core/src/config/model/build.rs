@@ -132,6 +132,9 @@ pub(in crate::config) fn build(
         allowed_origins: r.strings("server.allowed_origins")?,
         allowed_roots: allowed_roots(r, root)?,
         public_url: r.opt_string("server.public_url")?,
+        action_token_ttl: std::time::Duration::from_secs(
+            r.whole_in::<u64>("server.action_token_ttl_hours", 1, 24 * 366)? * 3600,
+        ),
         rate_limit_per_minute: r.whole("server.rate_limit_per_minute", 0)?,
         terminal_max_sessions_per_repo: r.whole("server.terminal.max_sessions_per_repo", 1)?,
         terminal_idle_timeout_seconds: r.whole("server.terminal.idle_timeout_seconds", 0)?,

@@ -58,6 +58,9 @@ pub struct NtfyConfig {
     pub topic_env: String,
     /// Env var with an access token (`tk_...`) or `user:password`.
     pub token_env: String,
+    /// `notifications.ntfy.actions`: a question's notification carries
+    /// Answer, Resume and Stop buttons (with `server.public_url`).
+    pub actions: bool,
 }
 
 /// `notifications.telegram.*`.
@@ -205,6 +208,7 @@ pub(super) fn notify(r: &mut Reader<'_>) -> Result<NotifyConfig, ConfigError> {
                 .to_string(),
             topic_env: r.string("notifications.ntfy.topic_env")?,
             token_env: r.string("notifications.ntfy.token_env")?,
+            actions: r.flag("notifications.ntfy.actions")?,
         },
         telegram: TelegramConfig {
             enabled: r.opt_flag("notifications.telegram.enabled")?,

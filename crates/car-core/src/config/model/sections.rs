@@ -208,6 +208,9 @@ pub struct ServerConfig {
     pub allowed_roots: Vec<PathBuf>,
     /// `server.public_url`: where people reach the server; links in notifications.
     pub public_url: Option<String>,
+    /// `server.action_token_ttl_hours`: how long the token of a
+    /// notification's buttons is good for.
+    pub action_token_ttl: std::time::Duration,
     /// `server.rate_limit_per_minute`: state-changing requests a token (or
     /// a peer, without a token) may make a minute, in bursts of up to 20;
     /// 0: no limit.

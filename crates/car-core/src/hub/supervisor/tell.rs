@@ -30,6 +30,7 @@ impl Hub {
             click: None,
             repo: id.to_string(),
             run_id: None,
+            actions: Vec::new(),
         };
         for p in &providers {
             let (event, detail) = match p.send(&n, config.notifications.timeout) {
