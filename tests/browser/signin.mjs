@@ -16,12 +16,13 @@ await run(async ({ base, link, page }) => {
   await live(p);
   const repos = await p.locator(".repo").count();
   if (repos < 1) throw new Error("no repository on the hub after signing in");
-  // The list is fetched again when the stream connects: a click that
-  // lands as its link is replaced does nothing, so click until it goes.
-  for (let i = 0; i < 6 && !/\/repos\//.test(p.url()); i++) {
-    await p.locator(".repo-name").first().click();
-    await p.waitForURL(/\/repos\//, { timeout: 10000 }).catch(() => {});
-  }
+  // The list is fetched again when the stream connects; rows that did not
+  // change stay in place, so one tap on a link opens it.
+  const row = await p.$(".repo-list > li[data-id]");
+  await p.evaluate(() => new Promise((r) => setTimeout(r, 400)));
+  if (!(await row.evaluate((el) => el.isConnected))) throw new Error("an unchanged row was replaced when the list was fetched again");
+  await p.locator(".repo-name").first().click();
+  await p.waitForURL(/\/repos\//, { timeout: 10000 }).catch(() => {});
   if (!/\/repos\//.test(p.url())) throw new Error(`a repository's link did not open it: still at ${p.url()}`);
   await live(p);
   return { before_status: status, repos, dashboard: p.url() !== base };

@@ -1,8 +1,60 @@
 // The hub page: the list follows every repository's events; start, stop,
 // and a new worktree.
-import { api, swap, debounce, follow, toast } from "./common.js";
+import { api, base, debounce, follow, localize, toast } from "./common.js";
 
-const refresh = debounce(() => swap("/ui/fragments/repos").catch((e) => toast(e.message, true)), 200);
+// A row without its ages (they tick by themselves): two rows that read
+// the same this way show the same state.
+function same(a, b) {
+  const bare = (el) => {
+    const c = el.cloneNode(true);
+    for (const t of c.querySelectorAll("[data-age]")) {
+      t.removeAttribute("data-age");
+      t.removeAttribute("data-from");
+      t.textContent = "";
+    }
+    return c.outerHTML;
+  };
+  return bare(a) === bare(b);
+}
+
+// Fetches the list again and replaces only the rows that changed (a row
+// replaced under a finger loses the tap), adds new ones, drops gone ones
+// and keeps the order.
+async function refreshList() {
+  const resp = await fetch(`${base}/ui/fragments/repos`, { headers: { Accept: "text/html" } });
+  if (resp.status === 401) { location.reload(); return; }
+  if (!resp.ok) throw new Error(`the list: ${resp.status}`);
+  const tpl = document.createElement("template");
+  tpl.innerHTML = await resp.text();
+  const fresh = tpl.content.getElementById("repos");
+  const old = document.getElementById("repos");
+  if (!fresh || !old) return;
+  const counts = fresh.querySelector("#counts");
+  const oldCounts = old.querySelector("#counts");
+  if (counts && oldCounts && counts.textContent !== oldCounts.textContent) oldCounts.replaceWith(counts);
+  const list = old.querySelector(".repo-list");
+  const rows = [...fresh.querySelectorAll(".repo-list > li[data-id]")];
+  if (!list || !rows.length || !list.querySelector(":scope > li[data-id]")) {
+    old.replaceWith(fresh);
+    localize(document);
+    return;
+  }
+  const have = new Map([...list.querySelectorAll(":scope > li[data-id]")].map((li) => [li.dataset.id, li]));
+  let at = null;
+  for (const row of rows) {
+    let li = have.get(row.dataset.id);
+    have.delete(row.dataset.id);
+    if (!li) li = row;
+    else if (!same(li, row)) { li.replaceWith(row); li = row; }
+    const next = at ? at.nextElementSibling : list.firstElementChild;
+    if (next !== li) list.insertBefore(li, next);
+    at = li;
+  }
+  for (const gone of have.values()) gone.remove();
+  localize(list);
+}
+
+const refresh = debounce(() => refreshList().catch((e) => toast(e.message, true)), 200);
 
 follow("/api/v1/stream", { event: refresh, open: refresh });
 
