@@ -15,7 +15,12 @@ await run(async ({ base, link, browser, page }) => {
   await p.click("#snap-update");
   await p.waitForSelector("#job:not([hidden])");
   const progress = await p.textContent("#job-state");
-  await p.waitForSelector("#snapshot-text", { timeout: 60000 });
+  // Shown rendered; its Markdown text is a tap away.
+  await p.waitForSelector("#snapshot-html h1", { timeout: 60000 });
+  const heading = await p.textContent("#snapshot-html h1");
+  const text_hidden = await p.isHidden("#snapshot-text");
+  await p.click("#as-text");
+  const text_shown = await p.isVisible("#snapshot-text") && await p.isHidden("#snapshot-html");
   const first = await p.textContent("#snapshot-text");
   const done = await p.textContent("#job-state");
   await p.click("#copy");
@@ -30,5 +35,5 @@ await run(async ({ base, link, browser, page }) => {
   const failed = await p.textContent("#job-state");
   const failed_log = await p.textContent("#job-log");
   const kept = await p.textContent("#snapshot-text");
-  return { navigation: nav, before, progress, done, first, clipboard, second, failed, failed_log, kept, button: await p.textContent("#snap-update") };
+  return { navigation: nav, before, progress, done, heading, text_hidden, text_shown, first, clipboard, second, failed, failed_log, kept, button: await p.textContent("#snap-update") };
 });

@@ -431,6 +431,9 @@ fn a_snapshot_generated_from_the_page_is_shown_copied_and_regenerated() {
         got["before"].as_str().unwrap().contains("No snapshot yet"),
         "{got:#}"
     );
+    assert_eq!(got["heading"], "Snapshot one", "{got:#}");
+    assert_eq!(got["text_hidden"], true, "{got:#}");
+    assert_eq!(got["text_shown"], true, "{got:#}");
     assert_eq!(got["first"], "# Snapshot one\nthe layout\n", "{got:#}");
     assert_eq!(got["clipboard"], got["first"], "{got:#}");
     assert!(got["done"].as_str().unwrap().contains("done"), "{got:#}");

@@ -96,7 +96,7 @@ fn the_terminal_page_lists_sessions_and_alone_loads_xterm_with_its_style_policy(
 }
 
 #[test]
-fn the_snapshot_page_shows_the_snapshot_escaped_or_says_there_is_none() {
+fn the_snapshot_page_shows_the_snapshot_rendered_and_escaped_or_says_there_is_none() {
     let env = TestEnv::new();
     let server = Server::start(&env, &[]);
     let cookie = login(&server);
@@ -110,10 +110,14 @@ fn the_snapshot_page_shows_the_snapshot_escaped_or_says_there_is_none() {
         "# Snapshot\n<b>bold</b> & more\n",
     );
     let (_, _, html) = page(&server, &cookie, &path);
+    // The text (escaped) and the rendered Markdown, whose raw HTML shows
+    // as text too.
     assert!(
         html.contains("&lt;b&gt;bold&lt;/b&gt; &amp; more"),
         "{html}"
     );
+    assert!(html.contains("<h1>Snapshot</h1>"), "{html}");
+    assert!(!html.contains("<b>bold</b>"), "{html}");
     assert!(
         html.contains(">Update<") && html.contains("2 lines"),
         "{html}"

@@ -44,8 +44,18 @@ fn level(l: HeadingLevel) -> u8 {
     }
 }
 
-/// `text` as HTML.
+/// `text` as HTML, its task checkboxes clickable (a doc's preview).
 pub(crate) fn render(text: &str) -> String {
+    render_html(text, true)
+}
+
+/// `text` as HTML to read only: its task checkboxes are disabled (a
+/// snapshot).
+pub(crate) fn render_read_only(text: &str) -> String {
+    render_html(text, false)
+}
+
+fn render_html(text: &str, ticks: bool) -> String {
     let opts = Options::ENABLE_TASKLISTS
         | Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
@@ -166,9 +176,10 @@ pub(crate) fn render(text: &str) -> String {
             Event::TaskListMarker(done) => {
                 let _ = write!(
                     out,
-                    "<input type=\"checkbox\" class=\"tick\" data-line=\"{}\" aria-label=\"done\"{}> ",
+                    "<input type=\"checkbox\" class=\"tick\" data-line=\"{}\" aria-label=\"done\"{}{}> ",
                     line_of(range.start),
-                    if done { " checked" } else { "" }
+                    if done { " checked" } else { "" },
+                    if ticks { "" } else { " disabled" }
                 );
             }
         }

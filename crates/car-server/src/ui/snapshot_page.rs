@@ -34,6 +34,8 @@ struct Snapshot {
     /// Seconds since it was written.
     age: Option<u64>,
     lines: usize,
+    /// The text as HTML to read (safe: see `markdown`).
+    html: Option<String>,
 }
 
 fn read(repo: &car_core::Repo) -> Result<Snapshot, crate::ApiError> {
@@ -52,6 +54,7 @@ fn read(repo: &car_core::Repo) -> Result<Snapshot, crate::ApiError> {
                 cut: false,
                 age: None,
                 lines: 0,
+                html: None,
             });
         }
         Err(e) => {
@@ -76,6 +79,7 @@ fn read(repo: &car_core::Repo) -> Result<Snapshot, crate::ApiError> {
     Ok(Snapshot {
         path,
         lines: text.lines().count(),
+        html: Some(super::markdown::render_read_only(&text)),
         text: Some(text),
         cut,
         age,

@@ -59,6 +59,17 @@ async function follow(job) {
   }
 }
 
+/** Shows the snapshot as its Markdown text (true) or rendered (false). */
+function showText(on) {
+  const pre = document.getElementById("snapshot-text");
+  const html = document.getElementById("snapshot-html");
+  const btn = document.getElementById("as-text");
+  if (!pre || !html || !btn) return;
+  pre.hidden = !on;
+  html.hidden = on;
+  btn.setAttribute("aria-pressed", String(on));
+}
+
 document.addEventListener("click", async (e) => {
   const btn = e.target.closest("button[data-snapshot]");
   if (btn) {
@@ -73,6 +84,10 @@ document.addEventListener("click", async (e) => {
     }
     return;
   }
+  if (e.target.closest("#as-text")) {
+    showText(document.getElementById("as-text").getAttribute("aria-pressed") !== "true");
+    return;
+  }
   if (e.target.closest("#copy")) {
     const pre = document.getElementById("snapshot-text");
     if (!pre) return;
@@ -80,6 +95,8 @@ document.addEventListener("click", async (e) => {
       await navigator.clipboard.writeText(pre.textContent);
       toast("snapshot copied");
     } catch {
+      // Without clipboard access the text is selected for the device's copy.
+      showText(true);
       const range = document.createRange();
       range.selectNodeContents(pre);
       getSelection().removeAllRanges();
