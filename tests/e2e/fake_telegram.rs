@@ -96,6 +96,31 @@ impl FakeTelegram {
         id
     }
 
+    /// Queues a press by `user` of the button with `data` under message
+    /// `message` in `chat`; returns its update id.
+    pub(crate) fn push_button(&self, chat: i64, user: i64, message: i64, data: &str) -> i64 {
+        let (lock, cv) = &*self.inner;
+        let mut s = lock.lock().unwrap();
+        let id = s.next_update;
+        s.next_update += 1;
+        s.updates.push(json!({
+            "update_id": id,
+            "callback_query": {
+                "id": format!("cb-{id}"),
+                "from": { "id": user, "is_bot": false, "first_name": "t" },
+                "message": {
+                    "message_id": message,
+                    "chat": { "id": chat, "type": if chat > 0 { "private" } else { "supergroup" } },
+                    "date": 0,
+                    "text": "",
+                },
+                "data": data,
+            },
+        }));
+        cv.notify_all();
+        id
+    }
+
     /// Makes the next call of `method` answer `status` with `parameters`.
     pub(crate) fn fail_once(&self, method: &str, status: u16, parameters: Value) {
         let (lock, _) = &*self.inner;

@@ -70,6 +70,7 @@ mod stop_conditions;
 mod task;
 mod task_real_codex;
 mod telegram_bot;
+mod telegram_buttons;
 mod telegram_chat;
 mod telegram_questions;
 mod telegram_session;
