@@ -65,6 +65,7 @@ mod serve_ui_term;
 mod serve_voice;
 mod serve_ws;
 mod service;
+mod service_what;
 mod signals;
 mod stop_conditions;
 mod task;

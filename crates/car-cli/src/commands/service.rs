@@ -55,7 +55,7 @@ fn open(g: &Global, what: ServiceWhat) -> Result<(Config, PathBuf)> {
             );
             if at_hub {
                 e.context(
-                    "a loop unit runs one repository's loop: use `car --repo ID service ...` for a repository of the hub; at the hub root, `--what telegram` or `--what serve`",
+                    "a loop unit runs one repository's loop: run `car --repo REPO_DIR service ...` for a repository of the hub; at the hub root, `--what telegram` or `--what serve`",
                 )
             } else {
                 e
