@@ -66,6 +66,7 @@ mod serve_voice;
 mod serve_ws;
 mod service;
 mod service_what;
+mod service_wrapper;
 mod signals;
 mod stop_conditions;
 mod task;

@@ -1,20 +1,22 @@
 //! `car service ... --what telegram|serve`: units for the Telegram bot and
-//! the HTTP server of a repository or a hub, beside the loop's; and a bot
-//! started by its unit's wrapper with nothing but the environment file.
+//! the HTTP server of a repository or a hub, beside the loop's.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use crate::common::{CAR, Run, TestEnv};
-use crate::fake_telegram::FakeTelegram;
 use crate::service::sections;
-use crate::telegram_bot::{CHAT, TOKEN, USER, bot_config, stop_bot, texts_to};
 
 /// `car ARGS` in `dir` of `env` with `XDG_CONFIG_HOME` at `xdg` and `vars`
 /// in its environment.
-fn car_in(env: &TestEnv, dir: &Path, xdg: &Path, vars: &[(&str, &str)], args: &[&str]) -> Run {
+pub(crate) fn car_in(
+    env: &TestEnv,
+    dir: &Path,
+    xdg: &Path,
+    vars: &[(&str, &str)],
+    args: &[&str],
+) -> Run {
     let mut c = env.car(args);
     c.current_dir(dir)
         .env("XDG_CONFIG_HOME", xdg)
@@ -414,61 +416,4 @@ fn systemd_analyze_verifies_the_bot_and_server_units() {
             "{err}"
         );
     }
-}
-
-#[test]
-fn the_bot_started_by_its_wrapper_gets_its_token_from_the_environment_file() {
-    let fake = FakeTelegram::start();
-    let env = TestEnv::new();
-    env.config(&bot_config(&fake));
-    let xdg = env.home.join("xdg");
-    car_in(
-        &env,
-        &env.root,
-        &xdg,
-        &[("CAR_TELEGRAM_BOT_TOKEN", TOKEN)],
-        &["service", "install", "launchd", "--what", "telegram"],
-    )
-    .expect_code(0);
-    let (name, _) = {
-        let agents = env.home.join("Library/LaunchAgents");
-        let plist = std::fs::read_dir(&agents)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        let name = plist
-            .strip_prefix("com.codex-autorunner.")
-            .and_then(|n| n.strip_suffix(".plist"))
-            .unwrap()
-            .to_string();
-        (name, ())
-    };
-    let wrapper = xdg.join(format!("codex-autorunner/service/{name}.sh"));
-    // As launchd starts it: no token, no PATH of the shell, another directory.
-    let child = Command::new(&wrapper)
-        .env_clear()
-        .env("HOME", &env.home)
-        .current_dir("/")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    fake.push_text(CHAT, USER, "/status", None);
-    let calls = fake.wait("the bot's answer", Duration::from_secs(20), |c| {
-        !texts_to(c, CHAT).is_empty()
-    });
-    assert!(
-        calls
-            .iter()
-            .all(|c| c.path.starts_with(&format!("/bot{TOKEN}/"))),
-        "every call carries the token from the environment file"
-    );
-    // SIGTERM (what launchd and systemd send) ends it with 0: not a
-    // failure, so it is not restarted.
-    let (code, err) = stop_bot(child);
-    assert_eq!(code, 0, "{err}");
 }
