@@ -65,6 +65,8 @@ mod serve_ui_term;
 mod serve_voice;
 mod serve_ws;
 mod service;
+mod service_what;
+mod service_wrapper;
 mod signals;
 mod stop_conditions;
 mod task;

@@ -71,7 +71,9 @@ fn status_says_who_started_the_runner() {
     assert!(env.state()["runner_started_by"].as_str().is_some());
 }
 
-fn plist_dict<'a, 'i>(node: roxmltree::Node<'a, 'i>) -> HashMap<String, roxmltree::Node<'a, 'i>> {
+pub(crate) fn plist_dict<'a, 'i>(
+    node: roxmltree::Node<'a, 'i>,
+) -> HashMap<String, roxmltree::Node<'a, 'i>> {
     let kids: Vec<_> = node.children().filter(|n| n.is_element()).collect();
     kids.chunks(2)
         .map(|kv| {
@@ -131,7 +133,7 @@ fn launchd_plist_parses_and_names_absolute_paths() {
     }
 }
 
-fn sections(unit: &str) -> HashMap<String, HashMap<String, String>> {
+pub(crate) fn sections(unit: &str) -> HashMap<String, HashMap<String, String>> {
     let mut out: HashMap<String, HashMap<String, String>> = HashMap::new();
     let mut current = String::new();
     for line in unit

@@ -85,7 +85,7 @@ pub(crate) enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Run the loop from launchd, systemd or cron: print or install a unit.
+    /// Run the loop, the Telegram bot or the server from launchd, systemd or cron: print or install a unit.
     #[command(subcommand)]
     Service(ServiceCommand),
     /// Codex tasks: one-shot `codex exec` conversations that run on their own.
@@ -434,32 +434,56 @@ pub(crate) enum InstallKind {
     Cron,
 }
 
+/// What a `car service` unit runs (`--what`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum ServiceWhat {
+    /// The loop: `car --repo ROOT run --if-idle` (a repository).
+    #[default]
+    Loop,
+    /// The Telegram bot: `car telegram start --path ROOT` (a repository or a hub).
+    Telegram,
+    /// The HTTP server: `car --repo ROOT serve` (a repository or a hub; address from `server.*`).
+    Serve,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum ServiceCommand {
-    /// Print a ready unit for this repository (it names the variables of its environment file,
-    /// never their values).
+    /// Print a ready unit for this repository or hub (it names the variables of its environment
+    /// file, never their values).
     Print {
         /// Which scheduler.
         kind: ServiceKind,
         /// Start the loop every SECONDS (launchd StartInterval, a systemd timer, the cron period);
         /// without it launchd and systemd keep the loop running and restart it when it fails.
+        /// The loop only.
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         interval: Option<u64>,
+        /// What the unit runs: the loop, the Telegram bot or the HTTP server (the bot and the
+        /// server run until stopped, restarted when they fail: launchd or systemd, not cron).
+        #[arg(long, value_enum, default_value_t = ServiceWhat::Loop)]
+        what: ServiceWhat,
     },
     /// Write the unit to your user's unit directory, and the environment file it loads
-    /// (mode 0600: PATH, CODEX_HOME, model API keys, CAR_* variables of this shell), then print
-    /// the command that enables it.
+    /// (mode 0600: PATH, CODEX_HOME, model API keys, CAR_* variables of this shell, the
+    /// variables the configuration names for secrets), then print the command that enables it.
     Install {
         /// Which scheduler.
         kind: InstallKind,
         /// As for `print`.
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         interval: Option<u64>,
+        /// As for `print`.
+        #[arg(long, value_enum, default_value_t = ServiceWhat::Loop)]
+        what: ServiceWhat,
     },
-    /// Remove this repository's units (every kind, and the environment file, unless one is named).
+    /// Remove the units of what `--what` names (every kind, and their environment file and
+    /// wrapper, unless a kind is named).
     Uninstall {
         /// Which scheduler.
         kind: Option<InstallKind>,
+        /// As for `print`.
+        #[arg(long, value_enum, default_value_t = ServiceWhat::Loop)]
+        what: ServiceWhat,
     },
 }
 

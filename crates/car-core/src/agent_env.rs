@@ -4,6 +4,7 @@
 //! car's own variables are every `CAR_*` variable (configuration overrides,
 //! the log level, notification secrets) and every variable the
 //! configuration names as a secret source (`notifications.*.*_env`,
+//! `telegram_bot.bot_token_env`, `telegram_bot.chat_id_env`,
 //! `server.auth_token_env`), whatever its name. A prompt-injected agent
 //! must not read a bot token or a webhook URL it could post to. Everything
 //! else passes through: `HOME`, `CODEX_HOME`, the model's API key
@@ -20,10 +21,12 @@ const CAR_PREFIX: &str = "CAR_";
 
 impl Config {
     /// The environment variables this configuration names as holding
-    /// secrets (the notification providers' `*_env` keys and
+    /// secrets (the notification providers' `*_env` keys, the Telegram
+    /// bot's `telegram_bot.bot_token_env` and `chat_id_env`, and
     /// `server.auth_token_env`), sorted, without empty names.
     pub fn secret_env_vars(&self) -> Vec<String> {
         let n = &self.notifications;
+        let bot = &self.telegram_bot;
         let names = [
             Some(&n.ntfy.topic_env),
             Some(&n.ntfy.token_env),
@@ -32,6 +35,8 @@ impl Config {
             n.telegram.thread_id_env.as_ref(),
             Some(&n.discord.webhook_url_env),
             Some(&n.webhook.url_env),
+            Some(&bot.bot_token_env),
+            Some(&bot.chat_id_env),
             Some(&self.server.auth_token_env),
         ];
         names
@@ -119,7 +124,7 @@ mod tests {
     #[test]
     fn secrets_and_car_variables_are_removed_and_codex_env_added() {
         let cfg = config(
-            "version: 2\nmode: repo\ncodex:\n  env:\n    RUST_LOG: warn\n    HOME: /agent-home\nnotifications:\n  webhook:\n    url_env: MY_HOOK\nserver:\n  auth_token_env: SERVE_TOKEN\n",
+            "version: 2\nmode: repo\ncodex:\n  env:\n    RUST_LOG: warn\n    HOME: /agent-home\nnotifications:\n  webhook:\n    url_env: MY_HOOK\nserver:\n  auth_token_env: SERVE_TOKEN\ntelegram_bot:\n  bot_token_env: MY_BOT_TOKEN\n  chat_id_env: MY_BOT_CHAT\n",
         );
         let base = vars(&[
             ("HOME", "/home/me"),
@@ -131,6 +136,8 @@ mod tests {
             ("CAR_RUNNER__SLEEP_SECONDS", "3"),
             ("MY_HOOK", "https://hook"),
             ("SERVE_TOKEN", "bearer"),
+            ("MY_BOT_TOKEN", "123:abc"),
+            ("MY_BOT_CHAT", "42"),
         ]);
         let env = compute(&cfg, base, "/new:/bin".into());
         let get = |k: &str| {
@@ -149,6 +156,8 @@ mod tests {
             "CAR_RUNNER__SLEEP_SECONDS",
             "MY_HOOK",
             "SERVE_TOKEN",
+            "MY_BOT_TOKEN",
+            "MY_BOT_CHAT",
         ] {
             assert_eq!(get(gone), None, "{gone} must not reach the agent");
         }

@@ -142,7 +142,7 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
 
 /// The repository served, or at a hub root the hub with its root's
 /// configuration read as a repository's (for its `server` settings).
-fn open(g: &Global) -> Result<(Repo, Option<Hub>)> {
+pub(crate) fn open(g: &Global) -> Result<(Repo, Option<Hub>)> {
     let err = match super::load(g, &[]) {
         Ok(repo) => return Ok((repo, None)),
         Err(e) => e,

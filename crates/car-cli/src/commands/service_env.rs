@@ -1,9 +1,9 @@
 //! The environment of a `car service` unit. launchd, systemd and cron start
 //! programs with almost nothing of the shell's environment, so what the
-//! loop needs is captured from the shell that runs `car service install`
-//! into an environment file (mode 0600: it holds secrets): systemd reads it
-//! with `EnvironmentFile=`, and launchd and cron start a wrapper script that
-//! loads it. Units and `car service print` name the variables, never their
+//! loop (or the Telegram bot, or the server) needs is captured from the
+//! shell that runs `car service install` into an environment file (mode
+//! 0600: it holds secrets): systemd reads it with `EnvironmentFile=`, and
+//! launchd and cron start a wrapper script that loads it. Units and `car service print` name the variables, never their
 //! values.
 
 use std::ffi::OsString;
@@ -109,10 +109,10 @@ fn quote(v: &str) -> String {
     s
 }
 
-/// The environment file's text.
-pub(crate) fn env_file_text(env: &ServiceEnv, root: &Path) -> String {
+/// The environment file's text (`what`: the unit's program, in words).
+pub(crate) fn env_file_text(env: &ServiceEnv, what: &str, root: &Path) -> String {
     let mut t = format!(
-        "# Environment of the codex-autorunner loop of {}, captured by\n\
+        "# Environment of the codex-autorunner {what} of {}, captured by\n\
          # `car service install` from the shell it ran in. Mode 0600: it holds secrets.\n\
          # Read by systemd (EnvironmentFile=) and by the wrapper script (sh).\n\
          # Run `car service install` again to refresh it.\n",
@@ -140,27 +140,38 @@ pub(crate) fn sh_quote(s: &str) -> String {
 }
 
 /// The wrapper script launchd and cron start: loads the environment file,
-/// then runs the loop (extra arguments, such as `--quiet`, are passed on).
-pub(crate) fn wrapper_text(car: &Path, root: &Path, env_file: &Path, names: &[&str]) -> String {
-    let root_q = sh_quote(&root.display().to_string());
+/// then runs `command` (program first; extra arguments, such as `--quiet`,
+/// are passed on) in `root`.
+pub(crate) fn wrapper_text(
+    command: &[String],
+    what: &str,
+    root: &Path,
+    env_file: &Path,
+    names: &[&str],
+) -> String {
+    let exec = command
+        .iter()
+        .map(|w| sh_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
     format!(
         "#!/bin/sh\n\
-         # The codex-autorunner loop of {root}, written by `car service install`.\n\
+         # The codex-autorunner {what} of {root}, written by `car service install`.\n\
          # Loads {env} (mode 0600; {names}), then runs car.\n\
          set -a\n\
          . {env_q} || exit 1\n\
          set +a\n\
          cd {root_q} || exit 1\n\
-         exec {car} --repo {root_q} run --if-idle \"$@\"\n",
+         exec {exec} \"$@\"\n",
         root = root.display(),
         env = env_file.display(),
         names = names.join(", "),
         env_q = sh_quote(&env_file.display().to_string()),
-        car = sh_quote(&car.display().to_string()),
+        root_q = sh_quote(&root.display().to_string()),
     )
 }
 
-/// Where a repository's environment file and wrapper live (outside the
+/// Where the units' environment files and wrappers live (outside the
 /// repository, so the agent's `git add --all` never commits them):
 /// `$XDG_CONFIG_HOME/codex-autorunner/service`, else `~/.config/...`.
 pub(crate) fn service_dir() -> Result<PathBuf> {
@@ -267,7 +278,7 @@ mod tests {
         };
         let dir = std::env::temp_dir().join(format!("car-svc-env-{}", std::process::id()));
         let file = dir.join("x.env");
-        write_private(&file, &env_file_text(&env, Path::new("/r")), 0o600).unwrap();
+        write_private(&file, &env_file_text(&env, "loop", Path::new("/r")), 0o600).unwrap();
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let out = std::process::Command::new("sh")
