@@ -77,3 +77,14 @@ pub fn add_machine(path: &Path, machine: &Machine) -> Result<(), MachineError> {
     crate::fs_util::write_atomic(path, text.as_bytes())?;
     Ok(())
 }
+
+/// The files machines are read from, in increasing precedence: the user's
+/// config file, then the root `codex-autorunner.yml` of the repository that
+/// contains `start` (when there is one).
+pub fn machine_files(user_file: &Path, start: &Path) -> Vec<PathBuf> {
+    let mut files = vec![user_file.to_path_buf()];
+    if let Some(paths) = crate::paths::RepoPaths::discover(start) {
+        files.push(paths.root.join("codex-autorunner.yml"));
+    }
+    files
+}
