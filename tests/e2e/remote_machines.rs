@@ -1,0 +1,426 @@
+//! `car remote` and `--machine` against a second host on this machine (a
+//! network namespace running sshd and `car serve`, see netns.rs), through
+//! the real ssh client: `remote check`; `remote up` whose ssh is killed
+//! and re-opened by its supervisor, `down` leaving nothing; a loop on the
+//! machine started with `car --machine M run` and followed with `log -f`
+//! and `events -f`.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{Run, TestEnv, alive};
+use crate::netns::{RemoteHost, RemoteServe};
+use crate::serve_client::lines_of;
+
+const TOKEN_ENV: &str = "CAR_TEST_MACHINE_TOKEN";
+const TOKEN: &str = "machine-s3cret";
+
+/// The local side: its own HOME (user config, tunnel state), outside any
+/// repository; its tunnel is closed on drop (a failed test leaves nothing).
+struct Local {
+    env: TestEnv,
+    name: String,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = self.car(&["remote", "down", &self.name]).output();
+    }
+}
+
+impl Local {
+    fn new(host: &RemoteHost, name: &str) -> Self {
+        let env = TestEnv::bare();
+        let local = Self {
+            env,
+            name: name.to_string(),
+        };
+        let args = host.add_args(name, TOKEN_ENV);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        local.run(&args).expect_code(0);
+        local
+    }
+
+    fn car(&self, args: &[&str]) -> Command {
+        let mut c = self.env.car(args);
+        c.current_dir(&self.env.home).env(TOKEN_ENV, TOKEN);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        Run(self.car(args).output().unwrap())
+    }
+
+    fn state(&self, name: &str) -> Option<serde_json::Value> {
+        let p = self
+            .env
+            .home
+            .join(format!(".local/state/car/tunnels/{name}.json"));
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|t| serde_json::from_str(&t).unwrap())
+    }
+
+    fn log(&self, name: &str) -> String {
+        let p = self
+            .env
+            .home
+            .join(format!(".local/state/car/tunnels/{name}.log"));
+        std::fs::read_to_string(p).unwrap_or_default()
+    }
+}
+
+/// A child killed when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn pid_of(v: &serde_json::Value) -> i32 {
+    v.as_i64().unwrap_or_else(|| panic!("not a pid: {v}")) as i32
+}
+
+/// `GET /health` through the tunnel's URL.
+fn healthy(url: &str) -> bool {
+    ureq::get(&format!("{url}health"))
+        .timeout(Duration::from_secs(5))
+        .call()
+        .is_ok_and(|r| r.status() == 200)
+}
+
+#[test]
+fn remote_check_reports_ssh_car_and_the_servers_health() {
+    let Some(host) = RemoteHost::start("remote_check") else {
+        return;
+    };
+    let remote = TestEnv::new();
+    let serve = RemoteServe::start(&host, &remote, TOKEN_ENV, TOKEN);
+    let local = Local::new(&host, "box");
+
+    let list = local.run(&["remote", "list", "--json"]);
+    list.expect_code(0);
+    let list = json(&list.stdout());
+    assert_eq!(list[0]["name"], "box");
+    assert_eq!(list[0]["ssh"], format!("{}@{}", host.user, host.addr));
+    assert_eq!(list[0]["remote_port"], 4173);
+    assert_eq!(list[0]["token_env"], TOKEN_ENV);
+    assert!(list[0]["tunnel"].is_null());
+
+    let version = local.run(&["--version"]).stdout();
+    let check = local.run(&["remote", "check", "box", "--json"]);
+    check.expect_code(0);
+    let c = json(&check.stdout());
+    assert_eq!(c["machine"], "box");
+    assert_eq!(c["ok"], true, "{c}");
+    assert_eq!(c["ssh_reachable"], true);
+    assert_eq!(c["car_present"], true);
+    assert_eq!(
+        c["car_version"].as_str().unwrap(),
+        version.trim().trim_start_matches("car ")
+    );
+    assert_eq!(c["via"], "tunnel");
+    assert_eq!(c["health_ok"], true);
+    assert!(c["ssh_latency_ms"].as_u64().is_some(), "{c}");
+    assert!(c["health_latency_ms"].as_u64().is_some(), "{c}");
+    let text = local.run(&["remote", "check", "box"]);
+    text.expect_code(0);
+    assert!(
+        text.stdout().contains("ok   server /health (tunnel): car "),
+        "{}",
+        text.stdout()
+    );
+
+    // The server stopped: ssh and car still answer, /health does not (quickly).
+    serve.stop();
+    let started = Instant::now();
+    let check = local.run(&["remote", "check", "box", "--json"]);
+    check.expect_code(1);
+    let c = json(&check.stdout());
+    assert_eq!(
+        (c["ok"].clone(), c["ssh_reachable"].clone()),
+        (false.into(), true.into())
+    );
+    assert_eq!(c["health_ok"], false);
+    assert!(
+        c["health_error"].as_str().unwrap().contains("no answer"),
+        "{c}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A machine that does not exist, and a bad entry.
+    let nope = local.run(&["remote", "check", "nope"]);
+    nope.expect_code(2);
+    assert!(
+        nope.stderr().contains("no machine named `nope`"),
+        "{}",
+        nope.stderr()
+    );
+    let user_file = local.env.home.join(".config/car/config.yml");
+    let text = std::fs::read_to_string(&user_file).unwrap();
+    std::fs::write(
+        &user_file,
+        text.replace("remote_port: 4173", "remote_port: lots"),
+    )
+    .unwrap();
+    let bad = local.run(&["remote", "list"]);
+    bad.expect_code(2);
+    assert!(
+        bad.stderr().contains(&format!(
+            "{}: `machines.box.remote_port` must be a port number",
+            user_file.display()
+        )),
+        "{}",
+        bad.stderr()
+    );
+}
+
+#[test]
+fn a_killed_tunnel_is_reopened_by_its_supervisor_and_down_leaves_nothing() {
+    let Some(host) = RemoteHost::start("tunnel_reopen") else {
+        return;
+    };
+    let remote = TestEnv::new();
+    let _serve = RemoteServe::start(&host, &remote, TOKEN_ENV, TOKEN);
+    let local = Local::new(&host, "box");
+
+    let up = local.run(&["remote", "up", "box"]);
+    up.expect_code(0);
+    let url = up.stdout().trim().to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
+        "{url}"
+    );
+    // `up` prints the first tunnel event.
+    let first = json(up.stderr().lines().next().unwrap());
+    assert_eq!(first["event"], "open");
+    assert_eq!(first["machine"], "box");
+    assert_eq!(first["retry_count"], 0);
+    assert!(first["health_latency_ms"].as_u64().is_some(), "{first}");
+    let state = local.state("box").expect("a state file");
+    assert_eq!(state["url"], url.as_str());
+    assert_eq!(state["local_port"], first["local_port"]);
+    assert_eq!(state["tunnel_pid"], first["tunnel_pid"]);
+    assert_eq!(state["open"], true);
+    let supervisor = pid_of(&state["supervisor_pid"]);
+    let ssh1 = pid_of(&state["tunnel_pid"]);
+    assert!(healthy(&url));
+
+    // A second `up` reuses the tunnel.
+    let again = local.run(&["remote", "up", "box"]);
+    again.expect_code(0);
+    assert_eq!(again.stdout().trim(), url);
+    assert!(again.stderr().contains("up already"), "{}", again.stderr());
+    assert_eq!(pid_of(&local.state("box").unwrap()["tunnel_pid"]), ssh1);
+
+    // ssh killed: the supervisor opens it again on the same port.
+    let killed = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-9", &ssh1.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut reopened = None;
+    while killed.elapsed() < Duration::from_secs(20) {
+        if let Some(st) = local.state("box")
+            && st["open"] == true
+            && st["tunnel_pid"].as_i64().is_some_and(|p| p as i32 != ssh1)
+            && healthy(&url)
+        {
+            reopened = Some(killed.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let reopened = reopened.unwrap_or_else(|| panic!("not re-opened: {}", local.log("box")));
+    eprintln!(
+        "tunnel re-open time (ssh killed -> /health answers again): {} ms",
+        reopened.as_millis()
+    );
+    let st = local.state("box").unwrap();
+    assert_eq!(st["retry_count"], 1);
+    assert_eq!(pid_of(&st["supervisor_pid"]), supervisor);
+    let ssh2 = pid_of(&st["tunnel_pid"]);
+    let events: Vec<serde_json::Value> = local
+        .log("box")
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(json)
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["open", "dropped", "open"], "{events:#?}");
+    for e in &events {
+        for key in [
+            "machine",
+            "local_port",
+            "tunnel_pid",
+            "health_latency_ms",
+            "retry_count",
+        ] {
+            assert!(e.get(key).is_some(), "{key} missing in {e}");
+        }
+    }
+    assert_eq!(events[2]["retry_count"], 1);
+    assert_eq!(pid_of(&events[2]["tunnel_pid"]), ssh2);
+
+    let list = json(&local.run(&["remote", "list", "--json"]).stdout());
+    assert_eq!(list[0]["tunnel"]["url"], url.as_str());
+
+    // `down`: nothing left running, no state.
+    let down = local.run(&["remote", "down", "box"]);
+    down.expect_code(0);
+    assert_eq!(down.stdout(), "tunnel to box closed\n");
+    assert!(!alive(supervisor), "the supervisor runs on");
+    assert!(!alive(ssh2), "ssh runs on");
+    assert!(local.state("box").is_none());
+    assert!(!healthy(&url));
+    assert!(
+        local
+            .log("box")
+            .lines()
+            .last()
+            .unwrap()
+            .contains(r#""event":"closed""#)
+    );
+    let again = local.run(&["remote", "down", "box"]);
+    again.expect_code(0);
+    assert_eq!(again.stdout(), "no tunnel to box\n");
+}
+
+#[test]
+fn a_loop_on_the_machine_is_started_and_followed_with_machine() {
+    let Some(host) = RemoteHost::start("machine_loop") else {
+        return;
+    };
+    let remote = TestEnv::new();
+    remote.todo("- [ ] a\n");
+    // Run 1 does the item, run 2 writes the final summary.
+    remote.script(
+        "out one\nwait-file go 60\nout two\ncheck-todo\n---\nwrite .codex-autorunner/SUMMARY.md all done\n",
+    );
+    let _serve = RemoteServe::start(&host, &remote, TOKEN_ENV, TOKEN);
+    let local = Local::new(&host, "gpu");
+
+    // No tunnel yet: `--machine` opens one.
+    let mut run = local
+        .car(&["--machine", "gpu", "run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_out = lines_of(run.stdout.take().unwrap());
+    let run = KillOnDrop(run);
+    remote.wait_for("run 1", Duration::from_secs(60), || {
+        remote.agent_runs() == 1
+    });
+    assert_eq!(local.state("gpu").unwrap()["open"], true);
+
+    let status = local.run(&["--machine", "gpu", "status", "--json"]);
+    status.expect_code(0);
+    let s = json(&status.stdout());
+    assert_eq!(
+        (s["running"].clone(), s["state"]["status"].clone()),
+        (true.into(), "running".into()),
+        "{s}"
+    );
+
+    let mut log = local
+        .car(&["--machine", "gpu", "log", "-f"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let log_out = lines_of(log.stdout.take().unwrap());
+    let mut log = KillOnDrop(log);
+    let mut events = local
+        .car(&["--machine", "gpu", "events", "-f", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let events_out = lines_of(events.stdout.take().unwrap());
+    let _events = KillOnDrop(events);
+    let mut logged = Vec::new();
+    while !logged.iter().any(|l: &String| l.contains("one")) {
+        match log_out.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => logged.push(line),
+            Err(_) => panic!("`log -f` printed no `one`: {logged:#?}"),
+        }
+    }
+    std::fs::write(remote.path("go"), "").unwrap();
+    // `log -f` ends with the run, having printed all of its log.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while let Ok(line) = log_out.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        logged.push(line);
+    }
+    assert!(logged.iter().any(|l| l.contains("two")), "{logged:#?}");
+    assert!(log.0.wait().unwrap().success());
+
+    let mut run = run;
+    let code = run.0.wait().unwrap().code();
+    let run_lines: Vec<String> = run_out.iter().collect();
+    assert_eq!(code, Some(0), "{run_lines:#?}");
+    assert!(
+        run_lines.iter().any(|l| l.contains("completed")),
+        "{run_lines:#?}"
+    );
+    // events -f saw the loop through to its end.
+    let mut kinds = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !kinds.iter().any(|k| k == "stopped") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = events_out.recv_timeout(left) else {
+            panic!("no stopped event: {kinds:?}");
+        };
+        kinds.push(json(&line)["type"].as_str().unwrap_or("").to_string());
+    }
+    assert!(kinds.iter().any(|k| k == "run_started"), "{kinds:?}");
+
+    let status = local.run(&["--machine", "gpu", "status", "--json"]);
+    status.expect_code(0);
+    assert_eq!(
+        json(&status.stdout())["todo"]["done"],
+        1,
+        "{}",
+        status.stdout()
+    );
+    assert_eq!(remote.agent_runs(), 2);
+
+    // Local-only commands are refused before any tunnel work; a wrong token is named.
+    let init = local.run(&["--machine", "gpu", "doctor"]);
+    init.expect_code(2);
+    assert!(
+        init.stderr().contains("--machine serves status"),
+        "{}",
+        init.stderr()
+    );
+    let wrong = Run(local
+        .car(&["--machine", "gpu", "status"])
+        .env(TOKEN_ENV, "nope")
+        .output()
+        .unwrap());
+    wrong.expect_code(2);
+    assert!(
+        wrong.stderr().contains(&format!("${TOKEN_ENV}")),
+        "{}",
+        wrong.stderr()
+    );
+
+    local.run(&["remote", "down", "gpu"]).expect_code(0);
+}
