@@ -159,6 +159,55 @@ fn remote_check_reports_ssh_car_and_the_servers_health() {
         started.elapsed()
     );
 
+    // `remote ssh`: the command's output and exit code; with forward_agent,
+    // the local agent reaches the command.
+    let ssh = local.run(&[
+        "remote",
+        "ssh",
+        "box",
+        "--cmd",
+        "echo hi from $(hostname); exit 3",
+    ]);
+    ssh.expect_code(3);
+    assert!(ssh.stdout().starts_with("hi from "), "{}", ssh.stdout());
+    let agent_sock = local.env.home.join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&agent_sock)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !agent_sock.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let probe = r#"test -n "$SSH_AUTH_SOCK" && echo agent forwarded || echo no agent"#;
+    let without = Run(local
+        .car(&["remote", "ssh", "box", "--cmd", probe])
+        .env("SSH_AUTH_SOCK", &agent_sock)
+        .output()
+        .unwrap());
+    assert_eq!(without.stdout(), "no agent\n", "{}", without.stderr());
+    let user_file = local.env.home.join(".config/car/config.yml");
+    let text = std::fs::read_to_string(&user_file).unwrap();
+    std::fs::write(
+        &user_file,
+        text.replace(
+            "remote_port: 4173",
+            "remote_port: 4173\n    forward_agent: true",
+        ),
+    )
+    .unwrap();
+    let with = Run(local
+        .car(&["remote", "ssh", "box", "--cmd", probe])
+        .env("SSH_AUTH_SOCK", &agent_sock)
+        .output()
+        .unwrap());
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(with.stdout(), "agent forwarded\n", "{}", with.stderr());
+
     // A machine that does not exist, and a bad entry.
     let nope = local.run(&["remote", "check", "nope"]);
     nope.expect_code(2);
@@ -301,6 +350,24 @@ fn a_killed_tunnel_is_reopened_by_its_supervisor_and_down_leaves_nothing() {
     let again = local.run(&["remote", "down", "box"]);
     again.expect_code(0);
     assert_eq!(again.stdout(), "no tunnel to box\n");
+
+    // A supervisor killed outright: its ssh is stopped by `down` (or the next `up`).
+    local.run(&["remote", "up", "box"]).expect_code(0);
+    let st = local.state("box").unwrap();
+    let (supervisor, ssh) = (pid_of(&st["supervisor_pid"]), pid_of(&st["tunnel_pid"]));
+    assert!(
+        Command::new("kill")
+            .args(["-9", &supervisor.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let list = json(&local.run(&["remote", "list", "--json"]).stdout());
+    assert!(list[0]["tunnel"].is_null(), "{list}");
+    assert!(alive(ssh));
+    local.run(&["remote", "down", "box"]).expect_code(0);
+    assert!(!alive(ssh), "the orphaned ssh runs on");
+    assert!(local.state("box").is_none());
 }
 
 #[test]
@@ -420,6 +487,21 @@ fn a_loop_on_the_machine_is_started_and_followed_with_machine() {
         wrong.stderr().contains(&format!("${TOKEN_ENV}")),
         "{}",
         wrong.stderr()
+    );
+
+    let both = local.run(&[
+        "--machine",
+        "gpu",
+        "--server",
+        "http://127.0.0.1:9/",
+        "status",
+    ]);
+    both.expect_code(2);
+    assert!(
+        both.stderr()
+            .contains("--machine names a remote server and --server"),
+        "{}",
+        both.stderr()
     );
 
     local.run(&["remote", "down", "gpu"]).expect_code(0);
