@@ -286,10 +286,23 @@ pub(crate) struct RemoteServe {
 
 impl RemoteServe {
     pub(crate) fn start(host: &RemoteHost, env: &TestEnv, token_env: &str, token: &str) -> Self {
+        Self::start_on(host, env, token_env, token, "127.0.0.1", 4173)
+    }
+
+    /// `car serve --host BIND --port PORT` inside the namespace.
+    pub(crate) fn start_on(
+        host: &RemoteHost,
+        env: &TestEnv,
+        token_env: &str,
+        token: &str,
+        bind: &str,
+        port: u16,
+    ) -> Self {
         if !env.read(".codex-autorunner/config.yml").contains(token_env) {
             env.config(&format!("server:\n  auth_token_env: {token_env}\n"));
         }
-        let mut cmd = env.car(&["serve", "--port", "4173", "--no-qr"]);
+        let port = port.to_string();
+        let mut cmd = env.car(&["serve", "--host", bind, "--port", &port, "--no-qr"]);
         cmd.env(token_env, token);
         let mut child = host
             .inside(&cmd)
@@ -299,7 +312,7 @@ impl RemoteServe {
             .unwrap();
         let out = crate::serve_client::lines_of(child.stdout.take().unwrap());
         match out.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.starts_with("car: listening on http://127.0.0.1:4173") => {}
+            Ok(line) if line.starts_with(&format!("car: listening on http://{bind}:{port}")) => {}
             other => {
                 let _ = child.kill();
                 let _ = child.wait();

@@ -506,3 +506,86 @@ fn a_loop_on_the_machine_is_started_and_followed_with_machine() {
 
     local.run(&["remote", "down", "gpu"]).expect_code(0);
 }
+
+#[test]
+fn a_machine_ssh_refuses_fails_clearly_and_a_direct_addr_needs_no_tunnel() {
+    let Some(host) = RemoteHost::start("machine_refused_direct") else {
+        return;
+    };
+    let remote = TestEnv::new();
+    let _serve = RemoteServe::start_on(&host, &remote, TOKEN_ENV, TOKEN, &host.addr, 4174);
+    let local = Local::new(&host, "box");
+
+    // A key the machine does not know: `up` fails with ssh's words, nothing runs on.
+    let key = local.env.home.join("stranger_key");
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(keygen.success());
+    let mut args = host.add_args("stranger", TOKEN_ENV);
+    let at = args.iter().position(|a| a == "--identity-file").unwrap();
+    args[at + 1] = key.display().to_string();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    local.run(&args).expect_code(0);
+    let up = local.run(&["remote", "up", "stranger"]);
+    up.expect_code(1);
+    assert!(
+        up.stderr().contains("cannot open the tunnel to stranger")
+            && up.stderr().contains("Permission denied"),
+        "{}",
+        up.stderr()
+    );
+    assert!(up.stdout().is_empty(), "{}", up.stdout());
+    assert!(local.state("stranger").is_none());
+    let log = local.log("stranger");
+    let pids: Vec<i32> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(json)
+        .flat_map(|e| [e["supervisor_pid"].as_i64(), e["tunnel_pid"].as_i64()])
+        .flatten()
+        .map(|p| p as i32)
+        .collect();
+    assert!(!pids.is_empty(), "{log}");
+    for pid in pids {
+        assert!(!alive(pid), "{pid} runs on: {log}");
+    }
+    let check = local.run(&["remote", "check", "stranger", "--json"]);
+    check.expect_code(1);
+    let c = json(&check.stdout());
+    assert_eq!(c["ssh_reachable"], false);
+    assert!(
+        c["ssh_error"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{c}"
+    );
+
+    // direct_addr: the server on the machine's address, no tunnel.
+    let direct = format!("{}:4174", host.addr);
+    let mut args = host.add_args("direct", TOKEN_ENV);
+    args.push(format!("--direct-addr={direct}"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    local.run(&args).expect_code(0);
+    let check = local.run(&["remote", "check", "direct", "--json"]);
+    check.expect_code(0);
+    let c = json(&check.stdout());
+    assert_eq!(
+        (c["via"].clone(), c["health_ok"].clone()),
+        ("direct".into(), true.into()),
+        "{c}"
+    );
+    let up = local.run(&["remote", "up", "direct"]);
+    up.expect_code(0);
+    assert_eq!(up.stdout(), format!("http://{direct}/\n"));
+    let status = local.run(&["--machine", "direct", "status", "--json"]);
+    status.expect_code(0);
+    assert_eq!(json(&status.stdout())["running"], false);
+    assert!(
+        local.state("direct").is_none(),
+        "no tunnel for a direct machine"
+    );
+}
