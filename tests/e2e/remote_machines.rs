@@ -244,8 +244,29 @@ fn a_killed_tunnel_is_reopened_by_its_supervisor_and_down_leaves_nothing() {
     let _serve = RemoteServe::start(&host, &remote, TOKEN_ENV, TOKEN);
     let local = Local::new(&host, "box");
 
-    let up = local.run(&["remote", "up", "box"]);
-    up.expect_code(0);
+    // Two `up`s at once: one tunnel, the same URL for both.
+    let spawn_up = || {
+        local
+            .car(&["remote", "up", "box"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn_up(), spawn_up());
+    let (a, b) = (
+        Run(a.wait_with_output().unwrap()),
+        Run(b.wait_with_output().unwrap()),
+    );
+    a.expect_code(0);
+    b.expect_code(0);
+    assert_eq!(a.stdout(), b.stdout());
+    let (up, other) = if a.stderr().starts_with('{') {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert!(other.stderr().contains("up already"), "{}", other.stderr());
     let url = up.stdout().trim().to_string();
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with('/'),

@@ -15,5 +15,5 @@ mod user_file;
 
 pub use config::{DEFAULT_REMOTE_PORT, DEFAULT_TOKEN_ENV, MACHINE_KEYS, Machine, Machines};
 pub use error::MachineError;
-pub use tunnel::{TunnelPaths, TunnelState, spawn_supervisor, tunnels_dir};
+pub use tunnel::{StartLock, TunnelPaths, TunnelState, spawn_supervisor, tunnels_dir};
 pub use user_file::{add_machine, machine_files, user_config_file};

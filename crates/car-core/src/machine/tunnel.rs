@@ -67,6 +67,14 @@ pub struct TunnelPaths {
     pub state: PathBuf,
     /// `NAME.log`.
     pub log: PathBuf,
+    /// `NAME.lock`: held while a tunnel is looked for and started.
+    pub lock: PathBuf,
+}
+
+/// Held while one process looks for a live tunnel and starts a supervisor
+/// when there is none, so that two at once start one tunnel.
+pub struct StartLock {
+    _locked: crate::fs_util::Locked,
 }
 
 impl TunnelPaths {
@@ -75,7 +83,18 @@ impl TunnelPaths {
         Self {
             state: dir.join(format!("{machine}.json")),
             log: dir.join(format!("{machine}.log")),
+            lock: dir.join(format!("{machine}.lock")),
         }
+    }
+
+    /// Takes the tunnel's start lock (waiting for another holder).
+    pub fn lock_start(&self) -> Result<StartLock, MachineError> {
+        if let Some(dir) = self.lock.parent() {
+            std::fs::create_dir_all(dir).with_path("cannot create", dir)?;
+        }
+        Ok(StartLock {
+            _locked: crate::fs_util::lock_exclusive(&self.lock)?,
+        })
     }
 
     /// The recorded state, if any.

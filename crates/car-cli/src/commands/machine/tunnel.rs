@@ -52,6 +52,8 @@ pub(crate) fn ensure_up(places: &Places, machine: &Machine) -> Result<String> {
 /// A live tunnel's state, starting a supervisor when none runs; and
 /// whether it was started now.
 fn ensure_tunnel(paths: &TunnelPaths, machine: &Machine) -> Result<(TunnelState, bool)> {
+    // Two `up`s (or `--machine` commands) at once start one tunnel.
+    let _lock = paths.lock_start()?;
     if let Some(st) = paths.read()? {
         if supervisor_runs(st.supervisor_pid) {
             return Ok((wait_open(paths, st.supervisor_pid, machine)?, false));
