@@ -208,7 +208,7 @@ fn a_loop_on_the_machine_is_started_and_followed_with_machine() {
     let mut log = local
         .car(&["--machine", "gpu", "log", "-f"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let log_out = lines_of(log.stdout.take().unwrap());
@@ -228,14 +228,47 @@ fn a_loop_on_the_machine_is_started_and_followed_with_machine() {
             Err(_) => panic!("`log -f` printed no `one`: {logged:#?}"),
         }
     }
+    // The tunnel drops mid-run: the followers reconnect through the re-opened
+    // tunnel (same local port) and go on where they stopped.
+    let before = pid_of(&local.state("gpu").unwrap()["tunnel_pid"]);
+    assert!(
+        Command::new("kill")
+            .args(["-9", &before.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    remote.wait_for("the tunnel re-opened", Duration::from_secs(20), || {
+        local.state("gpu").is_some_and(|st| {
+            st["open"] == true
+                && st["tunnel_pid"]
+                    .as_i64()
+                    .is_some_and(|p| p as i32 != before)
+        })
+    });
     std::fs::write(remote.path("go"), "").unwrap();
     // `log -f` ends with the run, having printed all of its log.
     let deadline = Instant::now() + Duration::from_secs(60);
     while let Ok(line) = log_out.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         logged.push(line);
     }
+    let mut err = String::new();
+    std::io::Read::read_to_string(log.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let st = log.0.wait().unwrap();
+    assert!(st.success(), "log -f: {st}: {err}");
+    let whole = std::fs::read_to_string(remote.path(".codex-autorunner/runs/1/output.log"))
+        .unwrap_or_default();
     assert!(logged.iter().any(|l| l.contains("two")), "{logged:#?}");
-    assert!(log.0.wait().unwrap().success());
+    for line in ["one", "two"] {
+        assert_eq!(
+            logged
+                .iter()
+                .filter(|l| l.ends_with(&format!("] stdout: {line}")))
+                .count(),
+            1,
+            "{line} not once: {logged:#?}\n{whole}"
+        );
+    }
 
     let mut run = run;
     let code = run.0.wait().unwrap().code();
@@ -245,17 +278,25 @@ fn a_loop_on_the_machine_is_started_and_followed_with_machine() {
         run_lines.iter().any(|l| l.contains("completed")),
         "{run_lines:#?}"
     );
-    // events -f saw the loop through to its end.
-    let mut kinds = Vec::new();
+    // events -f saw the loop through to its end, each event once, across the drop.
+    let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !kinds.iter().any(|k| k == "stopped") {
+    while !seen
+        .iter()
+        .any(|e: &serde_json::Value| e["type"] == "stopped")
+    {
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok(line) = events_out.recv_timeout(left) else {
-            panic!("no stopped event: {kinds:?}");
+            panic!("no stopped event: {seen:#?}");
         };
-        kinds.push(json(&line)["type"].as_str().unwrap_or("").to_string());
+        seen.push(json(&line));
     }
-    assert!(kinds.iter().any(|k| k == "run_started"), "{kinds:?}");
+    let ledger: Vec<serde_json::Value> = remote
+        .read(".codex-autorunner/events.jsonl")
+        .lines()
+        .map(json)
+        .collect();
+    assert_eq!(seen, ledger);
 
     let status = local.run(&["--machine", "gpu", "status", "--json"]);
     status.expect_code(0);
