@@ -99,8 +99,10 @@ impl Supervisor {
                 Ok(h) => {
                     failures = 0;
                     was_open = true;
+                    // The event first: `up` prints it once the state says open.
+                    let latency = u64::try_from(h.latency.as_millis()).unwrap_or(u64::MAX);
+                    self.event("open", Some(pid), Some(latency), None);
                     self.record(Some(pid), true);
-                    self.event("open", Some(pid), Some(h.latency.as_millis() as u64), None);
                     let ended = wait_end(&mut child, stopping);
                     if stopping() {
                         return Ok(());
