@@ -122,6 +122,19 @@ fn remote_check_reports_ssh_car_and_the_servers_health() {
     let _ = agent.wait();
     assert_eq!(with.stdout(), "agent forwarded\n", "{}", with.stderr());
 
+    // A name that cannot be a machine's: nothing is written.
+    let before = std::fs::read_to_string(&user_file).unwrap();
+    let bad_name = local.run(&["remote", "add", "../x", "--ssh", "h"]);
+    bad_name.expect_code(2);
+    assert!(
+        bad_name
+            .stderr()
+            .contains("`machines.../x` \"../x\" is not a machine name"),
+        "{}",
+        bad_name.stderr()
+    );
+    assert_eq!(std::fs::read_to_string(&user_file).unwrap(), before);
+
     // A machine that does not exist, and a bad entry.
     let nope = local.run(&["remote", "check", "nope"]);
     nope.expect_code(2);
