@@ -421,6 +421,7 @@ fn two_supervised_loops_in_one_process_do_not_touch_each_other() {
     fn repo(env: &TestEnv, agent: &str) -> Repo {
         let opts = LoadOptions {
             env: Vec::new(),
+            user_file: None,
             cli: vec![
                 ("codex.binary".into(), "sh".into(), "test".into()),
                 (
@@ -575,6 +576,7 @@ fn abandoning_a_supervised_loop_ends_its_agent() {
     );
     let opts = LoadOptions {
         env: Vec::new(),
+        user_file: None,
         cli: vec![
             ("codex.binary".into(), "sh".into(), "test".into()),
             (

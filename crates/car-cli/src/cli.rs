@@ -41,6 +41,10 @@ pub(crate) struct Global {
         default_value = "CAR_SERVER_TOKEN"
     )]
     pub(crate) server_token_env: String,
+    /// Talk to the `car serve` of machine M (from the `machines` config): through its SSH
+    /// tunnel (started when none is up) or its direct_addr, with the token from its token_env.
+    #[arg(long, global = true, value_name = "M")]
+    pub(crate) machine: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +115,12 @@ pub(crate) enum Command {
     /// Git worktrees of a hub's repositories, one per job.
     #[command(subcommand)]
     Worktree(Box<WorktreeCommand>),
+    /// Remote machines: their `car serve` over SSH tunnels (`machines` config).
+    #[command(subcommand)]
+    Remote(Box<RemoteCommand>),
+    /// The supervisor of one machine's SSH tunnel (started by `car remote up`).
+    #[command(name = "__tunnel", hide = true)]
+    TunnelProcess(TunnelProcessArgs),
     /// List this repository's terminal sessions (PTYs `car serve` runs the agent in).
     Sessions(JsonArg),
     /// Stop a terminal session: its process group gets SIGTERM, then SIGKILL after 2 s.
@@ -126,6 +136,85 @@ pub(crate) struct StopSessionArgs {
     /// Print the session as JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `car __tunnel MACHINE_JSON`.
+#[derive(Debug, Args)]
+pub(crate) struct TunnelProcessArgs {
+    /// The machine, as JSON.
+    pub(crate) spec: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RemoteCommand {
+    /// Add (or replace) a machine in your user config file (~/.config/car/config.yml).
+    Add(RemoteAddArgs),
+    /// List the machines (user config file and the repository's root file) and their tunnels.
+    List(JsonArg),
+    /// Check a machine: SSH reachable, `car` there and its version, its server's /health
+    /// through a short-lived tunnel, latencies.
+    Check {
+        /// The machine.
+        name: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open the machine's tunnel (`ssh -N -L`), kept open by a supervisor that re-opens it
+    /// when it drops; prints the local URL. A tunnel already up is reused.
+    Up {
+        /// The machine.
+        name: String,
+    },
+    /// Close the machine's tunnel: its supervisor and ssh end.
+    Down {
+        /// The machine.
+        name: String,
+    },
+    /// Run a command on the machine with your own SSH identity (agent forwarding when the
+    /// machine has forward_agent); without --cmd, a login shell.
+    Ssh {
+        /// The machine.
+        name: String,
+        /// The command line (run by the remote user's shell).
+        #[arg(long, value_name = "CMD")]
+        cmd: Option<String>,
+        /// Give the command a terminal (`ssh -t`).
+        #[arg(long)]
+        tty: bool,
+    },
+}
+
+/// `car remote add NAME --ssh user@host ...`.
+#[derive(Debug, Args)]
+pub(crate) struct RemoteAddArgs {
+    /// The machine's name.
+    pub(crate) name: String,
+    /// The SSH destination: user@host (or a host alias of ~/.ssh/config).
+    #[arg(long, value_name = "USER@HOST")]
+    pub(crate) ssh: String,
+    /// The SSH port.
+    #[arg(long, value_name = "P")]
+    pub(crate) port: Option<u16>,
+    /// The private key to log in with.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) identity_file: Option<PathBuf>,
+    /// The port the machine's `car serve` listens on (on its loopback).
+    #[arg(long, value_name = "P", default_value_t = car_core::machine::DEFAULT_REMOTE_PORT)]
+    pub(crate) remote_port: u16,
+    /// The local variable holding the machine's server token.
+    #[arg(long, value_name = "NAME", default_value = car_core::machine::DEFAULT_TOKEN_ENV)]
+    pub(crate) token_env: String,
+    /// Forward your SSH agent in `car remote ssh`.
+    #[arg(long)]
+    pub(crate) forward_agent: bool,
+    /// Reach the server at this host[:port] instead of through a tunnel (e.g. a Tailscale address).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub(crate) direct_addr: Option<String>,
+    /// One more argument for every ssh command to the machine, e.g.
+    /// `--ssh-option=-oProxyJump=bastion` (repeatable; kept in order).
+    #[arg(long = "ssh-option", value_name = "ARG", allow_hyphen_values = true)]
+    pub(crate) ssh_options: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,6 +40,7 @@ fn run_demo(
     let agent = r#"cat > /dev/null; if grep -q -- '- \[ \]' .codex-autorunner/TODO.md; then sed -i '0,/- \[ \]/s//- [x]/' .codex-autorunner/TODO.md; echo "checked one item"; else echo "Both tasks are done." > .codex-autorunner/SUMMARY.md; fi"#;
     let opts = LoadOptions {
         env: Vec::new(),
+        user_file: None,
         cli: vec![
             ("codex.binary".into(), "sh".into(), "example".into()),
             (

@@ -105,6 +105,7 @@ mod job;
 mod launch;
 mod ledger;
 mod lock;
+pub mod machine;
 mod marker;
 mod notify;
 mod paths;

@@ -3,8 +3,8 @@
 use anyhow::Result;
 
 use super::{
-    attach, config, docs, events, exec, hub, init, kill, log, notify, reply, run, serve, service,
-    sessions, status, task, telegram, worktree,
+    attach, config, docs, events, exec, hub, init, kill, log, machine, notify, reply, run, serve,
+    service, sessions, status, task, telegram, worktree,
 };
 use crate::cli::{Cli, Command, ConfigCommand};
 
@@ -13,7 +13,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
     // `--server URL` (or `$CAR_SERVER`): the command runs on a server.
     let cli = match super::remote::route(cli)? {
         super::remote::Routed::Done(code) => return Ok(code),
-        super::remote::Routed::Local(cli) => cli,
+        super::remote::Routed::Local(cli) => *cli,
     };
     let g = &cli.global;
     // Commands that run the loop or signal it also log to the repo's
@@ -26,7 +26,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         | Command::Snapshot(_)
         | Command::IngestSpec(_)
         | Command::TaskProcess(_)
-        | Command::ExecProcess(_) => {}
+        | Command::ExecProcess(_)
+        | Command::TunnelProcess(_) => {}
         _ => crate::logging::init(None),
     }
     match cli.command {
@@ -73,6 +74,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::ExecProcess(a) => exec::process(g, a),
         Command::Hub(cmd) => hub::run(g, *cmd),
         Command::Worktree(cmd) => worktree::run(g, *cmd),
+        Command::Remote(cmd) => machine::run(g, *cmd),
+        Command::TunnelProcess(a) => machine::supervise(&a.spec),
         Command::Sessions(a) => sessions::list(g, a.json),
         Command::StopSession(a) => sessions::stop(g, &a),
     }

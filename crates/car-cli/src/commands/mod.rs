@@ -13,6 +13,7 @@ mod hub_watch;
 mod init;
 mod kill;
 mod log;
+pub(crate) mod machine;
 mod notify;
 mod open;
 mod remote;

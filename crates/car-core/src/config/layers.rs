@@ -58,7 +58,11 @@ const PYTHON_ONLY_KEYS: &[&str] = &[
 ];
 
 /// Keys whose value is a free-form mapping (any key is valid below them).
-const OPEN_MAPS: &[&str] = &["notifications.telegram.thread_id_map", "codex.env"];
+const OPEN_MAPS: &[&str] = &[
+    "notifications.telegram.thread_id_map",
+    "codex.env",
+    "machines",
+];
 
 /// Config layers being merged.
 pub(super) struct Stack {

@@ -19,6 +19,9 @@ pub struct LoadOptions {
     pub env: Vec<(String, String)>,
     /// Command-line values as `(key path, YAML value, flag that set it)`.
     pub cli: Vec<(String, String, String)>,
+    /// The user's car config file (the lowest file layer), when there is
+    /// one to read: see [`crate::machine::user_config_file`].
+    pub user_file: Option<std::path::PathBuf>,
 }
 
 impl LoadOptions {
@@ -29,6 +32,13 @@ impl LoadOptions {
                 .filter(|(k, _)| k.starts_with("CAR_"))
                 .collect(),
             cli: Vec::new(),
+            user_file: crate::machine::user_config_file(
+                std::env::var_os("XDG_CONFIG_HOME")
+                    .as_deref()
+                    .map(Path::new),
+                std::env::var_os("HOME").as_deref().map(Path::new),
+            )
+            .ok(),
         }
     }
 }
@@ -47,6 +57,9 @@ pub(crate) fn discover_and_load(
 /// Loads and validates the configuration of the repository at `paths.root`.
 pub(crate) fn load(paths: &RepoPaths, opts: &LoadOptions) -> Result<ResolvedConfig, ConfigError> {
     let mut stack = layers::Stack::new()?;
+    if let Some(user) = &opts.user_file {
+        stack.add_file(user, ConfigSource::UserFile(user.clone()))?;
+    }
     // A repository a hub lists shares the hub root's two files, beneath its own.
     if let Some(hub) = crate::hub::HubMembership::find(&paths.root) {
         for name in ["codex-autorunner.yml", "codex-autorunner.override.yml"] {
@@ -168,6 +181,52 @@ mod hub_tests {
             .to_string();
         assert!(
             e.contains("runner.sleep_seconds") && e.contains("codex-autorunner.override.yml:3"),
+            "{e}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod user_tests {
+    use super::*;
+
+    #[test]
+    fn the_user_file_sits_beneath_the_repositorys_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        std::fs::create_dir_all(root.join(".codex-autorunner")).unwrap();
+        std::fs::write(
+            root.join(".codex-autorunner/config.yml"),
+            "version: 2\nmode: repo\nrunner:\n  no_progress_runs: 2\n",
+        )
+        .unwrap();
+        let user = dir.path().join("user.yml");
+        std::fs::write(
+            &user,
+            "runner:\n  sleep_seconds: 9\n  no_progress_runs: 5\nmachines:\n  gpu:\n    ssh: me@gpu\n",
+        )
+        .unwrap();
+        let paths = RepoPaths::new(&root);
+        let opts = LoadOptions {
+            user_file: Some(user.clone()),
+            ..LoadOptions::default()
+        };
+        let c = load(&paths, &opts).unwrap();
+        assert_eq!(c.config.runner.sleep, std::time::Duration::from_secs(9));
+        assert_eq!(c.config.runner.no_progress_runs, 2, "the repo's file wins");
+        assert_eq!(
+            c.source_of("runner.sleep_seconds"),
+            ConfigSource::UserFile(user.clone())
+        );
+        assert!(
+            c.warnings.is_empty(),
+            "machines is a known section: {:?}",
+            c.warnings
+        );
+        std::fs::write(&user, "runner:\n  sleep_seconds: soon\n").unwrap();
+        let e = load(&paths, &opts).unwrap_err().to_string();
+        assert!(
+            e.contains("user.yml") && e.contains("runner.sleep_seconds"),
             "{e}"
         );
     }

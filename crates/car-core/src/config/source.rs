@@ -11,6 +11,9 @@ use std::path::PathBuf;
 pub enum ConfigSource {
     /// The built-in defaults.
     Default,
+    /// The user's car config file (`$XDG_CONFIG_HOME/car/config.yml`, default
+    /// `~/.config/car/config.yml`): beneath every repository's files.
+    UserFile(PathBuf),
     /// `codex-autorunner.yml` or `codex-autorunner.override.yml` at the root
     /// of the hub that lists the repository: shared by all its repositories.
     HubFile(PathBuf),
@@ -30,6 +33,7 @@ impl fmt::Display for ConfigSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Default => f.write_str("built-in default"),
+            Self::UserFile(p) => write!(f, "{} (user)", p.display()),
             Self::HubFile(p) => write!(f, "{} (hub-wide)", p.display()),
             Self::RootFile(p) | Self::OverrideFile(p) | Self::RepoFile(p) => {
                 write!(f, "{}", p.display())

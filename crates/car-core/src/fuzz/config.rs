@@ -288,6 +288,7 @@ fn fuzz_config_loader() {
             let flag = format!("-c {key}=...");
             let opts = LoadOptions {
                 env: Vec::new(),
+                user_file: None,
                 cli: vec![(key, raw, flag.clone())],
             };
             let _ = std::fs::remove_file(scratch.paths.root.join("codex-autorunner.yml"));
@@ -335,6 +336,7 @@ mod regressions {
         let flag = "-c mode=hub".to_string();
         let opts = LoadOptions {
             env: Vec::new(),
+            user_file: None,
             cli: vec![("mode".into(), "hub".into(), flag.clone())],
         };
         let result = config::load(&scratch.paths, &opts);
@@ -355,6 +357,7 @@ mod regressions {
         let flag = "-c runner.sleep_seconds=...".to_string();
         let opts = LoadOptions {
             env: Vec::new(),
+            user_file: None,
             cli: vec![(
                 "runner.sleep_seconds".into(),
                 "\u{af640}".into(),

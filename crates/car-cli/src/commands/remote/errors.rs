@@ -3,7 +3,7 @@
 
 use car_client::ClientError;
 
-use super::target::{REPO_VAR, Remote};
+use super::target::{REPO_VAR, Remote, Source};
 use crate::{EXIT_FAILURE, EXIT_USAGE};
 
 /// Prints `e` with its advice; returns the exit code.
@@ -51,6 +51,13 @@ fn advice(remote: &Remote, e: &ClientError) -> Option<String> {
             "give the server as http://HOST:PORT, with its base path if it has one \
              (what `car serve` prints: `car: listening on ...`)"
                 .to_string()
+        }
+        ClientError::Unreachable { .. } if let Source::Machine(m) = &remote.source => {
+            format!(
+                "is `car serve` running on {m} (on its remote_port)? Check with `car remote \
+                 check {m}` ({})",
+                remote.client.url()
+            )
         }
         ClientError::Unreachable { .. } => format!(
             "is `car serve` running there? Check the URL (--server or $CAR_SERVER); for a \

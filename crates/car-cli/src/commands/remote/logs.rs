@@ -88,45 +88,55 @@ pub(super) fn log(remote: &Remote, args: &LogArgs) -> Result<u8> {
         None,
         GIVE_UP_AFTER,
         |item| {
-            let over = match item {
-                StreamItem::Connected { again: false } => {
-                    pos = print_existing()?;
-                    client.run_detail(repo, id)?.record.is_some()
-                }
-                StreamItem::Event(e) if e.event == "output" => {
-                    let this_run = serde_json::from_str::<serde_json::Value>(&e.data)
-                        .ok()
-                        .and_then(|v| v["run_id"].as_u64())
-                        == Some(id);
-                    if this_run {
-                        catch_up(fetch, &mut pos)?;
+            // A request made while the connection is down (a tunnel being
+            // re-opened, a server restarting) is made again once the stream
+            // is back: `pos` only moves past what was printed.
+            let mut step = || -> Result<Flow, ClientError> {
+                let over = match item {
+                    StreamItem::Connected { again: false } => {
+                        pos = print_existing()?;
+                        client.run_detail(repo, id)?.record.is_some()
                     }
-                    false
-                }
-                StreamItem::Event(e) if e.event == "event" => car_core::parse_event_line(&e.data)
-                    .is_some_and(|env| match env.event {
-                        LoopEvent::RunFinished(_) => env.run_id == Some(id),
-                        LoopEvent::RunStarted { .. } => env.run_id.is_some_and(|r| r > id),
-                        LoopEvent::Stopped { .. } => true,
-                        _ => false,
-                    }),
-                StreamItem::Event(_) => false,
-                StreamItem::Connected { again: true } | StreamItem::Heartbeat => {
+                    StreamItem::Event(e) if e.event == "output" => {
+                        let this_run = serde_json::from_str::<serde_json::Value>(&e.data)
+                            .ok()
+                            .and_then(|v| v["run_id"].as_u64())
+                            == Some(id);
+                        if this_run {
+                            catch_up(fetch, &mut pos)?;
+                        }
+                        false
+                    }
+                    StreamItem::Event(e) if e.event == "event" => {
+                        car_core::parse_event_line(&e.data).is_some_and(|env| match env.event {
+                            LoopEvent::RunFinished(_) => env.run_id == Some(id),
+                            LoopEvent::RunStarted { .. } => env.run_id.is_some_and(|r| r > id),
+                            LoopEvent::Stopped { .. } => true,
+                            _ => false,
+                        })
+                    }
+                    StreamItem::Event(_) => false,
+                    StreamItem::Connected { again: true } | StreamItem::Heartbeat => {
+                        catch_up(fetch, &mut pos)?;
+                        // Recorded, or no runner (for two checks in a row).
+                        idle_checks = if client.status(repo)?.running {
+                            0
+                        } else {
+                            idle_checks + 1
+                        };
+                        idle_checks >= 2 || client.run_detail(repo, id)?.record.is_some()
+                    }
+                };
+                if over {
                     catch_up(fetch, &mut pos)?;
-                    // Recorded, or no runner (for two checks in a row).
-                    idle_checks = if client.status(repo)?.running {
-                        0
-                    } else {
-                        idle_checks + 1
-                    };
-                    idle_checks >= 2 || client.run_detail(repo, id)?.record.is_some()
+                    return Ok(Flow::Stop);
                 }
+                Ok(Flow::Continue)
             };
-            if over {
-                catch_up(fetch, &mut pos)?;
-                return Ok(Flow::Stop);
+            match step() {
+                Err(ClientError::Unreachable { .. }) => Ok(Flow::Continue),
+                other => other,
             }
-            Ok(Flow::Continue)
         },
     )?;
     Ok(crate::EXIT_OK)

@@ -13,15 +13,24 @@ pub(crate) enum Routed {
     /// On the server, with this exit code.
     Done(u8),
     /// Nowhere yet: it runs here.
-    Local(Cli),
+    Local(Box<Cli>),
 }
 
 /// Runs the command on the server when one is named and the command is
 /// one a server answers; a command that works on a local repository only
 /// is refused with `--server`, and runs here with `$CAR_SERVER`.
 pub(crate) fn route(cli: Cli) -> Result<Routed> {
+    // A tunnel is started only for a command a server answers.
+    if cli.global.machine.is_some() && !served(&cli.command) {
+        return Err(UsageError(format!(
+            "`car {}` works on a local repository only; --machine serves status, run, \
+             once, resume, stop, kill, reply, log, events and task",
+            local_name(&cli.command)
+        ))
+        .into());
+    }
     let Some(remote) = Remote::from_global(&cli.global)? else {
-        return Ok(Routed::Local(cli));
+        return Ok(Routed::Local(Box::new(cli)));
     };
     let result = match cli.command {
         Command::Status(a) => starts::status(&remote, a.json),
@@ -46,10 +55,10 @@ pub(crate) fn route(cli: Cli) -> Result<Routed> {
         Command::Task(cmd) => tasks::run(&remote, cmd),
         command => {
             if remote.source == Source::Env {
-                return Ok(Routed::Local(Cli {
+                return Ok(Routed::Local(Box::new(Cli {
                     global: cli.global,
                     command,
-                }));
+                })));
             }
             return Err(UsageError(format!(
                 "`car {}` works on a local repository only; --server serves status, run, \
@@ -66,6 +75,23 @@ pub(crate) fn route(cli: Cli) -> Result<Routed> {
             None => Err(e),
         },
     }
+}
+
+/// Whether a server answers `command`.
+fn served(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Status(_)
+            | Command::Run(_)
+            | Command::Once(_)
+            | Command::Resume(_)
+            | Command::Stop
+            | Command::Kill
+            | Command::Reply(_)
+            | Command::Log(_)
+            | Command::Events(_)
+            | Command::Task(_)
+    )
 }
 
 /// The name of a command that runs only here.
@@ -90,6 +116,8 @@ fn local_name(command: &Command) -> &'static str {
         Command::Worktree(_) => "worktree",
         Command::Sessions(_) => "sessions",
         Command::StopSession(_) => "stop-session",
+        Command::Remote(_) => "remote",
+        Command::TunnelProcess(_) => "__tunnel",
         Command::Status(_)
         | Command::Run(_)
         | Command::Once(_)

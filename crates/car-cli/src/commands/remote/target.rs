@@ -14,12 +14,14 @@ pub(crate) const SERVER_VAR: &str = "CAR_SERVER";
 pub(crate) const REPO_VAR: &str = "CAR_SERVER_REPO";
 
 /// Where the server's URL came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Source {
     /// `--server`.
     Flag,
     /// `$CAR_SERVER`.
     Env,
+    /// `--machine M`: its tunnel or direct address.
+    Machine(String),
 }
 
 /// A server to talk to.
@@ -34,9 +36,13 @@ pub(crate) struct Remote {
 }
 
 impl Remote {
-    /// The server the command talks to, when there is one: `--server`, or
-    /// `$CAR_SERVER` unless `--repo` names a local repository.
+    /// The server the command talks to, when there is one: `--machine M`
+    /// (its tunnel, started when none is up, or its direct address),
+    /// `--server`, or `$CAR_SERVER` unless `--repo` names a local repository.
     pub(crate) fn from_global(g: &Global) -> Result<Option<Self>> {
+        if let Some(name) = &g.machine {
+            return Self::of_machine(g, name).map(Some);
+        }
         let from_env = || {
             std::env::var(SERVER_VAR)
                 .ok()
@@ -71,11 +77,7 @@ impl Remote {
             .filter(|t| !t.is_empty());
         let token_set = token.is_some();
         let client = Client::new(&url, token)?;
-        let wanted = g.server_repo.clone().or_else(|| {
-            std::env::var(REPO_VAR)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-        });
+        let wanted = wanted_repo(g);
         Ok(Some(Self {
             client,
             source,
@@ -84,6 +86,47 @@ impl Remote {
             wanted,
             repo: OnceCell::new(),
         }))
+    }
+
+    /// The server of machine `name`, with the token from its `token_env`.
+    fn of_machine(g: &Global, name: &str) -> Result<Self> {
+        let refuse = |what: &str| -> anyhow::Error {
+            UsageError(format!(
+                "--machine names a remote server and {what}: give one (with --machine, choose \
+                 the server's repository with --server-repo ID)"
+            ))
+            .into()
+        };
+        if g.server.is_some() {
+            return Err(refuse("--server another"));
+        }
+        if g.repo.is_some() {
+            return Err(refuse("--repo a local repository"));
+        }
+        if !g.set.is_empty() {
+            return Err(UsageError(
+                "-c/--set changes the local configuration; with --machine the machine's \
+                 configuration applies"
+                    .into(),
+            )
+            .into());
+        }
+        let places = crate::commands::machine::Places::from_env(g)?;
+        let machine = places.machine(name)?;
+        let url = crate::commands::machine::ensure_up(&places, &machine)?;
+        let token = std::env::var(&machine.token_env)
+            .ok()
+            .filter(|t| !t.is_empty());
+        let token_set = token.is_some();
+        let client = Client::new(&url, token)?;
+        Ok(Self {
+            client,
+            source: Source::Machine(name.to_string()),
+            token_env: machine.token_env,
+            token_set,
+            wanted: wanted_repo(g),
+            repo: OnceCell::new(),
+        })
     }
 
     /// The id of the repository on the server (asked once).
@@ -97,9 +140,19 @@ impl Remote {
 
     /// `car --server URL`, for advice.
     pub(crate) fn command(&self) -> String {
-        match self.source {
+        match &self.source {
             Source::Flag => format!("car --server {}", self.client.url().trim_end_matches('/')),
             Source::Env => "car".to_string(),
+            Source::Machine(m) => format!("car --machine {m}"),
         }
     }
+}
+
+/// `--server-repo`, else `$CAR_SERVER_REPO`.
+fn wanted_repo(g: &Global) -> Option<String> {
+    g.server_repo.clone().or_else(|| {
+        std::env::var(REPO_VAR)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    })
 }
