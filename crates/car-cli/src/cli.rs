@@ -25,7 +25,7 @@ pub(crate) struct Global {
     #[arg(short = 'c', long = "set", global = true, value_name = "KEY=VALUE")]
     pub(crate) set: Vec<String>,
     /// Talk to the `car serve` at URL instead of a local repository: status, run, once,
-    /// resume, stop, kill, reply, log, events and task (default: $CAR_SERVER, unless --repo
+    /// resume, stop, kill, reply, log, events, task and exec (default: $CAR_SERVER, unless --repo
     /// is given). The token is read from $CAR_SERVER_TOKEN, never from the command line.
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) server: Option<String>,

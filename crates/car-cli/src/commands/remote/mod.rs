@@ -1,7 +1,8 @@
-//! `car --server URL ...`: the loop and task commands against a remote
+//! `car --server URL ...`: the loop, task and exec commands against a remote
 //! `car serve`, printing what the local commands print.
 
 mod errors;
+mod execs;
 mod logs;
 mod route;
 mod starts;

@@ -4,7 +4,7 @@ use anyhow::Result;
 use car_client::ClientError;
 
 use super::target::{Remote, Source};
-use super::{errors, logs, starts, tasks};
+use super::{errors, execs, logs, starts, tasks};
 use crate::cli::{Cli, Command};
 use crate::report::UsageError;
 
@@ -44,6 +44,7 @@ pub(crate) fn route(cli: Cli) -> Result<Routed> {
         Command::Log(a) => logs::log(&remote, &a),
         Command::Events(a) => logs::events(&remote, &a),
         Command::Task(cmd) => tasks::run(&remote, cmd),
+        Command::Exec(cmd) => execs::run(&remote, cmd),
         command => {
             if remote.source == Source::Env {
                 return Ok(Routed::Local(Cli {
@@ -53,7 +54,7 @@ pub(crate) fn route(cli: Cli) -> Result<Routed> {
             }
             return Err(UsageError(format!(
                 "`car {}` works on a local repository only; --server serves status, run, \
-                 once, resume, stop, kill, reply, log, events and task",
+                 once, resume, stop, kill, reply, log, events, task and exec",
                 local_name(&command)
             ))
             .into());
@@ -83,7 +84,6 @@ fn local_name(command: &Command) -> &'static str {
         Command::Service(_) => "service",
         Command::Serve(_) => "serve",
         Command::Telegram(_) => "telegram",
-        Command::Exec(_) => "exec",
         Command::TaskProcess(_) => "__task",
         Command::ExecProcess(_) => "__exec",
         Command::Hub(_) => "hub",
@@ -99,6 +99,7 @@ fn local_name(command: &Command) -> &'static str {
         | Command::Reply(_)
         | Command::Log(_)
         | Command::Events(_)
-        | Command::Task(_) => "this command",
+        | Command::Task(_)
+        | Command::Exec(_) => "this command",
     }
 }
