@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub(crate) use crate::cli_hub::{HubCommand, WorktreeCommand};
+pub(crate) use crate::cli_remote::{RemoteCommand, RemoteExecCommand};
 
 /// codex-autorunner: runs the Codex CLI in a loop over a repository's work docs.
 #[derive(Debug, Parser)]
@@ -111,6 +112,9 @@ pub(crate) enum Command {
     /// Git worktrees of a hub's repositories, one per job.
     #[command(subcommand)]
     Worktree(Box<WorktreeCommand>),
+    /// Another machine's `car serve`: commands run there, as JSON for an agent (`remote exec`).
+    #[command(subcommand)]
+    Remote(RemoteCommand),
     /// List this repository's terminal sessions (PTYs `car serve` runs the agent in).
     Sessions(JsonArg),
     /// Stop a terminal session: its process group gets SIGTERM, then SIGKILL after 2 s.

@@ -44,6 +44,7 @@ macro_rules! errln {
 
 mod cli;
 mod cli_hub;
+mod cli_remote;
 mod commands;
 mod logging;
 mod origin;

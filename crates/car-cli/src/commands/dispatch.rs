@@ -75,5 +75,6 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Worktree(cmd) => worktree::run(g, *cmd),
         Command::Sessions(a) => sessions::list(g, a.json),
         Command::StopSession(a) => sessions::stop(g, &a),
+        Command::Remote(cmd) => super::remote::agent(g, cmd),
     }
 }

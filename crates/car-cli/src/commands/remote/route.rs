@@ -20,6 +20,10 @@ pub(crate) enum Routed {
 /// one a server answers; a command that works on a local repository only
 /// is refused with `--server`, and runs here with `$CAR_SERVER`.
 pub(crate) fn route(cli: Cli) -> Result<Routed> {
+    // `car remote ...` finds its server itself, and answers in JSON.
+    if matches!(cli.command, Command::Remote(_)) {
+        return Ok(Routed::Local(cli));
+    }
     let Some(remote) = Remote::from_global(&cli.global)? else {
         return Ok(Routed::Local(cli));
     };
@@ -90,6 +94,7 @@ fn local_name(command: &Command) -> &'static str {
         Command::Worktree(_) => "worktree",
         Command::Sessions(_) => "sessions",
         Command::StopSession(_) => "stop-session",
+        Command::Remote(_) => "remote",
         Command::Status(_)
         | Command::Run(_)
         | Command::Once(_)
