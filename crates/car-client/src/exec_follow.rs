@@ -111,3 +111,92 @@ impl Client {
         Ok(end)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// Answers one request with `body` as an event stream, then closes;
+    /// returns the request line and its `Last-Event-ID`.
+    fn serve_once(listener: &TcpListener, body: &str) -> (String, Option<String>) {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let (mut first, mut last) = (String::new(), None);
+        reader.read_line(&mut first).unwrap();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("last-event-id")
+            {
+                last = Some(v.trim().to_string());
+            }
+        }
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n{body}"
+        )
+        .unwrap();
+        (first.trim().to_string(), last)
+    }
+
+    fn log(id: u64, line: &str) -> String {
+        format!("event: log\nid: {id}\ndata: {{\"line\":\"{line}\",\"stream\":\"stdout\"}}\n\n")
+    }
+
+    #[test]
+    fn lines_resume_after_the_last_offset_once_each_until_done() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let first = serve_once(&listener, &format!("{}{}", log(7, "abc"), log(10, "de")));
+            // A server that sends a line again is not believed twice.
+            let again = format!(
+                "{}{}event: done\ndata: {{\"state\":\"failed\",\"exit_code\":3,\"signal\":null}}\n\n",
+                log(10, "de"),
+                log(12, "xy")
+            );
+            (first, serve_once(&listener, &again))
+        });
+        let client = Client::new(&format!("http://127.0.0.1:{port}"), None).unwrap();
+        let mut lines = Vec::new();
+        let end = client
+            .exec_follow("x-1", ExecStream::Stdout, 3, Duration::from_secs(5), |l| {
+                lines.push(l.clone());
+                Ok(Flow::Continue)
+            })
+            .unwrap();
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| (l.offset, l.next, l.line.as_str(), l.newline))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (3, 7, "abc", true),
+                (7, 10, "de", true),
+                (10, 12, "xy", false)
+            ]
+        );
+        assert_eq!(
+            end,
+            Some(ExecEnd {
+                state: TaskState::Failed,
+                exit_code: Some(3),
+                signal: None
+            })
+        );
+        let ((req1, last1), (_, last2)) = server.join().unwrap();
+        assert!(
+            req1.contains("/api/v1/execs/x-1/logs/stream?stream=stdout&offset=3"),
+            "{req1}"
+        );
+        assert_eq!((last1, last2), (None, Some("10".to_string())));
+    }
+}
