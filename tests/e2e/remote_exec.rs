@@ -342,6 +342,14 @@ fn errors_are_one_json_object_on_stdout_with_a_non_zero_exit() {
     let (code, v) = agent(&env, "127.0.0.1:4173", &["result", "--id", "x-1"]);
     assert_eq!((code, &v["error"]["code"]), (2, &"bad_url".into()), "{v}");
 
+    // A call with a flag missing: the mistake on stdout as JSON too.
+    let (code, v) = agent(&env, &server.base, &["result"]);
+    assert_eq!((code, &v["error"]["code"]), (2, &"usage".into()), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("--id"),
+        "{v}"
+    );
+
     // No server named at all.
     let run = Run(env
         .car(&["remote", "exec", "result", "--id", "x-1"])

@@ -56,3 +56,44 @@ pub(crate) enum RemoteExecCommand {
         id: String,
     },
 }
+
+/// Whether the command line is `car ... remote exec ...` (an agent's
+/// call, answered in JSON even when its arguments are wrong).
+pub(crate) fn is_agent_call(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    let args: Vec<_> = args.into_iter().skip(1).collect();
+    args.windows(2).any(|w| w[0] == "remote" && w[1] == "exec")
+}
+
+/// Prints a command-line mistake as `{"error": {"code": "usage", ...}}`.
+pub(crate) fn print_usage_error(e: &clap::Error) {
+    // What clap says up to its usage line, on one line.
+    let text = e.to_string();
+    let message = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let value = serde_json::json!({ "error": { "code": "usage", "message": message } });
+    outln!("{value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_agent_call;
+
+    #[test]
+    fn an_agent_call_is_remote_then_exec() {
+        let args = |s: &str| {
+            s.split(' ')
+                .map(std::ffi::OsString::from)
+                .collect::<Vec<_>>()
+        };
+        assert!(is_agent_call(args("car remote exec result")));
+        assert!(is_agent_call(args("car --server U remote exec")));
+        assert!(!is_agent_call(args("car exec remote")));
+        assert!(!is_agent_call(args("car remote")));
+    }
+}
