@@ -2,7 +2,7 @@
 //! scratch repository, run from a directory that is no repository, as an
 //! agent calls them: JSON on stdout, JSON lines for logs, errors as JSON;
 //! `logs -f` across a dropped connection (a proxy standing in for the
-//! tunnel); a cancel of a command that ignores SIGTERM; and `car --server
+//! tunnel) and across a server killed and started again; a cancel of a command that ignores SIGTERM; and `car --server
 //! URL exec ...` printing what the local commands print.
 
 use std::process::{Command, Stdio};
@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::common::{Run, TestEnv, alive, read_pid};
 use crate::serve_client::{Server, TOKEN, lines_of};
+use crate::serve_remote_cli::serve_on;
 use crate::tcp_proxy::Proxy;
 
 /// `car --server URL ARGS` from outside the repository, with the token.
@@ -228,6 +229,36 @@ fn logs_follow_resumes_after_a_dropped_tunnel_with_no_gap_and_no_duplicate() {
         proxy.forwarded() > before,
         "no reconnection through the proxy"
     );
+    assert_eq!(contiguous_lines(&got, 0), numbered(40));
+    let end = got.last().unwrap();
+    assert_eq!(
+        (&end["state"], &end["exit_code"]),
+        (&"succeeded".into(), &0.into())
+    );
+}
+
+#[test]
+fn logs_follow_resumes_after_the_server_is_killed_and_restarted_and_the_command_goes_on() {
+    let env = TestEnv::new();
+    let server = Server::start(&env, &[]);
+    let (url, port) = (server.base.clone(), server.port);
+    let id = start(
+        &env,
+        &url,
+        "for i in $(seq 1 40); do echo \"line $i\"; sleep 0.1; done",
+    );
+    let rx = follow(&env, &url, &id, &[]);
+    let mut got = Vec::new();
+    while got.len() < 8 {
+        got.push(rx.recv_timeout(Duration::from_secs(20)).unwrap().1);
+    }
+    // The server dies; the command is not its child and goes on.
+    server.kill9();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut again = serve_on(&env, port);
+    got.extend(until_done(&rx, Duration::from_secs(30)));
+    let _ = again.kill();
+    let _ = again.wait();
     assert_eq!(contiguous_lines(&got, 0), numbered(40));
     let end = got.last().unwrap();
     assert_eq!(
