@@ -373,7 +373,7 @@ fn a_wrong_token_no_server_and_local_only_commands_get_clear_errors() {
 
 /// `car serve --port PORT` in `env` (the tests' token configured): its
 /// process, once it listens.
-fn serve_on(env: &TestEnv, port: u16) -> Child {
+pub(crate) fn serve_on(env: &TestEnv, port: u16) -> Child {
     let mut child = env
         .car(&["serve", "--port", &port.to_string()])
         .env(TOKEN_ENV, TOKEN)

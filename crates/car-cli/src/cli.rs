@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub(crate) use crate::cli_hub::{HubCommand, WorktreeCommand};
+pub(crate) use crate::cli_remote::{RemoteCommand, RemoteExecCommand};
 
 /// codex-autorunner: runs the Codex CLI in a loop over a repository's work docs.
 #[derive(Debug, Parser)]
@@ -25,7 +26,7 @@ pub(crate) struct Global {
     #[arg(short = 'c', long = "set", global = true, value_name = "KEY=VALUE")]
     pub(crate) set: Vec<String>,
     /// Talk to the `car serve` at URL instead of a local repository: status, run, once,
-    /// resume, stop, kill, reply, log, events and task (default: $CAR_SERVER, unless --repo
+    /// resume, stop, kill, reply, log, events, task and exec (default: $CAR_SERVER, unless --repo
     /// is given). The token is read from $CAR_SERVER_TOKEN, never from the command line.
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) server: Option<String>,
@@ -115,7 +116,8 @@ pub(crate) enum Command {
     /// Git worktrees of a hub's repositories, one per job.
     #[command(subcommand)]
     Worktree(Box<WorktreeCommand>),
-    /// Remote machines: their `car serve` over SSH tunnels (`machines` config).
+    /// Remote machines: their `car serve` over SSH tunnels (`machines` config), and commands
+    /// run there as JSON for an agent (`remote exec`).
     #[command(subcommand)]
     Remote(Box<RemoteCommand>),
     /// The supervisor of one machine's SSH tunnel (started by `car remote up`).
@@ -143,46 +145,6 @@ pub(crate) struct StopSessionArgs {
 pub(crate) struct TunnelProcessArgs {
     /// The machine, as JSON.
     pub(crate) spec: String,
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum RemoteCommand {
-    /// Add (or replace) a machine in your user config file (~/.config/car/config.yml).
-    Add(RemoteAddArgs),
-    /// List the machines (user config file and the repository's root file) and their tunnels.
-    List(JsonArg),
-    /// Check a machine: SSH reachable, `car` there and its version, its server's /health
-    /// through a short-lived tunnel, latencies.
-    Check {
-        /// The machine.
-        name: String,
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Open the machine's tunnel (`ssh -N -L`), kept open by a supervisor that re-opens it
-    /// when it drops; prints the local URL. A tunnel already up is reused.
-    Up {
-        /// The machine.
-        name: String,
-    },
-    /// Close the machine's tunnel: its supervisor and ssh end.
-    Down {
-        /// The machine.
-        name: String,
-    },
-    /// Run a command on the machine with your own SSH identity (agent forwarding when the
-    /// machine has forward_agent); without --cmd, a login shell.
-    Ssh {
-        /// The machine.
-        name: String,
-        /// The command line (run by the remote user's shell).
-        #[arg(long, value_name = "CMD")]
-        cmd: Option<String>,
-        /// Give the command a terminal (`ssh -t`).
-        #[arg(long)]
-        tty: bool,
-    },
 }
 
 /// `car remote add NAME --ssh user@host ...`.

@@ -44,6 +44,7 @@ macro_rules! errln {
 
 mod cli;
 mod cli_hub;
+mod cli_remote;
 mod commands;
 mod logging;
 mod origin;
@@ -93,6 +94,10 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
             let _ = e.print();
+            if e.use_stderr() && cli_remote::is_agent_call(std::env::args_os()) {
+                // An agent reads stdout: the error as JSON there too.
+                cli_remote::print_usage_error(&e);
+            }
             return ExitCode::from(code);
         }
     };

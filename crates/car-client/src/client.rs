@@ -102,6 +102,13 @@ impl Client {
         read_json(resp, &url)
     }
 
+    /// `GET path`, the answer as it is (for a body that is not JSON).
+    pub(crate) fn get_raw(&self, path: &str) -> Result<(ureq::Response, String), ClientError> {
+        let url = self.full(path);
+        let resp = self.send(self.agent.get(&url), &url, None)?;
+        Ok((resp, url))
+    }
+
     /// `POST path` with a JSON body, its JSON answer as `T`.
     pub(crate) fn post<T: DeserializeOwned>(
         &self,

@@ -5,10 +5,14 @@
 //! from locally) and its error answers (`{"error": {kind, message, hint}}`)
 //! into a typed [`ClientError`]. [`Client::follow`] reads a server-sent
 //! event stream and reconnects after a dropped connection with
-//! `Last-Event-ID`, so a follower sees every event once.
+//! `Last-Event-ID`, so a follower sees every event once;
+//! [`Client::exec_follow`] follows a command's log that way, line by line
+//! from a byte offset, until the command ends.
 
 mod client;
 mod error;
+mod exec_follow;
+mod execs;
 mod follow;
 mod loop_api;
 mod sse;
@@ -17,6 +21,10 @@ mod types;
 
 pub use client::Client;
 pub use error::ClientError;
+pub use exec_follow::{ExecEnd, ExecLine};
 pub use follow::{Flow, StreamItem};
 pub use sse::SseEvent;
-pub use types::{OutputSlice, RepoSummary, RunDetail, TaskDetail, TaskStarted};
+pub use types::{
+    ExecDetail, ExecList, ExecStarted, LogPiece, OutputSlice, RepoSummary, RunDetail, TaskDetail,
+    TaskStarted,
+};

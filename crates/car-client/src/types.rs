@@ -1,6 +1,6 @@
 //! The API's answers that have no type in the library.
 
-use car_core::TaskRecord;
+use car_core::{ExecRecord, TaskRecord};
 use serde::Deserialize;
 
 /// A repository the server serves.
@@ -79,4 +79,43 @@ pub(crate) struct RunItem {
 pub(crate) struct EventPage {
     pub(crate) events: Vec<serde_json::Value>,
     pub(crate) next: Option<u64>,
+}
+
+/// The answer to a command's start.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExecStarted {
+    /// The command's id.
+    pub exec_id: String,
+    /// Its state (`queued`: its process is starting).
+    pub status: String,
+    /// The repository it belongs to.
+    pub repo: String,
+}
+
+/// A command's record, with its repository.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExecDetail {
+    /// The record (`car exec status ID --json`).
+    #[serde(flatten)]
+    pub record: ExecRecord,
+    /// The repository it belongs to.
+    pub repo: String,
+}
+
+/// A page of commands, newest first.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExecList {
+    /// How many commands the server's repositories hold.
+    pub total: usize,
+    /// The page's commands.
+    pub execs: Vec<ExecDetail>,
+}
+
+/// Bytes of a command's log.
+#[derive(Debug, Clone)]
+pub struct LogPiece {
+    /// Where `bytes` start in the log.
+    pub offset: u64,
+    /// The bytes, unchanged.
+    pub bytes: Vec<u8>,
 }

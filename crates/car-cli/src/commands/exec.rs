@@ -78,7 +78,7 @@ pub(crate) fn run(g: &Global, cmd: ExecCommand) -> Result<u8> {
     Ok(crate::EXIT_OK)
 }
 
-fn print_one(rec: &ExecRecord) {
+pub(crate) fn print_one(rec: &ExecRecord) {
     outln!("Command:   {}", rec.id);
     outln!("State:     {}", rec.state);
     outln!("Cmd:       {}", first_line(&rec.cmd));
@@ -106,7 +106,7 @@ fn print_one(rec: &ExecRecord) {
 }
 
 /// `0`, `1`, `sig 9`, or `-` while it runs.
-fn ended_with(rec: &ExecRecord) -> String {
+pub(crate) fn ended_with(rec: &ExecRecord) -> String {
     match (rec.exit_code, rec.signal) {
         (Some(c), _) => c.to_string(),
         (None, Some(s)) => format!("sig {s}"),
@@ -114,7 +114,7 @@ fn ended_with(rec: &ExecRecord) -> String {
     }
 }
 
-fn first_line(text: &str) -> String {
+pub(crate) fn first_line(text: &str) -> String {
     let first = text.lines().next().unwrap_or_default();
     let mut s: String = first.chars().take(80).collect();
     if s.len() < first.len() || text.lines().nth(1).is_some() {

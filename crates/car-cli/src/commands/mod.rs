@@ -5,7 +5,7 @@ mod config;
 mod dispatch;
 mod docs;
 mod events;
-mod exec;
+pub(crate) mod exec;
 mod hub;
 mod hub_status;
 mod hub_supervise;

@@ -90,8 +90,13 @@ fn usage(e: MachineError) -> anyhow::Error {
 
 /// Runs `car remote ...`.
 pub(crate) fn run(g: &Global, cmd: RemoteCommand) -> Result<u8> {
+    // Commands on the machine's server, for an agent (JSON, errors too).
+    if let RemoteCommand::Exec(e) = cmd {
+        return super::remote::agent(g, e);
+    }
     let places = Places::from_env(g)?;
     match cmd {
+        RemoteCommand::Exec(_) => unreachable!("handled above"),
         RemoteCommand::Add(a) => add::add(&places, &a),
         RemoteCommand::List(a) => add::list(&places, a.json),
         RemoteCommand::Check { name, json } => check::check(&places.machine(&name)?, json),

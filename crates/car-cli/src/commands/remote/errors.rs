@@ -44,7 +44,7 @@ pub(crate) fn exit_code(e: &ClientError) -> u8 {
     }
 }
 
-fn advice(remote: &Remote, e: &ClientError) -> Option<String> {
+pub(super) fn advice(remote: &Remote, e: &ClientError) -> Option<String> {
     let var = &remote.token_env;
     Some(match e {
         ClientError::BadUrl { .. } => {

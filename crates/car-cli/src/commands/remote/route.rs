@@ -4,7 +4,7 @@ use anyhow::Result;
 use car_client::ClientError;
 
 use super::target::{Remote, Source};
-use super::{errors, logs, starts, tasks};
+use super::{errors, execs, logs, starts, tasks};
 use crate::cli::{Cli, Command};
 use crate::report::UsageError;
 
@@ -20,11 +20,15 @@ pub(crate) enum Routed {
 /// one a server answers; a command that works on a local repository only
 /// is refused with `--server`, and runs here with `$CAR_SERVER`.
 pub(crate) fn route(cli: Cli) -> Result<Routed> {
+    // `car remote ...` finds its server itself, and answers in JSON.
+    if matches!(cli.command, Command::Remote(_)) {
+        return Ok(Routed::Local(Box::new(cli)));
+    }
     // A tunnel is started only for a command a server answers.
     if cli.global.machine.is_some() && !served(&cli.command) {
         return Err(UsageError(format!(
             "`car {}` works on a local repository only; --machine serves status, run, \
-             once, resume, stop, kill, reply, log, events and task",
+             once, resume, stop, kill, reply, log, events, task and exec",
             local_name(&cli.command)
         ))
         .into());
@@ -53,6 +57,7 @@ pub(crate) fn route(cli: Cli) -> Result<Routed> {
         Command::Log(a) => logs::log(&remote, &a),
         Command::Events(a) => logs::events(&remote, &a),
         Command::Task(cmd) => tasks::run(&remote, cmd),
+        Command::Exec(cmd) => execs::run(&remote, cmd),
         command => {
             if remote.source == Source::Env {
                 return Ok(Routed::Local(Box::new(Cli {
@@ -62,7 +67,7 @@ pub(crate) fn route(cli: Cli) -> Result<Routed> {
             }
             return Err(UsageError(format!(
                 "`car {}` works on a local repository only; --server serves status, run, \
-                 once, resume, stop, kill, reply, log, events and task",
+                 once, resume, stop, kill, reply, log, events, task and exec",
                 local_name(&command)
             ))
             .into());
@@ -91,6 +96,7 @@ fn served(command: &Command) -> bool {
             | Command::Log(_)
             | Command::Events(_)
             | Command::Task(_)
+            | Command::Exec(_)
     )
 }
 
@@ -109,7 +115,6 @@ fn local_name(command: &Command) -> &'static str {
         Command::Service(_) => "service",
         Command::Serve(_) => "serve",
         Command::Telegram(_) => "telegram",
-        Command::Exec(_) => "exec",
         Command::TaskProcess(_) => "__task",
         Command::ExecProcess(_) => "__exec",
         Command::Hub(_) => "hub",
@@ -127,6 +132,7 @@ fn local_name(command: &Command) -> &'static str {
         | Command::Reply(_)
         | Command::Log(_)
         | Command::Events(_)
-        | Command::Task(_) => "this command",
+        | Command::Task(_)
+        | Command::Exec(_) => "this command",
     }
 }

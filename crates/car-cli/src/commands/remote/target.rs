@@ -138,6 +138,12 @@ impl Remote {
         Ok(self.repo.get_or_init(|| id))
     }
 
+    /// The repository asked for (`--server-repo` or $CAR_SERVER_REPO),
+    /// unchecked: the server says when it serves none such.
+    pub(crate) fn wanted(&self) -> Option<&str> {
+        self.wanted.as_deref()
+    }
+
     /// `car --server URL`, for advice.
     pub(crate) fn command(&self) -> String {
         match &self.source {
