@@ -22,6 +22,7 @@ mod serve;
 mod serve_link;
 mod service;
 mod service_env;
+mod service_k8s;
 mod service_units;
 mod sessions;
 mod status;

@@ -1,0 +1,537 @@
+//! `car service print kubernetes`: the loop of a repository as a
+//! Kubernetes `batch/v1` Job (`car run`), or a CronJob (`car run
+//! --if-idle`, never two at once), with the PersistentVolumeClaim that holds
+//! the work tree and the loop's state. The manifests are typed structs
+//! written with serde_yaml, in a fixed order; the environment comes from a
+//! Secret by name (`secretKeyRef`), never with values. car does not talk to
+//! a cluster: the user applies the output with `kubectl apply -f -`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// The image `--image` defaults to: built from the repository's Dockerfile
+/// (`docker build -t codex-autorunner:VERSION .`).
+pub(crate) fn default_image() -> String {
+    format!("codex-autorunner:{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The Secret `--secret` defaults to.
+pub(crate) const DEFAULT_SECRET: &str = "codex-autorunner";
+/// Where the claim is mounted in the container.
+pub(crate) const WORK_DIR: &str = "/work";
+/// The repository's work tree on the claim (`--repo`).
+pub(crate) const REPO_DIR: &str = "/work/repo";
+/// Codex's home on the claim: its sessions outlive the pod (`codex exec
+/// resume` of a task's reply needs them).
+pub(crate) const CODEX_HOME: &str = "/work/codex-home";
+/// HOME and /tmp: emptyDirs (the root filesystem is read-only).
+const HOME_DIR: &str = "/home/car";
+const TMP_DIR: &str = "/tmp";
+/// The image's user and group (the Dockerfile's `car` user).
+pub(crate) const UID: u64 = 10001;
+
+/// What the manifests are made of.
+pub(crate) struct K8sSpec {
+    /// The directory name of the repository (names the objects).
+    pub(crate) repo_name: String,
+    /// The repository's absolute path here (an annotation, for people).
+    pub(crate) repo_path: String,
+    /// A stable hash of the repository's path (keeps names unique).
+    pub(crate) hash: u32,
+    /// Cron schedule: a CronJob running `car run --if-idle`; none: a Job.
+    pub(crate) schedule: Option<String>,
+    pub(crate) image: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) secret: String,
+    /// The variables taken from the Secret (sorted, each its own key).
+    pub(crate) secret_keys: Vec<String>,
+    /// A git URL an init container clones into an empty claim.
+    pub(crate) clone_url: Option<String>,
+    /// Seconds the loop needs to stop its agent after SIGTERM.
+    pub(crate) kill_grace: u64,
+}
+
+impl K8sSpec {
+    /// `car-<dir>-<hash>`: lowercase letters, digits and `-` (a DNS-1123
+    /// label), short enough for a CronJob (52) with room for `-work`.
+    pub(crate) fn name(&self) -> String {
+        let mut dir: String = self
+            .repo_name
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        dir.truncate(30);
+        let dir: Vec<&str> = dir.split('-').filter(|s| !s.is_empty()).collect();
+        let dir = if dir.is_empty() {
+            "repo".to_string()
+        } else {
+            dir.join("-")
+        };
+        format!("car-{dir}-{:08x}", self.hash)
+    }
+
+    /// The claim's name.
+    pub(crate) fn claim(&self) -> String {
+        format!("{}-work", self.name())
+    }
+
+    fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("app.kubernetes.io/name".into(), "codex-autorunner".into()),
+            ("app.kubernetes.io/instance".into(), self.name()),
+            ("app.kubernetes.io/component".into(), "loop".into()),
+        ])
+    }
+
+    fn metadata(&self, name: String) -> Metadata {
+        Metadata {
+            name,
+            namespace: self.namespace.clone(),
+            labels: self.labels(),
+            annotations: BTreeMap::from([(
+                "codex-autorunner/repository".into(),
+                self.repo_path.clone(),
+            )]),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Object<S> {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: Metadata,
+    spec: S,
+}
+
+#[derive(Serialize)]
+struct Metadata {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+    labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClaimSpec {
+    access_modes: Vec<&'static str>,
+    resources: Requests,
+}
+
+#[derive(Serialize)]
+struct Requests {
+    requests: BTreeMap<&'static str, &'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CronJobSpec {
+    schedule: String,
+    concurrency_policy: &'static str,
+    starting_deadline_seconds: u64,
+    successful_jobs_history_limit: u32,
+    failed_jobs_history_limit: u32,
+    job_template: JobTemplate,
+}
+
+#[derive(Serialize)]
+struct JobTemplate {
+    metadata: Labels,
+    spec: JobSpec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobSpec {
+    backoff_limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl_seconds_after_finished: Option<u64>,
+    template: PodTemplate,
+}
+
+#[derive(Serialize)]
+struct Labels {
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct PodTemplate {
+    metadata: Labels,
+    spec: PodSpec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodSpec {
+    restart_policy: &'static str,
+    termination_grace_period_seconds: u64,
+    automount_service_account_token: bool,
+    security_context: PodSecurity,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    init_containers: Vec<Container>,
+    containers: Vec<Container>,
+    volumes: Vec<Volume>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodSecurity {
+    run_as_non_root: bool,
+    run_as_user: u64,
+    run_as_group: u64,
+    fs_group: u64,
+    fs_group_change_policy: &'static str,
+    seccomp_profile: Seccomp,
+}
+
+#[derive(Serialize)]
+struct Seccomp {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Container {
+    name: &'static str,
+    image: String,
+    image_pull_policy: &'static str,
+    command: Vec<String>,
+    working_dir: &'static str,
+    env: Vec<EnvVar>,
+    resources: Resources,
+    security_context: ContainerSecurity,
+    volume_mounts: Vec<Mount>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvVar {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_from: Option<EnvSource>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvSource {
+    secret_key_ref: SecretKeyRef,
+}
+
+#[derive(Serialize)]
+struct SecretKeyRef {
+    name: String,
+    key: String,
+    optional: bool,
+}
+
+#[derive(Serialize)]
+struct Resources {
+    requests: BTreeMap<&'static str, &'static str>,
+    limits: BTreeMap<&'static str, &'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerSecurity {
+    allow_privilege_escalation: bool,
+    read_only_root_filesystem: bool,
+    run_as_non_root: bool,
+    capabilities: Capabilities,
+}
+
+#[derive(Serialize)]
+struct Capabilities {
+    drop: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Mount {
+    name: &'static str,
+    mount_path: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Volume {
+    name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    persistent_volume_claim: Option<ClaimRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    empty_dir: Option<EmptyDir>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClaimRef {
+    claim_name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EmptyDir {
+    size_limit: &'static str,
+}
+
+fn value(name: &str, v: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(v.into()),
+        value_from: None,
+    }
+}
+
+/// The container's environment: the fixed paths, then every secret
+/// variable from the Secret by name. Each is optional: a key the Secret
+/// lacks leaves the variable unset (car says what it misses) instead of
+/// keeping the pod from starting.
+fn env(spec: &K8sSpec) -> Vec<EnvVar> {
+    let mut env = vec![
+        value("HOME", HOME_DIR),
+        value("TMPDIR", TMP_DIR),
+        value("CODEX_HOME", CODEX_HOME),
+    ];
+    env.extend(spec.secret_keys.iter().map(|k| EnvVar {
+        name: k.clone(),
+        value: None,
+        value_from: Some(EnvSource {
+            secret_key_ref: SecretKeyRef {
+                name: spec.secret.clone(),
+                key: k.clone(),
+                optional: true,
+            },
+        }),
+    }));
+    env
+}
+
+fn container(
+    spec: &K8sSpec,
+    name: &'static str,
+    command: Vec<String>,
+    env: Vec<EnvVar>,
+) -> Container {
+    Container {
+        name,
+        image: spec.image.clone(),
+        image_pull_policy: "IfNotPresent",
+        command,
+        working_dir: WORK_DIR,
+        env,
+        resources: Resources {
+            requests: BTreeMap::from([
+                ("cpu", "500m"),
+                ("memory", "1Gi"),
+                ("ephemeral-storage", "1Gi"),
+            ]),
+            limits: BTreeMap::from([
+                ("cpu", "2"),
+                ("memory", "4Gi"),
+                ("ephemeral-storage", "4Gi"),
+            ]),
+        },
+        security_context: ContainerSecurity {
+            allow_privilege_escalation: false,
+            read_only_root_filesystem: true,
+            run_as_non_root: true,
+            capabilities: Capabilities { drop: vec!["ALL"] },
+        },
+        volume_mounts: vec![
+            Mount {
+                name: "work",
+                mount_path: WORK_DIR,
+            },
+            Mount {
+                name: "home",
+                mount_path: HOME_DIR,
+            },
+            Mount {
+                name: "tmp",
+                mount_path: TMP_DIR,
+            },
+        ],
+    }
+}
+
+/// The command the loop's container runs.
+pub(crate) fn loop_command(cron: bool) -> Vec<String> {
+    let mut c: Vec<String> = ["car", "--repo", REPO_DIR, "run"].map(String::from).into();
+    if cron {
+        c.push("--if-idle".into());
+    }
+    c
+}
+
+fn pod(spec: &K8sSpec) -> PodTemplate {
+    let cron = spec.schedule.is_some();
+    let init = spec.clone_url.as_ref().map(|url| {
+        // Clones once, into an empty claim; later pods find the work tree.
+        let script = "test -e \"$1/.git\" || git clone -- \"$0\" \"$1\"";
+        container(
+            spec,
+            "clone",
+            vec![
+                "sh".into(),
+                "-c".into(),
+                script.into(),
+                url.clone(),
+                REPO_DIR.into(),
+            ],
+            vec![value("HOME", HOME_DIR), value("TMPDIR", TMP_DIR)],
+        )
+    });
+    let claim = |name: &'static str, size| Volume {
+        name,
+        persistent_volume_claim: None,
+        empty_dir: Some(EmptyDir { size_limit: size }),
+    };
+    PodTemplate {
+        metadata: Labels {
+            labels: spec.labels(),
+        },
+        spec: PodSpec {
+            restart_policy: "Never",
+            // SIGTERM lets the loop stop its agent and record the run.
+            termination_grace_period_seconds: spec.kill_grace + 30,
+            automount_service_account_token: false,
+            security_context: PodSecurity {
+                run_as_non_root: true,
+                run_as_user: UID,
+                run_as_group: UID,
+                fs_group: UID,
+                fs_group_change_policy: "OnRootMismatch",
+                seccomp_profile: Seccomp {
+                    kind: "RuntimeDefault",
+                },
+            },
+            init_containers: init.into_iter().collect(),
+            containers: vec![container(spec, "loop", loop_command(cron), env(spec))],
+            volumes: vec![
+                Volume {
+                    name: "work",
+                    persistent_volume_claim: Some(ClaimRef {
+                        claim_name: spec.claim(),
+                    }),
+                    empty_dir: None,
+                },
+                claim("home", "1Gi"),
+                claim("tmp", "2Gi"),
+            ],
+        },
+    }
+}
+
+/// The claim, then the Job or CronJob: a YAML stream of two documents.
+pub(crate) fn manifests(spec: &K8sSpec) -> Result<String, serde_yaml::Error> {
+    let claim = Object {
+        api_version: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: spec.metadata(spec.claim()),
+        spec: ClaimSpec {
+            access_modes: vec!["ReadWriteOnce"],
+            resources: Requests {
+                requests: BTreeMap::from([("storage", "10Gi")]),
+            },
+        },
+    };
+    let mut out = serde_yaml::to_string(&claim)?;
+    out.push_str("---\n");
+    let job = |backoff_limit, ttl| JobSpec {
+        backoff_limit,
+        ttl_seconds_after_finished: ttl,
+        template: pod(spec),
+    };
+    match &spec.schedule {
+        None => {
+            // A failed loop (a node drained, the pod evicted) starts again
+            // twice; its state is on the claim. A finished Job goes a day
+            // later, so the name is free for the next `kubectl apply`.
+            out.push_str(&serde_yaml::to_string(&Object {
+                api_version: "batch/v1",
+                kind: "Job",
+                metadata: spec.metadata(spec.name()),
+                spec: job(2, Some(86_400)),
+            })?);
+        }
+        Some(schedule) => {
+            // The next tick is the retry; Forbid and --if-idle keep it to
+            // one loop at a time.
+            out.push_str(&serde_yaml::to_string(&Object {
+                api_version: "batch/v1",
+                kind: "CronJob",
+                metadata: spec.metadata(spec.name()),
+                spec: CronJobSpec {
+                    schedule: schedule.clone(),
+                    concurrency_policy: "Forbid",
+                    starting_deadline_seconds: 300,
+                    successful_jobs_history_limit: 3,
+                    failed_jobs_history_limit: 3,
+                    job_template: JobTemplate {
+                        metadata: Labels {
+                            labels: spec.labels(),
+                        },
+                        spec: job(0, None),
+                    },
+                },
+            })?);
+        }
+    }
+    Ok(out)
+}
+
+/// The comment printed above the manifests: how to make the Secret, fill
+/// the claim and apply.
+pub(crate) fn header(spec: &K8sSpec) -> String {
+    let ns = spec
+        .namespace
+        .as_ref()
+        .map(|n| format!(" -n {n}"))
+        .unwrap_or_default();
+    let literals: Vec<String> = spec
+        .secret_keys
+        .iter()
+        .map(|k| format!("--from-literal={k}=..."))
+        .collect();
+    let mut h = format!(
+        "# codex-autorunner loop of {path} ({what}).\n\
+         # Image {image}: build it from car's Dockerfile and push it where the cluster pulls from.\n\
+         # Environment from Secret {secret} (each key optional), create it with:\n\
+         #   kubectl{ns} create secret generic {secret} {literals}\n",
+        path = spec.repo_path,
+        what = if spec.schedule.is_some() {
+            "a CronJob running `car run --if-idle`"
+        } else {
+            "a Job running `car run`"
+        },
+        image = spec.image,
+        secret = spec.secret,
+        literals = literals.join(" "),
+    );
+    match &spec.clone_url {
+        Some(url) => h.push_str(&format!(
+            "# The first pod clones {url} into claim {} at {REPO_DIR}.\n",
+            spec.claim()
+        )),
+        None => h.push_str(&format!(
+            "# Claim {} must hold the repository at {REPO_DIR} (or give --clone-url).\n",
+            spec.claim()
+        )),
+    }
+    h.push_str(&format!(
+        "# Apply with: car service print kubernetes ... | kubectl{ns} apply -f -\n"
+    ));
+    h
+}
+
+#[cfg(test)]
+#[path = "service_k8s_tests.rs"]
+mod tests;
