@@ -202,7 +202,8 @@ struct Container {
     name: &'static str,
     image: String,
     image_pull_policy: &'static str,
-    command: Vec<String>,
+    /// The image's entrypoint (tini in car's image) runs these.
+    args: Vec<String>,
     working_dir: &'static str,
     env: Vec<EnvVar>,
     resources: Resources,
@@ -314,17 +315,12 @@ fn env(spec: &K8sSpec) -> Vec<EnvVar> {
     env
 }
 
-fn container(
-    spec: &K8sSpec,
-    name: &'static str,
-    command: Vec<String>,
-    env: Vec<EnvVar>,
-) -> Container {
+fn container(spec: &K8sSpec, name: &'static str, args: Vec<String>, env: Vec<EnvVar>) -> Container {
     Container {
         name,
         image: spec.image.clone(),
         image_pull_policy: "IfNotPresent",
-        command,
+        args,
         working_dir: WORK_DIR,
         env,
         resources: Resources {
@@ -362,7 +358,8 @@ fn container(
     }
 }
 
-/// The command the loop's container runs.
+/// The command line the loop's container runs (as `args`: the image's
+/// entrypoint, tini, starts it and passes signals on).
 pub(crate) fn loop_command(cron: bool) -> Vec<String> {
     let mut c: Vec<String> = ["car", "--repo", REPO_DIR, "run"].map(String::from).into();
     if cron {

@@ -61,7 +61,7 @@ fn job_runs_the_loop_on_the_claim_and_the_claim_comes_first() {
     let pod = pod_spec(&d[1]);
     let c = &pod["containers"][0];
     assert_eq!(
-        c["command"],
+        c["args"],
         serde_json::json!(["car", "--repo", "/work/repo", "run"])
     );
     assert_eq!(c["image"], "registry.example/car:1");
@@ -95,7 +95,7 @@ fn cronjob_runs_if_idle_one_at_a_time() {
     assert_eq!(d[1]["kind"], "CronJob");
     assert_eq!(d[1]["spec"]["schedule"], "*/30 * * * *");
     assert_eq!(d[1]["spec"]["concurrencyPolicy"], "Forbid");
-    let cmd = &pod_spec(&d[1])["containers"][0]["command"];
+    let cmd = &pod_spec(&d[1])["containers"][0]["args"];
     assert_eq!(
         cmd,
         &serde_json::json!(["car", "--repo", "/work/repo", "run", "--if-idle"])
@@ -164,7 +164,7 @@ fn clone_url_adds_an_init_container_that_clones_once() {
     let d = docs(&s);
     let init = &pod_spec(&d[1])["initContainers"][0];
     assert_eq!(init["name"], "clone");
-    let cmd: Vec<&str> = init["command"]
+    let cmd: Vec<&str> = init["args"]
         .as_array()
         .unwrap()
         .iter()
