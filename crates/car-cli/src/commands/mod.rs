@@ -23,6 +23,8 @@ mod serve_link;
 mod service;
 mod service_env;
 mod service_k8s;
+mod service_k8s_cli;
+mod service_k8s_model;
 mod service_units;
 mod sessions;
 mod status;
