@@ -84,8 +84,11 @@ fn kubernetes_manifests_validate_against_the_schemas() {
         ],
     );
     cron.expect_code(0);
-    let (job, cron) = (job.stdout(), cron.stdout());
-    for text in [&job, &cron] {
+    let serve = print(&env, &["--what", "serve"]);
+    serve.expect_code(0);
+    let (job, cron, serve) = (job.stdout(), cron.stdout(), serve.stdout());
+    assert!(serve.contains("kind: Deployment") && serve.contains("- serve"));
+    for text in [&job, &cron, &serve] {
         assert!(!text.contains(KEY_VALUE) && !text.contains("topic-value-4242"));
         assert!(text.contains("key: OPENAI_API_KEY") && text.contains("key: CAR_NTFY_TOPIC"));
     }
@@ -93,11 +96,11 @@ fn kubernetes_manifests_validate_against_the_schemas() {
     assert!(job.contains("name: car-env"));
     assert!(cron.contains("kind: CronJob") && cron.contains("- --if-idle"));
     let Some(program) = validator() else { return };
-    let both = format!("{job}---\n{cron}");
+    let both = format!("{job}---\n{cron}---\n{serve}");
     for version in K8S_VERSIONS {
         let (ok, out) = validate(&program, version, &both);
         assert!(ok, "Kubernetes {version}: {out}\n{both}");
-        for kind in ["job", "cronjob", "persistentvolumeclaim"] {
+        for kind in ["job", "cronjob", "deployment", "persistentvolumeclaim"] {
             assert!(
                 out.contains(&format!("passed for resource {kind}/")),
                 "{version}: {out}"
@@ -132,7 +135,11 @@ fn kubernetes_refusals_say_what_to_do() {
     for (args, says) in [
         (vec!["--schedule", "every hour"], "not a cron schedule"),
         (vec!["--interval", "60"], "--schedule CRON"),
-        (vec!["--what", "serve"], "the loop only"),
+        (vec!["--what", "telegram"], "not the Telegram bot"),
+        (
+            vec!["--what", "serve", "--schedule", "@daily"],
+            "runs until stopped",
+        ),
         (vec!["--namespace", "Agents"], "namespace"),
         (vec!["--secret", "my_secret"], "Secret name"),
     ] {

@@ -422,7 +422,8 @@ pub(crate) enum ServiceKind {
     Systemd,
     /// A crontab line.
     Cron,
-    /// A Kubernetes Job running the loop (a CronJob with --schedule), with its volume claim.
+    /// Kubernetes: a Job running the loop (a CronJob with --schedule, a Deployment of the
+    /// server with --what serve) and the volume claim of the work tree.
     Kubernetes,
 }
 

@@ -41,6 +41,8 @@ pub(crate) struct K8sSpec {
     pub(crate) hash: u32,
     /// Cron schedule: a CronJob running `car run --if-idle`; none: a Job.
     pub(crate) schedule: Option<String>,
+    /// A Deployment running `car serve` on the claim instead of the loop.
+    pub(crate) serve: bool,
     pub(crate) image: String,
     pub(crate) namespace: Option<String>,
     pub(crate) secret: String,
@@ -48,6 +50,8 @@ pub(crate) struct K8sSpec {
     pub(crate) secret_keys: Vec<String>,
     /// A git URL an init container clones into an empty claim.
     pub(crate) clone_url: Option<String>,
+    /// The server's port (`server.port`), on the pod's loopback.
+    pub(crate) port: u16,
     /// Seconds the loop needs to stop its agent after SIGTERM.
     pub(crate) kill_grace: u64,
 }
@@ -77,12 +81,24 @@ impl K8sSpec {
         format!("{}-work", self.name())
     }
 
-    fn labels(&self) -> BTreeMap<String, String> {
+    /// The server's Deployment's name.
+    pub(crate) fn server_name(&self) -> String {
+        format!("{}-serve", self.name())
+    }
+
+    /// The repository's objects, loop's and server's alike.
+    fn instance(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             ("app.kubernetes.io/name".into(), "codex-autorunner".into()),
             ("app.kubernetes.io/instance".into(), self.name()),
-            ("app.kubernetes.io/component".into(), "loop".into()),
         ])
+    }
+
+    fn labels(&self) -> BTreeMap<String, String> {
+        let mut l = self.instance();
+        let component = if self.serve { "server" } else { "loop" };
+        l.insert("app.kubernetes.io/component".into(), component.into());
+        l
     }
 
     fn metadata(&self, name: String) -> Metadata {
@@ -183,8 +199,21 @@ pub(crate) fn loop_command(cron: bool) -> Vec<String> {
     c
 }
 
+/// The server's command line: on the pod's loopback (`kubectl
+/// port-forward` reaches it there), port from `server.port`.
+pub(crate) fn serve_command() -> Vec<String> {
+    ["car", "--repo", REPO_DIR, "serve"]
+        .map(String::from)
+        .into()
+}
+
 fn pod(spec: &K8sSpec) -> PodTemplate {
     let cron = spec.schedule.is_some();
+    let main = if spec.serve {
+        container(spec, "serve", serve_command(), env(spec))
+    } else {
+        container(spec, "loop", loop_command(cron), env(spec))
+    };
     let init = spec.clone_url.as_ref().map(|url| {
         // Clones once, into an empty claim; later pods find the work tree.
         let script = "test -e \"$1/.git\" || git clone -- \"$0\" \"$1\"";
@@ -211,10 +240,25 @@ fn pod(spec: &K8sSpec) -> PodTemplate {
             labels: spec.labels(),
         },
         spec: PodSpec {
-            restart_policy: "Never",
+            restart_policy: if spec.serve { "Always" } else { "Never" },
             // SIGTERM lets the loop stop its agent and record the run.
             termination_grace_period_seconds: spec.kill_grace + 30,
             automount_service_account_token: false,
+            // The claim is ReadWriteOnce: the loop's pod and the server's
+            // go to one node when they can.
+            affinity: Affinity {
+                pod_affinity: PodAffinity {
+                    preferred_during_scheduling_ignored_during_execution: vec![WeightedTerm {
+                        weight: 100,
+                        pod_affinity_term: AffinityTerm {
+                            label_selector: Selector {
+                                match_labels: spec.instance(),
+                            },
+                            topology_key: "kubernetes.io/hostname",
+                        },
+                    }],
+                },
+            },
             security_context: PodSecurity {
                 run_as_non_root: true,
                 run_as_user: UID,
@@ -226,7 +270,7 @@ fn pod(spec: &K8sSpec) -> PodTemplate {
                 },
             },
             init_containers: init.into_iter().collect(),
-            containers: vec![container(spec, "loop", loop_command(cron), env(spec))],
+            containers: vec![main],
             volumes: vec![
                 Volume {
                     name: "work",
@@ -242,7 +286,34 @@ fn pod(spec: &K8sSpec) -> PodTemplate {
     }
 }
 
-/// The claim, then the Job or CronJob: a YAML stream of two documents.
+/// When a loop's pod fails: exit 3 (the loop waits for a person's answer)
+/// fails the Job at once, since starting it again would only stop again; a
+/// pod evicted or preempted (a node drained) does not count as a failure.
+fn failure_policy() -> PodFailurePolicy {
+    PodFailurePolicy {
+        rules: vec![
+            PodFailureRule {
+                action: "FailJob",
+                on_exit_codes: Some(OnExitCodes {
+                    container_name: "loop",
+                    operator: "In",
+                    values: vec![3],
+                }),
+                on_pod_conditions: Vec::new(),
+            },
+            PodFailureRule {
+                action: "Ignore",
+                on_exit_codes: None,
+                on_pod_conditions: vec![OnPodCondition {
+                    kind: "DisruptionTarget",
+                    status: "True",
+                }],
+            },
+        ],
+    }
+}
+
+/// The claim, then the Job, CronJob or Deployment: a YAML stream of two documents.
 pub(crate) fn manifests(spec: &K8sSpec) -> Result<String, serde_yaml::Error> {
     let claim = Object {
         api_version: "v1",
@@ -259,10 +330,28 @@ pub(crate) fn manifests(spec: &K8sSpec) -> Result<String, serde_yaml::Error> {
     out.push_str("---\n");
     let job = |backoff_limit, ttl| JobSpec {
         backoff_limit,
+        pod_failure_policy: failure_policy(),
         ttl_seconds_after_finished: ttl,
         template: pod(spec),
     };
     match &spec.schedule {
+        None if spec.serve => {
+            // One server on the claim: the old pod goes before the new.
+            out.push_str(&serde_yaml::to_string(&Object {
+                api_version: "apps/v1",
+                kind: "Deployment",
+                metadata: spec.metadata(spec.server_name()),
+                spec: DeploymentSpec {
+                    replicas: 1,
+                    revision_history_limit: 3,
+                    selector: Selector {
+                        match_labels: spec.labels(),
+                    },
+                    strategy: Strategy { kind: "Recreate" },
+                    template: pod(spec),
+                },
+            })?);
+        }
         None => {
             // A failed loop (a node drained, the pod evicted) starts again
             // twice; its state is on the claim. A finished Job goes a day
@@ -314,15 +403,15 @@ pub(crate) fn header(spec: &K8sSpec) -> String {
         .map(|k| format!("--from-literal={k}=..."))
         .collect();
     let mut h = format!(
-        "# codex-autorunner loop of {path} ({what}).\n\
+        "# codex-autorunner of {path} ({what}).\n\
          # Image {image}: build it from car's Dockerfile and push it where the cluster pulls from.\n\
          # Environment from Secret {secret} (each key optional), create it with:\n\
          #   kubectl{ns} create secret generic {secret} {literals}\n",
         path = spec.repo_path,
-        what = if spec.schedule.is_some() {
-            "a CronJob running `car run --if-idle`"
-        } else {
-            "a Job running `car run`"
+        what = match (spec.serve, &spec.schedule) {
+            (true, _) => "a Deployment running `car serve`",
+            (false, Some(_)) => "a CronJob running `car run --if-idle`",
+            (false, None) => "a Job running `car run`",
         },
         image = spec.image,
         secret = spec.secret,
@@ -341,6 +430,29 @@ pub(crate) fn header(spec: &K8sSpec) -> String {
     h.push_str(&format!(
         "# Apply with: car service print kubernetes ... | kubectl{ns} apply -f -\n"
     ));
+    let name = spec.name();
+    if spec.serve {
+        h.push_str(&format!(
+            "# Reach it: kubectl{ns} port-forward deploy/{server} {port}, then http://127.0.0.1:{port}/ or\n\
+             #   car --server http://127.0.0.1:{port} status (the token: server.auth_token_env in the Secret).\n",
+            server = spec.server_name(),
+            port = spec.port
+        ));
+    } else {
+        h.push_str(&format!(
+            "# When the loop asks (exit 3, the Job fails without a retry), answer on the claim:\n\
+             #   through the server (car service print kubernetes --what serve): kubectl{ns} exec deploy/{name}-serve -- car --repo {REPO_DIR} reply \"...\"\n\
+             #   then {again}\n",
+            again = if spec.schedule.is_some() {
+                "the next scheduled run goes on with the answer".to_string()
+            } else {
+                format!("start the loop again: kubectl{ns} delete job {name}, then apply these manifests again")
+            }
+        ));
+        h.push_str(&format!(
+            "#   While the loop runs: kubectl{ns} exec job/{name} -- car --repo {REPO_DIR} status\n"
+        ));
+    }
     h
 }
 

@@ -84,11 +84,17 @@ pub(crate) fn print_kubernetes(
     interval: Option<u64>,
     k: K8sArgs,
 ) -> Result<()> {
-    if what != ServiceWhat::Loop {
-        return Err(UsageError(format!(
-            "kubernetes runs the loop only: the {} is a long-running server, leave --what out",
-            what.label()
-        ))
+    if what == ServiceWhat::Telegram {
+        return Err(UsageError(
+            "kubernetes runs the loop (a Job or CronJob) or the server (--what serve, a Deployment); not the Telegram bot".into(),
+        )
+        .into());
+    }
+    let serve = what == ServiceWhat::Serve;
+    if serve && k.schedule.is_some() {
+        return Err(UsageError(
+            "--schedule is for the loop: the server runs until stopped (a Deployment); leave --schedule out".into(),
+        )
         .into());
     }
     if interval.is_some() {
@@ -121,7 +127,8 @@ pub(crate) fn print_kubernetes(
     {
         return Err(UsageError("--image must be an image reference, without spaces".into()).into());
     }
-    let (cfg, root) = super::service::open(g, what)?;
+    // The server serves the repository on the claim, like the loop.
+    let (cfg, root) = super::service::open(g, ServiceWhat::Loop)?;
     let env = service_env::capture(std::env::vars_os(), &cfg.secret_env_vars());
     let spec = K8sSpec {
         repo_name: root
@@ -131,6 +138,7 @@ pub(crate) fn print_kubernetes(
         repo_path: root.display().to_string(),
         hash: service_units::fnv1a(root.to_string_lossy().as_bytes()) as u32,
         schedule: k.schedule.map(|s| s.trim().to_string()),
+        serve,
         image: k.image.unwrap_or_else(service_k8s::default_image),
         namespace: k.namespace,
         secret: k
@@ -138,6 +146,7 @@ pub(crate) fn print_kubernetes(
             .unwrap_or_else(|| service_k8s::DEFAULT_SECRET.into()),
         secret_keys: service_env::secret_names(&env, &cfg.secret_env_vars()),
         clone_url: k.clone_url,
+        port: cfg.server.port,
         kill_grace: cfg.runner.kill_grace.as_secs(),
     };
     let yaml = service_k8s::manifests(&spec).context("cannot write the manifests as YAML")?;

@@ -58,6 +58,7 @@ pub(super) struct JobTemplate {
 #[serde(rename_all = "camelCase")]
 pub(super) struct JobSpec {
     pub(super) backoff_limit: u32,
+    pub(super) pod_failure_policy: PodFailurePolicy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) ttl_seconds_after_finished: Option<u64>,
     pub(super) template: PodTemplate,
@@ -80,6 +81,7 @@ pub(super) struct PodSpec {
     pub(super) restart_policy: &'static str,
     pub(super) termination_grace_period_seconds: u64,
     pub(super) automount_service_account_token: bool,
+    pub(super) affinity: Affinity,
     pub(super) security_context: PodSecurity,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) init_containers: Vec<Container>,
@@ -189,4 +191,82 @@ pub(super) struct ClaimRef {
 #[serde(rename_all = "camelCase")]
 pub(super) struct EmptyDir {
     pub(super) size_limit: &'static str,
+}
+
+#[derive(Serialize)]
+pub(super) struct PodFailurePolicy {
+    pub(super) rules: Vec<PodFailureRule>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PodFailureRule {
+    pub(super) action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) on_exit_codes: Option<OnExitCodes>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) on_pod_conditions: Vec<OnPodCondition>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct OnExitCodes {
+    pub(super) container_name: &'static str,
+    pub(super) operator: &'static str,
+    pub(super) values: Vec<i32>,
+}
+
+#[derive(Serialize)]
+pub(super) struct OnPodCondition {
+    #[serde(rename = "type")]
+    pub(super) kind: &'static str,
+    pub(super) status: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Affinity {
+    pub(super) pod_affinity: PodAffinity,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PodAffinity {
+    pub(super) preferred_during_scheduling_ignored_during_execution: Vec<WeightedTerm>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WeightedTerm {
+    pub(super) weight: u32,
+    pub(super) pod_affinity_term: AffinityTerm,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct AffinityTerm {
+    pub(super) label_selector: Selector,
+    pub(super) topology_key: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Selector {
+    pub(super) match_labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DeploymentSpec {
+    pub(super) replicas: u32,
+    pub(super) revision_history_limit: u32,
+    pub(super) selector: Selector,
+    pub(super) strategy: Strategy,
+    pub(super) template: PodTemplate,
+}
+
+#[derive(Serialize)]
+pub(super) struct Strategy {
+    #[serde(rename = "type")]
+    pub(super) kind: &'static str,
 }

@@ -6,11 +6,13 @@ fn spec(schedule: Option<&str>) -> K8sSpec {
         repo_path: "/home/me/My_Repo.git".into(),
         hash: 0x1234_abcd,
         schedule: schedule.map(String::from),
+        serve: false,
         image: "registry.example/car:1".into(),
         namespace: Some("agents".into()),
         secret: "car-env".into(),
         secret_keys: vec!["CAR_NTFY_TOPIC".into(), "OPENAI_API_KEY".into()],
         clone_url: None,
+        port: 4173,
         kill_grace: 10,
     }
 }
@@ -27,6 +29,7 @@ fn pod_spec(doc: &serde_json::Value) -> &serde_json::Value {
     match doc["kind"].as_str().unwrap() {
         "Job" => &doc["spec"]["template"]["spec"],
         "CronJob" => &doc["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        "Deployment" => &doc["spec"]["template"]["spec"],
         k => panic!("unexpected kind {k}"),
     }
 }
@@ -181,5 +184,77 @@ fn output_is_deterministic() {
     assert_eq!(
         manifests(&spec(None)).unwrap(),
         manifests(&spec(None)).unwrap()
+    );
+}
+
+#[test]
+fn a_question_fails_the_job_without_a_retry_and_evictions_do_not_count() {
+    let d = docs(&spec(None));
+    let rules = d[1]["spec"]["podFailurePolicy"]["rules"]
+        .as_array()
+        .unwrap();
+    let exit3 = &rules[0];
+    assert_eq!(exit3["action"], "FailJob");
+    assert_eq!(exit3["onExitCodes"]["containerName"], "loop");
+    assert_eq!(exit3["onExitCodes"]["values"], serde_json::json!([3]));
+    assert_eq!(rules[1]["action"], "Ignore");
+    assert_eq!(rules[1]["onPodConditions"][0]["type"], "DisruptionTarget");
+    let c = docs(&spec(Some("@daily")));
+    let template = &c[1]["spec"]["jobTemplate"]["spec"];
+    assert_eq!(
+        template["podFailurePolicy"],
+        d[1]["spec"]["podFailurePolicy"]
+    );
+    assert_eq!(template["backoffLimit"], 0);
+}
+
+#[test]
+fn serve_is_a_deployment_on_the_same_claim_near_the_loop() {
+    let s = K8sSpec {
+        serve: true,
+        ..spec(None)
+    };
+    let d = docs(&s);
+    assert_eq!(d[1]["kind"], "Deployment");
+    assert_eq!(d[1]["apiVersion"], "apps/v1");
+    assert_eq!(d[1]["metadata"]["name"], "car-my-repo-git-1234abcd-serve");
+    assert_eq!(d[1]["spec"]["replicas"], 1);
+    assert_eq!(d[1]["spec"]["strategy"]["type"], "Recreate");
+    let selector = &d[1]["spec"]["selector"]["matchLabels"];
+    let labels = &d[1]["spec"]["template"]["metadata"]["labels"];
+    for (k, v) in selector.as_object().unwrap() {
+        assert_eq!(&labels[k], v, "the selector matches the pods");
+    }
+    assert_eq!(labels["app.kubernetes.io/component"], "server");
+    let pod = pod_spec(&d[1]);
+    assert_eq!(pod["restartPolicy"], "Always");
+    assert_eq!(
+        pod["containers"][0]["args"],
+        serde_json::json!(["car", "--repo", "/work/repo", "serve"])
+    );
+    assert_eq!(
+        pod["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        s.claim()
+    );
+    // Both pods prefer the node of the other (a ReadWriteOnce claim).
+    let loop_pod = docs(&spec(None));
+    for p in [pod, pod_spec(&loop_pod[1])] {
+        let term = &p["affinity"]["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+            [0]["podAffinityTerm"];
+        assert_eq!(term["topologyKey"], "kubernetes.io/hostname");
+        assert_eq!(
+            term["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"],
+            s.name()
+        );
+        assert!(
+            term["labelSelector"]["matchLabels"]
+                .get("app.kubernetes.io/component")
+                .is_none()
+        );
+    }
+    assert!(header(&s).contains("port-forward deploy/car-my-repo-git-1234abcd-serve 4173"));
+    assert!(
+        header(&spec(None))
+            .contains("exec deploy/car-my-repo-git-1234abcd-serve -- car --repo /work/repo reply")
     );
 }
