@@ -131,6 +131,11 @@ fn env(spec: &K8sSpec) -> Vec<EnvVar> {
         value("HOME", HOME_DIR),
         value("TMPDIR", TMP_DIR),
         value("CODEX_HOME", CODEX_HOME),
+        // A work tree put on the claim by another user (`kubectl cp`, a
+        // restored volume) is one git would refuse as of dubious ownership.
+        value("GIT_CONFIG_COUNT", "1"),
+        value("GIT_CONFIG_KEY_0", "safe.directory"),
+        value("GIT_CONFIG_VALUE_0", REPO_DIR),
     ];
     env.extend(spec.secret_keys.iter().map(|k| EnvVar {
         name: k.clone(),

@@ -127,7 +127,17 @@ fn secrets_are_referenced_by_name_never_by_value() {
         .filter(|e| e.get("value").is_some())
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    assert_eq!(valued, ["HOME", "TMPDIR", "CODEX_HOME"]);
+    assert_eq!(
+        valued,
+        [
+            "HOME",
+            "TMPDIR",
+            "CODEX_HOME",
+            "GIT_CONFIG_COUNT",
+            "GIT_CONFIG_KEY_0",
+            "GIT_CONFIG_VALUE_0"
+        ]
+    );
     assert!(!text.contains("sk-"), "{text}");
 }
 
