@@ -70,6 +70,7 @@ mod serve_ui_term;
 mod serve_voice;
 mod serve_ws;
 mod service;
+mod service_k8s;
 mod service_what;
 mod service_wrapper;
 mod signals;

@@ -473,6 +473,9 @@ pub(crate) enum ServiceKind {
     Systemd,
     /// A crontab line.
     Cron,
+    /// Kubernetes: a Job running the loop (a CronJob with --schedule, a Deployment of the
+    /// server with --what serve) and the volume claim of the work tree.
+    Kubernetes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -483,6 +486,8 @@ pub(crate) enum InstallKind {
     Systemd,
     /// The wrapper script a crontab line starts (the line is printed).
     Cron,
+    /// Refused: car does not talk to a cluster (`car service print kubernetes | kubectl apply -f -`).
+    Kubernetes,
 }
 
 /// What a `car service` unit runs (`--what`).
@@ -495,6 +500,30 @@ pub(crate) enum ServiceWhat {
     Telegram,
     /// The HTTP server: `car --repo ROOT serve` (a repository or a hub; address from `server.*`).
     Serve,
+}
+
+/// The options of `car service print kubernetes`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct K8sArgs {
+    /// Kubernetes: a CronJob on this cron schedule (five fields, or @hourly...) running
+    /// `car run --if-idle`, never two at once; without it a Job running `car run`.
+    #[arg(long, value_name = "CRON")]
+    pub(crate) schedule: Option<String>,
+    /// Kubernetes: the container image with car and the Codex CLI (built from car's
+    /// Dockerfile) [default: codex-autorunner:VERSION].
+    #[arg(long, value_name = "IMAGE")]
+    pub(crate) image: Option<String>,
+    /// Kubernetes: the namespace of the objects (default: kubectl's current one).
+    #[arg(long, value_name = "NAMESPACE")]
+    pub(crate) namespace: Option<String>,
+    /// Kubernetes: the Secret the loop's variables come from, each by its own name
+    /// [default: codex-autorunner].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) secret: Option<String>,
+    /// Kubernetes: a git URL an init container clones into the claim when it holds no
+    /// repository yet.
+    #[arg(long, value_name = "URL")]
+    pub(crate) clone_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -513,6 +542,8 @@ pub(crate) enum ServiceCommand {
         /// server run until stopped, restarted when they fail: launchd or systemd, not cron).
         #[arg(long, value_enum, default_value_t = ServiceWhat::Loop)]
         what: ServiceWhat,
+        #[command(flatten)]
+        k8s: Box<K8sArgs>,
     },
     /// Write the unit to your user's unit directory, and the environment file it loads
     /// (mode 0600: PATH, CODEX_HOME, model API keys, CAR_* variables of this shell, the

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use car_core::Config;
 
 use super::service_env::{self, ServiceEnv};
+use super::service_k8s_cli::{k8s_only, print_kubernetes, refuse_kubernetes};
 use super::service_units::{UnitSpec, cron_line, launchd_plist, systemd_units};
 use crate::cli::{Global, InstallKind, ServiceCommand, ServiceKind, ServiceWhat};
 use crate::report::UsageError;
@@ -44,7 +45,7 @@ fn check(what: ServiceWhat, interval: Option<u64>, cron: bool) -> Result<()> {
 /// The root's configuration and root: a repository's for the loop; a
 /// repository's or a hub root's for the bot and the server (as `car
 /// telegram start` and `car serve` find it).
-fn open(g: &Global, what: ServiceWhat) -> Result<(Config, PathBuf)> {
+pub(crate) fn open(g: &Global, what: ServiceWhat) -> Result<(Config, PathBuf)> {
     let repo = match what {
         ServiceWhat::Loop => super::load(g, &[]).map_err(|e| {
             let at_hub = matches!(
@@ -184,10 +185,18 @@ fn write(path: &Path, text: &str) -> Result<()> {
 pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
     match cmd {
         ServiceCommand::Print {
+            kind: ServiceKind::Kubernetes,
+            interval,
+            what,
+            k8s,
+        } => print_kubernetes(g, what, interval, *k8s)?,
+        ServiceCommand::Print {
             kind,
             interval,
             what,
+            k8s,
         } => {
+            k8s_only(&k8s)?;
             check(what, interval, kind == ServiceKind::Cron)?;
             let (spec, _) = spec(g, what, interval)?;
             match kind {
@@ -202,6 +211,7 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
                     }
                 }
                 ServiceKind::Cron => outln!("{}", cron_line(&spec)),
+                ServiceKind::Kubernetes => unreachable!("printed above"),
             }
         }
         ServiceCommand::Install {
@@ -209,6 +219,7 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
             interval,
             what,
         } => {
+            refuse_kubernetes(Some(kind), "install")?;
             check(what, interval, kind == InstallKind::Cron)?;
             let (spec, env) = spec(g, what, interval)?;
             std::fs::create_dir_all(spec.logs())
@@ -242,9 +253,11 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
                     );
                     outln!("To keep it running after you log out:\n  loginctl enable-linger $USER");
                 }
+                InstallKind::Kubernetes => unreachable!("refused above"),
             }
         }
         ServiceCommand::Uninstall { kind, what } => {
+            refuse_kubernetes(kind, "uninstall")?;
             check(what, None, kind == Some(InstallKind::Cron))?;
             let (spec, _) = spec(g, what, None)?;
             let mut removed = 0;

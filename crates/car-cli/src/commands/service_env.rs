@@ -67,6 +67,21 @@ pub(crate) fn wanted(name: &str, secrets: &[String]) -> bool {
         || secrets.iter().any(|s| s == name)
 }
 
+/// The variables a Kubernetes pod takes from its Secret: every secret the
+/// configuration names, the model's key (`OPENAI_API_KEY`), and what this
+/// shell carries for the loop except paths, proxies and `CODEX_*` (the pod
+/// sets its own `CODEX_HOME`): car's `CAR_*`, `OPENAI_*`, `*_API_KEY`.
+pub(crate) fn secret_names(env: &ServiceEnv, secrets: &[String]) -> Vec<String> {
+    let mut names: std::collections::BTreeSet<String> = secrets.iter().cloned().collect();
+    names.insert("OPENAI_API_KEY".into());
+    for name in env.names() {
+        if !NAMES.contains(&name) && !name.starts_with("CODEX_") {
+            names.insert(name.to_string());
+        }
+    }
+    names.into_iter().collect()
+}
+
 /// Picks what the loop needs out of `vars` (the shell's environment).
 pub(crate) fn capture(
     vars: impl IntoIterator<Item = (OsString, OsString)>,

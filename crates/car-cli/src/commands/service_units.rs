@@ -142,7 +142,7 @@ impl UnitSpec {
 }
 
 /// A stable hash (unlike std's, the same across Rust versions and runs).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
