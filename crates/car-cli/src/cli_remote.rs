@@ -1,8 +1,10 @@
 //! The arguments of `car remote ...`.
 
-use clap::Subcommand;
+use std::path::PathBuf;
 
-use crate::cli::{JsonArg, RemoteAddArgs};
+use clap::{Args, Subcommand};
+
+use crate::cli::JsonArg;
 
 /// `car remote ...`: work on another machine's `car serve`.
 #[derive(Debug, Subcommand)]
@@ -134,4 +136,43 @@ mod tests {
         assert!(!is_agent_call(args("car exec remote")));
         assert!(!is_agent_call(args("car remote")));
     }
+}
+
+/// `car __tunnel MACHINE_JSON`.
+#[derive(Debug, Args)]
+pub(crate) struct TunnelProcessArgs {
+    /// The machine, as JSON.
+    pub(crate) spec: String,
+}
+
+/// `car remote add NAME --ssh user@host ...`.
+#[derive(Debug, Args)]
+pub(crate) struct RemoteAddArgs {
+    /// The machine's name.
+    pub(crate) name: String,
+    /// The SSH destination: user@host (or a host alias of ~/.ssh/config).
+    #[arg(long, value_name = "USER@HOST")]
+    pub(crate) ssh: String,
+    /// The SSH port.
+    #[arg(long, value_name = "P")]
+    pub(crate) port: Option<u16>,
+    /// The private key to log in with.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) identity_file: Option<PathBuf>,
+    /// The port the machine's `car serve` listens on (on its loopback).
+    #[arg(long, value_name = "P", default_value_t = car_core::machine::DEFAULT_REMOTE_PORT)]
+    pub(crate) remote_port: u16,
+    /// The local variable holding the machine's server token.
+    #[arg(long, value_name = "NAME", default_value = car_core::machine::DEFAULT_TOKEN_ENV)]
+    pub(crate) token_env: String,
+    /// Forward your SSH agent in `car remote ssh`.
+    #[arg(long)]
+    pub(crate) forward_agent: bool,
+    /// Reach the server at this host[:port] instead of through a tunnel (e.g. a Tailscale address).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub(crate) direct_addr: Option<String>,
+    /// One more argument for every ssh command to the machine, e.g.
+    /// `--ssh-option=-oProxyJump=bastion` (repeatable; kept in order).
+    #[arg(long = "ssh-option", value_name = "ARG", allow_hyphen_values = true)]
+    pub(crate) ssh_options: Vec<String>,
 }

@@ -45,6 +45,7 @@ macro_rules! errln {
 mod cli;
 mod cli_hub;
 mod cli_remote;
+mod cli_service;
 mod commands;
 mod logging;
 mod origin;
