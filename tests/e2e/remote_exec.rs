@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common::{Run, TestEnv, alive, read_pid};
+use crate::remote_local::KillOnDrop;
 use crate::serve_client::{Server, TOKEN, lines_of};
 use crate::serve_remote_cli::serve_on;
 use crate::tcp_proxy::Proxy;
@@ -48,8 +49,14 @@ fn start(env: &TestEnv, url: &str, cmd: &str) -> String {
     v["exec_id"].as_str().unwrap().to_string()
 }
 
-/// `logs ARGS -f` running: each JSON line on a channel with when it came.
-fn follow(env: &TestEnv, url: &str, id: &str, extra: &[&str]) -> mpsc::Receiver<(Instant, Value)> {
+/// `logs ARGS -f` running (killed when the guard is dropped): each JSON
+/// line on a channel with when it came.
+fn follow(
+    env: &TestEnv,
+    url: &str,
+    id: &str,
+    extra: &[&str],
+) -> (KillOnDrop, mpsc::Receiver<(Instant, Value)>) {
     let mut args = vec!["remote", "exec", "logs", "--id", id, "-f"];
     args.extend_from_slice(extra);
     let mut child = car_at(env, url, &args)
@@ -66,9 +73,8 @@ fn follow(env: &TestEnv, url: &str, id: &str, extra: &[&str]) -> mpsc::Receiver<
                 break;
             }
         }
-        let _ = child.wait();
     });
-    rx
+    (KillOnDrop(child), rx)
 }
 
 /// The JSON lines until the last (`done`), or a panic after `timeout`.
@@ -121,7 +127,7 @@ fn logs_follow_a_command_to_its_end_every_line_once_then_result_and_tail() {
         url,
         "for i in $(seq 1 20); do echo \"line $i\"; sleep 0.1; done; printf 'oops\\nlast' >&2; exit 3",
     );
-    let rx = follow(&env, url, &id, &[]);
+    let (_follower, rx) = follow(&env, url, &id, &[]);
     let (first_at, first) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
     let latency = first_at - t0;
     eprintln!(
@@ -204,7 +210,6 @@ fn logs_follow_a_command_to_its_end_every_line_once_then_result_and_tail() {
 }
 
 #[test]
-#[ignore = "flaky under parallel load: now and then `logs -f` delivers no line for 20 s (the cause is not found); run with --ignored"]
 fn logs_follow_resumes_after_a_dropped_tunnel_with_no_gap_and_no_duplicate() {
     let env = TestEnv::new();
     let server = Server::start(&env, &[]);
@@ -215,7 +220,7 @@ fn logs_follow_resumes_after_a_dropped_tunnel_with_no_gap_and_no_duplicate() {
         url,
         "for i in $(seq 1 40); do echo \"line $i\"; sleep 0.1; done",
     );
-    let rx = follow(&env, url, &id, &[]);
+    let (_follower, rx) = follow(&env, url, &id, &[]);
     let mut got = Vec::new();
     while got.len() < 8 {
         got.push(rx.recv_timeout(Duration::from_secs(20)).unwrap().1);
@@ -239,7 +244,6 @@ fn logs_follow_resumes_after_a_dropped_tunnel_with_no_gap_and_no_duplicate() {
 }
 
 #[test]
-#[ignore = "flaky under parallel load: now and then `logs -f` delivers no line for 20 s (the cause is not found); run with --ignored"]
 fn logs_follow_resumes_after_the_server_is_killed_and_restarted_and_the_command_goes_on() {
     let env = TestEnv::new();
     let server = Server::start(&env, &[]);
@@ -249,7 +253,7 @@ fn logs_follow_resumes_after_the_server_is_killed_and_restarted_and_the_command_
         &url,
         "for i in $(seq 1 40); do echo \"line $i\"; sleep 0.1; done",
     );
-    let rx = follow(&env, &url, &id, &[]);
+    let (_follower, rx) = follow(&env, &url, &id, &[]);
     let mut got = Vec::new();
     while got.len() < 8 {
         got.push(rx.recv_timeout(Duration::from_secs(20)).unwrap().1);
@@ -257,10 +261,9 @@ fn logs_follow_resumes_after_the_server_is_killed_and_restarted_and_the_command_
     // The server dies; the command is not its child and goes on.
     server.kill9();
     std::thread::sleep(Duration::from_millis(500));
-    let mut again = serve_on(&env, port);
+    let again = serve_on(&env, port);
     got.extend(until_done(&rx, Duration::from_secs(30)));
-    let _ = again.kill();
-    let _ = again.wait();
+    drop(again);
     assert_eq!(contiguous_lines(&got, 0), numbered(40));
     let end = got.last().unwrap();
     assert_eq!(

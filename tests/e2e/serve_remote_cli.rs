@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::common::{Run, TestEnv};
+use crate::remote_local::KillOnDrop;
 use crate::serve_client::{Server, TOKEN, TOKEN_ENV, lines_of};
 
 /// `car ARGS` talking to the server at `base` through `CAR_SERVER`, with
@@ -373,7 +374,8 @@ fn a_wrong_token_no_server_and_local_only_commands_get_clear_errors() {
 
 /// `car serve --port PORT` in `env` (the tests' token configured): its
 /// process, once it listens.
-pub(crate) fn serve_on(env: &TestEnv, port: u16) -> Child {
+/// `car serve` on `port` (again), killed when dropped.
+pub(crate) fn serve_on(env: &TestEnv, port: u16) -> KillOnDrop {
     let mut child = env
         .car(&["serve", "--port", &port.to_string()])
         .env(TOKEN_ENV, TOKEN)
@@ -385,7 +387,7 @@ pub(crate) fn serve_on(env: &TestEnv, port: u16) -> Child {
         .recv_timeout(Duration::from_secs(180))
         .unwrap();
     assert!(first.starts_with("car: listening on "), "{first}");
-    child
+    KillOnDrop(child)
 }
 
 #[test]
@@ -401,7 +403,7 @@ fn events_follow_resumes_after_the_server_restarts_with_no_gap_and_no_duplicate(
     server.kill9();
     // Meanwhile the ledger grows: the follower must print it once it is back.
     env.run(&["once"]).expect_code(0);
-    let mut again = serve_on(&env, port);
+    let again = serve_on(&env, port);
     events.read_until(Duration::from_secs(180), |l| {
         l.contains("\"stopped\"") && l.contains("\"run_id\":2")
     });
@@ -409,7 +411,6 @@ fn events_follow_resumes_after_the_server_restarts_with_no_gap_and_no_duplicate(
     let local = lines(&env.run(&["events", "--json"]).stdout());
     events.read_count(local.len(), Duration::from_secs(120));
     let got = events.interrupt();
-    let _ = again.kill();
-    let _ = again.wait();
+    drop(again);
     assert_eq!(got, local);
 }

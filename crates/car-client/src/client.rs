@@ -26,7 +26,15 @@ pub struct Client {
     token: Option<String>,
     agent: ureq::Agent,
     stream_agent: ureq::Agent,
+    /// How long a read (a GET, a stream opened) that cannot reach the
+    /// server is tried again; zero: not at all.
+    patience: Duration,
 }
+
+/// The first wait before trying an unreachable server again; it doubles
+/// up to [`MAX_RETRY_WAIT`].
+const FIRST_RETRY_WAIT: Duration = Duration::from_millis(100);
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(1);
 
 impl Client {
     /// A client of the server at `url` (`http://host:port`, with the base
@@ -66,7 +74,37 @@ impl Client {
             token: token.filter(|t| !t.is_empty()),
             agent,
             stream_agent,
+            patience: Duration::ZERO,
         })
+    }
+
+    /// This client, trying reads again for up to `patience` while the
+    /// server cannot be reached (through a tunnel that car re-opens, a
+    /// dropped connection is a moment's gap, not an answer). Writes (POST,
+    /// DELETE) are never sent twice.
+    #[must_use]
+    pub fn with_patience(mut self, patience: Duration) -> Self {
+        self.patience = patience;
+        self
+    }
+
+    /// `call`, tried again while the server is unreachable, for up to the
+    /// client's patience.
+    fn patiently<T>(
+        &self,
+        mut call: impl FnMut() -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let start = std::time::Instant::now();
+        let mut wait = FIRST_RETRY_WAIT;
+        loop {
+            match call() {
+                Err(ClientError::Unreachable { .. }) if start.elapsed() + wait < self.patience => {
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(MAX_RETRY_WAIT);
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The server's URL, ending with `/`.
@@ -98,14 +136,13 @@ impl Client {
     /// `GET path` (relative to the base), its JSON answer as `T`.
     pub(crate) fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = self.full(path);
-        let resp = self.send(self.agent.get(&url), &url, None)?;
-        read_json(resp, &url)
+        self.patiently(|| read_json(self.send(self.agent.get(&url), &url, None)?, &url))
     }
 
     /// `GET path`, the answer as it is (for a body that is not JSON).
     pub(crate) fn get_raw(&self, path: &str) -> Result<(ureq::Response, String), ClientError> {
         let url = self.full(path);
-        let resp = self.send(self.agent.get(&url), &url, None)?;
+        let resp = self.patiently(|| self.send(self.agent.get(&url), &url, None))?;
         Ok((resp, url))
     }
 
@@ -138,14 +175,16 @@ impl Client {
         last_id: Option<&str>,
     ) -> Result<ureq::Response, ClientError> {
         let url = self.full(path);
-        let mut req = self
-            .stream_agent
-            .get(&url)
-            .set("Accept", "text/event-stream");
-        if let Some(id) = last_id {
-            req = req.set("Last-Event-ID", id);
-        }
-        let resp = self.send(req, &url, None)?;
+        let resp = self.patiently(|| {
+            let mut req = self
+                .stream_agent
+                .get(&url)
+                .set("Accept", "text/event-stream");
+            if let Some(id) = last_id {
+                req = req.set("Last-Event-ID", id);
+            }
+            self.send(req, &url, None)
+        })?;
         let ct = resp.content_type().to_string();
         if !ct.starts_with("text/event-stream") {
             return Err(ClientError::Protocol {
@@ -291,5 +330,61 @@ mod tests {
             matches!(&err, ClientError::Unreachable { reason, .. } if reason.contains("refused")),
             "{err}"
         );
+    }
+
+    /// A port nothing listens on yet.
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port()
+    }
+
+    /// Listens on `port` after `delay`, answering each request with an
+    /// empty repository list; counts the requests.
+    fn late_server(port: u16, delay: Duration) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+        use std::io::{BufRead, BufReader, Write};
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+            for conn in listener.incoming() {
+                let mut conn = conn.unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 2 {
+                    line.clear();
+                }
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]"
+                );
+            }
+        });
+        count
+    }
+
+    #[test]
+    fn a_patient_client_reads_again_until_the_server_is_back_but_never_writes_twice() {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let impatient = Client::new(&url, None).unwrap();
+        let patient = Client::new(&url, None)
+            .unwrap()
+            .with_patience(Duration::from_secs(20));
+        // A write while nothing listens fails at once, sent once.
+        let t = std::time::Instant::now();
+        let err = patient
+            .post::<serde_json::Value>("api/v1/x", &serde_json::json!({}))
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Unreachable { .. }), "{err}");
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert!(impatient.repos().is_err());
+
+        let count = late_server(port, Duration::from_millis(400));
+        assert!(patient.repos().unwrap().is_empty());
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

@@ -1,6 +1,7 @@
 //! Which server, which token and which of its repositories.
 
 use std::cell::OnceCell;
+use std::time::Duration;
 
 use anyhow::Result;
 use car_client::{Client, ClientError};
@@ -10,6 +11,9 @@ use crate::report::UsageError;
 
 /// The variable naming the server when `--server` is not given.
 pub(crate) const SERVER_VAR: &str = "CAR_SERVER";
+/// How long a read through a machine's tunnel is tried again while the
+/// tunnel is down (car's supervisor re-opens it within a second or two).
+const TUNNEL_PATIENCE: Duration = Duration::from_secs(20);
 /// The variable naming the repository on the server.
 pub(crate) const REPO_VAR: &str = "CAR_SERVER_REPO";
 
@@ -118,7 +122,8 @@ impl Remote {
             .ok()
             .filter(|t| !t.is_empty());
         let token_set = token.is_some();
-        let client = Client::new(&url, token)?;
+        // car re-opens a dropped tunnel on the same port: a read waits for it.
+        let client = Client::new(&url, token)?.with_patience(TUNNEL_PATIENCE);
         Ok(Self {
             client,
             source: Source::Machine(name.to_string()),
