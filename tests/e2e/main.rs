@@ -46,6 +46,7 @@ mod processes;
 mod python_compat;
 mod real_codex;
 mod remote_exec;
+mod remote_exec_tunnel;
 mod remote_local;
 mod remote_machines;
 mod remote_tunnel;

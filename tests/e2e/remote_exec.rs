@@ -59,7 +59,13 @@ fn follow(
 ) -> (KillOnDrop, mpsc::Receiver<(Instant, Value)>) {
     let mut args = vec!["remote", "exec", "logs", "--id", id, "-f"];
     args.extend_from_slice(extra);
-    let mut child = car_at(env, url, &args)
+    follow_cmd(car_at(env, url, &args))
+}
+
+/// `logs -f` as `cmd` runs it (killed when the guard is dropped): each
+/// JSON line on a channel with when it came.
+pub(crate) fn follow_cmd(mut cmd: Command) -> (KillOnDrop, mpsc::Receiver<(Instant, Value)>) {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -78,7 +84,7 @@ fn follow(
 }
 
 /// The JSON lines until the last (`done`), or a panic after `timeout`.
-fn until_done(rx: &mpsc::Receiver<(Instant, Value)>, timeout: Duration) -> Vec<Value> {
+pub(crate) fn until_done(rx: &mpsc::Receiver<(Instant, Value)>, timeout: Duration) -> Vec<Value> {
     let deadline = Instant::now() + timeout;
     let mut got = Vec::new();
     loop {
@@ -96,7 +102,7 @@ fn until_done(rx: &mpsc::Receiver<(Instant, Value)>, timeout: Duration) -> Vec<V
 }
 
 /// The `line`s, asserting each starts where the one before ended.
-fn contiguous_lines(got: &[Value], from: u64) -> Vec<String> {
+pub(crate) fn contiguous_lines(got: &[Value], from: u64) -> Vec<String> {
     let mut at = from;
     let mut out = Vec::new();
     for v in got.iter().filter(|v| v.get("line").is_some()) {
@@ -112,7 +118,7 @@ fn contiguous_lines(got: &[Value], from: u64) -> Vec<String> {
     out
 }
 
-fn numbered(n: usize) -> Vec<String> {
+pub(crate) fn numbered(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("line {i}")).collect()
 }
 
