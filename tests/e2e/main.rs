@@ -72,6 +72,7 @@ mod serve_voice;
 mod serve_ws;
 mod service;
 mod service_k8s;
+mod service_status;
 mod service_what;
 mod service_wrapper;
 mod signals;

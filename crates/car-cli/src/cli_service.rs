@@ -95,6 +95,32 @@ pub(crate) enum ServiceCommand {
         /// As for `print`.
         #[arg(long, value_enum, default_value_t = ServiceWhat::Loop)]
         what: ServiceWhat,
+        /// Then enable and start it (systemd `enable --now`, launchd `bootstrap`) and wait
+        /// until it answers: the server's /health, the bot's process staying up.
+        #[arg(long)]
+        start: bool,
+    },
+    /// What the scheduler says of the installed units (state, pid, restarts), whether what they
+    /// run answers (the server's /health, the bot's process, the loop's lock), and whether the
+    /// process runs a binary replaced since it started. Exit 1 when something is wrong.
+    Status {
+        /// Only this scheduler's unit.
+        kind: Option<InstallKind>,
+        /// As for `print`.
+        #[arg(long, value_enum, default_value_t = ServiceWhat::Loop)]
+        what: ServiceWhat,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restart the installed units (after replacing the car binary: the upgrade) and wait until
+    /// they answer again; loops and sessions they started are processes of their own and go on.
+    Restart {
+        /// Only this scheduler's unit.
+        kind: Option<InstallKind>,
+        /// As for `print`.
+        #[arg(long, value_enum, default_value_t = ServiceWhat::Loop)]
+        what: ServiceWhat,
     },
     /// Remove the units of what `--what` names (every kind, and their environment file and
     /// wrapper, unless a kind is named).

@@ -26,6 +26,8 @@ mod service_env;
 mod service_k8s;
 mod service_k8s_cli;
 mod service_k8s_model;
+mod service_sched;
+mod service_status;
 mod service_units;
 mod sessions;
 mod status;

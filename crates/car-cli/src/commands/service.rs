@@ -15,6 +15,7 @@ use car_core::Config;
 
 use super::service_env::{self, ServiceEnv};
 use super::service_k8s_cli::{k8s_only, print_kubernetes, refuse_kubernetes};
+use super::service_status::{self, what_flag};
 use super::service_units::{UnitSpec, cron_line, launchd_plist, systemd_units};
 use crate::cli::{Global, InstallKind, ServiceCommand, ServiceKind, ServiceWhat};
 use crate::report::UsageError;
@@ -163,7 +164,7 @@ fn home() -> Result<PathBuf> {
         .ok_or_else(|| UsageError("HOME is not set; cannot find your unit directory".into()).into())
 }
 
-fn systemd_dir() -> Result<PathBuf> {
+pub(crate) fn systemd_dir() -> Result<PathBuf> {
     Ok(
         match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
             Some(x) => PathBuf::from(x).join("systemd/user"),
@@ -172,7 +173,7 @@ fn systemd_dir() -> Result<PathBuf> {
     )
 }
 
-fn launchd_dir() -> Result<PathBuf> {
+pub(crate) fn launchd_dir() -> Result<PathBuf> {
     Ok(home()?.join("Library/LaunchAgents"))
 }
 
@@ -218,9 +219,16 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
             kind,
             interval,
             what,
+            start,
         } => {
             refuse_kubernetes(Some(kind), "install")?;
             check(what, interval, kind == InstallKind::Cron)?;
+            if start && kind == InstallKind::Cron {
+                return Err(UsageError(
+                    "--start is for systemd and launchd: cron starts the loop at its next period once the line is in your crontab".into(),
+                )
+                .into());
+            }
             let (spec, env) = spec(g, what, interval)?;
             std::fs::create_dir_all(spec.logs())
                 .with_context(|| format!("cannot create {}", spec.logs().display()))?;
@@ -232,6 +240,10 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
                 InstallKind::Launchd => {
                     let path = launchd_dir()?.join(format!("{}.plist", spec.label()));
                     write(&path, &launchd_plist(&spec))?;
+                    if start {
+                        let (cfg, _) = open(g, what)?;
+                        return service_status::start(&cfg, &spec, kind, &spec.label(), &path);
+                    }
                     outln!(
                         "Enable it with:\n  launchctl bootstrap gui/$(id -u) {}",
                         path.display()
@@ -248,6 +260,15 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
                         }
                         None => format!("{}.service", spec.name()),
                     };
+                    if start {
+                        let (cfg, _) = open(g, what)?;
+                        let file = dir.join(&unit);
+                        let code = service_status::start(&cfg, &spec, kind, &unit, &file)?;
+                        outln!(
+                            "To keep it running after you log out:\n  loginctl enable-linger $USER"
+                        );
+                        return Ok(code);
+                    }
                     outln!(
                         "Enable it with:\n  systemctl --user daemon-reload && systemctl --user enable --now {unit}"
                     );
@@ -255,6 +276,18 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
                 }
                 InstallKind::Kubernetes => unreachable!("refused above"),
             }
+        }
+        ServiceCommand::Status { kind, what, json } => {
+            refuse_kubernetes(kind, "status")?;
+            let (spec, _) = spec(g, what, None)?;
+            let (cfg, _) = open(g, what)?;
+            return service_status::status(&cfg, &spec, kind, json);
+        }
+        ServiceCommand::Restart { kind, what } => {
+            refuse_kubernetes(kind, "restart")?;
+            let (spec, _) = spec(g, what, None)?;
+            let (cfg, _) = open(g, what)?;
+            return service_status::restart(&cfg, &spec, kind);
         }
         ServiceCommand::Uninstall { kind, what } => {
             refuse_kubernetes(kind, "uninstall")?;
@@ -318,12 +351,4 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
         }
     }
     Ok(crate::EXIT_OK)
-}
-
-/// ` --what X` for messages, empty for the loop (the default).
-fn what_flag(what: ServiceWhat) -> String {
-    match what {
-        ServiceWhat::Loop => String::new(),
-        w => format!(" --what {}", w.flag()),
-    }
 }

@@ -4,7 +4,7 @@
 
 mod add;
 mod check;
-mod probe;
+pub(crate) mod probe;
 mod ssh;
 mod supervise;
 mod tunnel;

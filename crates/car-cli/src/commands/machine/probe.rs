@@ -23,10 +23,20 @@ pub(crate) struct NoHealth {
 
 /// `GET /health` of the server at `addr` (`host:port`), within `timeout`.
 pub(crate) fn health(addr: &str, timeout: Duration) -> Result<Healthy, String> {
-    try_health(addr, timeout).map_err(|e| e.message)
+    health_at(addr, "/health", timeout)
+}
+
+/// `GET path` (a server's `/health` under its base path) of the server at
+/// `addr`, within `timeout`.
+pub(crate) fn health_at(addr: &str, path: &str, timeout: Duration) -> Result<Healthy, String> {
+    try_health_at(addr, path, timeout).map_err(|e| e.message)
 }
 
 fn try_health(addr: &str, timeout: Duration) -> Result<Healthy, NoHealth> {
+    try_health_at(addr, "/health", timeout)
+}
+
+fn try_health_at(addr: &str, path: &str, timeout: Duration) -> Result<Healthy, NoHealth> {
     let before = |message: String| NoHealth {
         connected: false,
         message,
@@ -48,7 +58,7 @@ fn try_health(addr: &str, timeout: Duration) -> Result<Healthy, NoHealth> {
         .map_err(|e| after(e.to_string()))?;
     write!(
         s,
-        "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
     )
     .map_err(|e| after(format!("cannot send to {addr}: {e}")))?;
     let mut answer = Vec::new();
@@ -64,7 +74,7 @@ fn try_health(addr: &str, timeout: Duration) -> Result<Healthy, NoHealth> {
     })?;
     let status = head.split_whitespace().nth(1).unwrap_or("");
     if status != "200" {
-        return Err(after(format!("{addr}/health answered {status}")));
+        return Err(after(format!("{addr}{path} answered {status}")));
     }
     // A chunked body holds the JSON between its size lines.
     let json = body
@@ -72,7 +82,7 @@ fn try_health(addr: &str, timeout: Duration) -> Result<Healthy, NoHealth> {
         .and_then(|a| body.rfind('}').map(|b| &body[a..=b]))
         .unwrap_or("");
     let v: serde_json::Value = serde_json::from_str(json)
-        .map_err(|_| after(format!("{addr}/health is not a car server's: {body:.80}")))?;
+        .map_err(|_| after(format!("{addr}{path} is not a car server's: {body:.80}")))?;
     Ok(Healthy {
         version: v["version"].as_str().unwrap_or("").to_string(),
         latency,
