@@ -5,7 +5,8 @@
 //! the log level, notification secrets) and every variable the
 //! configuration names as a secret source (`notifications.*.*_env`,
 //! `telegram_bot.bot_token_env`, `telegram_bot.chat_id_env`,
-//! `server.auth_token_env`), whatever its name. A prompt-injected agent
+//! `server.auth_token_env`, `voice.api_key_env` unless it is the model's
+//! own `OPENAI_API_KEY`), whatever its name. A prompt-injected agent
 //! must not read a bot token or a webhook URL it could post to. Everything
 //! else passes through: `HOME`, `CODEX_HOME`, the model's API key
 //! (`OPENAI_API_KEY`, a provider's `env_key`), proxies, the locale.
@@ -18,15 +19,20 @@ use crate::config::Config;
 
 /// The prefix of car's own variables.
 const CAR_PREFIX: &str = "CAR_";
+/// The model's API key, which Codex reads.
+const MODEL_KEY: &str = "OPENAI_API_KEY";
 
 impl Config {
     /// The environment variables this configuration names as holding
     /// secrets (the notification providers' `*_env` keys, the Telegram
-    /// bot's `telegram_bot.bot_token_env` and `chat_id_env`, and
-    /// `server.auth_token_env`), sorted, without empty names.
+    /// bot's `telegram_bot.bot_token_env` and `chat_id_env`,
+    /// `server.auth_token_env`, and `voice.api_key_env` when it is not the
+    /// model's own `OPENAI_API_KEY`), sorted, without empty names.
     pub fn secret_env_vars(&self) -> Vec<String> {
         let n = &self.notifications;
         let bot = &self.telegram_bot;
+        // Codex needs OPENAI_API_KEY: a voice key of that name is the model's.
+        let voice = Some(&self.voice.api_key_env).filter(|k| k.as_str() != MODEL_KEY);
         let names = [
             Some(&n.ntfy.topic_env),
             Some(&n.ntfy.token_env),
@@ -38,6 +44,7 @@ impl Config {
             Some(&bot.bot_token_env),
             Some(&bot.chat_id_env),
             Some(&self.server.auth_token_env),
+            voice,
         ];
         names
             .into_iter()
@@ -124,7 +131,7 @@ mod tests {
     #[test]
     fn secrets_and_car_variables_are_removed_and_codex_env_added() {
         let cfg = config(
-            "version: 2\nmode: repo\ncodex:\n  env:\n    RUST_LOG: warn\n    HOME: /agent-home\nnotifications:\n  webhook:\n    url_env: MY_HOOK\nserver:\n  auth_token_env: SERVE_TOKEN\ntelegram_bot:\n  bot_token_env: MY_BOT_TOKEN\n  chat_id_env: MY_BOT_CHAT\n",
+            "version: 2\nmode: repo\ncodex:\n  env:\n    RUST_LOG: warn\n    HOME: /agent-home\nnotifications:\n  webhook:\n    url_env: MY_HOOK\nserver:\n  auth_token_env: SERVE_TOKEN\ntelegram_bot:\n  bot_token_env: MY_BOT_TOKEN\n  chat_id_env: MY_BOT_CHAT\nvoice:\n  api_key_env: MY_VOICE_KEY\n",
         );
         let base = vars(&[
             ("HOME", "/home/me"),
@@ -138,6 +145,7 @@ mod tests {
             ("SERVE_TOKEN", "bearer"),
             ("MY_BOT_TOKEN", "123:abc"),
             ("MY_BOT_CHAT", "42"),
+            ("MY_VOICE_KEY", "sk-voice"),
         ]);
         let env = compute(&cfg, base, "/new:/bin".into());
         let get = |k: &str| {
@@ -158,6 +166,7 @@ mod tests {
             "SERVE_TOKEN",
             "MY_BOT_TOKEN",
             "MY_BOT_CHAT",
+            "MY_VOICE_KEY",
         ] {
             assert_eq!(get(gone), None, "{gone} must not reach the agent");
         }
