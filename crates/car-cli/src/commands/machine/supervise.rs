@@ -9,6 +9,8 @@
 //! own messages. SIGTERM (from `car remote down`) ends ssh, then it.
 //! A first open that fails three times in a row ends it (`car remote up`
 //! reports why); once the tunnel was open it retries for as long as it runs.
+//! The log past 1 MiB moves to `NAME.log.1` (replacing the one before) and
+//! a new one starts: a tunnel that fails for days fills no disk.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,6 +28,8 @@ const FIRST_TRIES: u32 = 3;
 const OPEN_WITHIN: Duration = Duration::from_secs(20);
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// The size past which the log moves to `NAME.log.1`.
+const LOG_LIMIT: u64 = 1024 * 1024;
 
 /// Runs the supervisor of the machine in `spec` (JSON); returns when asked
 /// to stop, or when the first open fails.
@@ -184,8 +188,28 @@ impl Supervisor {
         if let Some(e) = error {
             line["error"] = e.into();
         }
+        match rotated(&self.paths.log, LOG_LIMIT) {
+            Ok(Some(log)) => {
+                // ssh started from now on writes there too (it inherits stderr).
+                let _ = nix::unistd::dup2_stderr(&log);
+            }
+            Ok(None) => {}
+            Err(e) => errln!("car: cannot rotate {}: {e}", self.paths.log.display()),
+        }
         errln!("{line}");
     }
+}
+
+/// When the log at `path` is past `limit` bytes: moves it to `PATH.1`
+/// (replacing the one before) and returns a new, empty log in its place.
+fn rotated(path: &std::path::Path, limit: u64) -> std::io::Result<Option<std::fs::File>> {
+    if std::fs::metadata(path).map_or(0, |m| m.len()) <= limit {
+        return Ok(None);
+    }
+    let mut old = path.as_os_str().to_owned();
+    old.push(".1");
+    std::fs::rename(path, &old)?;
+    std::fs::File::create(path).map(Some)
 }
 
 /// Waits until ssh ends (returns how) or `stopping`.
@@ -219,4 +243,26 @@ fn end(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rotated;
+
+    #[test]
+    fn a_log_past_its_limit_moves_aside_and_starts_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("gpu.log");
+        std::fs::write(&log, "0123456789").unwrap();
+        assert!(rotated(&log, 10).unwrap().is_none(), "at the limit: kept");
+        std::fs::write(dir.path().join("gpu.log.1"), "older").unwrap();
+        std::fs::write(&log, "0123456789A").unwrap();
+        let new = rotated(&log, 10).unwrap().expect("rotated");
+        drop(new);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("gpu.log.1")).unwrap(),
+            "0123456789A"
+        );
+    }
 }
