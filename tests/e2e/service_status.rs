@@ -44,6 +44,39 @@ case "$cmd" in
 esac
 "#;
 
+/// systemd's user manager as far as car uses it: `enable --now` and
+/// `restart` start the unit's ExecStart in its WorkingDirectory with its
+/// EnvironmentFile, `show` tells the state and the main pid.
+const FAKE_SYSTEMCTL: &str = r#"#!/bin/sh
+[ "$1" = "--user" ] && shift
+state="$FAKE_SYSTEMD_STATE"; mkdir -p "$state"
+units="${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user"
+alive() { [ -e "/proc/$1" ] && ! grep -q ') Z ' "/proc/$1/stat"; }
+start() {
+  f="$units/$1"; [ -f "$f" ] || { echo "Unit $1 not found." >&2; exit 5; }
+  envf=$(sed -n 's/^EnvironmentFile=//p' "$f"); wd=$(sed -n 's/^WorkingDirectory=//p' "$f")
+  exe=$(sed -n 's/^ExecStart=//p' "$f")
+  (cd "$wd" && set -a && . "$envf" && set +a && exec setsid sh -c "exec $exe") </dev/null >/dev/null 2>&1 &
+  echo $! > "$state/$1.pid"; echo 0 > "$state/$1.restarts"
+}
+echo "$*" >> "$state/calls"
+case "$1" in
+  daemon-reload) ;;
+  enable) [ "$2" = "--now" ] && start "$3" ;;
+  restart)
+    pid=$(cat "$state/$2.pid"); kill "$pid"; while alive "$pid"; do sleep 0.05; done
+    start "$2" ;;
+  show)
+    pid=$(cat "$state/$2.pid" 2>/dev/null)
+    if [ -n "$pid" ] && alive "$pid"; then
+      printf 'MainPID=%s\nActiveState=active\nSubState=running\nNRestarts=0\n' "$pid"
+    else
+      printf 'MainPID=0\nActiveState=inactive\nSubState=dead\nNRestarts=0\n'
+    fi ;;
+  *) echo "fake systemctl: $*" >&2; exit 64 ;;
+esac
+"#;
+
 struct Launchd {
     state: PathBuf,
 }
@@ -73,9 +106,11 @@ fn setup(env: &TestEnv) -> (PathBuf, Launchd, String) {
     std::fs::create_dir_all(&bin).unwrap();
     let car = bin.join("car");
     std::fs::copy(crate::common::CAR, &car).unwrap();
-    let launchctl = bin.join("launchctl");
-    std::fs::write(&launchctl, FAKE_LAUNCHCTL).unwrap();
-    make_executable(&launchctl);
+    for (name, text) in [("launchctl", FAKE_LAUNCHCTL), ("systemctl", FAKE_SYSTEMCTL)] {
+        let p = bin.join(name);
+        std::fs::write(&p, text).unwrap();
+        make_executable(&p);
+    }
     let path = format!(
         "{}:{}",
         bin.display(),
@@ -92,17 +127,24 @@ fn make_executable(p: &Path) {
 
 fn car(env: &TestEnv, car: &Path, path: &str, state: &Path, args: &[&str]) -> Run {
     let mut c = env.car_at(car, args);
-    c.env("PATH", path).env("FAKE_LAUNCHD_STATE", state);
+    c.env("PATH", path)
+        .env("FAKE_LAUNCHD_STATE", state)
+        .env("FAKE_SYSTEMD_STATE", state);
     Run(c.output().unwrap())
 }
 
 fn status(env: &TestEnv, bin: &Path, path: &str, state: &Path) -> (i32, Value) {
+    status_of(env, bin, path, state, "launchd")
+}
+
+/// `car service status KIND --what serve --json`: its exit code and report.
+fn status_of(env: &TestEnv, bin: &Path, path: &str, state: &Path, kind: &str) -> (i32, Value) {
     let run = car(
         env,
         bin,
         path,
         state,
-        &["service", "status", "launchd", "--what", "serve", "--json"],
+        &["service", "status", kind, "--what", "serve", "--json"],
     );
     (run.code(), json(&run.stdout()))
 }
@@ -237,4 +279,83 @@ fn install_start_checks_health_and_restart_upgrades_the_server_while_its_loop_go
     let report = json(&env.run(&["status", "--json"]).stdout());
     assert_eq!(report["state"]["stop_reason"], "completed", "{report}");
     drop(launchd);
+}
+
+#[test]
+fn under_systemd_install_start_waits_for_health_and_restart_gives_a_new_process() {
+    let env = TestEnv::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    env.config(&format!("server:\n  port: {port}\n  base_path: /car\n"));
+    let (bin, launchd, path) = setup(&env);
+    let state = launchd.state.clone();
+    let run = car(
+        &env,
+        &bin,
+        &path,
+        &state,
+        &[
+            "service", "install", "systemd", "--what", "serve", "--start",
+        ],
+    );
+    run.expect_code(0);
+    assert!(
+        run.stdout().contains(&format!(
+            "car: health ok: http://127.0.0.1:{port}/car/health answers"
+        )),
+        "{}",
+        run.stdout()
+    );
+    let calls = std::fs::read_to_string(state.join("calls")).unwrap();
+    assert!(
+        calls.starts_with("daemon-reload\nenable --now car-serve-repo-"),
+        "{calls}"
+    );
+    let text = car(
+        &env,
+        &bin,
+        &path,
+        &state,
+        &["service", "status", "systemd", "--what", "serve"],
+    );
+    text.expect_code(0);
+    assert!(
+        text.stdout().contains("scheduler: active/running, pid ")
+            && text.stdout().contains("health:    ok: "),
+        "{}",
+        text.stdout()
+    );
+    let (_, s) = status_of(&env, &bin, &path, &state, "systemd");
+    let first = s["units"][0]["scheduler"]["pid"].as_i64().unwrap() as i32;
+
+    car(
+        &env,
+        &bin,
+        &path,
+        &state,
+        &["service", "restart", "--what", "serve"],
+    )
+    .expect_code(0);
+    let (code, s) = status_of(&env, &bin, &path, &state, "systemd");
+    assert_eq!(code, 0, "{s}");
+    let second = s["units"][0]["scheduler"]["pid"].as_i64().unwrap() as i32;
+    assert!(second != first && !alive(first), "{first} -> {second}");
+
+    // The server gone (killed outside systemd): status says so, exit 1.
+    let _ = Command::new("kill").arg(second.to_string()).status();
+    env.wait_for("the server to end", Duration::from_secs(10), || {
+        !alive(second)
+    });
+    let (code, s) = status_of(&env, &bin, &path, &state, "systemd");
+    assert_eq!(
+        (
+            code,
+            &s["units"][0]["scheduler"]["state"],
+            &s["health"]["ok"]
+        ),
+        (1, &"inactive/dead".into(), &false.into()),
+        "{s}"
+    );
 }
