@@ -1,9 +1,10 @@
 // A repository's snapshot page: Generate / Update (incremental) and
-// Regenerate from scratch start the agent as a job; its state is followed
-// until it ends (the job's id stays in the address: a reload goes on
+// Regenerate from scratch start the agent as a job (a command of the
+// repository); its output is followed on the command's log stream until
+// its `done` event (the job's id stays in the address: a reload goes on
 // following it), then the snapshot is fetched again. Copy puts it on the
 // clipboard.
-import { api, swap, toast } from "./common.js";
+import { api, follow as stream, swap, toast } from "./common.js";
 
 const id = document.getElementById("repo").dataset.id;
 const path = `/api/v1/repos/${encodeURIComponent(id)}`;
@@ -28,31 +29,54 @@ function show(job, startedAt) {
   log.scrollTop = log.scrollHeight;
 }
 
+/** Resolves when job `job`'s stderr stream (car's progress) ends with its
+ *  `done` event, calling `opened` when the stream opens and `line` with
+ *  each line; the browser reconnects a dropped stream where it stopped. */
+function untilDone(job, opened, line) {
+  return new Promise((resolve, reject) => {
+    const es = stream(`/api/v1/execs/${encodeURIComponent(job)}/logs/stream?stream=stderr`, {
+      open: opened,
+      log: (d) => line(d.line),
+      done: (d) => { es.close(); resolve(d); },
+    });
+    // An answer that is no stream (the job is gone, the session ended).
+    es.addEventListener("error", () => {
+      if (es.readyState === EventSource.CLOSED) reject(new Error("the job's stream was refused"));
+    });
+  });
+}
+
 async function follow(job) {
   const url = new URL(location.href);
   url.searchParams.set("job", job);
   history.replaceState(null, "", url);
   busy(true);
   const startedAt = Date.now();
+  let r = { job_id: job, state: "queued" };
+  const lines = [];
+  show(r, startedAt);
+  // The elapsed time goes on between lines.
+  const tick = setInterval(() => show(r, startedAt), 1000);
   try {
-    for (;;) {
-      const r = await api("GET", `${path}/jobs/${encodeURIComponent(job)}`);
+    const running = () => { r = { ...r, state: r.state === "queued" ? "running" : r.state }; show(r, startedAt); };
+    await untilDone(job, running, (l) => {
+      lines.push(l);
+      r = { ...r, state: "running", stderr: lines.slice(-200).join("\n") };
       show(r, startedAt);
-      if (["succeeded", "failed", "cancelled"].includes(r.state)) {
-        if (r.state === "succeeded") {
-          await swap(`/ui/fragments/repos/${encodeURIComponent(id)}/snapshot`);
-          document.getElementById("snap-update").textContent = "Update";
-          toast("snapshot written");
-        } else {
-          toast(`the snapshot job ${r.state}: see its output`, true);
-        }
-        break;
-      }
-      await new Promise((res) => setTimeout(res, 700));
+    });
+    r = await api("GET", `${path}/jobs/${encodeURIComponent(job)}`);
+    show(r, startedAt);
+    if (r.state === "succeeded") {
+      await swap(`/ui/fragments/repos/${encodeURIComponent(id)}/snapshot`);
+      document.getElementById("snap-update").textContent = "Update";
+      toast("snapshot written");
+    } else {
+      toast(`the snapshot job ${r.state}: see its output`, true);
     }
   } catch (e) {
     toast(`snapshot: ${e.message}`, true);
   } finally {
+    clearInterval(tick);
     busy(false);
     url.searchParams.delete("job");
     history.replaceState(null, "", url);
