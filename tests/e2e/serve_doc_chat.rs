@@ -48,6 +48,8 @@ fn the_agent_proposes_a_diff_and_apply_writes_it_on_the_base_version() {
     env.todo("- [ ] one\n");
     proposing(&env);
     let server = Server::start(&env, &[]);
+    // The docs stream tells the request's states as they change.
+    let rx = server.sse(&format!("api/v1/repos/{REPO}/docs/stream"), &[]);
     let started = ask(&server, "todo", "tick one and add two");
     assert_eq!(started.status, 202, "{}", started.body);
     let job = started.json()["job_id"].as_str().unwrap().to_string();
@@ -55,6 +57,25 @@ fn the_agent_proposes_a_diff_and_apply_writes_it_on_the_base_version() {
 
     let done = settled(&server, &job);
     assert_eq!(done["state"], "ready", "{done}");
+    let told = crate::serve_client::read_until(&rx, Duration::from_secs(20), |e, d| {
+        e == "chat" && d["job"] == job.as_str() && d["state"] == "ready"
+    });
+    let states: Vec<&str> = told
+        .iter()
+        .filter(|(e, _, d)| e == "chat" && d["job"] == job.as_str())
+        .filter_map(|(_, _, d)| d["state"].as_str())
+        .collect();
+    assert!(
+        matches!(states.as_slice(), ["running", "ready"] | ["ready"]),
+        "{told:?}"
+    );
+    assert!(
+        states.iter().all(|s| *s == "running" || *s == "ready")
+            && told
+                .iter()
+                .all(|(_, _, d)| d["doc"] == "todo" || d.get("etag").is_some()),
+        "{told:?}"
+    );
     assert_eq!(done["proposal"], "- [x] one\n- [ ] two\n");
     let diff: Vec<(String, String)> = done["diff"]
         .as_array()

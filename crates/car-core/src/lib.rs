@@ -130,7 +130,8 @@ mod time;
 pub use control::{Control, KillReport, ReplyReport, ResumeReport, StatusReport, StopReport};
 pub use error::Error;
 pub use follow::{
-    DocVersion, Follow, OutputChunk, OutputOf, ResumeToken, ResumeTokenError, follow_many,
+    ChatStatus, DocVersion, Follow, OutputChunk, OutputOf, ResumeToken, ResumeTokenError,
+    follow_many,
 };
 pub use launch::{LaunchReport, LoopCommand};
 pub use repo::{Repo, RunOptions};

@@ -306,6 +306,13 @@ impl Repo {
         crate::follow::follow_docs(docs)
     }
 
+    /// Follows the docs' chat requests: each doc's latest one at once,
+    /// then again on each change of its state (see
+    /// [`ChatStatus`](crate::ChatStatus)).
+    pub fn follow_doc_chats(&self) -> crate::Follow<crate::ChatStatus> {
+        crate::follow::follow_doc_chats(self.resolved.paths.clone())
+    }
+
     /// Returns the path of a work doc.
     pub fn doc_path(&self, kind: crate::docs::DocKind) -> &Path {
         kind.path(&self.resolved.config.docs)

@@ -89,3 +89,37 @@ fn a_damaged_record_names_its_file() {
     let err = latest(&paths, DocKind::Todo).unwrap_err();
     assert!(err.to_string().contains("chat-todo.json"), "{err}");
 }
+
+#[test]
+fn the_chat_follower_tells_each_docs_request_then_each_change_of_state() {
+    use crate::follow::{ChatStatus, follow_doc_chats};
+    let dir = tempfile::tempdir().unwrap();
+    let paths = paths(dir.path());
+    let mut rec = ChatRecord::new(DocKind::Todo, "r", Some(b"a\n".to_vec()));
+    record::store(&paths, &rec).unwrap();
+    let mut f = follow_doc_chats(paths.clone());
+    let status = |rec: &ChatRecord| ChatStatus {
+        doc: rec.doc,
+        job: rec.id.clone(),
+        state: rec.state,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut next = || {
+        rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(5), f.next()).await
+        })
+        .expect("nothing told within 5 s")
+    };
+    assert_eq!(next(), Some(status(&rec)));
+    rec.ready("a\nb\n".into());
+    record::store(&paths, &rec).unwrap();
+    assert_eq!(next().map(|s| s.state), Some(ChatState::Ready));
+    close(&paths, DocKind::Todo, &rec.id, ChatState::Applied).unwrap();
+    assert_eq!(next().map(|s| s.state), Some(ChatState::Applied));
+    let spec = ChatRecord::new(DocKind::Spec, "s", None);
+    record::store(&paths, &spec).unwrap();
+    assert_eq!(next(), Some(status(&spec)));
+}

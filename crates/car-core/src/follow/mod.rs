@@ -1,6 +1,7 @@
 //! Followers: the ledger's events, the runs' output and the work docs as they are written,
 //! for any process (a loop is observed through its files, never its memory).
 
+mod doc_chats;
 mod docs;
 mod events;
 mod merged;
@@ -9,6 +10,8 @@ mod stream;
 mod tail;
 mod wake;
 
+pub use doc_chats::ChatStatus;
+pub(crate) use doc_chats::follow_doc_chats;
 pub use docs::DocVersion;
 pub(crate) use docs::follow_docs;
 pub(crate) use events::follow_events;

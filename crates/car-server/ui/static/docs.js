@@ -202,22 +202,22 @@ document.getElementById("compare").addEventListener("click", () => { if (theirs)
 // The server tells each doc's version as it changes on disk (and all of
 // them when the stream opens: a change between the page and the stream
 // is not missed).
+// The same stream tells each doc's chat request as its state changes: the
+// proposal is fetched when it is ready, not asked for again and again.
 follow(`/api/v1/repos/${encodeURIComponent(repo)}/docs/stream`, {
   doc: (v) => { if (v.doc === doc && v.etag !== etag && v.etag !== lastSeen) checkDisk(); },
+  chat: (c) => {
+    const p = proposal();
+    if (c.doc === doc && (p.dataset.job !== c.job || p.dataset.state !== c.state)) refreshChat();
+  },
 });
 document.addEventListener("visibilitychange", checkDisk);
 
 // --- chat with the doc ------------------------------------------------
 const chatFrag = `/ui/fragments/repos/${encodeURIComponent(repo)}/docs/${doc}/chat`;
-let polling = 0;
 const proposal = () => document.getElementById("proposal");
 async function refreshChat() {
   try { await swap(chatFrag); } catch (e) { toast(e.message, true); }
-  watchChat();
-}
-function watchChat() {
-  clearTimeout(polling);
-  if (proposal().dataset.state === "running") polling = setTimeout(refreshChat, 1500);
 }
 
 async function ask(form) {
@@ -287,4 +287,3 @@ document.getElementById("chat").addEventListener("click", async (e) => {
 });
 
 restoreDraft();
-watchChat();
