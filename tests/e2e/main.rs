@@ -27,6 +27,7 @@ mod follow;
 mod fsync_count;
 mod hub_common;
 mod hub_jobs;
+mod hub_machines;
 mod hub_registry;
 mod hub_supervisor;
 mod hub_watch;
