@@ -10,6 +10,7 @@ mod common;
 mod agent_env;
 mod attach;
 mod browser;
+mod browser_machines;
 mod browser_runs;
 mod browser_voice;
 mod bytes;
