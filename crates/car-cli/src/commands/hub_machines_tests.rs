@@ -115,3 +115,52 @@ fn a_broken_machines_config_is_one_entry_after_the_local_lines() {
         ]
     );
 }
+
+#[test]
+fn the_readme_example_is_what_is_printed() {
+    let mut a = local();
+    a.id = "app--job-a".into();
+    a.state = LoopState::Running;
+    a.todo_done = Some(3);
+    a.todo_total = Some(7);
+    a.run = Some(RunSummary {
+        id: 4,
+        started_at: None,
+        age_seconds: Some(185),
+        in_progress: true,
+    });
+    let mut b = local();
+    b.id = "app--job-b".into();
+    b.state = LoopState::WaitingForInput;
+    b.todo_total = Some(12);
+    b.run = Some(RunSummary {
+        id: 12,
+        started_at: None,
+        age_seconds: Some(7300),
+        in_progress: false,
+    });
+    b.question = Some("Postgres or SQLite?".into());
+    let mut train = repo("train", "running");
+    train.todo_done = Some(2);
+    train.todo_total = Some(5);
+    train.run = Some(RunSummary {
+        id: 9,
+        started_at: None,
+        age_seconds: Some(730),
+        in_progress: true,
+    });
+    let remote = Remote {
+        machines: vec![
+            machine("gpu", vec![train], None),
+            machine("lab", Vec::new(), Some("tunnel down — `car remote up lab`")),
+        ],
+        error: None,
+    };
+    let (l, m) = lines(&[a, b], &remote, Width::Narrow);
+    let printed = [l, m].concat().join("\n") + "\n";
+    let readme = include_str!("../../../../README.md");
+    assert!(
+        readme.contains(&format!("$ car hub status\n{printed}")),
+        "{printed}"
+    );
+}
