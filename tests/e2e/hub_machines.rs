@@ -193,17 +193,16 @@ fn machines_with_a_wrong_token_no_token_or_no_answer_are_listed_with_their_error
 
     let hub = hub_of(&["alpha"], "- [ ] one\n");
     let p = remote_server.port;
-    hub.write(
-        "codex-autorunner.yml",
-        &format!(
-            "machines:\n  good:\n    ssh: car@localhost\n    direct_addr: 127.0.0.1:{p}\n    token_env: GOOD_TOKEN\n  \
-             wrong:\n    ssh: car@localhost\n    direct_addr: 127.0.0.1:{p}\n    token_env: WRONG_TOKEN\n  \
-             unset:\n    ssh: car@localhost\n    direct_addr: 127.0.0.1:{p}\n    token_env: UNSET_TOKEN\n  \
-             closed:\n    ssh: car@localhost\n    direct_addr: 127.0.0.1:{}\n  \
-             silent:\n    ssh: car@localhost\n    direct_addr: 127.0.0.1:{silent_port}\n",
-            closed_port()
-        ),
+    let machines = format!(
+        "machines:\n  good:\n    ssh: car@localhost\n    direct_addr: 127.0.0.1:{p}\n    token_env: GOOD_TOKEN\n  \
+         wrong:\n    ssh: car@localhost\n    direct_addr: 127.0.0.1:{p}\n    token_env: WRONG_TOKEN\n  \
+         unset:\n    ssh: car@localhost\n    direct_addr: 127.0.0.1:{p}\n    token_env: UNSET_TOKEN\n  \
+         closed:\n    ssh: car@localhost\n    direct_addr: 127.0.0.1:{}\n",
+        closed_port()
     );
+    let silent_entry =
+        format!("  silent:\n    ssh: car@localhost\n    direct_addr: 127.0.0.1:{silent_port}\n");
+    hub.write("codex-autorunner.yml", &format!("{machines}{silent_entry}"));
     let vars = [("GOOD_TOKEN", TOKEN), ("WRONG_TOKEN", "not-the-token")];
     let server = Server::start_with_vars(&hub, Some(TOKEN), &[], &vars).unwrap();
 
@@ -251,6 +250,18 @@ fn machines_with_a_wrong_token_no_token_or_no_answer_are_listed_with_their_error
     assert_eq!(
         machine(&list, "silent")["error"],
         format!("unreachable: no answer from http://127.0.0.1:{silent_port}/ within 3 s").as_str()
+    );
+
+    // (The silent machine is taken out: the rest need not wait for it.)
+    hub.write("codex-autorunner.yml", &machines);
+
+    // Nothing of the machines without the hub's token.
+    assert_eq!(server.send("GET", "api/v1/machines", &[], None).status, 401);
+    assert_eq!(
+        server
+            .send("GET", "ui/fragments/machines", &[], None)
+            .status,
+        401
     );
 
     // The page's fragment shows each error.
