@@ -302,3 +302,22 @@ fn machines_with_a_wrong_token_no_token_or_no_answer_are_listed_with_their_error
     assert!(api.body.contains("machines.bad.port"), "{}", api.body);
     drop(silent);
 }
+
+#[test]
+fn a_hub_without_machines_lists_none_and_its_page_has_no_machines_section() {
+    let hub = hub_of(&["alpha"], "- [ ] one\n");
+    let server = Server::start(&hub, &[]);
+    let list = server.get("api/v1/machines");
+    assert_eq!((list.status, list.json()), (200, serde_json::json!([])));
+    let page = server.get("");
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains(r#"id="machines""#), "{}", page.body);
+    let status = hub.run(&["hub", "status", "--json"]);
+    status.expect_code(0);
+    let v = json(&status.stdout());
+    assert_eq!(v["machines"], serde_json::json!([]));
+    assert!(v["machines_error"].is_null());
+    let text = hub.run(&["hub", "status"]);
+    text.expect_code(0);
+    assert_eq!(text.stdout().lines().count(), 1, "{}", text.stdout());
+}

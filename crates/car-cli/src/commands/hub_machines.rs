@@ -31,12 +31,18 @@ fn var_path(name: &str) -> Option<PathBuf> {
 /// root file (the tokens from this process's environment).
 pub(crate) fn ask(hub_root: &Path) -> Remote {
     let load = || -> Result<(Machines, PathBuf), String> {
+        // Without HOME (nor XDG_CONFIG_HOME), the hub's root file alone.
         let user = car_core::machine::user_config_file(
             var_path("XDG_CONFIG_HOME").as_deref(),
             var_path("HOME").as_deref(),
-        )
-        .map_err(|e| e.to_string())?;
-        let files = car_core::machine::machine_files(&user, hub_root);
+        );
+        let files = match user {
+            Ok(u) => car_core::machine::machine_files(&u, hub_root),
+            Err(_) => car_core::machine::machine_files(Path::new(""), hub_root)
+                .into_iter()
+                .skip(1)
+                .collect(),
+        };
         let machines = Machines::load(&files).map_err(|e| e.to_string())?;
         if machines.by_name.is_empty() {
             return Ok((machines, PathBuf::new()));

@@ -7,7 +7,7 @@
 //! its `direct_addr`, with the token in the server's variable `token_env`,
 //! all at once, each within [`car_client::MACHINE_TIMEOUT`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use axum::Json;
 use axum::extract::State;
@@ -25,51 +25,56 @@ fn var_path(name: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// Where the machines are configured and where their tunnels' states are.
-struct Places {
-    files: Vec<PathBuf>,
-    tunnels: PathBuf,
-}
-
-fn places(state: &AppState) -> Result<Places, String> {
+/// The machines configured, and the directory of their tunnels' states
+/// (none when no machine is configured: nothing then needs HOME).
+fn configured_machines(state: &AppState) -> Result<(Machines, PathBuf), String> {
     let home = var_path("HOME");
+    // Without HOME (nor XDG_CONFIG_HOME), the served root's file alone.
     let user_file = car_core::machine::user_config_file(
         var_path("XDG_CONFIG_HOME").as_deref(),
         home.as_deref(),
     )
-    .map_err(|e| e.to_string())?;
+    .ok();
     let root = match state.hub() {
         Some(h) => Some(h.hub().root().to_path_buf()),
         None => state.repos().first().map(|e| e.repo.root().to_path_buf()),
     };
-    let files = match root {
-        Some(r) => car_core::machine::machine_files(&user_file, &r),
-        None => vec![user_file],
+    let files = match (user_file, root) {
+        (Some(u), Some(r)) => car_core::machine::machine_files(&u, &r),
+        (None, Some(r)) => car_core::machine::machine_files(Path::new(""), &r)
+            .into_iter()
+            .skip(1)
+            .collect(),
+        (Some(u), None) => vec![u],
+        (None, None) => Vec::new(),
     };
+    let machines = Machines::load(&files).map_err(|e| e.to_string())?;
+    if machines.by_name.is_empty() {
+        return Ok((machines, PathBuf::new()));
+    }
     let tunnels =
         car_core::machine::tunnels_dir(var_path("XDG_STATE_HOME").as_deref(), home.as_deref())
             .map_err(|e| e.to_string())?;
-    Ok(Places { files, tunnels })
+    Ok((machines, tunnels))
 }
 
 /// The names of the machines configured (read from the files, nothing
 /// asked), for the hub page's first paint; the error names the file and key.
 pub(crate) fn configured(state: &AppState) -> Result<Vec<String>, String> {
-    let p = places(state)?;
-    let machines = Machines::load(&p.files).map_err(|e| e.to_string())?;
+    let (machines, _) = configured_machines(state)?;
     Ok(machines.by_name.into_keys().collect())
 }
 
 /// Every machine's listing (see the module docs).
 pub(crate) async fn listing(state: &AppState) -> Result<Vec<MachineListing>, ApiError> {
-    let config = |m: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "config", m);
-    let p = places(state).map_err(config)?;
+    let state = state.clone();
     blocking(move || {
-        let machines = Machines::load(&p.files).map_err(|e| config(e.to_string()))?;
+        let (machines, tunnels) = configured_machines(&state)
+            .map_err(|m| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "config", m))?;
         let token = |var: &str| std::env::var(var).ok();
         Ok(car_client::list_machines(
             &machines,
-            &p.tunnels,
+            &tunnels,
             &token,
             car_client::MACHINE_TIMEOUT,
         ))
