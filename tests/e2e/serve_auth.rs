@@ -17,6 +17,7 @@ const ROUTES: &[(&str, &str, &str, Option<&str>)] = &[
     ("GET", "/health", "health", None),
     ("GET", "/api/v1/openapi.json", "api/v1/openapi.json", None),
     ("GET", "/api/v1/repos", "api/v1/repos", None),
+    ("GET", "/api/v1/machines", "api/v1/machines", None),
     ("GET", "/api/v1/stream", "api/v1/stream", None),
     (
         "POST",

@@ -41,7 +41,8 @@ pub(crate) enum HubCommand {
     },
     /// List the registered repositories and worktrees.
     List(JsonArg),
-    /// Every repository's loop on one line: state, TODO, current run and its age, a waiting question.
+    /// Every repository's loop on one line: state, TODO, current run and its age, a waiting question;
+    /// then the configured machines' repositories (NAME:ID), asked through their servers.
     Status {
         /// Wider lines, with the branch, ahead/behind and dirty or clean (git is asked).
         #[arg(long)]

@@ -88,6 +88,17 @@ impl Client {
         self
     }
 
+    /// This client, giving up on a request (its connection included) after
+    /// `timeout`: for a listing that must not wait long for one server.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.agent = ureq::AgentBuilder::new()
+            .timeout_connect(timeout)
+            .timeout(timeout)
+            .build();
+        self
+    }
+
     /// `call`, tried again while the server is unreachable, for up to the
     /// client's patience.
     fn patiently<T>(

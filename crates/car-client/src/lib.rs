@@ -7,7 +7,9 @@
 //! event stream and reconnects after a dropped connection with
 //! `Last-Event-ID`, so a follower sees every event once;
 //! [`Client::exec_follow`] follows a command's log that way, line by line
-//! from a byte offset, until the command ends.
+//! from a byte offset, until the command ends. [`list_machines`] asks
+//! every configured machine's server for its repositories at once, for a
+//! hub's listing.
 
 mod client;
 mod error;
@@ -15,6 +17,7 @@ mod exec_follow;
 mod execs;
 mod follow;
 mod loop_api;
+mod machines;
 mod sse;
 mod tasks;
 mod types;
@@ -23,6 +26,7 @@ pub use client::Client;
 pub use error::ClientError;
 pub use exec_follow::{ExecEnd, ExecLine};
 pub use follow::{Flow, StreamItem};
+pub use machines::{MACHINE_TIMEOUT, MachineListing, MachineRepo, list_machines, machine_url};
 pub use sse::SseEvent;
 pub use types::{
     ExecDetail, ExecList, ExecStarted, LogPiece, OutputSlice, RepoSummary, RunDetail, TaskDetail,

@@ -20,8 +20,8 @@ use crate::guard::{check_auth, check_host};
 use crate::rate::rate_limit;
 use crate::routes::{
     control, doc_chat, doc_stream, docs, events, exec_stream, execs, health, hub_control,
-    hub_stream, login, notify, repo_jobs, repo_list, repos, runs, sessions, stream, task_output,
-    task_stream, tasks, terminal_ws, terminals, voice, worktrees, ws,
+    hub_stream, login, machines, notify, repo_jobs, repo_list, repos, runs, sessions, stream,
+    task_output, task_stream, tasks, terminal_ws, terminals, voice, worktrees, ws,
 };
 use crate::state::AppState;
 
@@ -54,6 +54,7 @@ impl utoipa::Modify for BearerAuth {
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(repo_list::list))
+        .routes(routes!(machines::list))
         .routes(routes!(repos::status))
         .routes(routes!(repos::config))
         .routes(routes!(notify::test))

@@ -1,4 +1,5 @@
-//! Watching a hub: `car hub status [--wide] [--json]`, `car hub events [-f]
+//! Watching a hub: `car hub status [--wide] [--json]` (the other
+//! machines' repositories too, see `hub_machines.rs`), `car hub events [-f]
 //! [--json]`, and `car attach ID` picking a hub's repository.
 
 use std::io::Write;
@@ -7,7 +8,7 @@ use anyhow::Result;
 use car_core::hub::{ManifestRepo, RepoKind};
 use car_core::{EventEnvelope, Hub, Repo, ResumeToken, SinceFilter, SummaryOptions};
 
-use super::hub_status::{Width, render_status_lines};
+use super::hub_status::Width;
 use crate::report::UsageError;
 
 /// A registered repository, opened.
@@ -58,11 +59,15 @@ pub(crate) fn status(hub: &Hub, wide: bool, json: bool) -> Result<u8> {
             s
         })
         .collect();
+    // The other machines' repositories, through their servers.
+    let remote = super::hub_machines::ask(hub.root());
     if json {
         let value = serde_json::json!({
             "hub": hub.root(),
             "repos": summaries,
             "unavailable": broken,
+            "machines": remote.machines,
+            "machines_error": remote.error,
         });
         outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(crate::EXIT_OK);
@@ -71,11 +76,15 @@ pub(crate) fn status(hub: &Hub, wide: bool, json: bool) -> Result<u8> {
         outln!("no repositories registered (try `car hub scan`)");
     }
     let width = if wide { Width::Wide } else { Width::Narrow };
-    for line in render_status_lines(&summaries, width) {
+    let (local, machines) = super::hub_machines::lines(&summaries, &remote, width);
+    for line in local {
         outln!("{line}");
     }
     for b in &broken {
         outln!("! {b}");
+    }
+    for line in machines {
+        outln!("{line}");
     }
     Ok(crate::EXIT_OK)
 }

@@ -7,6 +7,7 @@ mod docs;
 mod events;
 pub(crate) mod exec;
 mod hub;
+mod hub_machines;
 mod hub_status;
 mod hub_supervise;
 mod hub_watch;

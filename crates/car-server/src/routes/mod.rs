@@ -11,6 +11,7 @@ pub(crate) mod health;
 pub(crate) mod hub_control;
 pub(crate) mod hub_stream;
 pub(crate) mod login;
+pub(crate) mod machines;
 pub(crate) mod notify;
 pub(crate) mod repo_jobs;
 pub(crate) mod repo_list;

@@ -5,6 +5,11 @@
 //! /api/v1/repos` answers, for a first paint with data; its script then
 //! follows `GET /api/v1/stream` and fetches the list again
 //! (`GET /ui/fragments/repos`, the same template) when events come.
+//!
+//! Below, the other machines' repositories (`GET /api/v1/machines`): the
+//! first paint names the machines configured only (asking them may take
+//! seconds); the script fetches `GET /ui/fragments/machines` at once, then
+//! every 30 s.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -45,7 +50,27 @@ pub(crate) async fn hub(ui: Page) -> Result<Response, Response> {
     } else {
         "Repository"
     };
-    Ok(ui.render("hub.html", title, list_ctx(&ui.state, &repos)))
+    let mut ctx = list_ctx(&ui.state, &repos);
+    let machines = match crate::routes::machines::configured(&ui.state) {
+        Ok(names) => context! {
+            machines => names
+                .iter()
+                .map(|n| context! { name => n, checking => true })
+                .collect::<Vec<_>>(),
+        },
+        Err(e) => context! { machines_error => e },
+    };
+    ctx = context! { ..ctx, ..machines };
+    Ok(ui.render("hub.html", title, ctx))
+}
+
+/// The machines section alone, each machine asked, for the page's script.
+pub(crate) async fn machines(ui: Fragment) -> Result<Response, Response> {
+    let ctx = match crate::routes::machines::listing(&ui.state).await {
+        Ok(list) => context! { machines => Value::from_serialize(&list) },
+        Err(e) => context! { machines_error => e.message() },
+    };
+    Ok(ui.render("hub_machines.html", "", ctx))
 }
 
 /// The list of the hub page alone, for its script.

@@ -32,6 +32,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "hub_list.html",
         include_str!("../../ui/templates/hub_list.html"),
     ),
+    (
+        "hub_machines.html",
+        include_str!("../../ui/templates/hub_machines.html"),
+    ),
     ("repo.html", include_str!("../../ui/templates/repo.html")),
     (
         "repo_live.html",

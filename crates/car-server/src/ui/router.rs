@@ -24,6 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(docs_page::chat),
         )
         .route("/ui/fragments/repos", get(hub_page::fragment))
+        .route("/ui/fragments/machines", get(hub_page::machines))
         .route("/repos/{id}/terminal", get(terminal_page::terminal))
         .route("/repos/{id}/snapshot", get(snapshot_page::snapshot_page))
         .route("/repos/{id}/settings", get(settings_page::settings))

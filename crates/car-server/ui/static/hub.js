@@ -58,6 +58,33 @@ const refresh = debounce(() => refreshList().catch((e) => toast(e.message, true)
 
 follow("/api/v1/stream", { event: refresh, open: refresh });
 
+// The other machines' repositories: asked through their servers (up to a
+// few seconds each), so fetched apart from the local list: at once, then
+// every 30 s while the page is shown (their events do not come here).
+const MACHINES_EVERY_MS = 30_000;
+let machinesBusy = false;
+async function refreshMachines() {
+  const old = document.getElementById("machines");
+  if (!old || machinesBusy || document.hidden) return;
+  machinesBusy = true;
+  try {
+    const resp = await fetch(`${base}/ui/fragments/machines`, { headers: { Accept: "text/html" } });
+    if (resp.status === 401) { location.reload(); return; }
+    if (!resp.ok) throw new Error(`the machines: ${resp.status}`);
+    const tpl = document.createElement("template");
+    tpl.innerHTML = await resp.text();
+    const fresh = tpl.content.getElementById("machines");
+    if (!fresh) old.remove();
+    else if (fresh.outerHTML !== old.outerHTML) old.replaceWith(fresh);
+  } finally {
+    machinesBusy = false;
+  }
+}
+const machinesNow = () => refreshMachines().catch((e) => toast(e.message, true));
+machinesNow();
+setInterval(machinesNow, MACHINES_EVERY_MS);
+document.addEventListener("visibilitychange", () => { if (!document.hidden) machinesNow(); });
+
 document.addEventListener("click", async (e) => {
   const btn = e.target.closest("button[data-action]");
   if (!btn) return;
