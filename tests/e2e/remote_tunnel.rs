@@ -160,6 +160,12 @@ fn a_killed_tunnel_is_reopened_by_its_supervisor_and_down_leaves_nothing() {
             .unwrap()
             .success()
     );
+    // (SIGKILL lands a moment after `kill` returns.)
+    local
+        .env
+        .wait_for("the supervisor to die", Duration::from_secs(10), || {
+            !alive(supervisor)
+        });
     let list = json(&local.run(&["remote", "list", "--json"]).stdout());
     assert!(list[0]["tunnel"].is_null(), "{list}");
     assert!(alive(ssh));
