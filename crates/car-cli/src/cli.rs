@@ -278,6 +278,8 @@ pub(crate) struct ServeArgs {
     /// Revoke every browser session (their cookies fail at once, in a running server too), and exit.
     #[arg(long, conflicts_with_all = ["host", "port", "base_path", "no_qr"])]
     pub(crate) revoke_sessions: bool,
+    #[command(subcommand)]
+    pub(crate) command: Option<crate::cli_users::ServeCommand>,
 }
 
 #[derive(Debug, Args)]

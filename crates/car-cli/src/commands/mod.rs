@@ -21,6 +21,7 @@ mod reply;
 mod run;
 mod serve;
 mod serve_link;
+mod serve_users;
 mod service;
 mod service_env;
 mod service_k8s;

@@ -7,13 +7,12 @@
 //! `GET .../jobs/{job}` reads a job's result: its state, exit code, times
 //! and both outputs.
 
-use std::net::SocketAddr;
 use std::path::{Path as FsPath, PathBuf};
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use car_core::{ExecError, ExecRequest, ExecStream};
@@ -21,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{blocking, requester, to_json};
+use super::{blocking, requester, requester_of, to_json};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -62,10 +61,6 @@ pub struct JobStarted {
     pub status: String,
     /// `snapshot` or `ingest-spec`.
     pub kind: String,
-}
-
-fn peer(ext: &Extensions) -> Option<SocketAddr> {
-    ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
 }
 
 /// The body as `T`, the default when it is empty.
@@ -136,7 +131,7 @@ async fn start(
     args: impl FnOnce(&FsPath) -> Result<Vec<String>, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let repo = state.repo(&id)?.clone();
-    let by = requester(peer(ext));
+    let by = requester_of(ext);
     let program = state.inner.program.clone();
     let rec = blocking(move || {
         // The command line names the binary itself: `/proc/self/exe`
