@@ -67,6 +67,7 @@ mod serve_ui;
 mod serve_ui_docs;
 mod serve_ui_runs;
 mod serve_ui_term;
+mod serve_users;
 mod serve_voice;
 mod serve_ws;
 mod service;
