@@ -205,3 +205,186 @@ fn each_scope_reaches_its_routes_and_gets_403_naming_the_scope_elsewhere() {
     }
     eprintln!("{matrix}");
 }
+
+#[test]
+fn expiry_revocation_and_removal_take_effect_at_once_with_401_saying_which() {
+    let env = TestEnv::new();
+    add_user(&env, "ann", "operator");
+    add_user(&env, "bob", "viewer");
+    let short = token(&env, &["--user", "ann", "--expires", "2s"]);
+    let revoked = token(&env, &["--user", "ann", "--scope", "reply"]);
+    let removed = token(&env, &["--user", "bob"]);
+    let server = Server::start(&env, &[]);
+    let state = format!("api/v1/repos/{REPO}");
+    for t in [&short, &revoked, &removed] {
+        assert_eq!(call(&server, t, "GET", &state, None).status, 200);
+    }
+    // An unknown secret for a known id: 401, not saying which part.
+    let (id_part, _) = revoked.rsplit_once('_').unwrap();
+    let forged = format!("{id_part}_{}", "0".repeat(64));
+    let r = call(&server, &forged, "GET", &state, None);
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("the user token is not valid"), "{}", r.body);
+
+    // Revoked and removed while the server runs: refused on the next request.
+    let id = revoked.split('_').nth(2).unwrap();
+    env.run(&["serve", "tokens", "revoke", id]).expect_code(0);
+    let r = call(&server, &revoked, "GET", &state, None);
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("revoked at"), "{}", r.body);
+    env.run(&["serve", "users", "remove", "bob"]).expect_code(0);
+    let r = call(&server, &removed, "GET", &state, None);
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("revoked at"), "{}", r.body);
+
+    // The short one stops at its time.
+    let start = Instant::now();
+    loop {
+        let r = call(&server, &short, "GET", &state, None);
+        if r.status == 401 {
+            assert!(r.body.contains("expired at"), "{}", r.body);
+            break;
+        }
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(start.elapsed() < Duration::from_secs(10), "never expired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let list = env.run(&["serve", "tokens", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&list.stdout()).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert!(list.iter().all(|t| t.get("sha256").is_none()), "{list:#?}");
+    let on_disk = env.read(".codex-autorunner/server/users.json");
+    for t in [&short, &revoked, &removed] {
+        let secret = t.rsplit('_').next().unwrap();
+        assert!(!on_disk.contains(secret), "a secret is on disk");
+    }
+    // A broken file: the CLI names it, the server refuses with 500 naming it.
+    env.write(".codex-autorunner/server/users.json", "{broken");
+    let run = env.run(&["serve", "users", "list"]);
+    assert_ne!(run.code(), 0);
+    assert!(
+        run.stderr()
+            .contains("users.json is not a valid users file"),
+        "{}",
+        run.stderr()
+    );
+    let r = call(&server, &short, "GET", &state, None);
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(r.body.contains("users.json"), "{}", r.body);
+    // The server's own token works whatever the users file holds.
+    assert_eq!(server.get(&state).status, 200);
+}
+
+#[test]
+fn two_users_concurrent_tasks_are_each_their_own_and_limited_and_audited_per_user() {
+    let env = TestEnv::new();
+    env.config("codex:\n  args: [exec]\nserver:\n  rate_limit_per_minute: 4\n");
+    // Both tasks run at once: each waits for a file the test writes.
+    env.script("wait-file go 20\nlast-message done\n");
+    add_user(&env, "ann", "operator");
+    add_user(&env, "bob", "operator");
+    let ann = token(&env, &["--user", "ann", "--scope", "tasks"]);
+    let bob = token(&env, &["--user", "bob", "--scope", "tasks"]);
+    let confined = token(
+        &env,
+        &["--user", "ann", "--scope", "tasks", "--repo-id", REPO],
+    );
+    let server = Server::start(&env, &[]);
+    let a = spawned_task(&server, &ann, "ann's work");
+    let b = spawned_task(&server, &bob, "bob's work");
+
+    for (me, mine, theirs) in [(&ann, &a, &b), (&bob, &b, &a)] {
+        let list = call(&server, me, "GET", "api/v1/tasks", None).json();
+        assert_eq!(list["total"], 1, "{list:#}");
+        assert_eq!(list["tasks"][0]["id"], mine.as_str(), "{list:#}");
+        assert_eq!(
+            call(&server, me, "GET", &format!("api/v1/tasks/{mine}"), None).status,
+            200
+        );
+        for (method, path, body) in [
+            ("GET", format!("api/v1/tasks/{theirs}"), None),
+            ("GET", format!("api/v1/tasks/{theirs}/output"), None),
+            (
+                "POST",
+                format!("api/v1/tasks/{theirs}/reply"),
+                Some(r#"{"message":"hi"}"#),
+            ),
+            ("DELETE", format!("api/v1/tasks/{theirs}"), None),
+        ] {
+            let r = call(&server, me, method, &path, body);
+            assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
+        }
+        assert_eq!(
+            stream_status(&server, me, &format!("api/v1/tasks/{theirs}/stream")),
+            404
+        );
+    }
+    // Both still run: neither was cancelled by the other.
+    for id in [&a, &b] {
+        let rec = server.get(&format!("api/v1/tasks/{id}")).json();
+        assert!(
+            ["queued", "running"].contains(&rec["state"].as_str().unwrap()),
+            "{rec:#}"
+        );
+    }
+    // The server's token sees both, each naming its user.
+    let all = server.get("api/v1/tasks").json();
+    assert_eq!(all["total"], 2, "{all:#}");
+    let owners: Vec<_> = all["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_str().unwrap().to_string(), t["user"].clone()))
+        .collect();
+    assert!(owners.contains(&(a.clone(), json!("ann"))), "{owners:?}");
+    assert!(owners.contains(&(b.clone(), json!("bob"))), "{owners:?}");
+    env.write("go", "");
+    wait_over(&server, &a);
+    wait_over(&server, &b);
+
+    // A token confined to the repository sees its user's tasks, not the
+    // hub-wide stream.
+    let list = call(&server, &confined, "GET", "api/v1/tasks", None).json();
+    assert_eq!(list["total"], 1, "{list:#}");
+    assert_eq!(stream_status(&server, &confined, "api/v1/stream"), 403);
+
+    // Rate limits are per user, whatever the token: ann's budget of 4
+    // (3 spent above: a spawn, a reply and a cancel refused with 404) runs
+    // out; bob's is his own.
+    let reply = format!("api/v1/repos/{REPO}/reply");
+    let mut ann_limited = false;
+    for _ in 0..6 {
+        let r = call(&server, &ann, "POST", &reply, Some(r#"{"text":" "}"#));
+        if r.status == 429 {
+            ann_limited = true;
+            break;
+        }
+        assert_eq!(r.status, 400, "{}", r.body);
+    }
+    assert!(ann_limited, "ann was never limited");
+    let r = call(&server, &bob, "POST", &reply, Some(r#"{"text":" "}"#));
+    assert_eq!(r.status, 400, "bob has a budget of his own: {}", r.body);
+
+    // The audit records name the user.
+    let ledger = env.read(".codex-autorunner/events.jsonl");
+    let audits: Vec<serde_json::Value> = ledger
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["type"] == "audit")
+        .collect();
+    for (user, path) in [("ann", "/api/v1/tasks"), ("bob", "/api/v1/tasks")] {
+        assert!(
+            audits
+                .iter()
+                .any(|e| e["user"] == user && e["path"] == path && e["status"] == 202),
+            "no audit of {user}'s spawn: {audits:#?}"
+        );
+    }
+    assert!(
+        audits
+            .iter()
+            .any(|e| e["user"] == "bob" && e["path"] == "/api/v1/tasks/".to_string() + &a),
+        "bob's refused cancel of ann's task is audited as his: {audits:#?}"
+    );
+}
