@@ -388,3 +388,84 @@ fn two_users_concurrent_tasks_are_each_their_own_and_limited_and_audited_per_use
         "bob's refused cancel of ann's task is audited as his: {audits:#?}"
     );
 }
+
+#[test]
+fn a_token_confined_to_one_repository_of_a_hub_gets_403_for_the_others() {
+    let env = crate::hub_common::hub_of(&["alpha", "beta"], "- [ ] one\n");
+    add_user(&env, "ann", "operator");
+    let bad = env.run(&[
+        "serve",
+        "tokens",
+        "create",
+        "--user",
+        "ann",
+        "--repo-id",
+        "gamma",
+    ]);
+    assert_ne!(bad.code(), 0);
+    assert!(
+        bad.stderr().contains("no repository \"gamma\" in"),
+        "{}",
+        bad.stderr()
+    );
+    let ann = token(
+        &env,
+        &["--user", "ann", "--scope", "tasks", "--repo-id", "alpha"],
+    );
+    let server = Server::start(&env, &[]);
+
+    let list = call(&server, &ann, "GET", "api/v1/repos", None).json();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["alpha"]);
+    assert_eq!(
+        server.get("api/v1/repos").json().as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        call(&server, &ann, "GET", "api/v1/repos/alpha", None).status,
+        200
+    );
+    let r = call(&server, &ann, "GET", "api/v1/repos/beta", None);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("confined to the repository \\\"alpha\\\""),
+        "{}",
+        r.body
+    );
+    assert_eq!(stream_status(&server, &ann, "api/v1/stream"), 403);
+    assert_eq!(
+        stream_status(&server, &ann, "api/v1/repos/alpha/stream"),
+        200
+    );
+    // A task in another repository is refused before anything starts; in
+    // its own, the request goes through (here to the empty prompt's 400).
+    let r = call(
+        &server,
+        &ann,
+        "POST",
+        "api/v1/tasks",
+        Some(r#"{"repo":"beta","prompt":""}"#),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = call(
+        &server,
+        &ann,
+        "POST",
+        "api/v1/tasks",
+        Some(r#"{"repo":"alpha","prompt":""}"#),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = call(
+        &server,
+        &ann,
+        "POST",
+        "api/v1/execs",
+        Some(r#"{"repo":"beta","cmd":"true"}"#),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+}
