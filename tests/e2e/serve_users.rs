@@ -469,3 +469,29 @@ fn a_token_confined_to_one_repository_of_a_hub_gets_403_for_the_others() {
     );
     assert_eq!(r.status, 403, "{}", r.body);
 }
+
+#[test]
+fn a_websocket_takes_a_user_token_as_its_subprotocol_within_its_scope() {
+    use crate::serve_ws::connect;
+    let env = TestEnv::new();
+    add_user(&env, "vic", "viewer");
+    let read = token(&env, &["--user", "vic"]);
+    let server = Server::start(&env, &[]);
+    let offer = format!("car.v1, car.token.{read}");
+    let headers = [("Sec-WebSocket-Protocol", offer.as_str())];
+    let (mut socket, proto) =
+        connect(&server, &format!("api/v1/repos/{REPO}/ws"), &headers).expect("read may follow");
+    assert_eq!(proto.as_deref(), Some("car.v1"));
+    let _ = socket.close(None);
+    // A terminal is admin's.
+    let refused = connect(
+        &server,
+        &format!("api/v1/repos/{REPO}/terminals/x/ws"),
+        &headers,
+    );
+    assert_eq!(refused.err(), Some(403));
+    let id = read.split('_').nth(2).unwrap();
+    env.run(&["serve", "tokens", "revoke", id]).expect_code(0);
+    let refused = connect(&server, &format!("api/v1/repos/{REPO}/ws"), &headers);
+    assert_eq!(refused.err(), Some(401));
+}

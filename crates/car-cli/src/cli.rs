@@ -261,6 +261,7 @@ pub(crate) struct TaskProcessArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct ServeArgs {
     /// Address to listen on (default: server.host, 127.0.0.1). Any other than a loopback one
     /// needs a token (server.auth_token_env).
