@@ -254,6 +254,11 @@ fn expiry_revocation_and_removal_take_effect_at_once_with_401_saying_which() {
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 3);
     assert!(list.iter().all(|t| t.get("sha256").is_none()), "{list:#?}");
+    // Each was used: the server recorded it (at most once a minute).
+    assert!(
+        list.iter().all(|t| t["last_used_at"].is_string()),
+        "{list:#?}"
+    );
     let on_disk = env.read(".codex-autorunner/server/users.json");
     for t in [&short, &revoked, &removed] {
         let secret = t.rsplit('_').next().unwrap();

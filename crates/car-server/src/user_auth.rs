@@ -19,7 +19,12 @@ use crate::state::AppState;
 pub(crate) struct UserTokens {
     path: PathBuf,
     cache: Mutex<Option<(Stamp, Arc<Users>)>>,
+    /// When this server last recorded each token's use, by id.
+    touched: Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// A token's last use is written to the file at most this often.
+const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What tells a changed file: size, mtime (ns) and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +49,30 @@ impl UserTokens {
         Self {
             path,
             cache: Mutex::new(None),
+            touched: Mutex::default(),
+        }
+    }
+
+    /// Records the use of token `id` in the file (`tokens list` shows
+    /// it), at most once a minute per token; a failure is only logged.
+    fn touch(&self, id: &str) {
+        let now = std::time::Instant::now();
+        {
+            let mut touched = self
+                .touched
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if touched
+                .get(id)
+                .is_some_and(|at| now.duration_since(*at) < TOUCH_EVERY)
+            {
+                return;
+            }
+            touched.insert(id.to_string(), now);
+        }
+        let gap = chrono::Duration::from_std(TOUCH_EVERY).unwrap_or_default();
+        if let Err(e) = Users::touch(&self.path, id, chrono::Utc::now(), gap) {
+            tracing::warn!(error = %e, "cannot record a user token's use");
         }
     }
 
@@ -106,13 +135,21 @@ pub(crate) async fn check(state: &AppState, token: String) -> Result<Caller, Api
             "this server takes no user tokens (it was started without a users file)".into(),
         ));
     };
-    let users = crate::routes::blocking(move || tokens.current()).await?;
+    let users = crate::routes::blocking({
+        let tokens = tokens.clone();
+        move || tokens.current()
+    })
+    .await?;
     match users.verify(&token, chrono::Utc::now()) {
-        Ok(g) => Ok(Caller::User(UserCaller {
-            name: g.user,
-            scope: g.scope,
-            repo: g.repo,
-        })),
+        Ok(g) => {
+            let id = g.token_id.clone();
+            tokio::task::spawn_blocking(move || tokens.touch(&id));
+            Ok(Caller::User(UserCaller {
+                name: g.user,
+                scope: g.scope,
+                repo: g.repo,
+            }))
+        }
         Err(refused) => Err(unauthorized(refused.describe())),
     }
 }

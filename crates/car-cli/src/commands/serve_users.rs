@@ -81,13 +81,14 @@ pub(crate) fn run(g: &Global, cmd: ServeCommand) -> Result<u8> {
                 outln!("car: no tokens (car serve tokens create --user NAME ...)");
             } else {
                 outln!(
-                    "{:<12} {:<16} {:<6} {:<16} {:<20} {:<20} STATE",
+                    "{:<12} {:<16} {:<6} {:<16} {:<20} {:<20} {:<20} STATE",
                     "ID",
                     "USER",
                     "SCOPE",
                     "REPO",
                     "CREATED",
-                    "EXPIRES"
+                    "EXPIRES",
+                    "LAST USED"
                 );
                 for t in &tokens {
                     outln!("{}", line(t, now));
@@ -109,13 +110,14 @@ fn line(t: &TokenRecord, now: chrono::DateTime<Utc>) -> String {
         _ => "live".to_string(),
     };
     format!(
-        "{:<12} {:<16} {:<6} {:<16} {:<20} {:<20} {state}",
+        "{:<12} {:<16} {:<6} {:<16} {:<20} {:<20} {:<20} {state}",
         t.id,
         t.user,
         t.scope.as_str(),
         t.repo.as_deref().unwrap_or("*"),
         at(t.created_at),
-        t.expires_at.map_or_else(|| "never".to_string(), at)
+        t.expires_at.map_or_else(|| "never".to_string(), at),
+        t.last_used_at.map_or_else(|| "-".to_string(), at)
     )
 }
 

@@ -46,6 +46,9 @@ pub struct TokenRecord {
     /// When it was revoked.
     #[serde(default)]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When a server last took it (to the minute: see [`Users::touch`]).
+    #[serde(default)]
+    pub last_used_at: Option<DateTime<Utc>>,
     /// SHA-256 of its secret, hex.
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub sha256: String,
@@ -255,6 +258,7 @@ impl Users {
             created_at: now,
             expires_at,
             revoked_at: None,
+            last_used_at: None,
             sha256: token::hash(&secret),
         };
         self.data.tokens.push(record.clone());
@@ -264,6 +268,28 @@ impl Users {
             token: token::format(&id, &secret),
             record: shown,
         })
+    }
+
+    /// Records in the file at `path` that the token `id` was used at
+    /// `now`, unless its last use recorded is less than `gap` before:
+    /// whether the file was written. Under the lock, like [`Users::edit`].
+    pub fn touch(
+        path: &Path,
+        id: &str,
+        now: DateTime<Utc>,
+        gap: Duration,
+    ) -> Result<bool, UsersError> {
+        let _lock = crate::fs_util::lock_exclusive(&path.with_extension("json.lock"))?;
+        let mut users = Self::load(path)?;
+        let Some(t) = users.data.tokens.iter_mut().find(|t| t.id == id) else {
+            return Ok(false);
+        };
+        if t.last_used_at.is_some_and(|at| now - at < gap) {
+            return Ok(false);
+        }
+        t.last_used_at = Some(now);
+        users.save()?;
+        Ok(true)
     }
 
     /// Revokes the token `id` (again: no change).

@@ -117,3 +117,25 @@ fn an_expiry_is_a_duration_a_time_or_never() {
         assert!(parse_expiry(bad, now()).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_use_is_recorded_at_most_once_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Users::file_of(dir.path());
+    let t = Users::edit(&path, |u| {
+        u.add_user("ann", Role::Admin, now())?;
+        u.create_token("ann", Scope::Admin, None, None, now())
+    })
+    .unwrap();
+    let id = &t.record.id;
+    let gap = Duration::seconds(60);
+    assert!(Users::touch(&path, id, now(), gap).unwrap());
+    assert!(!Users::touch(&path, id, now() + Duration::seconds(30), gap).unwrap());
+    let later = now() + Duration::seconds(90);
+    assert!(Users::touch(&path, id, later, gap).unwrap());
+    assert!(!Users::touch(&path, "000000000000", later, gap).unwrap());
+    let users = Users::load(&path).unwrap();
+    assert_eq!(users.tokens()[0].last_used_at, Some(later));
+    // The token still checks out: a touch changes nothing else.
+    assert!(users.verify(&t.token, later).is_ok());
+}
