@@ -284,7 +284,7 @@ fn expiry_revocation_and_removal_take_effect_at_once_with_401_saying_which() {
 #[test]
 fn two_users_concurrent_tasks_are_each_their_own_and_limited_and_audited_per_user() {
     let env = TestEnv::new();
-    env.config("codex:\n  args: [exec]\nserver:\n  rate_limit_per_minute: 4\n");
+    env.config("codex:\n  args: [exec]\nserver:\n  rate_limit_per_minute: 8\n");
     // Both tasks run at once: each waits for a file the test writes.
     env.script("wait-file go 20\nlast-message done\n");
     add_user(&env, "ann", "operator");
@@ -348,18 +348,47 @@ fn two_users_concurrent_tasks_are_each_their_own_and_limited_and_audited_per_use
     wait_over(&server, &a);
     wait_over(&server, &b);
 
+    // Commands alike: ann's is hers, bob finds nothing of it.
+    let r = call(
+        &server,
+        &ann,
+        "POST",
+        "api/v1/execs",
+        Some(r#"{"cmd":"echo ann-secret"}"#),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let x = r.json()["exec_id"].as_str().unwrap().to_string();
+    let mine = call(&server, &ann, "GET", "api/v1/execs", None).json();
+    assert_eq!(mine["total"], 1, "{mine:#}");
+    let theirs = call(&server, &bob, "GET", "api/v1/execs", None).json();
+    assert_eq!(theirs["total"], 0, "{theirs:#}");
+    for (method, path) in [
+        ("GET", format!("api/v1/execs/{x}")),
+        ("GET", format!("api/v1/execs/{x}/logs")),
+        ("GET", format!("api/v1/repos/{REPO}/jobs/{x}")),
+        ("DELETE", format!("api/v1/execs/{x}")),
+    ] {
+        let r = call(&server, &bob, method, &path, None);
+        assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
+        assert!(!r.body.contains("ann-secret"), "{}", r.body);
+    }
+    assert_eq!(
+        call(&server, &ann, "GET", &format!("api/v1/execs/{x}"), None).status,
+        200
+    );
+
     // A token confined to the repository sees its user's tasks, not the
     // hub-wide stream.
     let list = call(&server, &confined, "GET", "api/v1/tasks", None).json();
     assert_eq!(list["total"], 1, "{list:#}");
     assert_eq!(stream_status(&server, &confined, "api/v1/stream"), 403);
 
-    // Rate limits are per user, whatever the token: ann's budget of 4
-    // (3 spent above: a spawn, a reply and a cancel refused with 404) runs
-    // out; bob's is his own.
+    // Rate limits are per user, whatever the token: ann's budget of 8
+    // (spent above on a spawn, a reply and a cancel refused with 404, and
+    // a command) runs out; bob's is his own.
     let reply = format!("api/v1/repos/{REPO}/reply");
     let mut ann_limited = false;
-    for _ in 0..6 {
+    for _ in 0..10 {
         let r = call(&server, &ann, "POST", &reply, Some(r#"{"text":" "}"#));
         if r.status == 429 {
             ann_limited = true;

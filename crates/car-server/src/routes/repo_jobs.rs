@@ -223,7 +223,8 @@ pub(crate) async fn ingest_spec(
 /// succeeded, failed or cancelled; `exit_code`, `signal`, `error`, the
 /// times, who asked) with its `stdout` and `stderr` so far (UTF-8, bad
 /// bytes replaced). A job is a command of the repository: any command's
-/// id is read here too.
+/// id is read here too (for a user token below the scope `admin`, only
+/// its user's: another's answers 404, as at `/api/v1/execs/{id}`).
 #[utoipa::path(get, path = "/api/v1/repos/{id}/jobs/{job}", tag = "jobs",
     params(("id" = String, Path, description = "repository id"),
            ("job" = String, Path, description = "job id")),
@@ -231,12 +232,17 @@ pub(crate) async fn ingest_spec(
               (status = 404, body = crate::ErrorBody, description = "no such repository or job")))]
 pub(crate) async fn result(
     State(state): State<AppState>,
+    ext: Extensions,
     Path((id, job)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let repo = state.repo(&id)?.clone();
+    let caller = crate::user_auth::caller_of(&ext);
     let (rec, stdout, stderr) = blocking(move || {
         let execs = repo.execs(requester(None));
         let rec = match execs.status(&job) {
+            Ok(rec) if !caller.may_see(rec.requested_by.user.as_deref(), &id) => {
+                return Err(ApiError::not_found(format!("no job {job:?}")));
+            }
             Err(car_core::Error::Exec(ExecError::NotFound { .. })) => {
                 return Err(ApiError::not_found(format!("no job {job:?}")));
             }
