@@ -261,6 +261,7 @@ pub(crate) struct TaskProcessArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct ServeArgs {
     /// Address to listen on (default: server.host, 127.0.0.1). Any other than a loopback one
     /// needs a token (server.auth_token_env).
@@ -278,6 +279,8 @@ pub(crate) struct ServeArgs {
     /// Revoke every browser session (their cookies fail at once, in a running server too), and exit.
     #[arg(long, conflicts_with_all = ["host", "port", "base_path", "no_qr"])]
     pub(crate) revoke_sessions: bool,
+    #[command(subcommand)]
+    pub(crate) command: Option<crate::cli_users::ServeCommand>,
 }
 
 #[derive(Debug, Args)]

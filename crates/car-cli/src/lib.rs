@@ -46,6 +46,7 @@ mod cli;
 mod cli_hub;
 mod cli_remote;
 mod cli_service;
+mod cli_users;
 mod commands;
 mod logging;
 mod origin;

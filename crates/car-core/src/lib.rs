@@ -125,6 +125,7 @@ mod task;
 mod templates;
 mod terminal;
 mod time;
+pub mod users;
 
 // What an embedder does (see the crate docs).
 pub use control::{Control, KillReport, ReplyReport, ResumeReport, StatusReport, StopReport};

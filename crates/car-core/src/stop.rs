@@ -67,6 +67,7 @@ impl StopCause {
                 Self::Interrupted => "Ctrl-C (SIGINT)".to_string(),
                 Self::Killed => "a signal (SIGTERM or SIGHUP)".to_string(),
             }),
+            user: None,
         }
     }
 }
@@ -113,6 +114,10 @@ pub struct Requester {
     /// Where the request came from, in words.
     #[serde(default)]
     pub origin: Option<String>,
+    /// The server user it came as (a user token's, see `users`); none
+    /// from the command line, the server's own token or a browser session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl Requester {
@@ -121,7 +126,15 @@ impl Requester {
         Self {
             requested_by: by,
             origin: Some(origin.into()).filter(|o: &String| !o.is_empty()),
+            user: None,
         }
+    }
+
+    /// This requester, as the server user `user`.
+    #[must_use]
+    pub fn as_user(mut self, user: Option<String>) -> Self {
+        self.user = user;
+        self
     }
 
     /// A requester of kind `by` whose origin is what started this process
@@ -132,9 +145,13 @@ impl Requester {
 
     /// Describes the requester in words: `api (systemd unit car-web.service)`.
     pub fn describe(&self) -> String {
-        match &self.origin {
-            Some(o) => format!("{} ({o})", self.requested_by),
+        let who = match &self.user {
+            Some(u) => format!("{} user {u}", self.requested_by),
             None => self.requested_by.to_string(),
+        };
+        match &self.origin {
+            Some(o) => format!("{who} ({o})"),
+            None => who,
         }
     }
 }

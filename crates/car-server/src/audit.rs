@@ -1,8 +1,9 @@
 //! The audit trail: every state-changing request that passed the token
 //! check is recorded, once answered, as one `audit` event in the ledger of
 //! the repository it concerns: method, path (under the base path, no
-//! query), status, `api` and
-//! the peer's address. Never a body, a header or the token.
+//! query), status, `api`, the
+//! peer's address and the user of a user token. Never a body, a header or
+//! the token.
 
 use std::net::SocketAddr;
 
@@ -37,6 +38,10 @@ pub(crate) async fn audit(State(state): State<AppState>, req: Request, next: Nex
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
+    let user = crate::user_auth::caller_of(req.extensions())
+        .user()
+        .map(|u| u.name.clone());
+    let by = move || requester(peer).as_user(user.clone());
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
     let named = resp.extensions().get::<AuditRepo>().map(|r| r.0.clone());
@@ -44,15 +49,13 @@ pub(crate) async fn audit(State(state): State<AppState>, req: Request, next: Nex
     let recorded = blocking(move || {
         for id in many.iter().flatten() {
             if let Ok(repo) = state.repo(id) {
-                repo.control(requester(peer))
-                    .audit(&method, &path, status)?;
+                repo.control(by()).audit(&method, &path, status)?;
             }
         }
         if many.is_none()
             && let Some(repo) = concerned(&state, named.as_deref(), &path)
         {
-            repo.control(requester(peer))
-                .audit(&method, &path, status)?;
+            repo.control(by()).audit(&method, &path, status)?;
         }
         Ok(())
     })

@@ -52,6 +52,20 @@ pub(crate) enum Caller {
     /// An action token (a notification's button) for this repository; it
     /// got here only for a request its scopes allow (see `action_auth.rs`).
     Action(String),
+    /// A user token (see `user_auth.rs`); it got here only for a request
+    /// its scope allows (see `scope.rs`).
+    User(UserCaller),
+}
+
+/// The user of a user token, and what the token allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UserCaller {
+    /// The user's name.
+    pub(crate) name: String,
+    /// The token's scope, capped by the user's role.
+    pub(crate) scope: car_core::users::Scope,
+    /// The repository the token is confined to.
+    pub(crate) repo: Option<String>,
 }
 
 /// Requires the bearer token (in `Authorization`, or offered as the
@@ -63,12 +77,24 @@ pub(crate) async fn check_auth(
     mut req: Request,
     next: Next,
 ) -> Response {
-    // An action token is judged as one, whatever else the server takes.
+    // An action token is judged as one, whatever else the server takes;
+    // so is a user token.
     let caller = if let Some(token) = crate::action_auth::bearer(req.headers()) {
         match crate::action_auth::check(&state, &token, req.method(), req.uri().path()).await {
             Ok(repo) => Caller::Action(repo),
             Err(e) => return e.into_response(),
         }
+    } else if let Some(token) = crate::user_auth::offered(req.headers()) {
+        let caller = match crate::user_auth::check(&state, token).await {
+            Ok(c) => c,
+            Err(e) => return e.into_response(),
+        };
+        if let Some(u) = caller.user()
+            && let Err(e) = crate::scope::authorize(u, req.method(), req.uri().path())
+        {
+            return e.into_response();
+        }
+        caller
     } else {
         match caller(&state, req.headers()).await {
             Ok(Some(c)) => c,

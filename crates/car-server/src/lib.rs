@@ -36,10 +36,12 @@ mod hub_state;
 mod rate;
 mod refusals;
 mod routes;
+mod scope;
 mod sessions;
 mod state;
 mod terminal;
 mod ui;
+mod user_auth;
 mod voice;
 
 pub use app::{MAX_BODY, app, openapi};

@@ -1,5 +1,6 @@
-//! The rate limit on state-changing requests: a token bucket per token (or
-//! per peer address when the server has no token), refilled at
+//! The rate limit on state-changing requests: a token bucket per user (a
+//! user token's), per token (or per peer address when the server has no
+//! token), refilled at
 //! `server.rate_limit_per_minute` a minute and holding at most [`BURST`]
 //! requests (or the limit, when it is smaller). A request over it gets 429
 //! with `Retry-After` (seconds) and is neither done nor audited.
@@ -91,9 +92,13 @@ pub(crate) async fn rate_limit(
         return next.run(req).await;
     }
     // Past the token check: with a token, every request here holds it.
-    let key = if let Some(crate::guard::Caller::Action(repo)) = req.extensions().get() {
+    let caller = req.extensions().get::<crate::guard::Caller>();
+    let key = if let Some(crate::guard::Caller::Action(repo)) = caller {
         // A notification's buttons do not use up the token's budget.
         format!("action:{repo}")
+    } else if let Some(crate::guard::Caller::User(u)) = caller {
+        // Each user has a budget of its own, whatever its tokens.
+        format!("user:{}", u.name)
     } else if state.inner.token.is_some() {
         "token".to_string()
     } else {

@@ -1,7 +1,8 @@
 //! The refusals every route under the token may answer besides its own,
 //! added to the OpenAPI document in one place (so a client, or a fuzzer
 //! checking the answers against the document, finds each of them): 401
-//! without the right token; on a state-changing call, 429 past the rate
+//! without the right token; 403 beyond a user token's scope; on a
+//! state-changing call, 429 past the rate
 //! limit and 413 for a body over [`crate::MAX_BODY`].
 
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
@@ -37,6 +38,9 @@ pub(crate) fn document_refusals(doc: &mut OpenApi) {
             answers
                 .entry("401".into())
                 .or_insert_with(|| error("no valid bearer token (or session)"));
+            answers.entry("403".into()).or_insert_with(|| {
+                error("beyond the scope of the user token (named in the message)")
+            });
             if changes {
                 answers
                     .entry("413".into())

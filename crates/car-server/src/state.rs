@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) limiter: crate::rate::Limiter,
     /// The browser sessions (with a token only).
     pub(crate) sessions: Option<crate::sessions::SessionStore>,
+    /// The users and their tokens (`users.json`).
+    pub(crate) user_tokens: Option<Arc<crate::user_auth::UserTokens>>,
     /// The one-time login codes not yet used.
     pub(crate) codes: crate::sessions::LoginCodes,
     /// How many WebSockets are open (the server's graceful shutdown does
@@ -96,6 +98,9 @@ pub struct StateOptions {
     /// Where browser sessions are kept (see [`crate::SessionStore::file_of`]);
     /// used only with a token.
     pub sessions_file: Option<PathBuf>,
+    /// The users file (see [`car_core::users::Users::file_of`]): its user
+    /// tokens are taken, read again whenever it changes.
+    pub users_file: Option<PathBuf>,
 }
 
 impl AppState {
@@ -127,6 +132,9 @@ impl AppState {
                 doc_write: Mutex::new(()),
                 limiter: crate::rate::Limiter::new(opts.rate_limit_per_minute),
                 sessions,
+                user_tokens: opts
+                    .users_file
+                    .map(|p| Arc::new(crate::user_auth::UserTokens::new(p))),
                 codes: crate::sessions::LoginCodes::default(),
                 sockets: watch::Sender::new(0),
                 terminals: Arc::default(),

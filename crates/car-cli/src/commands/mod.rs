@@ -22,6 +22,7 @@ mod reply;
 mod run;
 mod serve;
 mod serve_link;
+mod serve_users;
 mod service;
 mod service_env;
 mod service_k8s;

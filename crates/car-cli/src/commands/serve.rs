@@ -26,8 +26,12 @@ use crate::cli::{Global, ServeArgs};
 /// How long open connections get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
+pub(crate) fn run(g: &Global, mut args: ServeArgs) -> Result<u8> {
+    if let Some(cmd) = args.command.take() {
+        return super::serve_users::run(g, cmd);
+    }
     let (repo, hub) = open(g)?;
+    let users_file = car_core::users::Users::file_of(repo.root());
     let sessions_file = car_server::SessionStore::file_of(repo.root());
     if args.revoke_sessions {
         let n = car_server::SessionStore::new(sessions_file).revoke_all()?;
@@ -97,6 +101,7 @@ pub(crate) fn run(g: &Global, args: ServeArgs) -> Result<u8> {
                 allowed_roots: cfg.allowed_roots,
                 rate_limit_per_minute: cfg.rate_limit_per_minute,
                 sessions_file: Some(sessions_file),
+                users_file: Some(users_file),
             },
             shutdown_rx,
         );

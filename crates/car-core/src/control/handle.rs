@@ -108,6 +108,7 @@ impl Control {
             path: path.to_string(),
             requested_by: self.by.requested_by,
             origin: self.by.origin.clone(),
+            user: self.by.user.clone(),
             status,
         };
         self.ledger.append(None, event)?;

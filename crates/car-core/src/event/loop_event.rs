@@ -247,6 +247,10 @@ pub enum LoopEvent {
         /// Where the request came from (the peer's address), when known.
         #[serde(default)]
         origin: Option<String>,
+        /// The server user whose token made it (`car serve users`), when
+        /// a user token did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
         /// The HTTP status of the answer.
         status: u16,
     },

@@ -3,19 +3,17 @@
 //! api from `http <peer address>`. A loop started here is a `car run`
 //! process of its own: stopping the server never stops it.
 
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use car_core::{LaunchReport, LoopCommand, ResumeReport};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{blocking, requester, to_json};
+use super::{blocking, requester_of, to_json};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -34,10 +32,6 @@ pub struct LoopBody {
     /// `run` only: stop after this many runs (overrides
     /// `runner.stop_after_runs`).
     pub max_runs: Option<u64>,
-}
-
-fn peer(ext: &Extensions) -> Option<SocketAddr> {
-    ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
 }
 
 fn busy(pid: u32) -> ApiError {
@@ -80,7 +74,7 @@ pub(crate) async fn loop_action(
     if opts.max_runs == Some(0) {
         return Err(ApiError::bad_request("max_runs must be at least 1"));
     }
-    let control = repo.control(requester(peer(&ext)));
+    let control = repo.control(requester_of(&ext));
     let program = state.inner.program.clone();
     let launch = |cmd: LoopCommand| async move {
         match blocking(move || Ok(repo.launch(&program, cmd)?)).await? {
@@ -140,7 +134,7 @@ pub(crate) async fn reply(
     if body.text.trim().is_empty() {
         return Err(ApiError::bad_request("the reply is empty"));
     }
-    let control = repo.control(requester(peer(&ext)));
+    let control = repo.control(requester_of(&ext));
     let report = blocking(move || Ok(control.reply(&body.text)?)).await?;
     Ok(Json(to_json(&report)?).into_response())
 }

@@ -60,6 +60,7 @@ pub(crate) struct ExecStreamQuery {
               (status = 404, body = crate::ErrorBody)))]
 pub(crate) async fn stream(
     State(state): State<AppState>,
+    ext: axum::http::Extensions,
     Path(id): Path<String>,
     headers: HeaderMap,
     query: Result<Query<ExecStreamQuery>, QueryRejection>,
@@ -68,7 +69,7 @@ pub(crate) async fn stream(
     let which = super::execs::parse_stream(q.stream.as_deref())?;
     let last = super::sse::last_event_id(&headers, "a byte offset")?;
     let offset = last.or(q.offset).unwrap_or(0);
-    let (_, repo, _) = super::execs::find(&state, &id).await?;
+    let (_, repo, _) = super::execs::find(&state, &ext, &id).await?;
     let follow = repo.execs(requester(None)).follow_log(&id, which, offset)?;
     let (tx, rx) = mpsc::channel(256);
     let lines = LogLines::new(offset, which);

@@ -19,11 +19,12 @@ use car_core::{ExecError, ExecRecord, ExecRequest, ExecStream, Repo};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::tasks::{peer, pick_repo};
-use super::{blocking, requester, to_json};
+use super::tasks::pick_repo;
+use super::{blocking, requester, requester_of, to_json};
 use crate::audit::AuditRepo;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::user_auth::caller_of;
 
 /// The most commands a page holds.
 const MAX_LIMIT: usize = 500;
@@ -89,17 +90,23 @@ pub(crate) fn parse_stream(asked: Option<&str>) -> Result<ExecStream, ApiError> 
     })
 }
 
-/// The repository holding command `id` (with its id in URLs) and its record.
+/// The repository holding command `id` (with its id in URLs) and its
+/// record; 404 too when it is another user's (as for tasks).
 pub(crate) async fn find(
     state: &AppState,
+    ext: &Extensions,
     id: &str,
 ) -> Result<(String, Repo, ExecRecord), ApiError> {
     let repos = state.repos();
     let id = id.to_string();
+    let caller = caller_of(ext);
     blocking(move || {
         for entry in repos.iter() {
             match entry.repo.execs(requester(None)).status(&id) {
-                Ok(rec) => return Ok((entry.id.clone(), entry.repo.clone(), rec)),
+                Ok(rec) if caller.may_see(rec.requested_by.user.as_deref(), &entry.id) => {
+                    return Ok((entry.id.clone(), entry.repo.clone(), rec));
+                }
+                Ok(_) => break,
                 Err(car_core::Error::Exec(ExecError::NotFound { .. })) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -125,10 +132,12 @@ pub(crate) async fn start(
             "the body must be {{\"cmd\": ..., \"cwd\"?, \"repo\"?}}: {e}"
         ))
     })?;
-    let by = requester(peer(&ext));
+    let by = requester_of(&ext);
     let state2 = state.clone();
+    let caller = caller_of(&ext);
     let (repo_id, rec) = blocking(move || {
         let (repo_id, repo) = pick_repo(&state2, body.repo.as_deref(), body.cwd.as_deref())?;
+        crate::user_auth::confined(&caller, &repo_id)?;
         let req = ExecRequest {
             cmd: body.cmd,
             cwd: body.cwd.map(PathBuf::from),
@@ -159,29 +168,40 @@ fn with_repo(repo: &str, rec: &ExecRecord) -> Result<serde_json::Value, ApiError
 }
 
 /// The commands of every repository served, newest first:
-/// `{total, execs: [record...]}`.
+/// `{total, execs: [record...]}`; for a user token below the scope
+/// `admin`, only its user's (in its repository, when confined to one).
 #[utoipa::path(get, path = "/api/v1/execs", tag = "execs",
     params(ExecPageQuery),
     responses((status = 200, body = Object, description = "{total, execs}"),
               (status = 400, body = crate::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    ext: Extensions,
     query: Result<Query<ExecPageQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = query?;
     let offset = q.offset.unwrap_or(0);
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let repos = state.repos();
+    let caller = caller_of(&ext);
+    let filtered = caller.filters();
     let (total, page) = blocking(move || {
         let mut all: Vec<(String, ExecRecord)> = Vec::new();
         let mut total = 0;
         for entry in repos.iter() {
-            let page = entry
-                .repo
-                .execs(requester(None))
-                .list(0, offset.saturating_add(limit));
-            total += page.total;
-            all.extend(page.execs.into_iter().map(|x| (entry.id.clone(), x)));
+            let want = if filtered {
+                usize::MAX
+            } else {
+                offset.saturating_add(limit)
+            };
+            let page = entry.repo.execs(requester(None)).list(0, want);
+            let mine: Vec<ExecRecord> = page
+                .execs
+                .into_iter()
+                .filter(|x| caller.may_see(x.requested_by.user.as_deref(), &entry.id))
+                .collect();
+            total += if filtered { mine.len() } else { page.total };
+            all.extend(mine.into_iter().map(|x| (entry.id.clone(), x)));
         }
         all.sort_by(|a, b| (&b.1.created_at, &b.1.id).cmp(&(&a.1.created_at, &a.1.id)));
         Ok((
@@ -206,9 +226,10 @@ pub(crate) async fn list(
               (status = 404, body = crate::ErrorBody)))]
 pub(crate) async fn detail(
     State(state): State<AppState>,
+    ext: Extensions,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (repo_id, _, rec) = find(&state, &id).await?;
+    let (repo_id, _, rec) = find(&state, &ext, &id).await?;
     Ok(Json(with_repo(&repo_id, &rec)?))
 }
 
@@ -225,8 +246,8 @@ pub(crate) async fn cancel(
     Path(id): Path<String>,
     ext: Extensions,
 ) -> Result<Response, ApiError> {
-    let (repo_id, repo, _) = find(&state, &id).await?;
-    let by = requester(peer(&ext));
+    let (repo_id, repo, _) = find(&state, &ext, &id).await?;
+    let by = requester_of(&ext);
     let rec = blocking(move || Ok(repo.execs(by).cancel(&id)?)).await?;
     let mut resp = Json(with_repo(&repo_id, &rec)?).into_response();
     resp.extensions_mut().insert(AuditRepo(repo_id));
@@ -246,12 +267,13 @@ pub(crate) async fn cancel(
               (status = 404, body = crate::ErrorBody)))]
 pub(crate) async fn logs(
     State(state): State<AppState>,
+    ext: Extensions,
     Path(id): Path<String>,
     query: Result<Query<LogQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
     let stream = parse_stream(q.stream.as_deref())?;
-    let (_, repo, _) = find(&state, &id).await?;
+    let (_, repo, _) = find(&state, &ext, &id).await?;
     let piece =
         blocking(move || Ok(repo.execs(requester(None)).read_log(&id, stream, q.tail)?)).await?;
     let mut resp = Response::new(Body::from(piece.bytes));

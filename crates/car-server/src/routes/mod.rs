@@ -31,4 +31,4 @@ pub(crate) mod worktrees;
 pub(crate) mod ws;
 
 pub(crate) use sse::shut_down;
-pub(crate) use support::{blocking, requester, to_json};
+pub(crate) use support::{blocking, requester, requester_of, to_json};

@@ -7,13 +7,12 @@
 //! `GET .../jobs/{job}` reads a job's result: its state, exit code, times
 //! and both outputs.
 
-use std::net::SocketAddr;
 use std::path::{Path as FsPath, PathBuf};
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use car_core::{ExecError, ExecRequest, ExecStream};
@@ -21,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{blocking, requester, to_json};
+use super::{blocking, requester, requester_of, to_json};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -62,10 +61,6 @@ pub struct JobStarted {
     pub status: String,
     /// `snapshot` or `ingest-spec`.
     pub kind: String,
-}
-
-fn peer(ext: &Extensions) -> Option<SocketAddr> {
-    ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
 }
 
 /// The body as `T`, the default when it is empty.
@@ -136,7 +131,7 @@ async fn start(
     args: impl FnOnce(&FsPath) -> Result<Vec<String>, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let repo = state.repo(&id)?.clone();
-    let by = requester(peer(ext));
+    let by = requester_of(ext);
     let program = state.inner.program.clone();
     let rec = blocking(move || {
         // The command line names the binary itself: `/proc/self/exe`
@@ -228,7 +223,8 @@ pub(crate) async fn ingest_spec(
 /// succeeded, failed or cancelled; `exit_code`, `signal`, `error`, the
 /// times, who asked) with its `stdout` and `stderr` so far (UTF-8, bad
 /// bytes replaced). A job is a command of the repository: any command's
-/// id is read here too.
+/// id is read here too (for a user token below the scope `admin`, only
+/// its user's: another's answers 404, as at `/api/v1/execs/{id}`).
 #[utoipa::path(get, path = "/api/v1/repos/{id}/jobs/{job}", tag = "jobs",
     params(("id" = String, Path, description = "repository id"),
            ("job" = String, Path, description = "job id")),
@@ -236,12 +232,17 @@ pub(crate) async fn ingest_spec(
               (status = 404, body = crate::ErrorBody, description = "no such repository or job")))]
 pub(crate) async fn result(
     State(state): State<AppState>,
+    ext: Extensions,
     Path((id, job)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let repo = state.repo(&id)?.clone();
+    let caller = crate::user_auth::caller_of(&ext);
     let (rec, stdout, stderr) = blocking(move || {
         let execs = repo.execs(requester(None));
         let rec = match execs.status(&job) {
+            Ok(rec) if !caller.may_see(rec.requested_by.user.as_deref(), &id) => {
+                return Err(ApiError::not_found(format!("no job {job:?}")));
+            }
             Err(car_core::Error::Exec(ExecError::NotFound { .. })) => {
                 return Err(ApiError::not_found(format!("no job {job:?}")));
             }

@@ -79,9 +79,17 @@ struct Source {
     responses((status = 200, body = Vec<RepoSummary>), (status = 401, body = crate::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    ext: axum::http::Extensions,
 ) -> Result<Json<Vec<RepoSummary>>, ApiError> {
     state.inner.git.wanted();
-    let sources = sources(&state)?;
+    let mut sources = sources(&state)?;
+    // A user token confined to a repository sees that one alone.
+    if let Some(only) = crate::user_auth::caller_of(&ext)
+        .user()
+        .and_then(|u| u.repo.clone())
+    {
+        sources.retain(|s| s.id == only);
+    }
     let st = state.clone();
     let list = blocking(move || {
         // In a hub, a loop waiting for a slot or a restart says so.

@@ -77,7 +77,7 @@ pub(crate) async fn list(
     let all = with_store(state, |s| s.list().map_err(io)).await?;
     let current = match caller {
         Caller::Session(id) => Some(id),
-        Caller::Open | Caller::Token | Caller::Action(_) => None,
+        Caller::Open | Caller::Token | Caller::Action(_) | Caller::User(_) => None,
     };
     Ok(Json(SessionList {
         sessions: all

@@ -30,6 +30,18 @@ pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value
     })
 }
 
+/// Who asks, for the ledger, `car status` and a task's or command's
+/// owner: the api, from `http <peer>`, as the user of a user token.
+pub(crate) fn requester_of(ext: &axum::http::Extensions) -> Requester {
+    let peer = ext
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let user = crate::user_auth::caller_of(ext)
+        .user()
+        .map(|u| u.name.clone());
+    requester(peer).as_user(user)
+}
+
 /// Who asks, for the ledger and `car status`: the api, from `http <peer>`.
 pub(crate) fn requester(peer: Option<SocketAddr>) -> Requester {
     let origin = peer.map_or_else(|| "http".to_string(), |p| format!("http {p}"));

@@ -50,11 +50,12 @@ pub(crate) struct TaskOutputSlice {
     responses((status = 200, body = TaskOutputSlice), (status = 404, body = crate::ErrorBody)))]
 pub(crate) async fn output(
     State(state): State<AppState>,
+    ext: axum::http::Extensions,
     Path(id): Path<String>,
     query: Result<Query<TaskOutputQuery>, QueryRejection>,
 ) -> Result<Json<TaskOutputSlice>, ApiError> {
     let Query(q) = query?;
-    let (_, repo, _) = super::tasks::find(&state, &id).await?;
+    let (_, repo, _) = super::tasks::find(&state, &ext, &id).await?;
     let offset = q.offset.unwrap_or(0);
     let limit = q.limit.unwrap_or(MAX_OUTPUT).min(MAX_OUTPUT);
     let slice = blocking(move || {

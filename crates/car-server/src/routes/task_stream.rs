@@ -61,6 +61,7 @@ pub(crate) struct TaskStreamQuery {
               (status = 404, body = crate::ErrorBody)))]
 pub(crate) async fn stream(
     State(state): State<AppState>,
+    ext: axum::http::Extensions,
     Path(id): Path<String>,
     headers: HeaderMap,
     query: Result<Query<TaskStreamQuery>, QueryRejection>,
@@ -68,7 +69,7 @@ pub(crate) async fn stream(
     let Query(q) = query?;
     let last = super::sse::last_event_id(&headers, "a byte offset")?;
     let offset = last.or(q.offset).unwrap_or(0);
-    let (_, repo, rec) = super::tasks::find(&state, &id).await?;
+    let (_, repo, rec) = super::tasks::find(&state, &ext, &id).await?;
     let follow = repo.tasks(requester(None)).follow_output(&id, offset)?;
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(send(

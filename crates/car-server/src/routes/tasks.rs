@@ -19,10 +19,11 @@ use car_core::{Repo, TaskError, TaskRecord, TaskRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{blocking, requester, to_json};
+use super::{blocking, requester, requester_of, to_json};
 use crate::audit::AuditRepo;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::user_auth::caller_of;
 
 /// The most tasks a page holds.
 const MAX_LIMIT: usize = 500;
@@ -81,17 +82,24 @@ pub(crate) fn peer(ext: &Extensions) -> Option<SocketAddr> {
     ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
 }
 
-/// The repository holding task `id` (with its id in URLs) and its record.
+/// The repository holding task `id` (with its id in URLs) and its record;
+/// 404 too when it is another user's (see `Caller::may_see`: saying 403
+/// would tell that the id exists).
 pub(crate) async fn find(
     state: &AppState,
+    ext: &Extensions,
     id: &str,
 ) -> Result<(String, Repo, TaskRecord), ApiError> {
     let repos = state.repos();
     let id = id.to_string();
+    let caller = caller_of(ext);
     blocking(move || {
         for entry in repos.iter() {
             match entry.repo.tasks(requester(None)).status(&id) {
-                Ok(rec) => return Ok((entry.id.clone(), entry.repo.clone(), rec)),
+                Ok(rec) if caller.may_see(rec.requested_by.user.as_deref(), &entry.id) => {
+                    return Ok((entry.id.clone(), entry.repo.clone(), rec));
+                }
+                Ok(_) => break,
                 Err(car_core::Error::Task(TaskError::NotFound { .. })) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -154,11 +162,13 @@ pub(crate) async fn spawn(
             "the body must be {{\"prompt\": ..., \"repo\"?, \"cwd\"?, \"model\"?}}: {e}"
         ))
     })?;
-    let by = requester(peer(&ext));
+    let by = requester_of(&ext);
     let program = state.inner.program.clone();
     let state2 = state.clone();
+    let caller = caller_of(&ext);
     let (repo_id, rec) = blocking(move || {
         let (repo_id, repo) = pick_repo(&state2, body.repo.as_deref(), body.cwd.as_deref())?;
+        crate::user_auth::confined(&caller, &repo_id)?;
         let req = TaskRequest {
             prompt: body.prompt,
             cwd: body.cwd.map(PathBuf::from),
@@ -187,29 +197,40 @@ fn started(repo: String, rec: &TaskRecord) -> Response {
 }
 
 /// The tasks of every repository served, newest first:
-/// `{total, tasks: [record...]}`.
+/// `{total, tasks: [record...]}`; for a user token below the scope
+/// `admin`, only its user's (in its repository, when confined to one).
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
     params(PageQuery),
     responses((status = 200, body = Object, description = "{total, tasks}"),
               (status = 400, body = crate::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    ext: Extensions,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = query?;
     let offset = q.offset.unwrap_or(0);
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let repos = state.repos();
+    let caller = caller_of(&ext);
+    let filtered = caller.filters();
     let (total, tasks) = blocking(move || {
         let mut all: Vec<(String, TaskRecord)> = Vec::new();
         let mut total = 0;
         for entry in repos.iter() {
-            let page = entry
-                .repo
-                .tasks(requester(None))
-                .list(0, offset.saturating_add(limit));
-            total += page.total;
-            all.extend(page.tasks.into_iter().map(|t| (entry.id.clone(), t)));
+            let want = if filtered {
+                usize::MAX
+            } else {
+                offset.saturating_add(limit)
+            };
+            let page = entry.repo.tasks(requester(None)).list(0, want);
+            let mine: Vec<TaskRecord> = page
+                .tasks
+                .into_iter()
+                .filter(|t| caller.may_see(t.requested_by.user.as_deref(), &entry.id))
+                .collect();
+            total += if filtered { mine.len() } else { page.total };
+            all.extend(mine.into_iter().map(|t| (entry.id.clone(), t)));
         }
         all.sort_by(|a, b| (&b.1.created_at, &b.1.id).cmp(&(&a.1.created_at, &a.1.id)));
         let page: Vec<(String, TaskRecord)> = all.into_iter().skip(offset).take(limit).collect();
@@ -248,9 +269,10 @@ fn with_repo(
               (status = 404, body = crate::ErrorBody)))]
 pub(crate) async fn detail(
     State(state): State<AppState>,
+    ext: Extensions,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (repo_id, repo, rec) = find(&state, &id).await?;
+    let (repo_id, repo, rec) = find(&state, &ext, &id).await?;
     let final_output = blocking(move || Ok(repo.tasks(requester(None)).final_output(&id)?)).await?;
     Ok(Json(with_repo(&repo_id, &rec, Some(final_output))?))
 }
@@ -273,8 +295,8 @@ pub(crate) async fn reply(
     let body: TaskReply = serde_json::from_slice(&body?).map_err(|e| {
         ApiError::bad_request(format!("the body must be {{\"message\": ...}}: {e}"))
     })?;
-    let (repo_id, repo, _) = find(&state, &id).await?;
-    let by = requester(peer(&ext));
+    let (repo_id, repo, _) = find(&state, &ext, &id).await?;
+    let by = requester_of(&ext);
     let program = state.inner.program.clone();
     let rec = blocking(move || Ok(repo.tasks(by).reply(&program, &id, &body.message)?)).await?;
     Ok(started(repo_id, &rec))
@@ -293,8 +315,8 @@ pub(crate) async fn cancel(
     Path(id): Path<String>,
     ext: Extensions,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (repo_id, repo, _) = find(&state, &id).await?;
-    let by = requester(peer(&ext));
+    let (repo_id, repo, _) = find(&state, &ext, &id).await?;
+    let by = requester_of(&ext);
     let rec = blocking(move || Ok(repo.tasks(by).abort(&id)?)).await?;
     Ok(Json(with_repo(&repo_id, &rec, None)?))
 }

@@ -20,7 +20,7 @@ use crate::RepoSummary;
 use crate::state::AppState;
 
 async fn list(state: &AppState) -> Result<Vec<RepoSummary>, crate::ApiError> {
-    crate::routes::repo_list::list(State(state.clone()))
+    crate::routes::repo_list::list(State(state.clone()), axum::http::Extensions::new())
         .await
         .map(|j| j.0)
 }

@@ -100,10 +100,13 @@ pub(crate) async fn repo_head(
     base: &str,
     id: &str,
 ) -> Result<RepoHead, Response> {
-    let all = crate::routes::repo_list::list(axum::extract::State(state.clone()))
-        .await
-        .map_err(|e| error_page(base, e.status(), e.message()))?
-        .0;
+    let all = crate::routes::repo_list::list(
+        axum::extract::State(state.clone()),
+        axum::http::Extensions::new(),
+    )
+    .await
+    .map_err(|e| error_page(base, e.status(), e.message()))?
+    .0;
     let multi = all.len() > 1;
     let Some(summary) = all.into_iter().find(|r| r.id == id) else {
         return Err(error_page(

@@ -31,7 +31,7 @@ struct Live {
 
 async fn live(state: &AppState, id: &str, with_output: bool) -> Result<Live, crate::ApiError> {
     let repo = state.repo(id)?;
-    let all = crate::routes::repo_list::list(State(state.clone()))
+    let all = crate::routes::repo_list::list(State(state.clone()), axum::http::Extensions::new())
         .await?
         .0;
     let served = all.len();

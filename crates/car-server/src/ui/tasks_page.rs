@@ -56,7 +56,8 @@ async fn history(state: &AppState, id: &str, offset: usize) -> Result<Value, Api
 /// Task `task` of repository `id`: its record, output tail and final
 /// message (404 when it is not one of this repository's tasks).
 async fn selected(state: &AppState, id: &str, task: &str) -> Result<Value, ApiError> {
-    let (repo_id, repo, rec) = crate::routes::tasks::find(state, task).await?;
+    let (repo_id, repo, rec) =
+        crate::routes::tasks::find(state, &axum::http::Extensions::new(), task).await?;
     if repo_id != id {
         return Err(ApiError::not_found(format!(
             "task {task:?} belongs to repository {repo_id:?}, not {id:?}"
