@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Run, TestEnv, alive};
 use crate::netns::{RemoteHost, RemoteServe};
-use crate::remote_local::{Local, TOKEN, TOKEN_ENV, json};
+use crate::remote_local::{Local, TOKEN, TOKEN_ENV, healthy, json};
 
 #[test]
 fn remote_check_reports_ssh_car_and_the_servers_health() {
@@ -243,4 +243,42 @@ fn a_machine_ssh_refuses_fails_clearly_and_a_direct_addr_needs_no_tunnel() {
         local.state("direct").is_none(),
         "no tunnel for a direct machine"
     );
+}
+
+#[test]
+fn a_machine_whose_server_has_a_base_path_is_checked_tunnelled_and_used_under_it() {
+    let Some(host) = RemoteHost::start("remote_base") else {
+        return;
+    };
+    let remote = TestEnv::new();
+    remote.config("server:\n  base_path: /car\n");
+    let _serve = RemoteServe::start(&host, &remote, TOKEN_ENV, TOKEN);
+    let local = Local::new(&host, "box");
+    // Without the base path, /health is not there: check says so.
+    let check = local.run(&["remote", "check", "box", "--json"]);
+    check.expect_code(1);
+    let c = json(&check.stdout());
+    assert_eq!(c["health_ok"], false, "{c}");
+
+    let mut args = host.add_args("box", TOKEN_ENV);
+    args.extend(["--base-path".into(), "car/".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    local.run(&args).expect_code(0);
+    let list = json(&local.run(&["remote", "list", "--json"]).stdout());
+    assert_eq!(list[0]["base_path"], "/car", "{list}");
+    let check = local.run(&["remote", "check", "box", "--json"]);
+    check.expect_code(0);
+    assert_eq!(json(&check.stdout())["health_ok"], true);
+
+    let up = local.run(&["remote", "up", "box"]);
+    up.expect_code(0);
+    let url = up.stdout().trim().to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/car/"),
+        "{url}"
+    );
+    assert!(healthy(&url));
+    let status = local.run(&["--machine", "box", "status", "--json"]);
+    status.expect_code(0);
+    assert_eq!(json(&status.stdout())["running"], false);
 }

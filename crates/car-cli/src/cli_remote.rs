@@ -171,6 +171,9 @@ pub(crate) struct RemoteAddArgs {
     /// Reach the server at this host[:port] instead of through a tunnel (e.g. a Tailscale address).
     #[arg(long, value_name = "HOST[:PORT]")]
     pub(crate) direct_addr: Option<String>,
+    /// The machine's server.base_path (e.g. /car), when its server has one.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) base_path: Option<String>,
     /// One more argument for every ssh command to the machine, e.g.
     /// `--ssh-option=-oProxyJump=bastion` (repeatable; kept in order).
     #[arg(long = "ssh-option", value_name = "ARG", allow_hyphen_values = true)]

@@ -20,6 +20,7 @@ fn machine(name: &str, direct: Option<String>, token_env: &str) -> Machine {
         direct_addr: direct,
         forward_agent: false,
         ssh_options: Vec::new(),
+        base_path: String::new(),
         source: PathBuf::from("/tmp/config.yml"),
     }
 }

@@ -23,6 +23,7 @@ pub const MACHINE_KEYS: &[&str] = &[
     "direct_addr",
     "forward_agent",
     "ssh_options",
+    "base_path",
 ];
 
 /// One machine: how to reach it over SSH and where its `car serve` listens.
@@ -47,6 +48,10 @@ pub struct Machine {
     pub forward_agent: bool,
     /// More arguments for every ssh command (e.g. `[-o, ProxyJump=bastion]`).
     pub ssh_options: Vec<String>,
+    /// The machine's `server.base_path` (`""` or `/car`): its routes, its
+    /// `/health` included, are under it.
+    #[serde(default)]
+    pub base_path: String,
     /// The file the entry was read from.
     pub source: PathBuf,
 }
@@ -143,6 +148,18 @@ impl Machine {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(bad("ssh_options", "must be a list of strings".into())),
         };
+        let base_path = match string("base_path")?.as_deref().map(str::trim) {
+            None | Some("" | "/") => String::new(),
+            Some(b) if b.contains(['?', '#', ' ']) || b.contains("//") => {
+                return Err(bad(
+                    "base_path",
+                    format!(
+                        "must be a path such as /car, as the machine's server.base_path, not {b:?}"
+                    ),
+                ));
+            }
+            Some(b) => format!("/{}", b.trim_matches('/')),
+        };
         Ok(Self {
             name: name.to_string(),
             ssh,
@@ -153,6 +170,7 @@ impl Machine {
             direct_addr,
             forward_agent,
             ssh_options,
+            base_path,
             source: path.to_path_buf(),
         })
     }
@@ -177,6 +195,9 @@ impl Machine {
         }
         if self.forward_agent {
             put("forward_agent", Value::Bool(true));
+        }
+        if !self.base_path.is_empty() {
+            put("base_path", Value::String(self.base_path.clone()));
         }
         if !self.ssh_options.is_empty() {
             put(
@@ -244,18 +265,29 @@ impl Machine {
         args
     }
 
-    /// The server's URL when it is reached directly (`direct_addr`).
+    /// The server's URL when it is reached directly (`direct_addr`), its
+    /// base path included.
     pub fn direct_url(&self) -> Option<String> {
         self.direct_addr.as_ref().map(|a| {
             let has_port = a.rsplit_once(':').is_some_and(|(h, p)| {
                 !h.is_empty() && !h.ends_with(':') && p.parse::<u16>().is_ok()
             });
             if has_port {
-                format!("http://{a}/")
+                self.url_at(a)
             } else {
-                format!("http://{a}:{}/", self.remote_port)
+                self.url_at(&format!("{a}:{}", self.remote_port))
             }
         })
+    }
+
+    /// The server's URL at `addr` (`host:port`): `http://ADDR/BASE/`.
+    pub fn url_at(&self, addr: &str) -> String {
+        format!("http://{addr}{}/", self.base_path)
+    }
+
+    /// The path of the server's `/health` (under its base path).
+    pub fn health_path(&self) -> String {
+        format!("{}/health", self.base_path)
     }
 }
 

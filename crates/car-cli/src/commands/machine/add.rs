@@ -28,6 +28,9 @@ pub(crate) fn add(places: &Places, a: &RemoteAddArgs) -> Result<u8> {
     if a.forward_agent {
         put("forward_agent", true.into());
     }
+    if let Some(b) = &a.base_path {
+        put("base_path", b.clone().into());
+    }
     if !a.ssh_options.is_empty() {
         put(
             "ssh_options",
@@ -66,6 +69,7 @@ pub(crate) fn list(places: &Places, as_json: bool) -> Result<u8> {
             "direct_addr": m.direct_addr,
             "forward_agent": m.forward_agent,
             "ssh_options": m.ssh_options,
+            "base_path": m.base_path,
             "source": m.source,
             "tunnel": tunnel.map(|t| json!({
                 "url": t.url,

@@ -21,9 +21,11 @@ pub(crate) fn check(machine: &Machine, as_json: bool) -> Result<u8> {
         Some(url) => {
             let addr = url
                 .trim_start_matches("http://")
-                .trim_end_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or_default()
                 .to_string();
-            probe::health(&addr, Duration::from_secs(5))
+            probe::health_at(&addr, &machine.health_path(), Duration::from_secs(5))
         }
         None if ssh.reachable => through_tunnel(machine),
         None => Err("not tried: SSH failed".to_string()),
@@ -175,12 +177,17 @@ fn through_tunnel(machine: &Machine) -> Result<probe::Healthy, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {SSH}: {e}"))?;
-    let result = probe::wait_healthy(&format!("127.0.0.1:{port}"), HEALTH_WITHIN, || match child
-        .try_wait()
-    {
-        Ok(Some(st)) => Some(format!("the tunnel's ssh ended ({st})")),
-        _ => None,
-    });
+    let path = machine.health_path();
+    let result =
+        probe::wait_healthy(
+            &format!("127.0.0.1:{port}"),
+            &path,
+            HEALTH_WITHIN,
+            || match child.try_wait() {
+                Ok(Some(st)) => Some(format!("the tunnel's ssh ended ({st})")),
+                _ => None,
+            },
+        );
     let _ = child.kill();
     let out = child.wait_with_output();
     result.map_err(|e| {

@@ -21,19 +21,10 @@ pub(crate) struct NoHealth {
     pub(crate) message: String,
 }
 
-/// `GET /health` of the server at `addr` (`host:port`), within `timeout`.
-pub(crate) fn health(addr: &str, timeout: Duration) -> Result<Healthy, String> {
-    health_at(addr, "/health", timeout)
-}
-
 /// `GET path` (a server's `/health` under its base path) of the server at
 /// `addr`, within `timeout`.
 pub(crate) fn health_at(addr: &str, path: &str, timeout: Duration) -> Result<Healthy, String> {
     try_health_at(addr, path, timeout).map_err(|e| e.message)
-}
-
-fn try_health(addr: &str, timeout: Duration) -> Result<Healthy, NoHealth> {
-    try_health_at(addr, "/health", timeout)
 }
 
 fn try_health_at(addr: &str, path: &str, timeout: Duration) -> Result<Healthy, NoHealth> {
@@ -103,13 +94,14 @@ const NO_SERVER_TRIES: u32 = 5;
 /// the port answers but the server behind it does not, again and again.
 pub(crate) fn wait_healthy(
     addr: &str,
+    path: &str,
     within: Duration,
     mut gone: impl FnMut() -> Option<String>,
 ) -> Result<Healthy, String> {
     let deadline = Instant::now() + within;
     let mut no_server = 0;
     loop {
-        let last = match try_health(addr, Duration::from_secs(5)) {
+        let last = match try_health_at(addr, path, Duration::from_secs(5)) {
             Ok(h) => return Ok(h),
             Err(e) => e,
         };

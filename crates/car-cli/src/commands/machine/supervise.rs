@@ -76,7 +76,8 @@ struct Supervisor {
 
 impl Supervisor {
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.local_port)
+        self.machine
+            .url_at(&format!("127.0.0.1:{}", self.local_port))
     }
 
     /// Opens the tunnel again and again until `stopping`.
@@ -90,7 +91,8 @@ impl Supervisor {
             let mut child = self.spawn_ssh()?;
             let pid = child.id();
             let addr = format!("127.0.0.1:{}", self.local_port);
-            let opened = probe::wait_healthy(&addr, OPEN_WITHIN, || {
+            let health = self.machine.health_path();
+            let opened = probe::wait_healthy(&addr, &health, OPEN_WITHIN, || {
                 if stopping() {
                     return Some("stopping".into());
                 }
