@@ -1,6 +1,7 @@
 //! One module per subcommand: arguments in, core call, output.
 
 mod attach;
+mod bridge;
 mod config;
 mod dispatch;
 mod docs;
@@ -12,6 +13,7 @@ mod hub_supervise;
 mod hub_watch;
 mod init;
 mod kill;
+mod ledger;
 mod log;
 pub(crate) mod machine;
 mod notify;
@@ -23,6 +25,7 @@ mod serve;
 mod serve_link;
 mod service;
 mod service_env;
+mod service_github;
 mod service_k8s;
 mod service_k8s_cli;
 mod service_k8s_model;
