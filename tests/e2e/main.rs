@@ -31,6 +31,7 @@ mod hub_registry;
 mod hub_supervisor;
 mod hub_watch;
 mod init;
+mod ledger_publish;
 mod liveness;
 mod lock_clean;
 mod lock_kill;
