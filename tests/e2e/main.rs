@@ -9,6 +9,7 @@ mod common;
 
 mod agent_env;
 mod attach;
+mod bridge_github;
 mod browser;
 mod browser_runs;
 mod browser_voice;
