@@ -3,7 +3,8 @@
 //! agents wrote: the agent's questions (`question`) are left out unless
 //! prompts are asked for, and every string is cleaned of what looks like a
 //! secret (`NAME=value` where NAME names a token, key, password or secret;
-//! `Bearer ...`; credentials in URLs; well-known token shapes), always.
+//! `Bearer ...`; credentials in URLs; the token shapes a snapshot redacts),
+//! always.
 
 use std::sync::LazyLock;
 
@@ -29,19 +30,14 @@ static BEARER: LazyLock<Regex> = LazyLock::new(|| {
 });
 static URL_CREDENTIALS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"://[^/\s:@]+:[^/\s@]+@").expect("valid regex"));
-static TOKEN_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|sk-[A-Za-z0-9_-]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|glpat-[A-Za-z0-9_-]{20,})\b",
-    )
-    .expect("valid regex")
-});
-
 /// Replaces what looks like a secret in `text` with [`REDACTED`].
 pub fn redact_secrets(text: &str) -> String {
     let s = ENV_LIKE.replace_all(text, format!("${{1}}={REDACTED}").as_str());
     let s = BEARER.replace_all(&s, format!("${{1}} {REDACTED}").as_str());
     let s = URL_CREDENTIALS.replace_all(&s, format!("://{REDACTED}@").as_str());
-    TOKEN_SHAPES.replace_all(&s, REDACTED).into_owned()
+    // Token shapes (OpenAI, GitHub, AWS, Slack, JWTs, private keys): the
+    // snapshot's redaction.
+    crate::snapshot::redact::redact(&s)
 }
 
 /// One ledger line as published: `None` when it is not an event (not a
@@ -94,7 +90,7 @@ mod tests {
         let s = redact_secrets(
             "use ghp_0123456789abcdefghijABCDEFGHIJ and sk-proj-0123456789abcdefghij",
         );
-        assert_eq!(s, "use [redacted] and [redacted]");
+        assert_eq!(s, "use gh_[REDACTED] and sk-[REDACTED]");
         // Ordinary text is left alone.
         let plain = "cargo test -p car-core KEYWORD=1 path=/tmp/x token expired";
         assert_eq!(redact_secrets(plain), plain);
