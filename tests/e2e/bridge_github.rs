@@ -132,7 +132,7 @@ fn codex_env() -> TestEnv {
 fn bridge_github_spawns_shows_replies_to_and_aborts_tasks_for_allowed_authors() {
     let env = codex_env();
     env.script(&format!(
-        "{THREAD}\nlast-message Parser summarised.\n{DONE}\n"
+        "{THREAD}\nlast-message Parser summarised. Used DB_PASSWORD=hunter22 to test.\n{DONE}\n"
     ));
     std::fs::create_dir_all(env.path("src")).unwrap();
 
@@ -159,7 +159,11 @@ fn bridge_github_spawns_shows_replies_to_and_aborts_tasks_for_allowed_authors() 
         text.starts_with(&format!("ℹ️ task `{cid}`: succeeded, turn 1 (succeeded)")),
         "{text}"
     );
-    assert!(text.contains("Parser summarised."), "{text}");
+    // The final output, what looks like a secret redacted (it is posted).
+    assert!(
+        text.contains("Parser summarised. Used DB_PASSWORD=[redacted] to test."),
+        "{text}"
+    );
 
     let text = body(&bridge(
         &env,

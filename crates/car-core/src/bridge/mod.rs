@@ -134,10 +134,9 @@ fn status_body(rec: &TaskRecord, output: Option<String>) -> String {
         s.push_str(&format!("\n\nExit code: {code}"));
     }
     if let Some(out) = output.filter(|o| !o.trim().is_empty()) {
-        s.push_str(&format!(
-            "\n\nFinal output:\n\n````\n{}\n````",
-            out.trim_end()
-        ));
+        // Posted on GitHub: what looks like a secret is redacted.
+        let out = crate::ledger_publish::redact::redact_secrets(out.trim_end());
+        s.push_str(&format!("\n\nFinal output:\n\n````\n{out}\n````"));
     }
     s
 }
