@@ -361,3 +361,84 @@ fn ledger_publish_of_a_hub_puts_each_repository_under_its_id() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn the_ledger_unit_at_a_hub_root_publishes_the_hub_until_sigterm() {
+    let env = hub_of(&["alpha"], "- [ ] one\n");
+    git(&env.root, &["init", "-q"]);
+    let parent = env.root.parent().unwrap();
+    git(parent, &["init", "-q", "--bare", "hub-origin.git"]);
+    let origin = parent.join("hub-origin.git");
+    git(
+        &env.root,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    env.run(&["--repo", "alpha", "exec", "start", "echo unit"])
+        .expect_code(0);
+    let xdg = env.home.join("xdg");
+    let mut install = env.car(&["service", "install", "systemd", "--what", "ledger"]);
+    install.env("XDG_CONFIG_HOME", &xdg);
+    let out = install.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = xdg.join("systemd/user");
+    let unit = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "service"))
+        .unwrap();
+    assert!(
+        unit.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("car-ledger-"),
+        "{unit:?}"
+    );
+    let text = std::fs::read_to_string(&unit).unwrap();
+    let exec = crate::service::sections(&text)["Service"]["ExecStart"].clone();
+    let hub = std::fs::canonicalize(&env.root).unwrap();
+    assert!(
+        exec.ends_with(&format!(" --repo {} ledger publish", hub.display())),
+        "{exec}"
+    );
+    assert_eq!(
+        crate::service::sections(&text)["Service"]["Restart"],
+        "on-failure"
+    );
+    // What systemd would start: it publishes the hub, and stops on SIGTERM.
+    let words: Vec<&str> = exec.split(' ').collect();
+    let mut child = env
+        .car_at(Path::new(words[0]), &words[1..])
+        .current_dir("/")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.wait_for(
+        "alpha's ledger on the branch",
+        Duration::from_secs(10),
+        || {
+            std::process::Command::new("git")
+                .args(["show", "car-ledger:alpha/events.jsonl"])
+                .current_dir(&origin)
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("echo unit"))
+        },
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            panic!("the ledger unit's command did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
