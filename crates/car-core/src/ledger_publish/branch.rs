@@ -193,7 +193,8 @@ impl Branch {
         if old_tree.as_deref() == Some(tree.as_str()) && merge.is_none() {
             return Ok(None);
         }
-        let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
+        // Unattended: no signing prompt (commit.gpgSign would ask for one).
+        let mut args = vec!["commit-tree", "--no-gpg-sign", tree.as_str(), "-m", message];
         for p in tip.iter().chain(merge.iter()) {
             args.push("-p");
             args.push(p);
