@@ -14,8 +14,7 @@ use crate::hub_common::hub_of;
 
 /// A repository with a commit, a remote `origin` (a bare repository next
 /// to it, at `origin.git`, created unless `create_origin` is false) and a
-/// dirty checkout: a staged file, a modified tracked file, an untracked one;
-/// the user signs commits.
+/// dirty checkout: a staged file, a modified tracked file, an untracked one.
 fn repo_with_origin(create_origin: bool) -> (TestEnv, PathBuf) {
     let env = TestEnv::new();
     let origin = env.root.parent().unwrap().join("origin.git");
@@ -28,8 +27,6 @@ fn repo_with_origin(create_origin: bool) -> (TestEnv, PathBuf) {
     env.write("README.md", "hello\n");
     git(&env.root, &["add", "README.md"]);
     git(&env.root, &["commit", "-q", "-m", "first"]);
-    // Commits the user signs: the ledger's are not (no prompt, no key).
-    git(&env.root, &["config", "commit.gpgSign", "true"]);
     git(
         &env.root,
         &["remote", "add", "origin", origin.to_str().unwrap()],

@@ -193,7 +193,8 @@ impl Branch {
         if old_tree.as_deref() == Some(tree.as_str()) && merge.is_none() {
             return Ok(None);
         }
-        // Unattended: no signing prompt (commit.gpgSign would ask for one).
+        // Unattended: never signed (commit-tree does not read commit.gpgSign;
+        // the flag keeps it so).
         let mut args = vec!["commit-tree", "--no-gpg-sign", tree.as_str(), "-m", message];
         for p in tip.iter().chain(merge.iter()) {
             args.push("-p");
