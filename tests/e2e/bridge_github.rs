@@ -273,17 +273,17 @@ fn bridge_github_refuses_strangers_bots_other_commands_and_a_cwd_outside_the_rep
     // A payload that is no issue event, or no file, is named.
     std::fs::write(&path, r#"{"action":"push","ref":"refs/heads/main"}"#).unwrap();
     let out = env.run(&["bridge", "github", "--event", path.to_str().unwrap()]);
-    assert_ne!(out.code(), 0);
+    out.expect_code(2);
     assert!(
         out.stderr().contains("event.json has no `issue`"),
         "{}",
         out.stderr()
     );
     let out = env.run(&["bridge", "github", "--event", "/nonexistent/event.json"]);
-    assert_ne!(out.code(), 0);
+    out.expect_code(2);
     assert!(
         out.stderr()
-            .contains("cannot read the event payload /nonexistent/event.json"),
+            .contains("cannot read the event payload /nonexistent/event.json: No such file"),
         "{}",
         out.stderr()
     );

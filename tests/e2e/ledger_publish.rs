@@ -225,21 +225,21 @@ fn ledger_publish_refuses_a_checked_out_branch_a_missing_remote_and_a_bad_name()
     let (env, _origin) = repo_with_origin(true);
     let current = git(&env.root, &["branch", "--show-current"]);
     let out = env.run(&["ledger", "publish", "--once", "--branch", current.trim()]);
-    assert_ne!(out.code(), 0);
+    out.expect_code(2);
     assert!(
         out.stderr().contains("is checked out in"),
         "{}",
         out.stderr()
     );
     let out = env.run(&["ledger", "publish", "--once", "--remote", "upstream"]);
-    assert_ne!(out.code(), 0);
+    out.expect_code(2);
     assert!(
         out.stderr().contains("has no remote `upstream`"),
         "{}",
         out.stderr()
     );
     let out = env.run(&["ledger", "publish", "--once", "--branch", "bad..name"]);
-    assert_ne!(out.code(), 0);
+    out.expect_code(2);
     assert!(
         out.stderr().contains("not a valid branch name"),
         "{}",
@@ -311,7 +311,7 @@ fn ledger_publish_of_a_hub_puts_each_repository_under_its_id() {
     let env = hub_of(&["alpha", "beta"], "- [ ] one\n");
     // A hub root is often no git repository: said, nothing written.
     let out = env.run(&["ledger", "publish", "--once"]);
-    assert_ne!(out.code(), 0);
+    out.expect_code(2);
     assert!(
         out.stderr().contains("is not in a git repository"),
         "{}",

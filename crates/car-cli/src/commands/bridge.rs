@@ -6,10 +6,18 @@ use anyhow::{Context, Result};
 use car_core::bridge::{self, GithubEvent};
 
 use crate::cli::{BridgeCommand, Global};
+use crate::report::UsageError;
 
 pub(crate) fn run(g: &Global, cmd: BridgeCommand) -> Result<u8> {
     let BridgeCommand::Github { event } = cmd;
-    let event = GithubEvent::read(&event)?;
+    // A payload that cannot be read is how it was asked: exit 2.
+    let event = GithubEvent::read(&event).map_err(|e| {
+        let mut text = e.to_string();
+        if let Some(cause) = std::error::Error::source(&e) {
+            text.push_str(&format!(": {cause}"));
+        }
+        UsageError(text)
+    })?;
     let repo = super::load(g, &[])?;
     let program =
         crate::supervisor_program().context("cannot find the car program to start tasks with")?;

@@ -11,11 +11,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use car_core::ledger_publish::{PublishOptions, Publisher, RoundReport, Source};
+use car_core::ledger_publish::{PublishError, PublishOptions, Publisher, RoundReport, Source};
 use car_core::{Hub, StopHandle, StopLevel};
 
 use crate::cli::{Global, LedgerCommand};
 use crate::cli_pub::{LedgerStatusArgs, PublishArgs};
+use crate::report::UsageError;
 
 pub(crate) fn run(g: &Global, cmd: LedgerCommand) -> Result<u8> {
     match cmd {
@@ -101,7 +102,14 @@ fn publish(g: &Global, a: &PublishArgs) -> Result<u8> {
         include_prompts: a.include_prompts,
     };
     let hub = matches!(scope, Scope::Hub(_));
-    let mut publisher = Publisher::new(&scope.git_root(), hub, &opts)?;
+    let mut publisher = Publisher::new(&scope.git_root(), hub, &opts).map_err(|e| match e {
+        // How it was asked: a usage error (exit 2).
+        PublishError::NotARepository(_)
+        | PublishError::BadBranch(_)
+        | PublishError::CheckedOut { .. }
+        | PublishError::NoRemote { .. } => anyhow::Error::from(UsageError(e.to_string())),
+        e => e.into(),
+    })?;
     let stop = StopHandle::new();
     let _routed = crate::signals::route_to_shutdown(stop.clone());
     if !a.once {

@@ -92,14 +92,6 @@ pub enum PublishError {
     Path(#[from] PathError),
 }
 
-impl PublishError {
-    /// Whether the round's commit is kept and the push alone failed (the
-    /// next round pushes again).
-    pub fn is_push_failure(&self) -> bool {
-        matches!(self, Self::Rejected { .. } | Self::PushFailed { .. })
-    }
-}
-
 /// How to publish.
 #[derive(Debug, Clone)]
 pub struct PublishOptions {
@@ -171,9 +163,9 @@ impl Publisher {
     }
 
     /// One round over the ledgers of `sources`: commit what changed, push
-    /// what was not pushed. A push failure
-    /// ([`PublishError::is_push_failure`]) leaves the commit on the local
-    /// branch for the next round.
+    /// what was not pushed. A push failure ([`PublishError::PushFailed`],
+    /// [`PublishError::Rejected`]) leaves the commit on the local branch
+    /// (and in `report`) for the next round.
     pub fn round(
         &mut self,
         sources: &[Source],
