@@ -442,3 +442,41 @@ fn the_ledger_unit_at_a_hub_root_publishes_the_hub_until_sigterm() {
     }
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn ledger_publish_include_prompts_adds_each_tasks_prompt_with_secrets_redacted() {
+    let (env, origin) = repo_with_origin(true);
+    env.config("codex:\n  args: [exec]\n");
+    env.script(
+        "out {\"type\":\"thread.started\",\"thread_id\":\"th-1\"}\nout {\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":1,\"cached_input_tokens\":0,\"output_tokens\":1,\"reasoning_output_tokens\":0}}\n",
+    );
+    let out = env.run(&["task", "spawn", "Rotate the key SECRET_KEY=abc123 please"]);
+    out.expect_code(0);
+    let id = out.stdout().trim().to_string();
+    env.wait_for("task_done", Duration::from_secs(10), || {
+        env.read(".codex-autorunner/events.jsonl")
+            .contains("\"task_done\"")
+    });
+    let task_entry = || -> serde_json::Value {
+        let status: serde_json::Value =
+            serde_json::from_str(&git(&origin, &["show", "car-ledger:status.json"])).unwrap();
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["subject"] == "task")
+            .unwrap()
+            .clone()
+    };
+    env.run(&["ledger", "publish", "--once"]).expect_code(0);
+    let entry = task_entry();
+    assert_eq!(entry["id"], id.as_str());
+    assert!(entry.get("prompt").is_none(), "{entry}");
+    env.run(&["ledger", "publish", "--once", "--include-prompts"])
+        .expect_code(0);
+    assert_eq!(
+        task_entry()["prompt"],
+        "Rotate the key SECRET_KEY=[redacted] please"
+    );
+    assert_eq!(commits(&origin, "car-ledger"), 2);
+}

@@ -32,7 +32,8 @@ pub(crate) struct PublishArgs {
     /// One round, then exit (1 when the push failed).
     #[arg(long)]
     pub(crate) once: bool,
-    /// Keep the agent's questions in the published lines (secrets are redacted anyway).
+    /// Keep the agent's questions in the published lines, and add each task's prompt to
+    /// status.json (secrets are redacted anyway).
     #[arg(long)]
     pub(crate) include_prompts: bool,
 }

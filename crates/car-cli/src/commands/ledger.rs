@@ -6,7 +6,7 @@
 //! At a hub root (or with `--hub`) every registered repository and
 //! worktree is published, into the hub's git repository.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -63,7 +63,12 @@ impl Scope {
 
     /// The ledgers, read afresh each round (a hub's repositories come and
     /// go). A repository that cannot be opened is skipped, said once.
-    fn sources(&self, g: &Global, warned: &mut BTreeSet<String>) -> Result<Vec<Source>> {
+    fn sources(
+        &self,
+        g: &Global,
+        with_prompts: bool,
+        warned: &mut BTreeSet<String>,
+    ) -> Result<Vec<Source>> {
         match self {
             Self::Repo(root) => {
                 let opts = super::load_options(g, &[])?;
@@ -71,6 +76,7 @@ impl Scope {
                 Ok(vec![Source {
                     id: None,
                     files: repo.event_files(),
+                    prompts: prompts(&repo, with_prompts),
                 }])
             }
             Self::Hub(hub) => {
@@ -80,6 +86,7 @@ impl Scope {
                         Ok(repo) => out.push(Source {
                             id: Some(entry.id.clone()),
                             files: repo.event_files(),
+                            prompts: prompts(&repo, with_prompts),
                         }),
                         Err(e) => {
                             if warned.insert(entry.id.clone()) {
@@ -92,6 +99,19 @@ impl Scope {
             }
         }
     }
+}
+
+/// The prompts of the repository's tasks, when they are published.
+fn prompts(repo: &car_core::Repo, with_prompts: bool) -> BTreeMap<String, String> {
+    if !with_prompts {
+        return BTreeMap::new();
+    }
+    repo.tasks(crate::origin::requester())
+        .list(0, usize::MAX)
+        .tasks
+        .into_iter()
+        .map(|t| (t.id, t.prompt))
+        .collect()
 }
 
 fn publish(g: &Global, a: &PublishArgs) -> Result<u8> {
@@ -125,7 +145,7 @@ fn publish(g: &Global, a: &PublishArgs) -> Result<u8> {
     let mut report = RoundReport::default();
     loop {
         let result = scope
-            .sources(g, &mut warned)
+            .sources(g, a.include_prompts, &mut warned)
             .and_then(|s| Ok(publisher.round(&s, &mut report)?));
         let ok = match result {
             Ok(()) => {
@@ -187,7 +207,7 @@ fn short(oid: &str) -> &str {
 
 fn status(g: &Global, a: &LedgerStatusArgs) -> Result<u8> {
     let scope = Scope::open(g, a.hub)?;
-    let sources = scope.sources(g, &mut BTreeSet::new())?;
+    let sources = scope.sources(g, false, &mut BTreeSet::new())?;
     let last = car_core::ledger_publish::last_events(&sources, true);
     if a.json {
         outln!(

@@ -129,7 +129,8 @@ pub struct Publisher {
     settled: Option<(Vec<Fingerprint>, usize)>,
 }
 
-/// A ledger file as last seen: its source, path, size and change time.
+/// A ledger file as last seen: its source, path, size and change time
+/// (a new task's prompt comes with its `task_spawned` line).
 type Fingerprint = (Option<String>, PathBuf, u64, Option<std::time::SystemTime>);
 
 fn fingerprint(sources: &[Source]) -> Vec<Fingerprint> {
@@ -194,7 +195,7 @@ impl Publisher {
             };
             files.push(branch::File { path, bytes });
             let values: Vec<Value> = lines.into_iter().map(|l| l.value).collect();
-            status::fold(s.id.as_deref(), &values, &mut all);
+            status::fold(s.id.as_deref(), &values, &s.prompts, &mut all);
         }
         let mut status = serde_json::to_vec_pretty(&all).unwrap_or_default();
         status.push(b'\n');

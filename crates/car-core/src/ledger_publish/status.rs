@@ -4,6 +4,7 @@
 //! latest event. Notifications and API audit records say nothing of how a
 //! loop stands and are not counted as its last event.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -48,6 +49,9 @@ pub struct LastEvent {
     pub id: Option<String>,
     /// Events seen for it.
     pub events: u64,
+    /// A task's prompt (secrets redacted), when prompts are published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
     /// The latest one, as a ledger line.
     pub last: Value,
 }
@@ -59,6 +63,9 @@ pub struct Source {
     pub id: Option<String>,
     /// Its ledger files, oldest first.
     pub files: Vec<PathBuf>,
+    /// Its tasks' prompts by task id (given only when prompts are
+    /// published: `--include-prompts`).
+    pub prompts: BTreeMap<String, String>,
 }
 
 /// The subject of an event line; `None` for what follows no subject.
@@ -73,8 +80,14 @@ fn subject_of(v: &Value) -> Option<(Subject, Option<String>)> {
     (!NOT_PROGRESS.contains(&kind)).then_some((Subject::Loop, None))
 }
 
-/// Folds `lines` (one repository's events, oldest first) into `out`.
-pub fn fold(repo: Option<&str>, lines: &[Value], out: &mut Vec<LastEvent>) {
+/// Folds `lines` (one repository's events, oldest first) into `out`; a
+/// task's entry carries its prompt from `prompts`, redacted.
+pub fn fold(
+    repo: Option<&str>,
+    lines: &[Value],
+    prompts: &BTreeMap<String, String>,
+    out: &mut Vec<LastEvent>,
+) {
     let start = out.len();
     for v in lines {
         let Some((subject, id)) = subject_of(v) else {
@@ -91,6 +104,11 @@ pub fn fold(repo: Option<&str>, lines: &[Value], out: &mut Vec<LastEvent>) {
             None => out.push(LastEvent {
                 repo: repo.map(str::to_string),
                 subject,
+                prompt: id
+                    .as_ref()
+                    .filter(|_| subject == Subject::Task)
+                    .and_then(|id| prompts.get(id))
+                    .map(|p| super::redact::redact_secrets(p)),
                 id,
                 events: 1,
                 last: v.clone(),
@@ -110,7 +128,7 @@ pub fn last_events(sources: &[Source], include_prompts: bool) -> Vec<LastEvent> 
             .into_iter()
             .map(|l| l.value)
             .collect();
-        fold(s.id.as_deref(), &lines, &mut out);
+        fold(s.id.as_deref(), &lines, &s.prompts, &mut out);
     }
     out
 }
@@ -173,7 +191,10 @@ mod tests {
             v(r#"{"type":"exec_done","exec_id":"x","state":"failed","ts":"t7"}"#),
         ];
         let mut out = Vec::new();
-        fold(Some("r1"), &lines, &mut out);
+        let prompts = BTreeMap::from([("a".to_string(), "Do A with TOKEN=x1".to_string())]);
+        fold(Some("r1"), &lines, &prompts, &mut out);
+        assert_eq!(out[1].prompt.as_deref(), Some("Do A with TOKEN=[redacted]"));
+        assert_eq!(out[2].prompt, None);
         let got: Vec<(String, u64)> = out.iter().map(|e| (describe(e), e.events)).collect();
         assert_eq!(
             got,
