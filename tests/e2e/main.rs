@@ -9,6 +9,7 @@ mod common;
 
 mod agent_env;
 mod attach;
+mod bridge_github;
 mod browser;
 mod browser_machines;
 mod browser_runs;
@@ -33,6 +34,7 @@ mod hub_registry;
 mod hub_supervisor;
 mod hub_watch;
 mod init;
+mod ledger_publish;
 mod liveness;
 mod lock_clean;
 mod lock_kill;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub(crate) use crate::cli_hub::{HubCommand, WorktreeCommand};
+pub(crate) use crate::cli_pub::{BridgeCommand, LedgerCommand};
 pub(crate) use crate::cli_remote::{
     RemoteAddArgs, RemoteCommand, RemoteExecCommand, TunnelProcessArgs,
 };
@@ -132,6 +133,12 @@ pub(crate) enum Command {
     Sessions(JsonArg),
     /// Stop a terminal session: its process group gets SIGTERM, then SIGKILL after 2 s.
     StopSession(StopSessionArgs),
+    /// The event ledger published to a git branch of its own, and its last events.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Bridges to the repository's tasks: `@codex` comments on GitHub issues.
+    #[command(subcommand)]
+    Bridge(BridgeCommand),
 }
 
 /// `car stop-session ID`.

@@ -14,6 +14,9 @@ pub(crate) enum ServiceKind {
     /// Kubernetes: a Job running the loop (a CronJob with --schedule, a Deployment of the
     /// server with --what serve) and the volume claim of the work tree.
     Kubernetes,
+    /// The GitHub Actions workflow of the comment bridge (`car bridge github`) on a
+    /// self-hosted runner, for .github/workflows/car-bridge.yml.
+    GithubActions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,6 +41,9 @@ pub(crate) enum ServiceWhat {
     Telegram,
     /// The HTTP server: `car --repo ROOT serve` (a repository or a hub; address from `server.*`).
     Serve,
+    /// The ledger published to git: `car --repo ROOT ledger publish` (a repository, or every
+    /// one of a hub).
+    Ledger,
 }
 
 /// The options of `car service print kubernetes`.

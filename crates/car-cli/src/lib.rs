@@ -44,6 +44,7 @@ macro_rules! errln {
 
 mod cli;
 mod cli_hub;
+mod cli_pub;
 mod cli_remote;
 mod cli_service;
 mod cli_users;

@@ -81,6 +81,7 @@ mod abandon;
 pub mod action_token;
 mod agent;
 mod agent_env;
+pub mod bridge;
 mod codex;
 mod config;
 mod control;
@@ -104,6 +105,7 @@ mod ingest;
 mod job;
 mod launch;
 mod ledger;
+pub mod ledger_publish;
 mod lock;
 pub mod machine;
 mod marker;
@@ -144,9 +146,9 @@ pub use agent::AgentError;
 pub use codex::{CodexRun, CommandRun, FileChange, Terminal, TokenUsage, Verdict};
 pub use config::{
     CodexConfig, Config, ConfigError, ConfigSource, ConfigWarning, DiscordConfig, DocsConfig,
-    Enabled, EventsConfig, GitConfig, LoadOptions, NotifyConfig, NtfyConfig, PromptConfig,
-    ResolvedConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramBotConfig, TelegramConfig,
-    VoiceConfig, WebhookConfig,
+    Enabled, EventsConfig, GitConfig, GithubBridgeConfig, LoadOptions, NotifyConfig, NtfyConfig,
+    PromptConfig, ResolvedConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramBotConfig,
+    TelegramConfig, VoiceConfig, WebhookConfig,
 };
 pub use control::{
     ClearReport, InitError, InitOptions, InitReport, PendingQuestionView, StopFileContent,

@@ -260,6 +260,11 @@ impl Repo {
         self.resolved.paths.events_file()
     }
 
+    /// The ledger's files, oldest first (rotated ones, then the live one).
+    pub fn event_files(&self) -> Vec<PathBuf> {
+        self.ledger().files()
+    }
+
     /// The `seq` of the last event in the ledger (read from the tail of the
     /// live file, or of the newest rotated one just after a rotation);
     /// `None` for an empty ledger.

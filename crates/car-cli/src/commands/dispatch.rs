@@ -3,8 +3,8 @@
 use anyhow::Result;
 
 use super::{
-    attach, config, docs, events, exec, hub, init, kill, log, machine, notify, reply, run, serve,
-    service, sessions, status, task, telegram, worktree,
+    attach, bridge, config, docs, events, exec, hub, init, kill, ledger, log, machine, notify,
+    reply, run, serve, service, sessions, status, task, telegram, worktree,
 };
 use crate::cli::{Cli, Command, ConfigCommand};
 
@@ -78,5 +78,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::TunnelProcess(a) => machine::supervise(&a.spec),
         Command::Sessions(a) => sessions::list(g, a.json),
         Command::StopSession(a) => sessions::stop(g, &a),
+        Command::Ledger(cmd) => ledger::run(g, cmd),
+        Command::Bridge(cmd) => bridge::run(g, cmd),
     }
 }

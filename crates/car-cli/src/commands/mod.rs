@@ -1,6 +1,7 @@
 //! One module per subcommand: arguments in, core call, output.
 
 mod attach;
+mod bridge;
 mod config;
 mod dispatch;
 mod docs;
@@ -13,6 +14,7 @@ mod hub_supervise;
 mod hub_watch;
 mod init;
 mod kill;
+mod ledger;
 mod log;
 pub(crate) mod machine;
 mod notify;
@@ -25,6 +27,7 @@ mod serve_link;
 mod serve_users;
 mod service;
 mod service_env;
+mod service_github;
 mod service_k8s;
 mod service_k8s_cli;
 mod service_k8s_model;

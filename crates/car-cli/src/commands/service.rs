@@ -63,7 +63,9 @@ pub(crate) fn open(g: &Global, what: ServiceWhat) -> Result<(Config, PathBuf)> {
                 e
             }
         })?,
-        ServiceWhat::Telegram | ServiceWhat::Serve => super::serve::open(g)?.0,
+        ServiceWhat::Telegram | ServiceWhat::Serve | ServiceWhat::Ledger => {
+            super::serve::open(g)?.0
+        }
     };
     let root = std::fs::canonicalize(repo.root()).unwrap_or_else(|_| repo.root().to_path_buf());
     Ok((repo.config().clone(), root))
@@ -97,7 +99,7 @@ fn spec(g: &Global, what: ServiceWhat, interval: Option<u64>) -> Result<(UnitSpe
 fn warn_missing(cfg: &Config, spec: &UnitSpec) {
     let carried = |name: &str| spec.env_names.iter().any(|n| n == name);
     match spec.what {
-        ServiceWhat::Loop => {}
+        ServiceWhat::Loop | ServiceWhat::Ledger => {}
         ServiceWhat::Telegram => {
             let bot = &cfg.telegram_bot;
             if !bot.enabled {
@@ -192,6 +194,21 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
             k8s,
         } => print_kubernetes(g, what, interval, *k8s)?,
         ServiceCommand::Print {
+            kind: ServiceKind::GithubActions,
+            interval,
+            what,
+            k8s,
+        } => {
+            k8s_only(&k8s)?;
+            if interval.is_some() || what != ServiceWhat::Loop {
+                return Err(UsageError(
+                    "the github-actions workflow runs `car bridge github` on each @codex comment: leave --interval and --what out".into(),
+                )
+                .into());
+            }
+            super::service_github::print(g)?;
+        }
+        ServiceCommand::Print {
             kind,
             interval,
             what,
@@ -212,7 +229,9 @@ pub(crate) fn run(g: &Global, cmd: ServiceCommand) -> Result<u8> {
                     }
                 }
                 ServiceKind::Cron => outln!("{}", cron_line(&spec)),
-                ServiceKind::Kubernetes => unreachable!("printed above"),
+                ServiceKind::Kubernetes | ServiceKind::GithubActions => {
+                    unreachable!("printed above")
+                }
             }
         }
         ServiceCommand::Install {

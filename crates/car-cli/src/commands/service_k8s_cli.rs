@@ -84,10 +84,11 @@ pub(crate) fn print_kubernetes(
     interval: Option<u64>,
     k: K8sArgs,
 ) -> Result<()> {
-    if what == ServiceWhat::Telegram {
-        return Err(UsageError(
-            "kubernetes runs the loop (a Job or CronJob) or the server (--what serve, a Deployment); not the Telegram bot".into(),
-        )
+    if matches!(what, ServiceWhat::Telegram | ServiceWhat::Ledger) {
+        return Err(UsageError(format!(
+            "kubernetes runs the loop (a Job or CronJob) or the server (--what serve, a Deployment); not the {}",
+            what.label()
+        ))
         .into());
     }
     let serve = what == ServiceWhat::Serve;

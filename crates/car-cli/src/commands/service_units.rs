@@ -20,6 +20,7 @@ impl ServiceWhat {
             Self::Loop => "car",
             Self::Telegram => "car-telegram",
             Self::Serve => "car-serve",
+            Self::Ledger => "car-ledger",
         }
     }
 
@@ -34,6 +35,7 @@ impl ServiceWhat {
             Self::Loop => "loop",
             Self::Telegram => "Telegram bot",
             Self::Serve => "HTTP server",
+            Self::Ledger => "ledger publisher",
         }
     }
 
@@ -43,6 +45,7 @@ impl ServiceWhat {
             Self::Loop => "loop",
             Self::Telegram => "telegram",
             Self::Serve => "serve",
+            Self::Ledger => "ledger",
         }
     }
 
@@ -60,6 +63,13 @@ impl ServiceWhat {
                 root,
             ],
             Self::Serve => vec![car, "--repo".into(), root, "serve".into()],
+            Self::Ledger => vec![
+                car,
+                "--repo".into(),
+                root,
+                "ledger".into(),
+                "publish".into(),
+            ],
         }
     }
 }

@@ -72,11 +72,19 @@ fn systemd_exec_start_runs_the_chosen_command() {
         exec(ServiceWhat::Serve),
         "\"/opt/car bin/car\" --repo \"/home/me/my repo\" serve"
     );
+    assert_eq!(
+        exec(ServiceWhat::Ledger),
+        "\"/opt/car bin/car\" --repo \"/home/me/my repo\" ledger publish"
+    );
 }
 
 #[test]
 fn long_running_units_restart_on_failure_and_leave_what_they_started() {
-    for what in [ServiceWhat::Telegram, ServiceWhat::Serve] {
+    for what in [
+        ServiceWhat::Telegram,
+        ServiceWhat::Serve,
+        ServiceWhat::Ledger,
+    ] {
         let (svc, timer) = systemd_units(&spec_of(what, None));
         assert!(timer.is_none());
         assert_eq!(value(&svc, "Type"), Some("simple"), "{svc}");

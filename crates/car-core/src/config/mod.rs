@@ -31,9 +31,9 @@ pub use error::ConfigError;
 pub use load::LoadOptions;
 pub(crate) use load::{defaults, discover_and_load, load};
 pub use model::{
-    CodexConfig, Config, DiscordConfig, DocsConfig, Enabled, EventsConfig, GitConfig, NotifyConfig,
-    NtfyConfig, PromptConfig, RunnerConfig, ServerConfig, SnapshotConfig, TelegramBotConfig,
-    TelegramConfig, VoiceConfig, WebhookConfig,
+    CodexConfig, Config, DiscordConfig, DocsConfig, Enabled, EventsConfig, GitConfig,
+    GithubBridgeConfig, NotifyConfig, NtfyConfig, PromptConfig, RunnerConfig, ServerConfig,
+    SnapshotConfig, TelegramBotConfig, TelegramConfig, VoiceConfig, WebhookConfig,
 };
 pub use overrides::parse_override;
 pub use resolved::ResolvedConfig;

@@ -123,6 +123,8 @@ fn local_name(command: &Command) -> &'static str {
         Command::StopSession(_) => "stop-session",
         Command::Remote(_) => "remote",
         Command::TunnelProcess(_) => "__tunnel",
+        Command::Ledger(_) => "ledger",
+        Command::Bridge(_) => "bridge",
         Command::Status(_)
         | Command::Run(_)
         | Command::Once(_)

@@ -149,6 +149,7 @@ pub(in crate::config) fn build(
     };
     let voice = voice(r)?;
     let telegram_bot = super::telegram_bot::telegram_bot(r, root)?;
+    let github_bridge = super::github_bridge::github_bridge(r)?;
     Ok(Config {
         root: root.clone(),
         docs,
@@ -162,6 +163,7 @@ pub(in crate::config) fn build(
         notifications,
         voice,
         telegram_bot,
+        github_bridge,
     })
 }
 

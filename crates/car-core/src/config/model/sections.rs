@@ -35,6 +35,8 @@ pub struct Config {
     pub voice: VoiceConfig,
     /// The interactive Telegram bot.
     pub telegram_bot: super::TelegramBotConfig,
+    /// The GitHub comment bridge.
+    pub github_bridge: super::GithubBridgeConfig,
 }
 
 /// `voice.*`: voice input in the web UI, forwarded to an OpenAI-compatible
