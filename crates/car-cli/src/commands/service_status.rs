@@ -1,7 +1,7 @@
 //! `car service status`, `car service install --start` and `car service
 //! restart`: what the scheduler says of the installed units, and whether
-//! what they run answers — the server's `/health`, the bot's process, the
-//! loop's lock — with a warning when the process runs a binary replaced
+//! what they run answers — the server's `/health`, the bot's or the
+//! ledger publisher's process, the loop's lock — with a warning when the process runs a binary replaced
 //! since it started (the upgrade path: replace the binary, then `restart`;
 //! the loops a server or bot started are processes of their own and go on).
 
@@ -18,8 +18,8 @@ use crate::cli::{InstallKind, ServiceWhat};
 
 /// How long a start or restart may take to answer.
 const READY_WITHIN: Duration = Duration::from_secs(30);
-/// How long the bot's process must stay up to count as started (a bad
-/// token or configuration ends it at once).
+/// How long the bot's (or the ledger publisher's) process must stay up to
+/// count as started (a bad token or configuration ends it at once).
 const BOT_SETTLE: Duration = Duration::from_secs(2);
 
 /// One installed unit, as the scheduler sees it.
@@ -148,16 +148,17 @@ pub(crate) fn health(cfg: &Config, spec: &UnitSpec, pid: Option<u32>) -> Health 
                 },
             }
         }
-        ServiceWhat::Telegram => match pid {
+        ServiceWhat::Telegram | ServiceWhat::Ledger => match pid {
             Some(p) if alive(p) => Health {
                 ok: true,
-                detail: format!("the bot's process runs (pid {p})"),
+                detail: format!("the {}'s process runs (pid {p})", spec.what.label()),
                 version: None,
             },
             _ => Health {
                 ok: false,
                 detail: format!(
-                    "the bot's process does not run: see {}",
+                    "the {}'s process does not run: see {}",
+                    spec.what.label(),
                     spec.logs().display()
                 ),
                 version: None,
@@ -355,7 +356,7 @@ pub(crate) fn wait_ready(
                 }
                 last = h.detail;
             }
-            (ServiceWhat::Telegram, Some(p)) => {
+            (ServiceWhat::Telegram | ServiceWhat::Ledger, Some(p)) => {
                 let since = match settled_since {
                     Some((q, t)) if q == p => t,
                     _ => {
