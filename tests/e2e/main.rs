@@ -57,6 +57,7 @@ mod remote_tunnel;
 mod serve;
 mod serve_audit;
 mod serve_auth;
+mod serve_auth_routes;
 mod serve_client;
 mod serve_control;
 mod serve_doc_chat;
