@@ -199,7 +199,33 @@ fn bridge_github_spawns_shows_replies_to_and_aborts_tasks_for_allowed_authors() 
         "sender": user("octocat", "User")
     });
     let text = body(&bridge(&env, &opened));
-    assert!(text.starts_with("⚠️ task `t-nope`:"), "{text}");
+    assert_eq!(
+        text,
+        "⚠️ no task `t-nope` was started from this repository's issues."
+    );
+    // The author editing the issue's body: acted on; the author's
+    // association is not lent to someone else's edit, nor to a new title.
+    let edit = |sender: &str, body_changed: bool| {
+        let mut v = json!({
+            "action": "edited",
+            "issue": issue(&format!("@codex status cid={cid}"), "OWNER"),
+            "repository": repository(),
+            "sender": user(sender, "User")
+        });
+        if body_changed {
+            v["changes"] = json!({"body": {"from": "Refactor it."}});
+        } else {
+            v["changes"] = json!({"title": {"from": "Refactor"}});
+        }
+        v
+    };
+    let text = body(&bridge(&env, &edit("octocat", true)));
+    assert!(
+        text.starts_with(&format!("ℹ️ task `{cid}`: cancelled")),
+        "{text}"
+    );
+    assert_eq!(bridge(&env, &edit("alice", true)), json!({}));
+    assert_eq!(bridge(&env, &edit("octocat", false)), json!({}));
 }
 
 #[test]
@@ -251,6 +277,22 @@ fn bridge_github_refuses_strangers_bots_other_commands_and_a_cwd_outside_the_rep
         assert!(text.starts_with("⚠️ not spawned:"), "{outside}: {text}");
     }
     assert_eq!(task_count(&env), 0, "a refused comment started a task");
+
+    // A task started another way (the CLI, a server user) is not the
+    // bridge's to show, answer or stop.
+    let out = env.run(&["task", "spawn", "private work"]);
+    out.expect_code(0);
+    let local = out.stdout().trim().to_string();
+    assert!(local.starts_with("t-"), "{local}");
+    for cmd in ["status", "abort"] {
+        let text = body(&bridge(&env, &member(&format!("@codex {cmd} cid={local}"))));
+        assert_eq!(
+            text,
+            format!("⚠️ no task `{local}` was started from this repository's issues."),
+            "{cmd}"
+        );
+    }
+    assert_ne!(task(&env, &local)["state"], "cancelled");
 
     // The allow-list is configuration; a wrong value names its key.
     env.config("github_bridge:\n  allowed_associations: [none]\n");

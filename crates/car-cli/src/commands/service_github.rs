@@ -21,15 +21,22 @@ fn sh_quote(s: &str) -> String {
 }
 
 /// The workflow for the `car` at `car` acting on the repository at `root`.
-pub(crate) fn workflow(car: &Path, root: &Path) -> String {
+/// The workflow running `car` for the repository at `root`, started only
+/// for authors whose association is in `allowed` (the same list the bridge
+/// checks: strangers do not even start a job on the runner).
+pub(crate) fn workflow(car: &Path, root: &Path, allowed: &[String]) -> String {
     let car = sh_quote(&car.display().to_string());
     let root_q = sh_quote(&root.display().to_string());
+    // A JSON list inside a YAML block scalar and a GitHub expression
+    // string: associations are upper-case words (checked by the config).
+    let allowed = serde_json::to_string(allowed).unwrap_or_else(|_| "[]".into());
     format!(
         r#"# .github/workflows/car-bridge.yml (from `car service print github-actions`)
 # `@codex spawn "<prompt>" [cwd=<dir>]`, `@codex reply cid=<id> "<message>"`,
 # `@codex abort cid=<id>` and `@codex status cid=<id>` on this repository's
 # issues become Codex tasks of {root} on the self-hosted runner, for authors
-# whose association is in github_bridge.allowed_associations; the reply is
+# whose association is in github_bridge.allowed_associations (checked by the
+# job's `if:` and again by car; print the workflow again after changing it); the reply is
 # posted as a comment. The runner needs car, the Codex CLI (logged in), jq
 # and gh. Pull request comments are not taken (that would need
 # pull-requests: write).
@@ -48,7 +55,8 @@ concurrency:
 jobs:
   bridge:
     if: >-
-      !github.event.issue.pull_request && (
+      !github.event.issue.pull_request &&
+      contains(fromJSON('{allowed}'), github.event.comment.author_association || github.event.issue.author_association) && (
       (github.event_name == 'issue_comment' && contains(github.event.comment.body, '@codex')) ||
       (github.event_name == 'issues' && contains(github.event.issue.body, '@codex')))
     runs-on: [self-hosted]
@@ -83,7 +91,8 @@ pub(crate) fn print(g: &Global) -> Result<()> {
     let root = std::fs::canonicalize(repo.root()).unwrap_or_else(|_| repo.root().to_path_buf());
     let car = std::env::current_exe().context("cannot find the car binary's path")?;
     let car = std::fs::canonicalize(&car).unwrap_or(car);
-    out!("{}", workflow(&car, &root));
+    let allowed = &repo.config().github_bridge.allowed_associations;
+    out!("{}", workflow(&car, &root, allowed));
     Ok(())
 }
 
@@ -93,11 +102,19 @@ mod tests {
 
     #[test]
     fn paths_are_quoted_for_the_shell() {
-        let w = super::workflow(Path::new("/opt/car bin/car"), Path::new("/srv/it's"));
+        let w = super::workflow(
+            Path::new("/opt/car bin/car"),
+            Path::new("/srv/it's"),
+            &["OWNER".to_string(), "MEMBER".to_string()],
+        );
         assert!(
             w.contains(r#"'/opt/car bin/car' --repo '/srv/it'\''s' bridge github"#),
             "{w}"
         );
         assert!(w.contains("group: car-bridge-${{ github.event.issue.number }}"));
+        assert!(
+            w.contains(r#"contains(fromJSON('["OWNER","MEMBER"]'), github.event.comment.author_association || github.event.issue.author_association)"#),
+            "{w}"
+        );
     }
 }

@@ -26,6 +26,12 @@ pub struct GithubEvent {
     pub from_bot: bool,
     /// The issue (or pull request) number.
     pub issue: u64,
+    /// Who caused the event (`sender.login`): for an edited issue, the
+    /// editor, who may not be its author.
+    pub sender: String,
+    /// For an edited issue, whether its body changed (`changes.body`): a
+    /// new title alone runs nothing again.
+    pub body_changed: bool,
     /// `owner/name`, when the payload says.
     pub repository: Option<String>,
 }
@@ -74,6 +80,11 @@ impl GithubEvent {
             association: association.to_ascii_uppercase(),
             from_bot: text(user, "type").as_deref() == Some("Bot"),
             issue: number,
+            sender: v
+                .get("sender")
+                .and_then(|u| text(u, "login"))
+                .unwrap_or_default(),
+            body_changed: v.get("changes").and_then(|c| c.get("body")).is_some(),
             repository: v.get("repository").and_then(|r| text(r, "full_name")),
         })
     }
