@@ -35,6 +35,7 @@ mod hub_supervisor;
 mod hub_watch;
 mod init;
 mod ledger_publish;
+mod ledger_publish_guard;
 mod liveness;
 mod lock_clean;
 mod lock_kill;

@@ -63,11 +63,21 @@ pub(crate) struct GitOutput {
     pub stderr: Vec<u8>,
 }
 
+/// Settings of a git that must run none of the user's code: no hooks
+/// (`post-index-change`, `reference-transaction`, ...), no fsmonitor.
+const NO_HOOKS: [&str; 4] = [
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+];
+
 /// A git program and the time each of its commands is given.
 #[derive(Debug, Clone)]
 pub(crate) struct Git {
     program: PathBuf,
     timeout: Duration,
+    no_hooks: bool,
 }
 
 impl Git {
@@ -81,7 +91,15 @@ impl Git {
         Self {
             program: program.into(),
             timeout,
+            no_hooks: false,
         }
+    }
+
+    /// This git, running none of the repository's hooks nor its fsmonitor
+    /// (for work in the background the user did not ask of their checkout).
+    pub(crate) fn without_hooks(mut self) -> Self {
+        self.no_hooks = true;
+        self
     }
 
     /// Runs `git <args>` in `root` and returns its output, whatever its exit
@@ -97,8 +115,10 @@ impl Git {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Result<GitOutput, GitError> {
+        let no_hooks: &[&str] = if self.no_hooks { &NO_HOOKS } else { &[] };
         let mut child = Command::new(&self.program)
             .args(CONFIG)
+            .args(no_hooks)
             .args(args)
             .current_dir(root)
             .env("GIT_TERMINAL_PROMPT", "0")

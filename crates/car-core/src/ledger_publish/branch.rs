@@ -3,7 +3,10 @@
 //! (`GIT_INDEX_FILE`, `update-index --cacheinfo`, `write-tree`), a commit
 //! (`commit-tree`) and a compare-and-swap of the branch (`update-ref NEW
 //! OLD`). The user's checkout, index, HEAD and stash are never read nor
-//! written. Pushing runs `git push --no-verify REMOTE B:B`; a rejected push
+//! written, none of the repository's hooks runs (`core.hooksPath` is
+//! `/dev/null` for these commands), and the branch is checked again before
+//! each move: once someone checks it out, it is left alone (an error
+//! names the worktree). Pushing runs `git push --no-verify REMOTE B:B`; a rejected push
 //! fetches the remote's branch into `refs/car/ledger-remote/REMOTE/B`, and
 //! the next commit has it as a second parent, so the push after goes
 //! through and nothing of either side is lost.
@@ -45,7 +48,7 @@ impl Branch {
     /// branch name checked out nowhere, and that `remote` is a remote of
     /// the repository or a URL or path.
     pub(crate) fn open(root: &Path, name: &str, remote: &str) -> Result<Self, PublishError> {
-        let git = Git::new(Duration::from_secs(120));
+        let git = Git::new(Duration::from_secs(120)).without_hooks();
         let b = Self {
             root: root.to_path_buf(),
             name: name.to_string(),
@@ -62,19 +65,7 @@ impl Branch {
         {
             return Err(PublishError::BadBranch(name.to_string()));
         }
-        let worktrees = b.git.checked(root, &["worktree", "list", "--porcelain"])?;
-        let mut path = String::new();
-        for line in worktrees.lines() {
-            if let Some(p) = line.strip_prefix("worktree ") {
-                path = p.to_string();
-            }
-            if line.strip_prefix("branch ") == Some(b.full_ref().as_str()) {
-                return Err(PublishError::CheckedOut {
-                    branch: name.to_string(),
-                    worktree: PathBuf::from(&path),
-                });
-            }
-        }
+        b.not_checked_out()?;
         let looks_like_url = remote.contains(':') || remote.contains('/');
         if !looks_like_url
             && b.git
@@ -87,6 +78,27 @@ impl Branch {
             });
         }
         Ok(b)
+    }
+
+    /// An error naming the worktree where the branch is checked out, if it
+    /// is (moving it then would change that worktree's HEAD under its user).
+    fn not_checked_out(&self) -> Result<(), PublishError> {
+        let worktrees = self
+            .git
+            .checked(&self.root, &["worktree", "list", "--porcelain"])?;
+        let mut path = String::new();
+        for line in worktrees.lines() {
+            if let Some(p) = line.strip_prefix("worktree ") {
+                path = p.to_string();
+            }
+            if line.strip_prefix("branch ") == Some(self.full_ref().as_str()) {
+                return Err(PublishError::CheckedOut {
+                    branch: self.name.clone(),
+                    worktree: PathBuf::from(&path),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn full_ref(&self) -> String {
@@ -201,6 +213,7 @@ impl Branch {
             args.push(p);
         }
         let commit = self.checked_env(&args, &IDENTITY)?;
+        self.not_checked_out()?;
         let old = tip.unwrap_or_default();
         let full = self.full_ref();
         self.checked_env(

@@ -1,10 +1,13 @@
 //! What a published ledger leaves out. The ledger holds no run prompt nor
 //! output (those stay in `runs/`), but some fields carry text people or
-//! agents wrote: the agent's questions (`question`) are left out unless
-//! prompts are asked for, and every string is cleaned of what looks like a
-//! secret (`NAME=value` where NAME names a token, key, password or secret;
-//! `Bearer ...`; credentials in URLs; the token shapes a snapshot redacts),
-//! always.
+//! agents wrote: the agent's questions (`question`), task prompts and
+//! command lines (`cmd`) are left out unless prompts are asked for, and
+//! every string is cleaned of what looks like a secret, always: `NAME=value`,
+//! `NAME: value` and `"NAME": "value"` where NAME names a token, key,
+//! password or secret (`API_KEY`, `api-key`, `X-Api-Key`); `--password X`
+//! and such flags; `curl -u user:pass`; the `Authorization:` header's
+//! value; `Bearer ...`; credentials in URLs; car's own tokens (user and
+//! action tokens); the token shapes a snapshot redacts.
 
 use std::sync::LazyLock;
 
@@ -17,13 +20,39 @@ pub const REDACTED: &str = "[redacted]";
 pub const LEFT_OUT: &str = "[left out: car ledger publish --include-prompts]";
 
 /// Fields holding text written to or by the agent (left out by default).
-const PROMPT_FIELDS: [&str; 2] = ["question", "prompt"];
+const PROMPT_FIELDS: [&str; 3] = ["question", "prompt", "cmd"];
+
+/// A name that says its value is a secret (`-` and `_` allowed in it).
+const SECRET_NAME: &str = r"[A-Z0-9_-]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PASS|API[-_]?KEY|ACCESS[-_]?KEY|PRIVATE[-_]?KEY|CREDENTIALS?|AUTH)[A-Z0-9_-]*";
 
 static ENV_LIKE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"(?i)\b([A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PASS|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?|AUTH)[A-Z0-9_]*)=("[^"]*"|'[^']*'|[^\s"']+)"#,
-    )
+    Regex::new(&format!(
+        r#"(?i)\b({SECRET_NAME})(=|:[ \t]*)("[^"]*"|'[^']*'|[^\s"',;]+)"#
+    ))
     .expect("valid regex")
+});
+/// `"name": "value"` in JSON.
+static JSON_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r#"(?i)("{SECRET_NAME}"\s*:\s*)"(?:[^"\\]|\\.)*""#)).expect("valid regex")
+});
+/// `--password X`, `--api-key X` (the `=` form is [`ENV_LIKE`]'s).
+static FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r#"(?i)(\s--?{SECRET_NAME})\s+("[^"]*"|'[^']*'|[^\s"']+)"#
+    ))
+    .expect("valid regex")
+});
+/// `curl -u user:password`.
+static USER_FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(\s(?:-u|--user)\s+)("[^"]*"|'[^']*'|[^\s"':]+:[^\s"']+)"#).expect("valid regex")
+});
+/// The value of an `Authorization:` header, whatever its scheme.
+static AUTHORIZATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(authorization:\s*)(?:[a-z]+\s+)?[^\s"',;]+"#).expect("valid regex")
+});
+/// car's user tokens and action tokens.
+static CAR_TOKENS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"car_u_[0-9a-f]{12}_[0-9a-f]{16,}|car_act\.[A-Za-z0-9._-]+").expect("valid regex")
 });
 static BEARER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}").expect("valid regex")
@@ -32,7 +61,12 @@ static URL_CREDENTIALS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"://[^/\s:@]+:[^/\s@]+@").expect("valid regex"));
 /// Replaces what looks like a secret in `text` with [`REDACTED`].
 pub fn redact_secrets(text: &str) -> String {
-    let s = ENV_LIKE.replace_all(text, format!("${{1}}={REDACTED}").as_str());
+    let s = CAR_TOKENS.replace_all(text, REDACTED);
+    let s = AUTHORIZATION.replace_all(&s, format!("${{1}}{REDACTED}").as_str());
+    let s = JSON_FIELD.replace_all(&s, format!("${{1}}\"{REDACTED}\"").as_str());
+    let s = ENV_LIKE.replace_all(&s, format!("${{1}}${{2}}{REDACTED}").as_str());
+    let s = FLAG.replace_all(&s, format!("${{1}} {REDACTED}").as_str());
+    let s = USER_FLAG.replace_all(&s, format!("${{1}}{REDACTED}").as_str());
     let s = BEARER.replace_all(&s, format!("${{1}} {REDACTED}").as_str());
     let s = URL_CREDENTIALS.replace_all(&s, format!("://{REDACTED}@").as_str());
     // Token shapes (OpenAI, GitHub, AWS, Slack, JWTs, private keys): the
@@ -85,7 +119,7 @@ mod tests {
         );
         assert_eq!(
             s,
-            "GITHUB_TOKEN=[redacted] OPENAI_API_KEY=[redacted] db_password=[redacted] curl -H 'Authorization: Bearer [redacted]' https://[redacted]@example.com/x"
+            "GITHUB_TOKEN=[redacted] OPENAI_API_KEY=[redacted] db_password=[redacted] curl -H 'Authorization: [redacted]' https://[redacted]@example.com/x"
         );
         let s = redact_secrets(
             "use ghp_0123456789abcdefghijABCDEFGHIJ and sk-proj-0123456789abcdefghij",
@@ -94,6 +128,38 @@ mod tests {
         // Ordinary text is left alone.
         let plain = "cargo test -p car-core KEYWORD=1 path=/tmp/x token expired";
         assert_eq!(redact_secrets(plain), plain);
+    }
+
+    #[test]
+    fn flags_headers_json_fields_and_cars_own_tokens_are_redacted() {
+        let cases = [
+            (
+                "mysql --password hunter2 db",
+                "mysql --password [redacted] db",
+            ),
+            ("tool --api-key=k123 run", "tool --api-key=[redacted] run"),
+            (
+                "curl -u bob:hunter2 https://x",
+                "curl -u [redacted] https://x",
+            ),
+            ("-H 'X-Api-Key: v4lue'", "-H 'X-Api-Key: [redacted]'"),
+            ("Authorization: token ghx9", "Authorization: [redacted]"),
+            (
+                r#"{"password":"p w","user":"bob"}"#,
+                r#"{"password":"[redacted]","user":"bob"}"#,
+            ),
+            (
+                "car_u_0123456789ab_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                "[redacted]",
+            ),
+            (
+                "Bearer-less car_act.repo.reply.1796937772.51ef27a3 x",
+                "Bearer-less [redacted] x",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(redact_secrets(text), want, "{text}");
+        }
     }
 
     #[test]
@@ -107,6 +173,7 @@ mod tests {
         assert!(redact_line("not json", false).is_none());
         assert!(redact_line(r#"{"no":"type"}"#, false).is_none());
         let exec = r#"{"type":"exec_started","exec_id":"e1","cmd":"TOKEN=s3cret make deploy","cwd":"/r","requested_by":"cli"}"#;
+        assert_eq!(redact_line(exec, false).expect("an event")["cmd"], LEFT_OUT);
         assert_eq!(
             redact_line(exec, true).expect("an event")["cmd"],
             "TOKEN=[redacted] make deploy"
