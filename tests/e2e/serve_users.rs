@@ -144,6 +144,28 @@ fn each_scope_reaches_its_routes_and_gets_403_naming_the_scope_elsewhere() {
             None,
             2,
         ),
+        // A command is `sh -c CMD` as the server's user: admin's alone.
+        (
+            "POST execs",
+            "POST",
+            "api/v1/execs".into(),
+            Some(r#"{"nope":1}"#),
+            3,
+        ),
+        (
+            "DELETE execs",
+            "DELETE",
+            "api/v1/execs/x-none".into(),
+            None,
+            3,
+        ),
+        (
+            "POST snapshot",
+            "POST",
+            format!("{repo}/snapshot"),
+            Some(r#"{"nope":1}"#),
+            3,
+        ),
         (
             "POST loop/run",
             "POST",
@@ -352,14 +374,17 @@ fn a_token_confined_to_one_repository_of_a_hub_gets_403_for_the_others() {
         Some(r#"{"repo":"alpha","prompt":""}"#),
     );
     assert_eq!(r.status, 400, "{}", r.body);
-    let r = call(
-        &server,
-        &ann,
-        "POST",
-        "api/v1/execs",
-        Some(r#"{"repo":"beta","cmd":"true"}"#),
-    );
-    assert_eq!(r.status, 403, "{}", r.body);
+    // Commands are admin's, in its repository or not.
+    for repo in ["alpha", "beta"] {
+        let body = format!(r#"{{"repo":"{repo}","cmd":"true"}}"#);
+        let r = call(&server, &ann, "POST", "api/v1/execs", Some(&body));
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert!(
+            r.body.contains(r#"needs the scope \"admin\""#),
+            "{}",
+            r.body
+        );
+    }
 }
 
 #[test]
