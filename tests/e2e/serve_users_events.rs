@@ -1,5 +1,5 @@
 //! The event ledger through a user token below `admin`: `events`, the
-//! repository's SSE stream and the hub-wide one carry the `task_*` and
+//! repository's SSE stream and WebSocket and the hub-wide stream carry the `task_*` and
 //! `exec_*` events of its user's own tasks and commands, not another
 //! user's (ids, directories, command lines); the server's token sees
 //! everything.
@@ -49,6 +49,31 @@ fn streamed(server: &Server, token: &str, path: &str, last: u64) -> Vec<Value> {
         let data: Value = serde_json::from_str(data.trim()).unwrap();
         let seq = data["seq"].as_u64().unwrap_or(0);
         got.push(data);
+        if seq >= last {
+            return got;
+        }
+    }
+}
+
+/// The ledger events of the repository's WebSocket with `token`, up to
+/// the one with `seq` `last`.
+fn over_ws(server: &Server, token: &str, last: u64) -> Vec<Value> {
+    let offer = format!("car.v1, car.token.{token}");
+    let path = format!("api/v1/repos/{REPO}/ws?since=1");
+    let (socket, _) =
+        crate::serve_ws::connect(server, &path, &[("Sec-WebSocket-Protocol", &offer)])
+            .unwrap_or_else(|s| panic!("{path}: {s}"));
+    let rx = crate::serve_ws::messages(socket);
+    let mut got = Vec::new();
+    loop {
+        let msg = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{path}: no seq {last} in {got:#?}"));
+        if msg["event"] != "event" {
+            continue;
+        }
+        let seq = msg["id"].as_u64().unwrap_or(0);
+        got.push(msg["data"].clone());
         if seq >= last {
             return got;
         }
@@ -153,5 +178,15 @@ fn a_read_token_sees_only_its_users_task_and_exec_events_in_events_and_streams()
         for id in [&a, &b, &x] {
             assert!(ids.contains(id), "{path}: the server token sees {id}");
         }
+    }
+    let got = over_ws(&server, &ann_read, last);
+    let ids = subjects(&got);
+    assert!(
+        ids.contains(&a) && ids.iter().all(|id| id == &a),
+        "ws: {got:#?}"
+    );
+    let ids = subjects(&over_ws(&server, TOKEN, last));
+    for id in [&a, &b, &x] {
+        assert!(ids.contains(id), "ws: the server token sees {id}");
     }
 }
