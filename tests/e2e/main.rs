@@ -75,6 +75,7 @@ mod serve_ui_docs;
 mod serve_ui_runs;
 mod serve_ui_term;
 mod serve_users;
+mod serve_users_events;
 mod serve_users_tasks;
 mod serve_voice;
 mod serve_ws;

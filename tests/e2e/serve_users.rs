@@ -144,6 +144,28 @@ fn each_scope_reaches_its_routes_and_gets_403_naming_the_scope_elsewhere() {
             None,
             2,
         ),
+        // A command is `sh -c CMD` as the server's user: admin's alone.
+        (
+            "POST execs",
+            "POST",
+            "api/v1/execs".into(),
+            Some(r#"{"nope":1}"#),
+            3,
+        ),
+        (
+            "DELETE execs",
+            "DELETE",
+            "api/v1/execs/x-none".into(),
+            None,
+            3,
+        ),
+        (
+            "POST snapshot",
+            "POST",
+            format!("{repo}/snapshot"),
+            Some(r#"{"nope":1}"#),
+            3,
+        ),
         (
             "POST loop/run",
             "POST",
@@ -352,14 +374,17 @@ fn a_token_confined_to_one_repository_of_a_hub_gets_403_for_the_others() {
         Some(r#"{"repo":"alpha","prompt":""}"#),
     );
     assert_eq!(r.status, 400, "{}", r.body);
-    let r = call(
-        &server,
-        &ann,
-        "POST",
-        "api/v1/execs",
-        Some(r#"{"repo":"beta","cmd":"true"}"#),
-    );
-    assert_eq!(r.status, 403, "{}", r.body);
+    // Commands are admin's, in its repository or not.
+    for repo in ["alpha", "beta"] {
+        let body = format!(r#"{{"repo":"{repo}","cmd":"true"}}"#);
+        let r = call(&server, &ann, "POST", "api/v1/execs", Some(&body));
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert!(
+            r.body.contains(r#"needs the scope \"admin\""#),
+            "{}",
+            r.body
+        );
+    }
 }
 
 #[test]
@@ -386,4 +411,87 @@ fn a_websocket_takes_a_user_token_as_its_subprotocol_within_its_scope() {
     env.run(&["serve", "tokens", "revoke", id]).expect_code(0);
     let refused = connect(&server, &format!("api/v1/repos/{REPO}/ws"), &headers);
     assert_eq!(refused.err(), Some(401));
+}
+
+/// The exit code, stdout and stderr of a `car serve` that must refuse to
+/// start (one still running after 20 s is killed and fails the test).
+fn refused(mut cmd: std::process::Command) -> (i32, String, String) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("car serve started");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code().unwrap_or(-1), out, err)
+}
+
+#[test]
+fn a_server_with_users_and_no_token_refuses_to_start_naming_the_key_and_the_file() {
+    use crate::serve_client::TOKEN_ENV;
+    let env = TestEnv::new();
+    add_user(&env, "vic", "viewer");
+    let read = token(&env, &["--user", "vic"]);
+    // No server.auth_token_env: a caller without any token would be
+    // served as admin, and vic's read token would limit nothing.
+    let (code, stdout, err) = refused(env.car(&["serve", "--port", "0"]));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(stdout, "", "nothing listens");
+    assert!(
+        err.contains("server.auth_token_env")
+            && err.contains(".codex-autorunner/server/users.json holds 1 user:"),
+        "{err}"
+    );
+    // The key set, its variable empty: refused alike, naming it.
+    env.config(&format!("server:\n  auth_token_env: {TOKEN_ENV}\n"));
+    let mut cmd = env.car(&["serve", "--port", "0"]);
+    cmd.env(TOKEN_ENV, "");
+    let (code, _, err) = refused(cmd);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("{TOKEN_ENV} is empty or unset")),
+        "{err}"
+    );
+    // With the token it serves, and the read token is one.
+    let server = Server::start(&env, &[]);
+    let state = format!("api/v1/repos/{REPO}");
+    assert_eq!(server.send("GET", &state, &[], None).status, 401);
+    assert_eq!(call(&server, &read, "GET", &state, None).status, 200);
+    let r = call(
+        &server,
+        &read,
+        "POST",
+        &format!("{state}/loop/stop"),
+        Some("{}"),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    drop(server);
+    // Without users, no token is needed (loopback).
+    env.run(&["serve", "users", "remove", "vic"]).expect_code(0);
+    let open = Server::start_with(&env, None, &[]).expect("no users: it serves");
+    assert_eq!(open.send("GET", &state, &[], None).status, 200);
 }

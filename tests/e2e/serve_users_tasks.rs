@@ -1,6 +1,7 @@
-//! Two users' concurrent tasks and commands through `car serve`: each
-//! lists and reaches only its own (another's answers 404), neither can
-//! reply to or cancel the other's; rate limits and audit records are per
+//! Two users' concurrent tasks through `car serve`: each lists and
+//! reaches only its own (another's answers 404), neither can reply to or
+//! cancel the other's; commands are admin's alone (a tasks token gets 403
+//! and does not see an admin's); rate limits and audit records are per
 //! user.
 
 use serde_json::json;
@@ -17,6 +18,8 @@ fn two_users_concurrent_tasks_are_each_their_own_and_limited_and_audited_per_use
     env.script("wait-file go 20\nlast-message done\n");
     add_user(&env, "ann", "operator");
     add_user(&env, "bob", "operator");
+    add_user(&env, "ada", "admin");
+    let ada = token(&env, &["--user", "ada", "--scope", "admin"]);
     let ann = token(&env, &["--user", "ann", "--scope", "tasks"]);
     let bob = token(&env, &["--user", "bob", "--scope", "tasks"]);
     let confined = token(
@@ -76,34 +79,48 @@ fn two_users_concurrent_tasks_are_each_their_own_and_limited_and_audited_per_use
     wait_over(&server, &a);
     wait_over(&server, &b);
 
-    // Commands alike: ann's is hers, bob finds nothing of it.
+    // A command is `sh -c CMD` as the server's user (it could rewrite the
+    // users file): a tasks token may not start one, nothing runs.
     let r = call(
         &server,
         &ann,
         "POST",
         "api/v1/execs",
-        Some(r#"{"cmd":"echo ann-secret"}"#),
+        Some(r#"{"cmd":"touch ann-ran"}"#),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains(r#"needs the scope \"admin\""#),
+        "{}",
+        r.body
+    );
+    // An admin's command: named as hers; a tasks token neither lists,
+    // reads nor cancels it.
+    let r = call(
+        &server,
+        &ada,
+        "POST",
+        "api/v1/execs",
+        Some(r#"{"cmd":"echo ada-secret"}"#),
     );
     assert_eq!(r.status, 202, "{}", r.body);
     let x = r.json()["exec_id"].as_str().unwrap().to_string();
-    let mine = call(&server, &ann, "GET", "api/v1/execs", None).json();
-    assert_eq!(mine["total"], 1, "{mine:#}");
+    let listed = call(&server, &ada, "GET", "api/v1/execs", None).json();
+    assert_eq!(listed["total"], 1, "{listed:#}");
+    assert_eq!(listed["execs"][0]["user"], "ada", "{listed:#}");
     let theirs = call(&server, &bob, "GET", "api/v1/execs", None).json();
     assert_eq!(theirs["total"], 0, "{theirs:#}");
-    for (method, path) in [
-        ("GET", format!("api/v1/execs/{x}")),
-        ("GET", format!("api/v1/execs/{x}/logs")),
-        ("GET", format!("api/v1/repos/{REPO}/jobs/{x}")),
-        ("DELETE", format!("api/v1/execs/{x}")),
+    for (method, path, status) in [
+        ("GET", format!("api/v1/execs/{x}"), 404),
+        ("GET", format!("api/v1/execs/{x}/logs"), 404),
+        ("GET", format!("api/v1/repos/{REPO}/jobs/{x}"), 404),
+        ("DELETE", format!("api/v1/execs/{x}"), 403),
     ] {
         let r = call(&server, &bob, method, &path, None);
-        assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
-        assert!(!r.body.contains("ann-secret"), "{}", r.body);
+        assert_eq!(r.status, status, "{method} {path}: {}", r.body);
+        assert!(!r.body.contains("ada-secret"), "{}", r.body);
     }
-    assert_eq!(
-        call(&server, &ann, "GET", &format!("api/v1/execs/{x}"), None).status,
-        200
-    );
+    assert!(!env.root.join("ann-ran").exists(), "ann's command ran");
 
     // A token confined to the repository sees its user's tasks, not the
     // hub-wide stream.
@@ -112,8 +129,8 @@ fn two_users_concurrent_tasks_are_each_their_own_and_limited_and_audited_per_use
     assert_eq!(stream_status(&server, &confined, "api/v1/stream"), 403);
 
     // Rate limits are per user, whatever the token: ann's budget of 8
-    // (spent above on a spawn, a reply and a cancel refused with 404, and
-    // a command) runs out; bob's is his own.
+    // (spent above on a spawn, a reply and a cancel refused with 404; a
+    // 403 is refused before the limit counts) runs out; bob's is his own.
     let reply = format!("api/v1/repos/{REPO}/reply");
     let mut ann_limited = false;
     for _ in 0..10 {

@@ -52,7 +52,7 @@ pub(crate) fn token_protocols() -> String {
 
 /// The JSON messages of `socket`, on a channel (pings are answered by
 /// the library as the socket is read).
-fn messages(mut socket: Socket) -> mpsc::Receiver<serde_json::Value> {
+pub(crate) fn messages(mut socket: Socket) -> mpsc::Receiver<serde_json::Value> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         while let Ok(msg) = socket.read() {

@@ -44,8 +44,8 @@ pub(crate) enum TokensCommand {
         /// Its user.
         #[arg(long)]
         user: String,
-        /// read, reply (read + answer and resume the loop), tasks (reply + own tasks and
-        /// commands) or admin; at most what the user's role allows.
+        /// read, reply (read + answer and resume the loop), tasks (reply + its own Codex
+        /// tasks) or admin (everything, commands too); at most what the user's role allows.
         #[arg(long, default_value = "read", value_parser = ["read", "reply", "tasks", "admin"])]
         scope: String,
         /// Confine it to this repository (its id in the server's URLs; `--repo` is the global

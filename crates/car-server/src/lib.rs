@@ -45,7 +45,7 @@ mod user_auth;
 mod voice;
 
 pub use app::{MAX_BODY, app, openapi};
-pub use bind::{BindError, check_bind, is_loopback, listening_url};
+pub use bind::{BindError, check_bind, check_users, is_loopback, listening_url};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use rate::BURST;
 pub use sessions::{CODE_TTL, COOKIE, SESSION_DAYS, Session, SessionError, SessionStore};

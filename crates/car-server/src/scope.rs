@@ -4,11 +4,15 @@
 //! and the browser sessions. `reply`: answering the loop
 //! (`POST .../reply`), resuming it (`POST .../loop/resume`) and
 //! transcribing a voice message for the answer. `tasks`: spawning,
-//! answering and cancelling tasks and commands (its own: the handlers
-//! check the owner). Everything else needs `admin`. A token confined to
-//! one repository (`--repo`) may use that repository's routes, the
-//! repository list (showing it alone) and tasks and commands (its own,
-//! in it); hub-wide routes are refused.
+//! answering and cancelling Codex tasks (its own: the handlers check the
+//! owner); the agent runs in the repository with the server user's
+//! rights, within Codex's sandbox. Everything else needs `admin`: among
+//! it starting and cancelling commands (`/api/v1/execs`, and the jobs
+//! `.../snapshot` and `.../ingest-spec`), since a command is `sh -c CMD`
+//! as the server's own user, free to rewrite the users file and make
+//! itself admin. A token confined to one repository (`--repo`) may use
+//! that repository's routes, the repository list (showing it alone) and
+//! its user's tasks and commands in it; hub-wide routes are refused.
 
 use axum::http::{Method, StatusCode};
 use car_core::users::Scope;
@@ -32,9 +36,7 @@ pub(crate) fn needs(method: &Method, path: &str) -> Scope {
             | ["repos", _, "loop", "resume"]
             | ["repos", _, "voice", "transcribe"],
         ) => Scope::Reply,
-        (false, ["tasks"] | ["tasks", _] | ["tasks", _, "reply"] | ["execs"] | ["execs", _]) => {
-            Scope::Tasks
-        }
+        (false, ["tasks"] | ["tasks", _] | ["tasks", _, "reply"]) => Scope::Tasks,
         _ => Scope::Admin,
     }
 }
@@ -100,8 +102,12 @@ mod tests {
             (&post, "/api/v1/tasks", Scope::Tasks),
             (&post, "/api/v1/tasks/t1/reply", Scope::Tasks),
             (&del, "/api/v1/tasks/t1", Scope::Tasks),
-            (&post, "/api/v1/execs", Scope::Tasks),
-            (&del, "/api/v1/execs/x1", Scope::Tasks),
+            // A command runs as the server's user, outside any sandbox.
+            (&post, "/api/v1/execs", Scope::Admin),
+            (&del, "/api/v1/execs/x1", Scope::Admin),
+            (&get, "/api/v1/execs/x1/logs", Scope::Read),
+            (&post, "/api/v1/repos/a/snapshot", Scope::Admin),
+            (&post, "/api/v1/repos/a/ingest-spec", Scope::Admin),
             (&put, "/api/v1/repos/a/docs/todo", Scope::Admin),
             (&post, "/api/v1/repos/a/terminals", Scope::Admin),
             (&post, "/api/v1/worktrees", Scope::Admin),

@@ -68,10 +68,11 @@ fn render(doc: &Value) -> String {
          A user token (`car_u_<id>_<secret>`, from `car serve tokens create`) acts as its user with its scope: \
          `read` (every `GET` but a repository's `config`, its `terminals` and the `sessions`), `reply` (also \
          `POST .../reply`, `.../loop/resume` and `.../voice/transcribe`), `tasks` (also spawning, answering and cancelling \
-         its user's own tasks and commands) or `admin` (everything); a route beyond its scope gets 403 naming the scope \
-         needed, an unknown, expired or revoked one 401 saying which. Below `admin` it lists and reaches only its user's \
-         tasks and commands (another user's answer 404, so ids do not leak); one confined to a repository gets 403 \
-         elsewhere. \
+         its user's own Codex tasks) or `admin` (everything, starting and cancelling commands too); a route beyond its \
+         scope gets 403 naming the scope needed, an unknown, expired or revoked one 401 saying which. Below `admin` it \
+         lists and reaches only its user's tasks and commands (another user's answer 404, so ids do not leak), and \
+         `events`, `stream`, `ws` and `/api/v1/stream` leave out the `task_*` and `exec_*` events of other users' tasks \
+         and commands; one confined to a repository gets 403 elsewhere. \
          Errors are `{{\"error\": {{\"kind\", \"message\", \"hint\"}}}}`. Paths are relative to the base path. \
          State-changing requests (`POST`, `PUT`, `DELETE`) are limited to `server.rate_limit_per_minute` (default 60, \
          in bursts of up to 20) per user token's user, per token, or per peer without one: more get 429 with `Retry-After`; each one answered \

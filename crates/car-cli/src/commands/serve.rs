@@ -55,6 +55,7 @@ pub(crate) fn run(g: &Global, mut args: ServeArgs) -> Result<u8> {
         .map(|t| t.to_string_lossy().into_owned())
         .filter(|t| !t.is_empty());
     car_server::check_bind(&host, token.as_deref(), &cfg.auth_token_env)?;
+    car_server::check_users(token.as_deref(), &cfg.auth_token_env, &users_file)?;
     let program = crate::supervisor_program().context("cannot find the path of this program")?;
     let mut allowed_hosts = cfg.allowed_hosts;
     allowed_hosts.push(host.clone());

@@ -1,12 +1,16 @@
-//! `GET .../events?since=SEQ&limit=`: the ledger's events, oldest first.
+//! `GET .../events?since=SEQ&limit=`: the ledger's events, oldest first
+//! (for a user token below `admin`, without other users' `task_*` and
+//! `exec_*` events: see `event_filter.rs`).
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::Extensions;
 use car_core::SinceFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::event_filter::EventFilter;
 use super::{blocking, to_json};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -35,7 +39,9 @@ pub struct EventPage {
     pub next: Option<u64>,
 }
 
-/// The ledger's events from `seq` `since` on.
+/// The ledger's events from `seq` `since` on (for a user token below
+/// `admin`, without the `task_*` and `exec_*` events of other users'
+/// tasks and commands).
 #[utoipa::path(get, path = "/api/v1/repos/{id}/events", tag = "events",
     params(("id" = String, Path, description = "repository id"), EventsQuery),
     responses((status = 200, body = EventPage), (status = 400, body = crate::ErrorBody),
@@ -43,17 +49,20 @@ pub struct EventPage {
 pub(crate) async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ext: Extensions,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Json<EventPage>, ApiError> {
     let Query(q) = query?;
     let repo = state.repo(&id)?.clone();
+    let mut filter = EventFilter::new(&crate::user_auth::caller_of(&ext));
     let since = q.since.unwrap_or(1);
     let limit = q.limit.unwrap_or(200).clamp(1, MAX_EVENTS);
     let page = blocking(move || {
         let all = repo.events(&mut SinceFilter::new(None));
         let mut kept = all
             .into_iter()
-            .filter(|e| e.seq.is_some_and(|s| s >= since));
+            .filter(|e| e.seq.is_some_and(|s| s >= since))
+            .filter(|e| filter.keeps_now(&id, &repo, e));
         let events: Vec<_> = kept.by_ref().take(limit).collect();
         let next = kept.next().and_then(|e| e.seq);
         Ok(EventPage {

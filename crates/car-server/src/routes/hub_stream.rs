@@ -14,6 +14,8 @@
 //! - A repository registered while the stream is open joins it within
 //!   [`JOIN_CHECK`]: with the events it appended since the last look
 //!   before it was there (every event with `?since=all`).
+//! - For a user token below `admin`, the `task_*` and `exec_*` events of
+//!   other users' tasks and commands are left out (`event_filter.rs`).
 //! - A comment every 15 s keeps the connection open; the stream ends when
 //!   the server shuts down. Events of one repository come in `seq` order;
 //!   across repositories, in the order they are found.
@@ -24,7 +26,7 @@ use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{Extensions, HeaderMap};
 use axum::response::Response;
 use axum::response::sse::Event;
 use car_core::{EventEnvelope, Follow, Repo, ResumeToken};
@@ -35,6 +37,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::blocking;
+use super::event_filter::EventFilter;
 use super::sse::{Tx, respond, shut_down};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -62,9 +65,11 @@ pub(crate) struct MergedQuery {
 pub(crate) async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ext: Extensions,
     query: Result<Query<MergedQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
+    let filter = EventFilter::new(&crate::user_auth::caller_of(&ext));
     let from_start = match q.since.as_deref() {
         None | Some("now") => false,
         Some("all") => true,
@@ -117,6 +122,7 @@ pub(crate) async fn stream(
         cutoff: HashMap::new(),
         from_start,
         last_look: connected_at,
+        filter,
     };
     tokio::spawn(pump.run(follow, tx));
     Ok(respond(rx))
@@ -134,6 +140,8 @@ struct Pump {
     from_start: bool,
     /// When the repositories were last looked at.
     last_look: DateTime<Utc>,
+    /// The events the caller sees.
+    filter: EventFilter,
 }
 
 impl Pump {
@@ -148,7 +156,7 @@ impl Pump {
                 _ = tick.tick() => self.join_new().await,
                 Some(event) = self.follows.next(), if !self.follows.is_empty() => {
                     self.token.advance(&event);
-                    if self.too_old(&event) {
+                    if self.too_old(&event) || !self.sees(&event).await {
                         continue;
                     }
                     let sse = Event::default()
@@ -187,6 +195,13 @@ impl Pump {
             }
         }
         self.last_look = now;
+    }
+
+    /// Whether the caller sees `event` (of the repository it names).
+    async fn sees(&mut self, event: &EventEnvelope) -> bool {
+        let id = event.repo.clone().unwrap_or_default();
+        let state = &self.state;
+        self.filter.keeps(&id, || state.repo(&id).ok(), event).await
     }
 
     /// Whether `event` is of a repository that joined after it happened.

@@ -4,6 +4,7 @@ pub(crate) mod control;
 pub(crate) mod doc_chat;
 pub(crate) mod doc_stream;
 pub(crate) mod docs;
+pub(crate) mod event_filter;
 pub(crate) mod events;
 pub(crate) mod exec_stream;
 pub(crate) mod execs;

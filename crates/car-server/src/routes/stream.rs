@@ -15,12 +15,15 @@
 //!   written (or once 64 KiB of it are).
 //! - a comment (`:`) every 15 s keeps the connection open.
 //!
+//! For a user token below `admin`, the `task_*` and `exec_*` events of
+//! other users' tasks and commands are left out (`event_filter.rs`).
+//!
 //! The stream ends when the server shuts down. The same items go over a
 //! WebSocket (`routes/ws.rs`) from [`open`].
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{Extensions, HeaderMap};
 use axum::response::Response;
 use axum::response::sse::Event;
 use car_core::{EventEnvelope, Follow, OutputChunk, OutputOf, Repo};
@@ -28,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use utoipa::IntoParams;
 
+use super::event_filter::EventFilter;
 use super::sse::shut_down;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -63,12 +67,14 @@ pub(crate) async fn stream(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    ext: Extensions,
     query: Result<Query<StreamQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
     let last = super::sse::last_event_id(&headers, "a ledger seq")?;
     let since = last.map(|n| n + 1).or(q.since);
-    let items = open(&state, &id, since).await?;
+    let filter = EventFilter::new(&crate::user_auth::caller_of(&ext));
+    let items = open(&state, &id, since, filter).await?;
     let events = futures_util::stream::unfold(items, |mut rx| async move {
         rx.recv().await.map(|item| (Ok(item.to_sse()), rx))
     });
@@ -114,14 +120,20 @@ impl Item {
 }
 
 /// The live items of repository `id` from ledger `seq` `since` on
-/// (inclusive; `None`: from now on), until the receiver is dropped or the
-/// server shuts down.
+/// (inclusive; `None`: from now on) that `filter` keeps, until the
+/// receiver is dropped or the server shuts down.
 pub(crate) async fn open(
     state: &AppState,
     id: &str,
     since: Option<u64>,
+    filter: EventFilter,
 ) -> Result<mpsc::Receiver<Item>, ApiError> {
     let repo = state.repo(id)?.clone();
+    let ledger = Ledger {
+        id: id.to_string(),
+        repo: repo.clone(),
+        filter,
+    };
     // Both followers start before the answer goes out: "from now on"
     // means from this request, so an event appended once the client has
     // its answer (a loop it starts next) is never missed.
@@ -134,6 +146,7 @@ pub(crate) async fn open(
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(send_events(
         events,
+        ledger,
         tx.clone(),
         state.inner.shutdown.clone(),
     ));
@@ -144,7 +157,19 @@ pub(crate) async fn open(
 /// The sending end of a stream's items.
 type Tx = mpsc::Sender<Item>;
 
-async fn send_events(mut follow: Follow<EventEnvelope>, tx: Tx, shutdown: watch::Receiver<bool>) {
+/// The repository whose events a stream sends, and what it keeps.
+struct Ledger {
+    id: String,
+    repo: Repo,
+    filter: EventFilter,
+}
+
+async fn send_events(
+    mut follow: Follow<EventEnvelope>,
+    mut ledger: Ledger,
+    tx: Tx,
+    shutdown: watch::Receiver<bool>,
+) {
     loop {
         let next = tokio::select! {
             () = tx.closed() => return,
@@ -152,6 +177,10 @@ async fn send_events(mut follow: Follow<EventEnvelope>, tx: Tx, shutdown: watch:
             e = follow.next() => e,
         };
         let Some(env) = next else { return };
+        let repo = ledger.repo.clone();
+        if !ledger.filter.keeps(&ledger.id, || Some(repo), &env).await {
+            continue;
+        }
         let item = Item::Event {
             seq: env.seq,
             data: serde_json::to_string(&env).unwrap_or_default(),

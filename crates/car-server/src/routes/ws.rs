@@ -11,6 +11,8 @@
 //!   "car.token." + token])`), or sends its session cookie from this
 //!   server's own origin; the server answers with `car.v1`. A token never
 //!   goes in the URL, where logs would keep it.
+//! - For a user token below `admin`, other users' `task_*` and `exec_*`
+//!   events are left out, as in the SSE stream.
 //! - A ping every 15 s keeps the connection open; the server closes it
 //!   (code 1001) when it shuts down. What the client sends is ignored.
 
@@ -43,6 +45,7 @@ const GOING_AWAY: u16 = 1001;
 pub(crate) async fn ws(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ext: axum::http::Extensions,
     query: Result<Query<StreamQuery>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -50,7 +53,8 @@ pub(crate) async fn ws(
     let upgrade = upgrade.map_err(|e| ApiError::new(e.status(), "bad_request", e.body_text()))?;
     // The followers start before the handshake's answer, as the SSE
     // stream's: nothing appended after it is missed.
-    let items = open(&state, &id, q.since).await?;
+    let filter = super::event_filter::EventFilter::new(&crate::user_auth::caller_of(&ext));
+    let items = open(&state, &id, q.since, filter).await?;
     let shutdown = state.inner.shutdown.clone();
     Ok(upgrade
         .protocols([PROTOCOL])
