@@ -126,6 +126,15 @@ fn a_read_token_sees_only_its_users_task_and_exec_events_in_events_and_streams()
         assert!(start.elapsed() < Duration::from_secs(20), "{all:#}");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A request about bob's task: its audit record names the task.
+    let r = call(
+        &server,
+        &bob_tasks,
+        "POST",
+        &format!("api/v1/tasks/{b}/reply"),
+        Some("{}"),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
     // ... then a last event every caller sees (the audit of a refused reply).
     let r = server.post(
         &format!("api/v1/repos/{REPO}/reply"),
@@ -160,6 +169,14 @@ fn a_read_token_sees_only_its_users_task_and_exec_events_in_events_and_streams()
         "{seen:#?}"
     );
     assert!(!format!("{seen:?}").contains("ada-secret"), "{seen:#?}");
+    assert!(
+        !format!("{seen:?}").contains(b.as_str()),
+        "bob's task: {seen:#?}"
+    );
+    assert!(
+        format!("{all:?}").contains(&format!("/api/v1/tasks/{b}/reply")),
+        "no audit of the request about bob's task: {all:#?}"
+    );
     // Other events pass: the audit, and so the last seq.
     assert_eq!(seen.last().unwrap()["seq"].as_u64(), Some(last));
 

@@ -3,7 +3,9 @@
 //! another user's (their ids, working directories, command lines). The
 //! owner is the `user` of the task's or command's record, looked up once
 //! per id for the life of a filter (one request, one stream); an event
-//! whose record cannot be read is dropped. Every other event passes
+//! whose record cannot be read is dropped. An `audit` record of a request
+//! about a task or command (`/api/v1/tasks/{id}...`, `/api/v1/execs/{id}...`)
+//! counts as that task's or command's. Every other event passes
 //! unchanged, and so does everything for any other caller. Used by
 //! `events`, `stream`, `ws` and the hub's `stream`.
 
@@ -45,6 +47,17 @@ impl Subject {
             LoopEvent::ExecStarted { exec_id, .. }
             | LoopEvent::ExecCancelled { exec_id, .. }
             | LoopEvent::ExecDone { exec_id, .. } => Some(Self::Exec(exec_id.clone())),
+            // A request about a task or a command names it in its path.
+            LoopEvent::Audit { path, .. } => {
+                let p = path.split("/api/v1/").nth(1)?;
+                let mut seg = p.split('/');
+                let (kind, id) = (seg.next()?, seg.next()?);
+                match kind {
+                    "tasks" => Some(Self::Task(id.to_string())),
+                    "execs" => Some(Self::Exec(id.to_string())),
+                    _ => None,
+                }
+            }
             LoopEvent::Unknown(m) => {
                 let kind = m.get("type").and_then(Value::as_str).unwrap_or("");
                 let (key, make): (&str, fn(String) -> Self) = if kind.starts_with("task_") {
