@@ -225,30 +225,27 @@ fn ledger_publish_reports_an_unreachable_or_rejecting_remote_and_recovers() {
 fn ledger_publish_refuses_a_checked_out_branch_a_missing_remote_and_a_bad_name() {
     let (env, _origin) = repo_with_origin(true);
     let current = git(&env.root, &["branch", "--show-current"]);
-    let out = env.run(&["ledger", "publish", "--once", "--branch", current.trim()]);
-    out.expect_code(2);
-    assert!(
-        out.stderr().contains("is checked out in"),
-        "{}",
-        out.stderr()
-    );
-    let out = env.run(&["ledger", "publish", "--once", "--remote", "upstream"]);
-    out.expect_code(2);
-    assert!(
-        out.stderr().contains("has no remote `upstream`"),
-        "{}",
-        out.stderr()
-    );
-    let out = env.run(&["ledger", "publish", "--once", "--branch", "bad..name"]);
-    out.expect_code(2);
-    assert!(
-        out.stderr().contains("not a valid branch name"),
-        "{}",
-        out.stderr()
-    );
-    let out = env.run(&["ledger", "publish", "--interval", "5x"]);
-    out.expect_code(2);
-    assert!(out.stderr().contains("unknown unit"), "{}", out.stderr());
+    for (args, said) in [
+        (
+            &["--once", "--branch", current.trim()][..],
+            "is checked out in",
+        ),
+        (
+            &["--once", "--remote", "upstream"],
+            "has no remote `upstream`",
+        ),
+        (
+            &["--once", "--branch", "bad..name"],
+            "not a valid branch name",
+        ),
+        (&["--interval", "5x"], "unknown unit"),
+    ] {
+        let mut all = vec!["ledger", "publish"];
+        all.extend_from_slice(args);
+        let out = env.run(&all);
+        out.expect_code(2);
+        assert!(out.stderr().contains(said), "{args:?}: {}", out.stderr());
+    }
     // Nothing was written on the way.
     assert!(git(&env.root, &["branch", "--list", "car-ledger"]).is_empty());
 }
